@@ -1,0 +1,54 @@
+"""Admin jobs: load staff and children from a data file."""
+
+from __future__ import annotations
+
+from config.team import TeamFile
+from storage import repo
+from storage.db import Database
+from storage.models import Child, Staff
+
+
+class ImportError_(ValueError):
+    pass
+
+
+async def import_team(
+    db: Database, team: TeamFile, default_area: str | None = None
+) -> tuple[int, int]:
+    """Write every staff member and child in one transaction: all of the file or none of it."""
+    async with db.write() as tx:
+        for spec in team.staff:  # managers may come later in the file: link them in a second pass
+            await repo.upsert_staff(
+                tx, Staff(spec.id, spec.display_name, spec.role, spec.home, spec.team, None)
+            )
+        for spec in team.staff:
+            if spec.manager:
+                await repo.upsert_staff(
+                    tx,
+                    Staff(
+                        spec.id, spec.display_name, spec.role, spec.home, spec.team, spec.manager
+                    ),
+                )
+        for c in team.children:
+            area = c.area or default_area
+            if area is None:
+                raise ImportError_(f"child {c.ref}: no area given and no default area")
+            await repo.upsert_child(
+                tx,
+                Child(
+                    id=0,
+                    ref=c.ref,
+                    first_name=c.first_name,
+                    full_name=c.full_name,
+                    dob=c.dob,
+                    home=c.home,
+                    area=area,
+                    legal_status=c.legal_status,
+                    home_authority=c.home_authority,
+                    social_worker_id=c.social_worker,
+                    team_manager_id=c.team_manager,
+                    iro_id=c.iro,
+                    profile=dict(c.profile),
+                ),
+            )
+    return len(team.staff), len(team.children)

@@ -1,0 +1,174 @@
+"""The `whereabouts` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+from config.presets import PresetError, load_all_presets
+from config.settings import Settings
+from config.yamlfile import DataFileError
+
+EXIT_USAGE = 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {"db": args.db} if getattr(args, "db", None) else {}
+    return Settings(**overrides)
+
+
+def demo_scenario_path() -> Path:
+    return Path(str(resources.files("bot").joinpath("scenarios", "demo-friday-night.yaml")))
+
+
+def demo_team_path() -> Path:
+    return Path(str(resources.files("config").joinpath("demo", "team.yaml")))
+
+
+async def _open(settings: Settings):  # noqa: ANN202 - Database
+    from storage.db import Database
+
+    return await Database(settings.db, settings.synchronous).open()
+
+
+async def cmd_init_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = await _open(settings)
+    await db.close()
+    print(f"Database ready: {settings.db}")
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace) -> int:
+    from bot.admin import import_team
+    from config.team import load_team_file
+
+    settings = _settings(args)
+    team = load_team_file(args.file)
+    db = await _open(settings)
+    try:
+        staff, children = await import_team(
+            db, team, default_area=args.area or settings.default_area
+        )
+    finally:
+        await db.close()
+    print(f"Imported {staff} staff and {children} children into {settings.db}")
+    return 0
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    from storage import repo
+
+    db = await _open(_settings(args))
+    try:
+        if args.what == "staff":
+            for s in await repo.list_staff(db):
+                print(f"{s.id:12} {s.role.value:22} {s.name}  {s.home or s.team or ''}")
+        else:
+            for c in await repo.list_children(db):
+                print(
+                    f"{c.ref:8} {c.first_name:12} {c.area:16} {c.legal_status.value:22} {c.home or ''}"
+                )
+    finally:
+        await db.close()
+    return 0
+
+
+async def cmd_console(args: argparse.Namespace) -> int:
+    from bot.admin import import_team
+    from bot.console import ConsoleTransport
+    from config.team import load_team_file
+    from handlers.context import Services
+    from storage import repo
+
+    settings = _settings(args)
+    db = await _open(settings)
+    try:
+        if not await repo.list_staff(db):
+            await import_team(db, load_team_file(demo_team_path()), settings.default_area)
+            print(f"Empty database: loaded the demo team into {settings.db}")
+        console = ConsoleTransport(Services(db=db))
+        await console.repl(args.as_)
+    finally:
+        await db.close()
+    return 0
+
+
+async def cmd_simulate(args: argparse.Namespace, path: Path | None = None) -> int:
+    from bot.scenario import ScenarioRun, load_scenario
+
+    scenario = load_scenario(path or args.scenario)
+    if args.json:
+        records = await ScenarioRun(scenario).run()
+        for record in records:
+            print(record.as_json())
+    else:
+        await ScenarioRun(scenario, out=print).run()
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.json:
+        print(
+            "Whereabouts demo: a Friday night at Oak House (fictional), West Yorkshire protocol.\n"
+        )
+    return await cmd_simulate(args, demo_scenario_path())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whereabouts", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--db", type=Path, help="SQLite file (default: $WHEREABOUTS_DB or ./whereabouts.db)"
+        )
+        return p
+
+    with_db(sub.add_parser("init-db", help="create or upgrade the database")).set_defaults(
+        func=cmd_init_db
+    )
+    p = with_db(sub.add_parser("import", help="import staff and children from a YAML file"))
+    p.add_argument("file", type=Path)
+    p.add_argument("--area", help="area for children that name none")
+    p.set_defaults(func=cmd_import)
+    p = with_db(sub.add_parser("list", help="list staff or children"))
+    p.add_argument("what", choices=["staff", "children"])
+    p.set_defaults(func=cmd_list)
+    p = with_db(sub.add_parser("console", help="chat with the bot in this terminal"))
+    p.add_argument("--as", dest="as_", help="staff id to type as")
+    p.set_defaults(func=cmd_console)
+    p = sub.add_parser("simulate", help="play a scenario file with a fake clock")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("demo", help="play the Friday-night demo episode")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        load_all_presets()  # a bad preset stops the start, naming the file and line
+        return asyncio.run(args.func(args))
+    except (DataFileError, PresetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

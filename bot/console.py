@@ -1,0 +1,111 @@
+"""The console transport: a chat in the terminal, on the same handlers as every transport."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.delivery import OutboxDelivery
+from handlers.context import Services
+from handlers.dispatch import Dispatcher
+from handlers.messages import Chat, Outcome
+from storage import repo
+from storage.models import OutboxMessage
+
+Printer = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message that left the bot, as a transcript line."""
+
+    at_utc: str
+    to: str
+    rule: str | None
+    child_id: int | None
+    text: str
+    reply: bool
+
+
+class ConsoleTransport:
+    def __init__(self, svc: Services, out: Printer = print, tz_name: str = "Europe/London") -> None:
+        self.svc = svc
+        self.out = out
+        self.dispatcher = Dispatcher(svc)
+        self.delivery = OutboxDelivery(svc.db, svc.clock, self._deliver)
+        self.sent: list[Sent] = []
+        from zoneinfo import ZoneInfo
+
+        self.tz = ZoneInfo(tz_name)
+
+    def _stamp(self) -> str:
+        return self.svc.clock.now().astimezone(self.tz).strftime("%a %H:%M")
+
+    async def say(self, staff_id: str, text: str) -> Outcome:
+        """`staff_id` types `text`; prints the command, the replies and every message it causes."""
+        staff = await repo.get_staff(self.svc.db, staff_id)
+        who = staff.name if staff else staff_id
+        self.out(f"{self._stamp()}  {who}: {text}")
+        outcome = await self.dispatcher.handle(staff, text, Chat("console", staff_id))
+        for reply in outcome.replies:
+            self._record(f"staff:{staff_id}", None, None, reply.text, reply=True)
+            self.out(_indent(f"bot → {who}: {reply.text}"))
+        await self.deliver()
+        return outcome
+
+    async def deliver(self) -> int:
+        return await self.delivery.deliver_due()
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        label = await self._recipient_label(message.recipient)
+        self._record(
+            message.recipient, message.rule_id, message.child_id, message.text, reply=False
+        )
+        self.out(_indent(f"bot → {label}: {message.text}"))
+
+    def _record(
+        self, to: str, rule: str | None, child_id: int | None, text: str, reply: bool
+    ) -> None:
+        now = self.svc.clock.now().isoformat()
+        self.sent.append(Sent(now, to, rule, child_id, text, reply))
+
+    async def _recipient_label(self, recipient: str) -> str:
+        kind, _, ident = recipient.partition(":")
+        if kind == "staff":
+            staff = await repo.get_staff(self.svc.db, ident)
+            return f"{staff.name} ({staff.role.value.replace('_', ' ')})" if staff else ident
+        return f"#{ident} team chat"
+
+    async def repl(self, first_staff: str | None = None) -> None:
+        """Interactive: '/as <staff id>' switches who is typing, '/quit' ends."""
+        current = first_staff
+        self.out("Whereabouts console. '/as <staff id>' to choose who you are, '/quit' to leave.")
+        while True:
+            prompt = f"[{current or 'nobody'}] > "
+            try:
+                line = await asyncio.to_thread(input, prompt)
+            except EOFError:
+                return
+            line = line.strip()
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                return
+            if line.startswith("/as"):
+                parts = line.split()
+                if len(parts) == 2 and await repo.get_staff(self.svc.db, parts[1]):
+                    current = parts[1]
+                    self.out(f"You are now {current}.")
+                else:
+                    names = ", ".join(s.id for s in await repo.list_staff(self.svc.db))
+                    self.out(f"Usage: /as <staff id>. Staff: {names}")
+                continue
+            if current is None:
+                self.out("Choose who you are first: /as <staff id>")
+                continue
+            await self.say(current, line)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("        " + line for line in text.splitlines())

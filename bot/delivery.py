@@ -1,0 +1,105 @@
+"""Delivers the outbox: claim, send, mark, in separate transactions, with retries.
+
+A crash between send and mark leaves the row 'sending'; on restart it goes back to
+pending and is sent again under the same idempotency key. When in doubt we send
+again: a repeated alert costs less than a missed one about a missing child.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from handlers.formatting import duration
+from reminders.clock import Clock
+from storage import repo
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[OutboxMessage], Awaitable[None]]
+
+LATE_AFTER = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(minutes=5)
+MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
+
+
+class PermanentDeliveryError(Exception):
+    """The platform will never accept this message (chat gone, bot blocked)."""
+
+
+class RetryLater(Exception):
+    """The platform asked us to wait (HTTP 429 Retry-After)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = seconds
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
+
+
+class OutboxDelivery:
+    def __init__(self, db: Database, clock: Clock, send: Sender, batch: int = 50) -> None:
+        self.db = db
+        self.clock = clock
+        self.send = send
+        self.batch = batch
+
+    async def recover(self) -> int:
+        """At start-up: rows a crash left mid-send are pending again."""
+        async with self.db.write() as tx:
+            return await repo.release_stale_claims(tx)
+
+    async def deliver_due(self) -> int:
+        """Send everything due now; returns how many were sent."""
+        sent = 0
+        while True:
+            now = self.clock.now()
+            async with self.db.write() as tx:
+                claimed = await repo.claim_outbox(tx, now, self.batch)
+            if not claimed:
+                return sent
+            for message in claimed:
+                sent += await self._deliver_one(message)
+            if len(claimed) < self.batch:
+                return sent
+
+    async def _deliver_one(self, message: OutboxMessage) -> int:
+        now = self.clock.now()
+        late = now - message.due_at
+        if late > LATE_AFTER:
+            message = replace(message, text=f"{message.text}\n(late by {duration(late)})")
+        try:
+            await self.send(message)
+        except PermanentDeliveryError as exc:
+            log.error("message %s undeliverable: %s", message.id, type(exc).__name__)
+            async with self.db.write() as tx:
+                await repo.mark_failed(tx, message.id, str(exc))
+            return 0
+        except Exception as exc:  # noqa: BLE001 - any transport failure is retried
+            wait = (
+                timedelta(seconds=exc.seconds)
+                if isinstance(exc, RetryLater)
+                else backoff(message.attempts)
+            )
+            log.warning(
+                "message %s attempt %s failed (%s); retry in %s",
+                message.id,
+                message.attempts,
+                type(exc).__name__,
+                wait,
+            )
+            async with self.db.write() as tx:
+                if message.attempts >= MAX_ATTEMPTS:
+                    await repo.mark_failed(tx, message.id, repr(exc))
+                else:
+                    await repo.mark_retry(tx, message.id, now + wait, repr(exc))
+            return 0
+        async with self.db.write() as tx:
+            await repo.mark_sent(tx, message.id, self.clock.now())
+        return 1

@@ -1,0 +1,204 @@
+"""Protocol presets: one data file per area, validated at start-up.
+
+A preset names the rule ids it implements and carries every number the rules need:
+office hours, bank holiday calendar, police grading limits, review intervals, the
+overnight cut-off and the escalation ladders. A bad file stops the start with its
+path and the offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
+
+from config.rules import catalogue
+from config.yamlfile import DataFileError, load_model
+from reminders.calendar import AreaCalendar
+
+AREAS = ("jersey", "hipsw", "buckinghamshire", "north-somerset", "west-yorkshire")
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'90m', '1h', '1h30m', '2d' -> timedelta; anything else is refused."""
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a duration such as '30m', '1h' or '2d', not {value!r}")
+    match = _DURATION.match(value)
+    if not match or not any(match.groups()):
+        raise ValueError(f"a duration such as '30m', '1h' or '2d', not {value!r}")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def parse_clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int):  # YAML reads 17:00 as sexagesimal 1020
+        return time(value // 60, value % 60)
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        hours, minutes = (int(p) for p in value.strip().split(":"))
+        return time(hours, minutes)
+    raise ValueError(f"a local time such as '17:00', not {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
+
+# Who a ladder step tells. Resolved through the child, office hours and the rota
+# (reminders/routing.py), never by a transport.
+Audience = Literal[
+    "reporter",
+    "home_team",
+    "social_worker",
+    "manager",
+    "out_of_hours",
+    "out_of_hours_manager",
+    "police_liaison",
+    "iro",
+    "missing_coordinator",
+    "admins",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HolidaySource(Strict):
+    country: Literal["GB", "JE"]
+    subdiv: str | None = None
+
+
+class OfficeHours(Strict):
+    open: ClockTime = time(9, 0)
+    close: ClockTime = time(17, 0)
+    weekdays: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon", "tue", "wed", "thu", "fri",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OfficeHours:
+        if self.close <= self.open:
+            raise ValueError("office hours must close after they open")
+        return self
+
+
+class PoliceGrading(Strict):
+    """MIS-GRADE: the lowest grade the area's police give (B: medium), and H's under-16 rule."""
+
+    lowest: Literal["low", "medium"] = "low"
+    no_low_under_age: int | None = None
+    source: str = ""
+
+
+class AbsenceRules(Strict):
+    review_interval: Duration = timedelta(hours=1)  # ABS-REVIEW, unless the child's plan says
+    overnight_cutoff: ClockTime = time(23, 0)  # ABS-OVERNIGHT
+    overnight_source: str = ""
+
+
+class LadderStep(Strict):
+    rule: str
+    notify: tuple[Audience, ...]
+    wait: Duration = timedelta(minutes=30)
+    repeat: int = Field(default=0, ge=0, le=10)
+
+
+class Ladder(Strict):
+    rule: str
+    steps: tuple[LadderStep, ...] = Field(min_length=1)
+
+
+class Preset(Strict):
+    name: str
+    title: str
+    source: str
+    timezone: str
+    holidays: HolidaySource
+    office_hours: OfficeHours = OfficeHours()
+    police_grading: PoliceGrading = PoliceGrading()
+    absence: AbsenceRules = AbsenceRules()
+    rules: tuple[str, ...]
+    ladders: dict[str, Ladder] = {}
+    _calendar: AreaCalendar = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _known(self) -> Preset:
+        known = catalogue()
+        unknown = [r for r in self.rules if r not in known]
+        if unknown:
+            raise ValueError(f"unknown rule ids (not in RULES.md): {', '.join(unknown)}")
+        for name, ladder in self.ladders.items():
+            for rid in [ladder.rule, *(s.rule for s in ladder.steps)]:
+                if rid not in self.rules:
+                    raise ValueError(f"ladder {name!r} uses {rid}, which the preset does not list")
+        try:
+            ZoneInfo(self.timezone)
+        except Exception as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        return self
+
+    def implements(self, rule_id: str) -> bool:
+        return rule_id in self.rules
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def calendar(self) -> AreaCalendar:
+        return self._calendar
+
+    def model_post_init(self, context: Any) -> None:
+        self._calendar = AreaCalendar(
+            tz=ZoneInfo(self.timezone),
+            holiday_country=self.holidays.country,
+            holiday_subdiv=self.holidays.subdiv,
+            office_open=self.office_hours.open,
+            office_close=self.office_hours.close,
+            office_weekdays=frozenset(_WEEKDAYS.index(d) for d in self.office_hours.weekdays),
+        )
+
+
+class PresetError(ValueError):
+    """A preset file failed validation; the message names the file and the line."""
+
+
+def load_preset_file(path: Path | str, text: str | None = None) -> Preset:
+    try:
+        return load_model(Preset, path, text)
+    except DataFileError as exc:
+        raise PresetError(str(exc)) from exc
+
+
+@cache
+def load_preset(name: str) -> Preset:
+    if name not in AREAS:
+        raise PresetError(f"unknown area {name!r}; the areas are {', '.join(AREAS)}")
+    resource = resources.files("config").joinpath("protocols", f"{name}.yaml")
+    preset = load_preset_file(f"config/protocols/{name}.yaml", resource.read_text("utf-8"))
+    if preset.name != name:
+        raise PresetError(f"config/protocols/{name}.yaml: name is {preset.name!r}, not {name!r}")
+    return preset
+
+
+def load_all_presets() -> dict[str, Preset]:
+    return {name: load_preset(name) for name in AREAS}

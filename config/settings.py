@@ -1,0 +1,49 @@
+"""Settings: environment variables (WHEREABOUTS_*) over an optional YAML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WHEREABOUTS_", extra="forbid")
+
+    db: Path = Path("whereabouts.db")
+    # FULL: a commit survives power loss, not only a crash. We don't buy speed with durability.
+    synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    default_area: str = "west-yorkshire"
+    sweep_interval_seconds: float = (
+        30.0  # safety net; the scheduler also wakes at the next due time
+    )
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_base_url: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("WHEREABOUTS_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)

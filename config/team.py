@@ -1,0 +1,96 @@
+"""Staff, children and rota as data files (the admin import and the scenario runner share them)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from config.presets import AREAS, Audience
+from config.yamlfile import load_model
+from storage.models import LegalStatus, Role
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StaffSpec(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str | None = None
+    role: Role
+    home: str | None = None
+    team: str | None = None
+    manager: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class ChildSpec(Strict):
+    ref: str = Field(pattern=r"^[A-Z]{1,3}-\d{1,6}$")
+    first_name: str
+    full_name: str | None = None
+    dob: date | None = None
+    home: str | None = None
+    area: str | None = None
+    legal_status: LegalStatus = LegalStatus.LOOKED_AFTER
+    home_authority: str | None = None
+    social_worker: str | None = None
+    team_manager: str | None = None
+    iro: str | None = None
+    profile: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _area(self) -> ChildSpec:
+        if self.area is not None and self.area not in AREAS:
+            raise ValueError(f"unknown area {self.area!r}; the areas are {', '.join(AREAS)}")
+        if self.legal_status is LegalStatus.LOOKED_AFTER_ELSEWHERE and not self.home_authority:
+            raise ValueError("a child looked after by another authority needs home_authority")
+        return self
+
+
+class RotaSpec(Strict):
+    role: Audience | Role
+    staff: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RotaSpec:
+        if self.to <= self.from_:
+            raise ValueError("a rota span must end after it starts")
+        return self
+
+
+class TeamFile(Strict):
+    staff: list[StaffSpec] = []
+    children: list[ChildSpec] = []
+    rota: list[RotaSpec] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> TeamFile:
+        ids = [s.id for s in self.staff]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise ValueError(f"staff ids used twice: {', '.join(sorted(duplicates))}")
+        known = set(ids)
+        for s in self.staff:
+            if s.manager and s.manager not in known:
+                raise ValueError(f"staff {s.id}: manager {s.manager!r} is not in staff")
+        for c in self.children:
+            for field in ("social_worker", "team_manager", "iro"):
+                who = getattr(c, field)
+                if who and who not in known:
+                    raise ValueError(f"child {c.ref}: {field} {who!r} is not in staff")
+        for r in self.rota:
+            if r.staff not in known:
+                raise ValueError(f"rota: staff {r.staff!r} is not in staff")
+        return self
+
+
+def load_team_file(path: Path | str) -> TeamFile:
+    return load_model(TeamFile, path)

@@ -1,0 +1,79 @@
+"""Who may see and do what. One table, used by every transport."""
+
+from __future__ import annotations
+
+from storage.models import Child, Role, Staff
+
+# Roles that work across the whole service rather than a home or a caseload.
+SERVICE_WIDE = frozenset(
+    {
+        Role.OUT_OF_HOURS,
+        Role.OUT_OF_HOURS_MANAGER,
+        Role.POLICE_LIAISON,
+        Role.MISSING_COORDINATOR,
+        Role.HEAD_OF_SERVICE,
+        Role.ASSISTANT_DIRECTOR,
+    }
+)
+
+_FRONT_LINE = frozenset(
+    {
+        Role.CARER,
+        Role.SOCIAL_WORKER,
+        Role.TEAM_MANAGER,
+        Role.OUT_OF_HOURS,
+        Role.OUT_OF_HOURS_MANAGER,
+        Role.MISSING_COORDINATOR,
+    }
+)
+
+# action -> roles allowed to do it (on children they can see)
+ACTIONS: dict[str, frozenset[Role]] = {
+    "report": _FRONT_LINE,
+    "update": _FRONT_LINE | {Role.POLICE_LIAISON},
+    "concern": _FRONT_LINE,
+    "police": _FRONT_LINE | {Role.POLICE_LIAISON},
+    "found": _FRONT_LINE | {Role.POLICE_LIAISON},
+    "rhi": frozenset(
+        {
+            Role.SOCIAL_WORKER,
+            Role.TEAM_MANAGER,
+            Role.OUT_OF_HOURS,
+            Role.OUT_OF_HOURS_MANAGER,
+            Role.MISSING_COORDINATOR,
+        }
+    ),
+    # RET-FINAL: a manager agrees the episode is closed.
+    "finalise": frozenset({Role.TEAM_MANAGER, Role.HEAD_OF_SERVICE}),
+    "view": frozenset(Role) - {Role.ADMIN},
+}
+
+
+def can_see(staff: Staff, child: Child) -> bool:
+    """Carers see their home's children; social workers, managers and IROs their own."""
+    if staff.role in SERVICE_WIDE:
+        return True
+    if staff.role is Role.CARER:
+        return staff.home is not None and staff.home == child.home
+    if staff.role is Role.SOCIAL_WORKER:
+        return child.social_worker_id == staff.id
+    if staff.role is Role.TEAM_MANAGER:
+        return child.team_manager_id == staff.id
+    if staff.role is Role.IRO:
+        return child.iro_id == staff.id
+    return False
+
+
+def may(staff: Staff, action: str, child: Child) -> bool:
+    return staff.role in ACTIONS[action] and can_see(staff, child)
+
+
+def action_refusal(staff: Staff, action: str, child: Child) -> str:
+    """Why `may` said no, in words the person can act on."""
+    if not can_see(staff, child):
+        return (
+            f"You can't act on {child.ref}: the child is not in your home or caseload. "
+            "Ask the duty team or your manager."
+        )
+    allowed = ", ".join(sorted(r.value.replace("_", " ") for r in ACTIONS[action]))
+    return f"Your role ({staff.role.value.replace('_', ' ')}) can't do that. It is for: {allowed}."

@@ -1,0 +1,274 @@
+"""Typed commands in, replies out: the same words on every transport.
+
+Transports resolve who is typing (a Staff record or None) and hand the raw text here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from handlers import episodes, views
+from handlers.access import can_see
+from handlers.context import Services
+from handlers.episodes import Step
+from handlers.messages import Chat, Outcome, Refusal
+from handlers.timeparse import TimeParseError, split_leading_time
+from storage import repo
+from storage.models import Category, Child, Concern, EndReason, PoliceGrade, RhiStatus, Staff
+from storage.repo import StaleWrite
+
+log = logging.getLogger(__name__)
+
+NOT_ENROLLED = "You're not enrolled in Whereabouts. Ask your manager for an invite code."
+
+HELP = """Whereabouts commands (a child is named by reference, e.g. C-0042, or first name):
+/absent <child> <last seen> <where and what happened> [concern none|carer|police]
+   siblings together: /absent C-0042,C-0043 21:05 ...
+/away <child> <where they are>  (looked-after child, whereabouts known)
+/update <child> [time] <what you did or heard>
+/concern <child> none|carer|police [why]
+/police <child> ref <police ref> grade <low|medium|high>
+/found <child> <time> <end reason> <where, with whom>
+   end reasons: self, police, social-care, school, family, other, deceased
+/rhi <child> offered|held|declined <by whom / notes>
+/finalise <child> [note]   (team manager)
+/status [child]   /timeline <child>   /help
+Times: 21:10, now, 20 min ago, 2h ago, yesterday 23:15, Fri 21:10, 2026-10-23 21:10"""
+
+USAGE = {
+    "absent": "/absent <child> <last seen time> <where and what happened>",
+    "away": "/away <child> <where they are>",
+    "update": "/update <child> [time] <what happened>",
+    "concern": "/concern <child> none|carer|police [why]",
+    "police": "/police <child> ref <police ref> grade <low|medium|high>",
+    "found": "/found <child> <time> <end reason> <where, with whom>",
+    "rhi": "/rhi <child> offered|held|declined <by whom / notes>",
+    "finalise": "/finalise <child> [note]",
+    "timeline": "/timeline <child>",
+}
+
+END_REASONS = {
+    "self": EndReason.SELF,
+    "returned": EndReason.SELF,
+    "police": EndReason.POLICE,
+    "agency": EndReason.POLICE,
+    "social-care": EndReason.SOCIAL_CARE,
+    "socialcare": EndReason.SOCIAL_CARE,
+    "sc": EndReason.SOCIAL_CARE,
+    "school": EndReason.SCHOOL,
+    "family": EndReason.FAMILY,
+    "carers": EndReason.FAMILY,
+    "carer": EndReason.FAMILY,
+    "other": EndReason.OTHER,
+    "deceased": EndReason.DECEASED,
+}
+END_REASONS.update({reason.value: reason for reason in EndReason})
+
+_CHILD_REF = re.compile(r"^[A-Za-z]{1,3}-\d{1,6}$")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    name: str
+    args: list[str]
+
+
+def parse_command(text: str) -> Parsed | None:
+    """'/absent@WhereaboutsBot Jay 21:05 ...' -> Parsed('absent', ['Jay', '21:05', ...])."""
+    text = text.strip()
+    if not text.startswith("/"):
+        return None
+    head, _, rest = text.partition(" ")
+    name = head[1:].split("@", 1)[0].lower()
+    if name == "finalize":
+        name = "finalise"
+    return Parsed(name, rest.split())
+
+
+class Dispatcher:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._commands: dict[str, Callable[[Step, list[str]], Awaitable[Outcome]]] = {
+            "absent": self._absent,
+            "away": self._away,
+            "update": self._update,
+            "concern": self._concern,
+            "police": self._police,
+            "found": self._found,
+            "rhi": self._rhi,
+            "finalise": self._finalise,
+            "status": self._status,
+            "timeline": self._timeline,
+        }
+
+    async def handle(self, staff: Staff | None, text: str, chat: Chat | None = None) -> Outcome:
+        if staff is None:
+            return Outcome.say(NOT_ENROLLED)
+        parsed = parse_command(text)
+        if parsed is None or parsed.name in ("help", "start"):
+            return Outcome.say(HELP)
+        command = self._commands.get(parsed.name)
+        if command is None:
+            return Outcome.say(f"I don't know /{parsed.name}. Send /help for the commands.")
+        step = Step(self.svc, staff, self.svc.clock.now())
+        try:
+            return await command(step, parsed.args)
+        except Refusal as refusal:
+            return Outcome.say(refusal.message)
+        except TimeParseError as error:
+            return Outcome.say(f"{error} Nothing was saved.")
+        except StaleWrite:
+            return Outcome.say(
+                "The episode changed while you were typing. Nothing was saved: try again."
+            )
+        except Exception:
+            # The transaction rolled back; say so. No message text in the log: it may name a child.
+            log.exception("command /%s failed", parsed.name)
+            return Outcome.say(
+                "Something went wrong and nothing was saved. Try again; if it keeps failing, "
+                "phone the duty team and record it later."
+            )
+
+    # ---- helpers --------------------------------------------------------------
+
+    async def resolve_child(self, staff: Staff, name: str) -> Child:
+        """A reference, or a first name unambiguous among the children the sender works with."""
+        unknown = (
+            f"I can't find '{name}' among the children you work with. Use their reference "
+            "(e.g. C-0042); /status lists open episodes."
+        )
+        if _CHILD_REF.match(name):
+            child = await repo.get_child_by_ref(self.svc.db, name)
+            if child is None or not can_see(staff, child):
+                raise Refusal(unknown)
+            return child
+        matches = [
+            c for c in await repo.children_by_first_name(self.svc.db, name) if can_see(staff, c)
+        ]
+        if not matches:
+            raise Refusal(unknown)
+        if len(matches) > 1:
+            refs = ", ".join(c.label for c in matches)
+            raise Refusal(f"More than one child called {name}: {refs}. Use the reference.")
+        return matches[0]
+
+    async def _child_and_rest(
+        self, step: Step, args: list[str], usage: str
+    ) -> tuple[Child, list[str]]:
+        if not args:
+            raise Refusal(f"Which child? {usage}")
+        return await self.resolve_child(step.staff, args[0]), args[1:]
+
+    def _tz(self, child: Child):  # noqa: ANN202 - ZoneInfo
+        return self.svc.preset_for(child).zone
+
+    # ---- commands ---------------------------------------------------------------
+
+    async def _absent(
+        self, step: Step, args: list[str], category: Category = Category.ABSENT
+    ) -> Outcome:
+        usage = USAGE["absent"]
+        if len(args) < 2:
+            raise Refusal(f"Usage: {usage}")
+        names = [n for n in re.split(r"[,+]", args[0]) if n]
+        children = [await self.resolve_child(step.staff, n) for n in names]
+        if len({c.id for c in children}) != len(children):
+            raise Refusal("The same child is named twice.")
+        when, rest = split_leading_time(args[1:], step.now, self._tz(children[0]))
+        concern = Concern.CARER
+        if len(rest) >= 2 and rest[-2].lower() == "concern":
+            try:
+                concern = Concern(rest[-1].lower())
+            except ValueError:
+                raise Refusal("Level of concern is none, carer or police.") from None
+            rest = rest[:-2]
+        return await episodes.report_absent(step, children, when, " ".join(rest), concern, category)
+
+    async def _away(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["away"])
+        if not rest:
+            raise Refusal(f"Say where they are: {USAGE['away']}")
+        return await episodes.mark_away(step, child, " ".join(rest))
+
+    async def _update(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["update"])
+        at = step.now
+        # A leading clock time ("21:40 searched the park") is when it happened.
+        if rest and re.fullmatch(r"\d{1,2}[:.]\d{2}", rest[0]):
+            at, rest = split_leading_time(rest[:1], step.now, self._tz(child))[0], rest[1:]
+        return await episodes.add_update(step, child, at, " ".join(rest))
+
+    async def _concern(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["concern"])
+        try:
+            level = Concern(rest[0].lower())
+        except (IndexError, ValueError):
+            raise Refusal(f"Usage: {USAGE['concern']}") from None
+        return await episodes.set_concern(step, child, level, " ".join(rest[1:]))
+
+    async def _police(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["police"])
+        ref = grade = None
+        notes: list[str] = []
+        i = 0
+        while i < len(rest):
+            word = rest[i].lower()
+            if word == "ref" and i + 1 < len(rest):
+                ref, i = rest[i + 1], i + 2
+            elif word == "grade" and i + 1 < len(rest):
+                grade, i = rest[i + 1].lower(), i + 2
+            else:
+                notes.append(rest[i])
+                i += 1
+        if not ref or not grade:
+            raise Refusal(
+                f"Record the police reference and risk grade [MIS-REF, MIS-GRADE]: {USAGE['police']}"
+            )
+        try:
+            police_grade = PoliceGrade(grade)
+        except ValueError:
+            raise Refusal("The police risk grade is low, medium or high [MIS-GRADE].") from None
+        return await episodes.report_police(step, child, ref, police_grade, " ".join(notes))
+
+    async def _found(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["found"])
+        if not rest:
+            raise Refusal(f"Usage: {USAGE['found']}")
+        when, rest = split_leading_time(rest, step.now, self._tz(child))
+        words = [w.lower() for w in rest]
+        # Allow "returned by self", "found by school" as well as the one-word forms.
+        while words and words[0] in ("returned", "found", "by") and len(words) > 1:
+            if words[1] in ("by",) or words[0] == "by" or words[1] in END_REASONS:
+                words, rest = words[1:], rest[1:]
+            else:
+                break
+        reason = END_REASONS.get(words[0]) if words else None
+        if reason is None:
+            raise Refusal(
+                "Give the end reason after the time: self, police, social-care, school, family, "
+                f"other or deceased. {USAGE['found']}"
+            )
+        return await episodes.record_found(step, child, when, reason, " ".join(rest[1:]))
+
+    async def _rhi(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["rhi"])
+        try:
+            status = RhiStatus(rest[0].lower())
+        except (IndexError, ValueError):
+            raise Refusal(f"Usage: {USAGE['rhi']}. Only the child can decline (J §10.1).") from None
+        return await episodes.record_rhi(step, child, status, " ".join(rest[1:]))
+
+    async def _finalise(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["finalise"])
+        return await episodes.finalise(step, child, " ".join(rest))
+
+    async def _status(self, step: Step, args: list[str]) -> Outcome:
+        child = await self.resolve_child(step.staff, args[0]) if args else None
+        return Outcome.say(await views.status(self.svc, step.staff, child))
+
+    async def _timeline(self, step: Step, args: list[str]) -> Outcome:
+        child, _ = await self._child_and_rest(step, args, USAGE["timeline"])
+        return Outcome.say(await views.timeline(self.svc, child))

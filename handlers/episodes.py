@@ -1,0 +1,504 @@
+"""The episode state machine: every transition a person can ask for, checked and written.
+
+Each operation reads the state and writes the change, its timeline events and the
+messages it causes inside one write transaction. A `Refusal` raised anywhere inside
+rolls all of it back and is shown to the person with what they can do instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from config.presets import Preset
+from handlers.access import action_refusal, may
+from handlers.context import Services
+from handlers.formatting import local_time
+from handlers.messages import Outcome, Refusal
+from reminders import escalation
+from storage import repo
+from storage.db import Tx
+from storage.models import (
+    Category,
+    Child,
+    Concern,
+    EndReason,
+    Episode,
+    EpisodeState,
+    PoliceGrade,
+    RhiStatus,
+    Staff,
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Everything an operation needs about the moment it runs."""
+
+    svc: Services
+    staff: Staff
+    now: datetime
+
+
+def _check(step: Step, action: str, child: Child) -> None:
+    if not may(step.staff, action, child):
+        raise Refusal(action_refusal(step.staff, action, child))
+
+
+async def _event(
+    tx: Tx,
+    step: Step,
+    episode_id: int | None,
+    child: Child,
+    kind: str,
+    text: str,
+    rule_id: str | None = None,
+    at: datetime | None = None,
+) -> int:
+    return await repo.append_event(
+        tx,
+        episode_id=episode_id,
+        child_id=child.id,
+        at=at or step.now,
+        recorded_at=step.now,
+        actor_id=step.staff.id,
+        kind=kind,
+        text=text,
+        rule_id=rule_id,
+    )
+
+
+async def _open_episode(tx: Tx, child: Child, doing: str) -> Episode:
+    episode = await repo.open_episode_for_child(tx, child.id)
+    if episode is None:
+        raise Refusal(
+            f"{child.label} has no open episode, so I can't {doing}. "
+            f"To report an absence: /absent {child.ref} <last seen time> <where and what happened>"
+        )
+    return episode
+
+
+async def _current_episode(tx: Tx, child: Child, doing: str) -> Episode:
+    """The open episode, else the latest one not yet finalised."""
+    episode = await repo.open_episode_for_child(tx, child.id)
+    if episode is None:
+        latest = await repo.latest_episode_for_child(tx, child.id)
+        if latest is not None and latest.state is not EpisodeState.FINALISED:
+            episode = latest
+    if episode is None:
+        raise Refusal(f"{child.label} has no episode in progress, so I can't {doing}.")
+    return episode
+
+
+def _tz(step: Step, child: Child) -> Preset:
+    return step.svc.preset_for(child)
+
+
+# ---- reporting --------------------------------------------------------------
+
+
+async def report_absent(
+    step: Step,
+    children: list[Child],
+    last_seen: datetime,
+    details: str,
+    concern: Concern,
+    category: Category = Category.ABSENT,
+) -> Outcome:
+    """A carer reports one child, or siblings together (RET-SIBLINGS), as not where they should be."""
+    for child in children:
+        _check(step, "report", child)
+    if category is Category.AWAY:
+        for child in children:
+            if not child.legal_status.is_looked_after:
+                raise Refusal(
+                    f"'Away from placement' is only for looked-after children (B App 2, WY §2); "
+                    f"{child.label} is not looked after. Use /absent."
+                )
+    if not details.strip():
+        raise Refusal(
+            "Say where the child was last seen and what happened, e.g. "
+            "/absent C-0042 21:05 left after a row, phone off"
+        )
+    lines: list[str] = []
+    async with step.svc.db.write() as tx:
+        group = await repo.next_link_group(tx) if len(children) > 1 else None
+        for child in children:
+            lines.append(
+                await _report_one(tx, step, child, last_seen, details, concern, category, group)
+            )
+    if concern is Concern.POLICE:
+        lines.append(
+            "Level of concern is police intervention: report to the police now (999, or 101 "
+            "if no immediate danger), then record it: /police <child> ref <ref> grade <grade>"
+        )
+    return Outcome.say("\n".join(lines))
+
+
+async def _report_one(
+    tx: Tx,
+    step: Step,
+    child: Child,
+    last_seen: datetime,
+    details: str,
+    concern: Concern,
+    category: Category,
+    group: int | None,
+) -> str:
+    preset = _tz(step, child)
+    tz = preset.zone
+    existing = await repo.open_episode_for_child(tx, child.id)
+    if existing is not None:
+        # RET-ONEOPEN: a second report adds to the open episode.
+        await _event(
+            tx,
+            step,
+            existing.id,
+            child,
+            "reported_again",
+            f"reported again (last seen {local_time(last_seen, tz)}): {details}",
+            rule_id="RET-ONEOPEN",
+        )
+        if group is not None and existing.link_group is None:
+            await repo.update_episode(tx, existing, link_group=group)
+        return (
+            f"{child.label} is already reported {existing.category.value} since "
+            f"{local_time(existing.last_seen_at, tz)} (episode #{existing.id}). "
+            "Your report was added to that episode's timeline [RET-ONEOPEN]."
+        )
+    previous_end = await repo.last_found_at(tx, child.id)
+    if previous_end is not None and last_seen < previous_end:
+        raise Refusal(
+            f"{child.label}'s previous episode ended at {local_time(previous_end, tz)}; "
+            f"last seen {local_time(last_seen, tz)} is before that. Check the time."
+        )
+    episode_id = await repo.insert_episode(
+        tx,
+        child=child,
+        category=category,
+        concern=concern,
+        last_seen_at=last_seen,
+        last_seen_place=details,
+        reported_by=step.staff.id,
+        reported_at=step.now,
+        link_group=group,
+    )
+    await _event(
+        tx,
+        step,
+        episode_id,
+        child,
+        "last_seen",
+        f"last seen: {details}",
+        rule_id="ABS-LOG",
+        at=last_seen,
+    )
+    await _event(
+        tx,
+        step,
+        episode_id,
+        child,
+        "reported",
+        f"reported {category.value} by {step.staff.name}; level of concern: {concern.value}",
+        rule_id="ABS-LOG",
+    )
+    episode = await repo.get_episode(tx, episode_id)
+    assert episode is not None
+    await escalation.trigger(
+        tx, preset, step.now, "absence_reported", episode, child, step.staff, details
+    )
+    if concern is Concern.POLICE:
+        await escalation.trigger(
+            tx, preset, step.now, "police_concern", episode, child, step.staff, details
+        )
+    linked = " (linked with the siblings reported with them) [RET-SIBLINGS]" if group else ""
+    return (
+        f"Recorded: {child.label} {category.value}, last seen "
+        f"{local_time(last_seen, tz)}. Episode #{episode_id}{linked}."
+    )
+
+
+async def mark_away(step: Step, child: Child, text: str) -> Outcome:
+    """Whereabouts now known but the child is not where they should be (B App 2, WY §8)."""
+    _check(step, "update", child)
+    if not child.legal_status.is_looked_after:
+        raise Refusal(
+            f"'Away from placement' is only for looked-after children; {child.label} is not. "
+            "Use /update to record where they are."
+        )
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "record them as away")
+        if episode.category is Category.MISSING:
+            raise Refusal(
+                f"{child.label} is reported missing to the police; that stays until found. "
+                "Record what you know with /update and tell the police."
+            )
+        await repo.update_episode(tx, episode, category=Category.AWAY)
+        await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}", "ABS-LOG")
+    return Outcome.say(f"Recorded: {child.label} is away from placement (whereabouts known).")
+
+
+async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outcome:
+    """ABS-LOG: a search, a call, a contact; appended, never edited."""
+    _check(step, "update", child)
+    if not text.strip():
+        raise Refusal(f"Say what happened, e.g. /update {child.ref} rang Jay's friend, no answer")
+    async with step.svc.db.write() as tx:
+        episode = await _current_episode(tx, child, "add an update")
+        if at < episode.last_seen_at:
+            tz = _tz(step, child).zone
+            raise Refusal(
+                f"{local_time(at, tz)} is before {child.label} was last seen "
+                f"({local_time(episode.last_seen_at, tz)}). Check the time."
+            )
+        await _event(tx, step, episode.id, child, "update", text, rule_id="ABS-LOG", at=at)
+        await escalation.on_update(tx, _tz(step, child), step.now, episode, child, step.staff)
+    return Outcome.say(f"Added to {child.label}'s timeline.")
+
+
+async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Outcome:
+    _check(step, "concern", child)
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "change the level of concern")
+        if episode.concern is level:
+            return Outcome.say(f"{child.label}'s level of concern is already {level.value}.")
+        await repo.update_episode(tx, episode, concern=level)
+        note = f"level of concern {episode.concern.value} -> {level.value}"
+        await _event(
+            tx, step, episode.id, child, "concern", f"{note}. {text}".strip(), "ABS-REVIEW"
+        )
+        fresh = await repo.get_episode(tx, episode.id)
+        assert fresh is not None
+        preset = _tz(step, child)
+        await escalation.on_update(tx, preset, step.now, fresh, child, step.staff)
+        if level is Concern.POLICE and episode.category is not Category.MISSING:
+            await escalation.trigger(
+                tx, preset, step.now, "police_concern", fresh, child, step.staff, text
+            )
+    reply = f"Recorded: {child.label} level of concern is now {level.value}."
+    if level is Concern.POLICE and episode.category is not Category.MISSING:
+        reply += (
+            " Report to the police now, then record it: "
+            f"/police {child.ref} ref <ref> grade <low|medium|high>"
+        )
+    return Outcome.say(reply)
+
+
+# ---- police -----------------------------------------------------------------
+
+
+def _grade_refusal(preset: Preset, child: Child, grade: PoliceGrade, day: datetime) -> str | None:
+    """MIS-GRADE limits: B grades every missing child medium or high; H no under-16 low."""
+    if grade is not PoliceGrade.LOW:
+        return None
+    rules = preset.police_grading
+    if rules.lowest == "medium":
+        return (
+            f"In {preset.name} the police grade every missing child medium or high "
+            f"({rules.source}); 'low' can't be right. Check the grade with the police."
+        )
+    if rules.no_low_under_age is not None:
+        age = child.age_on(day.astimezone(preset.zone).date())
+        if age is not None and age < rules.no_low_under_age:
+            return (
+                f"{child.label} is {age}: in {preset.name} no child under "
+                f"{rules.no_low_under_age} is graded low ({rules.source}). Check the grade with "
+                "the police; if they insist, escalate with /disagree."
+            )
+    return None
+
+
+async def report_police(
+    step: Step, child: Child, ref: str, grade: PoliceGrade, text: str
+) -> Outcome:
+    """MIS-REF and MIS-GRADE: the child is now missing, reported to the police."""
+    _check(step, "police", child)
+    preset = _tz(step, child)
+    refusal = _grade_refusal(preset, child, grade, step.now)
+    if refusal:
+        raise Refusal(refusal)
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "record a police report")
+        if episode.category is Category.MISSING:
+            changes = []
+            if ref != episode.police_ref:
+                changes.append(f"police reference {episode.police_ref} -> {ref}")
+            if grade is not episode.police_grade:
+                grade_was = episode.police_grade.value if episode.police_grade else "none"
+                changes.append(f"police grade {grade_was} -> {grade.value}")
+            if not changes:
+                return Outcome.say(
+                    f"{child.label} is already reported missing, ref {ref}, grade {grade.value}."
+                )
+            await repo.update_episode(tx, episode, police_ref=ref, police_grade=grade)
+            await _event(
+                tx, step, episode.id, child, "police_update", "; ".join(changes), "MIS-GRADE"
+            )
+            return Outcome.say(f"Recorded for {child.label}: {'; '.join(changes)}.")
+        await repo.update_episode(
+            tx,
+            episode,
+            category=Category.MISSING,
+            concern=Concern.POLICE,
+            ever_missing=True,
+            police_ref=ref,
+            police_grade=grade,
+            police_reported_at=step.now,
+        )
+        await _event(
+            tx,
+            step,
+            episode.id,
+            child,
+            "police_report",
+            f"reported missing to the police, ref {ref}, grade {grade.value}. {text}".strip(),
+            "MIS-REF",
+        )
+        fresh = await repo.get_episode(tx, episode.id)
+        assert fresh is not None
+        await escalation.trigger(
+            tx, preset, step.now, "reported_missing", fresh, child, step.staff, text
+        )
+    return Outcome.say(
+        f"Recorded: {child.label} reported missing to the police, ref {ref}, grade {grade.value}."
+    )
+
+
+# ---- found and after ----------------------------------------------------------
+
+
+async def record_found(
+    step: Step, child: Child, at: datetime, reason: EndReason, where: str
+) -> Outcome:
+    _check(step, "found", child)
+    preset = _tz(step, child)
+    tz = preset.zone
+    if not where.strip():
+        raise Refusal(
+            f"Say where {child.first_name} was found and who with, e.g. "
+            f"/found {child.ref} now self back at the house, alone"
+        )
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "record them found")
+        if at < episode.last_seen_at:
+            raise Refusal(
+                f"{local_time(at, tz)} is before {child.label} was last seen "
+                f"({local_time(episode.last_seen_at, tz)}). Check the time."
+            )
+        await repo.update_episode(
+            tx,
+            episode,
+            state=EpisodeState.FOUND,
+            found_at=at,
+            end_reason=reason,
+            found_where=where,
+        )
+        await _event(
+            tx, step, episode.id, child, "found", f"{reason.label}: {where}", "ABS-LOG", at=at
+        )
+        fresh = await repo.get_episode(tx, episode.id)
+        assert fresh is not None
+        await escalation.on_found(tx, preset, step.now, fresh, child, step.staff)
+    lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
+    if episode.ever_missing or episode.category is Category.MISSING:
+        if reason is not EndReason.POLICE and preset.implements("RET-POLICE"):
+            lines.append(
+                f"Tell the police {child.first_name} is back now (ref {episode.police_ref}) "
+                "[RET-POLICE]."
+            )
+        if preset.implements("RHI-72H"):
+            lines.append(
+                "A return home interview must be offered within 72 hours [RHI-72H]: "
+                f"/rhi {child.ref} offered|held|declined <by whom / notes>"
+            )
+    return Outcome.say("\n".join(lines))
+
+
+async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> Outcome:
+    """The return home interview: offered, held (by whom), or declined by the child."""
+    _check(step, "rhi", child)
+    if status is RhiStatus.HELD and not text.strip():
+        raise Refusal(f"Say who held the interview, e.g. /rhi {child.ref} held by Ana (R-U-Safe)")
+    async with step.svc.db.write() as tx:
+        episode = await _current_episode(tx, child, "record a return interview")
+        if episode.state is not EpisodeState.FOUND:
+            raise Refusal(
+                f"{child.label} has not been recorded found yet; the return interview comes after. "
+                f"First: /found {child.ref} <time> <end reason> <where, with whom>"
+            )
+        if (
+            episode.rhi_status in (RhiStatus.HELD, RhiStatus.DECLINED)
+            and status is RhiStatus.OFFERED
+        ):
+            raise Refusal(
+                f"The interview for {child.label} is already recorded as {episode.rhi_status.value}."
+            )
+        await repo.update_episode(
+            tx, episode, rhi_status=status, rhi_by=text if status is RhiStatus.HELD else None
+        )
+        label = "declined by the child" if status is RhiStatus.DECLINED else status.value
+        await _event(
+            tx,
+            step,
+            episode.id,
+            child,
+            "rhi",
+            f"return interview {label}. {text}".strip(),
+            "RHI-72H",
+        )
+        if status in (RhiStatus.HELD, RhiStatus.DECLINED):
+            await repo.close_duties(
+                tx,
+                episode.id,
+                "RHI-72H",
+                state="done",
+                closed_by=step.staff.id,
+                closed_at=step.now,
+                note=label,
+            )
+    return Outcome.say(f"Recorded: return interview {label} for {child.label}.")
+
+
+def finalise_blocker(episode: Episode, child: Child) -> str | None:
+    """RET-FINAL: found, and the interview done or declined, or never reported missing."""
+    if episode.state is EpisodeState.OPEN:
+        return (
+            f"{child.label} has not been found yet; an episode is finalised only after "
+            f"/found {child.ref} ... [RET-FINAL]"
+        )
+    if episode.state is EpisodeState.FINALISED:
+        return f"{child.label}'s episode #{episode.id} is already finalised."
+    if episode.ever_missing and episode.rhi_status not in (RhiStatus.HELD, RhiStatus.DECLINED):
+        now_status = episode.rhi_status.value if episode.rhi_status else "not recorded"
+        return (
+            f"{child.label}'s return interview is {now_status}; it must be held or declined by "
+            f"the child before finalising [RET-FINAL]: /rhi {child.ref} held|declined ..."
+        )
+    return None
+
+
+async def finalise(step: Step, child: Child, note: str) -> Outcome:
+    _check(step, "finalise", child)
+    async with step.svc.db.write() as tx:
+        episode = await _current_episode(tx, child, "finalise")
+        blocker = finalise_blocker(episode, child)
+        if blocker:
+            raise Refusal(blocker)
+        await repo.update_episode(
+            tx,
+            episode,
+            state=EpisodeState.FINALISED,
+            finalised_at=step.now,
+            finalised_by=step.staff.id,
+        )
+        await _event(
+            tx,
+            step,
+            episode.id,
+            child,
+            "finalised",
+            f"finalised by {step.staff.name}. {note}".strip(),
+            "RET-FINAL",
+        )
+        await escalation.on_finalised(tx, episode)
+    return Outcome.say(f"Episode #{episode.id} for {child.label} finalised [RET-FINAL].")

@@ -1,0 +1,44 @@
+"""Transport-neutral messages in and out of the conversation logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from storage.models import Button
+
+
+@dataclass(frozen=True)
+class Chat:
+    """Where a message was typed: a direct chat, or a registered team chat."""
+
+    transport: str
+    chat_id: str
+    is_group: bool = False
+    team: str | None = None  # the team a group chat is registered to
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    private: bool = False  # must go to the sender directly, never to the group it came from
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply] = field(default_factory=list)
+
+    @classmethod
+    def say(cls, text: str, *buttons: Button) -> Outcome:
+        return cls([Reply(text, tuple(buttons))])
+
+
+class Refusal(Exception):
+    """A command that cannot be done now. The message says why and what is allowed instead.
+
+    Raised inside a write transaction, it rolls the transaction back: nothing is written.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

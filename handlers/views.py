@@ -1,0 +1,59 @@
+"""Read-only answers: /status and /timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers.access import can_see
+from handlers.context import Services
+from handlers.formatting import duration, local_time
+from storage import repo
+from storage.models import Child, Episode, EpisodeState, Staff
+
+
+def episode_line(svc: Services, child: Child, episode: Episode, now: datetime) -> str:
+    tz = svc.preset_for(child).zone
+    if episode.state is EpisodeState.OPEN:
+        head = (
+            f"{child.label}: {episode.category.value} for "
+            f"{duration(now - episode.last_seen_at)} (last seen {local_time(episode.last_seen_at, tz)})"
+            f", concern {episode.concern.value}"
+        )
+        if episode.police_ref:
+            grade = episode.police_grade.value if episode.police_grade else "?"
+            head += f", police ref {episode.police_ref} grade {grade}"
+        return head
+    found = local_time(episode.found_at, tz) if episode.found_at else "?"
+    rhi = episode.rhi_status.value if episode.rhi_status else "not recorded"
+    return f"{child.label}: found {found}, return interview {rhi}, episode #{episode.id} {episode.state.value}"
+
+
+async def status(svc: Services, staff: Staff, child: Child | None) -> str:
+    now = svc.clock.now()
+    if child is not None:
+        episode = await repo.latest_episode_for_child(svc.db, child.id)
+        if episode is None:
+            return f"{child.label}: no episodes recorded."
+        return episode_line(svc, child, episode, now)
+    lines = []
+    for episode in await repo.unfinalised_episodes(svc.db):
+        who = await repo.get_child(svc.db, episode.child_id)
+        if who is not None and can_see(staff, who):
+            lines.append(episode_line(svc, who, episode, now))
+    if not lines:
+        return "No open episodes for the children you work with."
+    return "Episodes in progress:\n" + "\n".join(f"• {line}" for line in lines)
+
+
+async def timeline(svc: Services, child: Child) -> str:
+    episode = await repo.latest_episode_for_child(svc.db, child.id)
+    if episode is None:
+        return f"{child.label}: no episodes recorded."
+    tz = svc.preset_for(child).zone
+    names = {s.id: s.name for s in await repo.list_staff(svc.db)}
+    lines = [f"Timeline of episode #{episode.id}, {child.label} ({episode.state.value}):"]
+    for event in await repo.events_for_episode(svc.db, episode.id):
+        who = names.get(event.actor_id or "", "bot")
+        rule = f" [{event.rule_id}]" if event.rule_id else ""
+        lines.append(f"{local_time(event.at, tz)} {who}: {event.text}{rule}")
+    return "\n".join(lines)

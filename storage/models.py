@@ -1,0 +1,206 @@
+"""Records as the rest of the code sees them. Storage turns rows into these and back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    CARER = "carer"
+    SOCIAL_WORKER = "social_worker"
+    TEAM_MANAGER = "team_manager"
+    OUT_OF_HOURS = "out_of_hours"
+    OUT_OF_HOURS_MANAGER = "out_of_hours_manager"
+    POLICE_LIAISON = "police_liaison"
+    IRO = "iro"
+    MISSING_COORDINATOR = "missing_coordinator"
+    HEAD_OF_SERVICE = "head_of_service"
+    ASSISTANT_DIRECTOR = "assistant_director"
+    ADMIN = "admin"
+
+
+class LegalStatus(StrEnum):
+    LOOKED_AFTER = "looked_after"
+    CHILD_PROTECTION = "child_protection"
+    CHILD_IN_NEED = "child_in_need"
+    LOOKED_AFTER_ELSEWHERE = "looked_after_elsewhere"  # looked after by another authority
+
+    @property
+    def is_looked_after(self) -> bool:
+        return self in (LegalStatus.LOOKED_AFTER, LegalStatus.LOOKED_AFTER_ELSEWHERE)
+
+
+class EpisodeState(StrEnum):
+    OPEN = "open"  # the child is not where they should be
+    FOUND = "found"  # found or returned; duties may still be open
+    FINALISED = "finalised"  # closed by a manager (RET-FINAL)
+
+
+class Category(StrEnum):
+    ABSENT = "absent"  # unauthorised absence, not reported to police
+    AWAY = "away"  # away from placement without authorisation: whereabouts known
+    MISSING = "missing"  # reported to the police
+
+
+class Concern(StrEnum):
+    NONE = "none"
+    CARER = "carer"
+    POLICE = "police"
+
+
+class PoliceGrade(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class EndReason(StrEnum):
+    """The LCS end reasons (B LCS 'Closing a Missing Person Record')."""
+
+    SELF = "returned_by_self"
+    POLICE = "returned_by_police_or_agency"
+    SOCIAL_CARE = "found_by_social_care"
+    SCHOOL = "found_by_school"
+    FAMILY = "found_by_family_or_carers"
+    OTHER = "found_by_other"
+    DECEASED = "deceased"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class RhiStatus(StrEnum):
+    OFFERED = "offered"
+    HELD = "held"
+    DECLINED = "declined"  # only the child can decline (J §10.1)
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: str
+    name: str
+    role: Role
+    home: str | None = None
+    team: str | None = None
+    manager_id: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Child:
+    id: int
+    ref: str
+    first_name: str
+    area: str
+    legal_status: LegalStatus
+    full_name: str | None = None
+    dob: date | None = None
+    home: str | None = None
+    home_authority: str | None = None
+    social_worker_id: str | None = None
+    team_manager_id: str | None = None
+    iro_id: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """How a child is named in any chat: reference and first name only."""
+        return f"{self.ref} {self.first_name}"
+
+    def age_on(self, day: date) -> int | None:
+        if self.dob is None:
+            return None
+        before_birthday = (day.month, day.day) < (self.dob.month, self.dob.day)
+        return day.year - self.dob.year - int(before_birthday)
+
+
+@dataclass(frozen=True)
+class Episode:
+    id: int
+    child_id: int
+    area: str
+    state: EpisodeState
+    category: Category
+    concern: Concern
+    ever_missing: bool
+    last_seen_at: datetime
+    last_seen_place: str
+    reported_by: str
+    reported_at: datetime
+    police_ref: str | None = None
+    police_grade: PoliceGrade | None = None
+    police_reported_at: datetime | None = None
+    found_at: datetime | None = None
+    end_reason: EndReason | None = None
+    found_where: str | None = None
+    rhi_status: RhiStatus | None = None
+    rhi_by: str | None = None
+    finalised_at: datetime | None = None
+    finalised_by: str | None = None
+    link_group: int | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    episode_id: int | None
+    child_id: int | None
+    at: datetime
+    recorded_at: datetime
+    actor_id: str | None
+    kind: str
+    rule_id: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Duty:
+    id: int
+    episode_id: int | None
+    child_id: int
+    rule_id: str
+    due_at: datetime
+    owner_id: str | None
+    state: str
+    created_at: datetime
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button whose press is the same as typing `command`."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    idem_key: str
+    recipient: str
+    rule_id: str | None
+    text: str
+    buttons: tuple[Button, ...]
+    episode_id: int | None
+    child_id: int | None
+    created_at: datetime
+    due_at: datetime
+    attempts: int
+    state: str
+
+
+def buttons_to_json(buttons: tuple[Button, ...] | list[Button]) -> str:
+    return json.dumps([{"label": b.label, "command": b.command} for b in buttons])
+
+
+def buttons_from_json(text: str) -> tuple[Button, ...]:
+    return tuple(Button(item["label"], item["command"]) for item in json.loads(text))

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real SQLite file, a fake clock, the demo team."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.admin import import_team
+from bot.cli import demo_team_path
+from config.team import load_team_file
+from handlers.context import Services
+from handlers.dispatch import Dispatcher
+from reminders.clock import FakeClock
+from storage import repo
+from storage.db import Database
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(text: str, tz: ZoneInfo = LONDON) -> datetime:
+    """'2026-10-23 21:10' in the area's zone, as an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=tz)
+
+
+class Chat:
+    """Types commands as a staff member and returns the bot's reply text."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.dispatcher = Dispatcher(svc)
+
+    async def say(self, staff_id: str | None, text: str) -> str:
+        staff = await repo.get_staff(self.svc.db, staff_id) if staff_id else None
+        outcome = await self.dispatcher.handle(staff, text)
+        return "\n".join(r.text for r in outcome.replies)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "whereabouts.db"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(local("2026-10-23 21:10"))  # a Friday night, out of office hours
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    async with Database(db_path) as database:
+        yield database
+
+
+@pytest.fixture
+async def svc(db: Database, clock: FakeClock) -> Services:
+    await import_team(db, load_team_file(demo_team_path()), default_area="west-yorkshire")
+    return Services(db=db, clock=clock)
+
+
+@pytest.fixture
+def chat(svc: Services) -> Chat:
+    return Chat(svc)

@@ -1,0 +1,139 @@
+"""Storage: migrations, restart, atomic writes, the append-only timeline, the outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import aiosqlite
+import pytest
+
+from handlers import episodes
+from handlers.context import Services
+from handlers.episodes import Step
+from storage import repo
+from storage.db import Database, migrate, migration_scripts
+from storage.models import Concern
+from tests.conftest import Chat, local
+
+
+async def test_migrations_from_empty_file(db_path):
+    async with Database(db_path) as db:
+        rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
+        assert [r["version"] for r in rows] == [v for v, _, _ in migration_scripts()]
+        mode = await db.fetchone("PRAGMA journal_mode")
+        assert mode[0] == "wal"
+        fk = await db.fetchone("PRAGMA foreign_keys")
+        assert fk[0] == 1
+
+
+async def test_reopening_applies_nothing_twice(db_path):
+    async with Database(db_path):
+        pass
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        assert await migrate(conn) == []
+
+
+async def test_upgrade_from_each_previous_version_in_place(tmp_path):
+    versions = [v for v, _, _ in migration_scripts()]
+    for previous in versions[:-1] or versions:
+        path = tmp_path / f"v{previous}.db"
+        async with aiosqlite.connect(path, isolation_level=None) as conn:
+            await migrate(conn, up_to=previous)
+            await conn.execute(
+                "INSERT INTO staff (id, name, role) VALUES ('keep', 'Kept', 'carer')"
+            )
+        async with Database(path) as db:
+            assert (await repo.get_staff(db, "keep")).name == "Kept"
+            row = await db.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
+            assert row["v"] == versions[-1]
+
+
+async def test_everything_is_there_after_restart(db_path, svc, chat, clock):
+    await chat.say("sam", "/absent Jay 21:05 left after a row")
+    await chat.say("sam", "/update Jay searched the garden")
+    await svc.db.close()
+    async with Database(db_path) as reopened:
+        svc2 = Services(db=reopened, clock=clock)
+        text = await Chat(svc2).say("sam", "/timeline Jay")
+        assert "left after a row" in text and "searched the garden" in text
+        outbox = await repo.outbox_messages(reopened)
+        assert outbox, "the notices queued before the restart are still queued"
+
+
+async def test_timeline_is_append_only(svc, chat):
+    await chat.say("sam", "/absent Jay 21:05 out")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        async with svc.db.write() as tx:
+            await tx.execute("UPDATE events SET text = 'rewritten'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        async with svc.db.write() as tx:
+            await tx.execute("DELETE FROM events")
+    rows = await svc.db.fetchall("SELECT text FROM events")
+    assert all(r["text"] != "rewritten" for r in rows) and rows
+
+
+async def test_crash_between_episode_write_and_outbox_write_leaves_neither(svc, monkeypatch):
+    """Simulate a crash inside the transaction: after it, neither the episode nor its messages."""
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(repo, "enqueue", crash)
+    child = await repo.get_child_by_ref(svc.db, "C-0042")
+    sam = await repo.get_staff(svc.db, "sam")
+    step = Step(svc, sam, svc.clock.now())
+    with pytest.raises(RuntimeError, match="power cut"):
+        await episodes.report_absent(
+            step, [child], local("2026-10-23 21:05"), "left after a row", Concern.CARER
+        )
+    assert await repo.latest_episode_for_child(svc.db, child.id) is None
+    assert await svc.db.fetchall("SELECT * FROM events") == []
+    assert await repo.outbox_messages(svc.db) == []
+
+
+async def test_crash_is_reported_to_the_person_and_nothing_is_saved(svc, chat, monkeypatch):
+    async def crash(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(repo, "enqueue", crash)
+    reply = await chat.say("sam", "/absent Jay 21:05 out")
+    assert "nothing was saved" in reply
+    assert await svc.db.fetchall("SELECT * FROM episodes") == []
+
+
+async def test_database_refuses_two_open_episodes_for_one_child(svc):
+    child = await repo.get_child_by_ref(svc.db, "C-0042")
+    when = local("2026-10-23 21:00")
+    async with svc.db.write() as tx:
+        from storage.models import Category
+
+        await repo.insert_episode(
+            tx, child=child, category=Category.ABSENT, concern=Concern.CARER,
+            last_seen_at=when, last_seen_place="x", reported_by="sam", reported_at=when,
+        )  # fmt: skip
+    with pytest.raises(sqlite3.IntegrityError):
+        async with svc.db.write() as tx:
+            await repo.insert_episode(
+                tx, child=child, category=Category.ABSENT, concern=Concern.CARER,
+                last_seen_at=when, last_seen_place="y", reported_by="sam", reported_at=when,
+            )  # fmt: skip
+
+
+async def test_outbox_key_is_queued_once(svc):
+    now = svc.clock.now()
+    async with svc.db.write() as tx:
+        assert await repo.enqueue(
+            tx, idem_key="k1", recipient="staff:sam", text="a", rule_id=None, now=now
+        )
+        assert not await repo.enqueue(
+            tx, idem_key="k1", recipient="staff:sam", text="b", rule_id=None, now=now
+        )
+    assert [m.text for m in await repo.outbox_messages(svc.db)] == ["a"]
+
+
+async def test_times_are_stored_in_utc(svc, chat):
+    await chat.say("sam", "/absent Jay 21:05 out")  # 21:05 BST on 23 Oct 2026
+    row = await svc.db.fetchone("SELECT last_seen_at FROM episodes")
+    assert row["last_seen_at"] == "2026-10-23T20:05:00Z"
+    assert svc.clock.now() - timedelta(minutes=5) == local("2026-10-23 21:05")
