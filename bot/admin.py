@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from config.presets import load_preset
 from config.team import TeamFile
-from storage import repo
+from storage import repo, timers
 from storage.db import Database
 from storage.models import Child, Staff
 
@@ -51,4 +55,12 @@ async def import_team(
                     profile=dict(c.profile),
                 ),
             )
+        # Rota times without a zone are local to the default area (Europe/London otherwise).
+        tz = load_preset(default_area).zone if default_area else ZoneInfo("Europe/London")
+        for r in team.rota:
+            await timers.add_rota(tx, str(r.role), r.staff, _aware(r.from_, tz), _aware(r.to, tz))
     return len(team.staff), len(team.children)
+
+
+def _aware(when: datetime, tz: ZoneInfo) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=tz)

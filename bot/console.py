@@ -35,6 +35,7 @@ class ConsoleTransport:
         self.dispatcher = Dispatcher(svc)
         self.delivery = OutboxDelivery(svc.db, svc.clock, self._deliver)
         self.sent: list[Sent] = []
+        self._in_command = False
         from zoneinfo import ZoneInfo
 
         self.tz = ZoneInfo(tz_name)
@@ -48,10 +49,14 @@ class ConsoleTransport:
         who = staff.name if staff else staff_id
         self.out(f"{self._stamp()}  {who}: {text}")
         outcome = await self.dispatcher.handle(staff, text, Chat("console", staff_id))
-        for reply in outcome.replies:
-            self._record(f"staff:{staff_id}", None, None, reply.text, reply=True)
-            self.out(_indent(f"bot → {who}: {reply.text}"))
-        await self.deliver()
+        self._in_command = True
+        try:
+            for reply in outcome.replies:
+                self._record(f"staff:{staff_id}", None, None, reply.text, reply=True)
+                self.out(_indent(f"bot → {who}: {reply.text}"))
+            await self.deliver()
+        finally:
+            self._in_command = False
         return outcome
 
     async def deliver(self) -> int:
@@ -62,7 +67,11 @@ class ConsoleTransport:
         self._record(
             message.recipient, message.rule_id, message.child_id, message.text, reply=False
         )
-        self.out(_indent(f"bot → {label}: {message.text}"))
+        line = f"bot → {label}: {message.text}"
+        # Timer-driven messages carry their own time; replies sit under the command.
+        self.out(
+            _indent(line) if self._in_command else f"{self._stamp()}  {_indent(line).lstrip()}"
+        )
 
     def _record(
         self, to: str, rule: str | None, child_id: int | None, text: str, reply: bool
@@ -74,7 +83,7 @@ class ConsoleTransport:
         kind, _, ident = recipient.partition(":")
         if kind == "staff":
             staff = await repo.get_staff(self.svc.db, ident)
-            return f"{staff.name} ({staff.role.value.replace('_', ' ')})" if staff else ident
+            return staff.name if staff else ident
         return f"#{ident} team chat"
 
     async def repl(self, first_staff: str | None = None) -> None:

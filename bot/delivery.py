@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from handlers.formatting import duration
 from reminders.clock import Clock
+from reminders.formatting import duration
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage

@@ -23,8 +23,49 @@ from config.team import Strict, TeamFile
 from config.yamlfile import load_model
 from handlers.context import Services
 from reminders.clock import FakeClock
+from reminders.sweeper import Sweeper
 from storage import repo
-from storage.db import Database
+from storage.db import Database, from_db_time
+
+MAX_TIMER_STOPS = 100_000
+
+
+async def scenario_timers(db: Database) -> list[dict]:
+    """Open duties and live climbs, with who holds them and when they are next due."""
+    result = []
+    for row in await db.fetchall(
+        "SELECT id, rule_id, child_id, due_at, owner_id FROM duties WHERE state = 'open'"
+    ):
+        result.append(
+            {
+                "key": f"duty{row['id']}",
+                "rule": row["rule_id"],
+                "child_id": row["child_id"],
+                "owner": row["owner_id"],
+                "due": from_db_time(row["due_at"]),
+            }
+        )
+    for row in await db.fetchall(
+        "SELECT id, rule_id, child_id, next_at, state, acked_by, step, steps_json FROM escalations"
+        " WHERE next_at IS NOT NULL"
+    ):
+        steps = json.loads(row["steps_json"])
+        if row["state"] in ("acked", "confirming"):
+            owner = row["acked_by"]
+        elif row["step"] < len(steps):
+            owner = "+".join(steps[row["step"]]["notify"])
+        else:
+            owner = "out_of_hours_manager+admins"
+        result.append(
+            {
+                "key": f"esc{row['id']}",
+                "rule": row["rule_id"],
+                "child_id": row["child_id"],
+                "owner": owner,
+                "due": from_db_time(row["next_at"]),
+            }
+        )
+    return result
 
 
 class ScenarioStep(Strict):
@@ -99,17 +140,58 @@ class ScenarioRun:
                 clock = FakeClock(self._aware(self.scenario.start))
                 svc = Services(db=db, clock=clock)
                 await import_team(db, self.scenario, default_area=self.scenario.area)
-                console = ConsoleTransport(svc, out=self.out, tz_name=str(self.tz))
-                refs = {c.id: c.ref for c in await repo.list_children(db)}
-                seen = 0
+                self._console = ConsoleTransport(svc, out=self.out, tz_name=str(self.tz))
+                self._sweeper = Sweeper(db, clock, svc.presets)
+                self._clock = clock
+                self._db = db
+                self._refs = {c.id: c.ref for c in await repo.list_children(db)}
+                self._seen = 0
+                self._timers: dict[str, tuple[str | None, str | None]] = {}
                 for step in self.scenario.steps:
-                    clock.set(self._aware(step.at))
-                    await console.say(step.as_, step.say)
-                    seen = self._collect(console.sent, seen, refs)
-                clock.set(self._aware(self.scenario.until))
-                await console.deliver()
-                self._collect(console.sent, seen, refs)
+                    await self._advance_to(self._aware(step.at))
+                    await self._console.say(step.as_, step.say)
+                    await self._collect_all()
+                await self._advance_to(self._aware(self.scenario.until))
         return self.records
+
+    async def _advance_to(self, target: datetime) -> None:
+        """Move the fake clock to `target`, stopping at every due timer on the way."""
+        for _ in range(MAX_TIMER_STOPS):
+            due = await self._sweeper.next_due()
+            if due is None or due > target:
+                break
+            self._clock.set(max(due, self._clock.now()))
+            await self._sweeper.sweep()
+            await self._console.deliver()
+            await self._collect_all()
+        else:
+            raise RuntimeError(f"more than {MAX_TIMER_STOPS} timer stops before {target}")
+        self._clock.set(max(target, self._clock.now()))
+
+    async def _collect_all(self) -> None:
+        self._seen = self._collect(self._console.sent, self._seen, self._refs)
+        await self._collect_timers()
+
+    async def _collect_timers(self) -> None:
+        """A 'duty' record whenever a duty or a timer is created or moved."""
+        now = self._local_iso(self._clock.now())
+        for t in await scenario_timers(self._db):
+            key = t["key"]
+            state = (t["due"], t["owner"])
+            if t["due"] is None or self._timers.get(key) == state:
+                self._timers[key] = state
+                continue
+            self._timers[key] = state
+            self.records.append(
+                Record(
+                    at=now,
+                    type="duty",
+                    rule=t["rule"],
+                    child=self._refs.get(t["child_id"]),
+                    owner=t["owner"],
+                    due=self._local_iso(t["due"]),
+                )
+            )
 
     def _collect(self, sent: list[Sent], seen: int, refs: dict[int, str]) -> int:
         for item in sent[seen:]:

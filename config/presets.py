@@ -112,19 +112,53 @@ class PoliceGrading(Strict):
 class AbsenceRules(Strict):
     review_interval: Duration = timedelta(hours=1)  # ABS-REVIEW, unless the child's plan says
     overnight_cutoff: ClockTime = time(23, 0)  # ABS-OVERNIGHT
+    morning: ClockTime = time(7, 0)  # a report between the cut-off and this is already overnight
     overnight_source: str = ""
+    confirm_wait: Duration = timedelta(
+        minutes=15
+    )  # an acknowledger asked "still on it?" answers by then
+
+
+Trigger = Literal[
+    "absence_reported",
+    "police_concern",
+    "reported_missing",
+    "police_disagree",
+    "away",
+    "update",
+    "found",
+]
+Start = Literal["now", "review_interval", "overnight_cutoff", "report_by", "next_office_open"]
+Condition = Literal["always", "out_of_hours", "looked_after", "whereabouts_unknown"]
 
 
 class LadderStep(Strict):
-    rule: str
-    notify: tuple[Audience, ...]
-    wait: Duration = timedelta(minutes=30)
-    repeat: int = Field(default=0, ge=0, le=10)
+    notify: tuple[Audience, ...] = Field(min_length=1)
+    wait: Duration = timedelta(minutes=30)  # for an acknowledgement, before the next send
+    repeat: int = Field(default=0, ge=0, le=10)  # extra sends of this step before climbing
 
 
 class Ladder(Strict):
+    """Who is told, in what order, until a person acknowledges. Copied onto the episode at start."""
+
+    trigger: Trigger
     rule: str
+    rule_out_of_hours: str | None = None  # e.g. ABS-SW in office hours becomes ABS-OOH outside
+    start: Start = "now"
+    when: Condition = "always"
+    needs_ack: bool = True
+    include_profile: bool = False  # direct messages carry the profile and trigger plan
+    stop_on: tuple[Trigger, ...] = ()
+    reset_on: tuple[Trigger, ...] = ()
+    review: Duration | None = (
+        None  # after an ack, ask "still on it?" after this (default: ABS-REVIEW interval)
+    )
+    message: str
     steps: tuple[LadderStep, ...] = Field(min_length=1)
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return (self.rule,) + ((self.rule_out_of_hours,) if self.rule_out_of_hours else ())
 
 
 class Preset(Strict):
@@ -147,7 +181,7 @@ class Preset(Strict):
         if unknown:
             raise ValueError(f"unknown rule ids (not in RULES.md): {', '.join(unknown)}")
         for name, ladder in self.ladders.items():
-            for rid in [ladder.rule, *(s.rule for s in ladder.steps)]:
+            for rid in ladder.rule_ids:
                 if rid not in self.rules:
                     raise ValueError(f"ladder {name!r} uses {rid}, which the preset does not list")
         try:
@@ -189,6 +223,31 @@ def load_preset_file(path: Path | str, text: str | None = None) -> Preset:
         raise PresetError(str(exc)) from exc
 
 
+class LadderDefaults(Strict):
+    ladders: dict[str, Ladder]
+
+
+@cache
+def default_ladders() -> dict[str, Ladder]:
+    resource = resources.files("config").joinpath("protocols", "_ladders.yaml")
+    try:
+        loaded = load_model(
+            LadderDefaults, "config/protocols/_ladders.yaml", resource.read_text("utf-8")
+        )
+    except DataFileError as exc:
+        raise PresetError(str(exc)) from exc
+    return loaded.ladders
+
+
+def with_default_ladders(preset: Preset) -> Preset:
+    """Add each default ladder whose rule ids the preset implements and does not override."""
+    merged = dict(preset.ladders)
+    for name, ladder in default_ladders().items():
+        if name not in merged and all(preset.implements(r) for r in ladder.rule_ids):
+            merged[name] = ladder
+    return preset.model_copy(update={"ladders": merged})
+
+
 @cache
 def load_preset(name: str) -> Preset:
     if name not in AREAS:
@@ -197,7 +256,7 @@ def load_preset(name: str) -> Preset:
     preset = load_preset_file(f"config/protocols/{name}.yaml", resource.read_text("utf-8"))
     if preset.name != name:
         raise PresetError(f"config/protocols/{name}.yaml: name is {preset.name!r}, not {name!r}")
-    return preset
+    return with_default_ladders(preset)
 
 
 def load_all_presets() -> dict[str, Preset]:

@@ -35,6 +35,8 @@ HELP = """Whereabouts commands (a child is named by reference, e.g. C-0042, or f
    end reasons: self, police, social-care, school, family, other, deceased
 /rhi <child> offered|held|declined <by whom / notes>
 /finalise <child> [note]   (team manager)
+/ack <child>   I've got it: stops the escalation and tells the reporter
+/handover <child> <staff id>   /escalate <child>   /disagree <child> <what the police said>
 /status [child]   /timeline <child>   /help
 Times: 21:10, now, 20 min ago, 2h ago, yesterday 23:15, Fri 21:10, 2026-10-23 21:10"""
 
@@ -48,6 +50,10 @@ USAGE = {
     "rhi": "/rhi <child> offered|held|declined <by whom / notes>",
     "finalise": "/finalise <child> [note]",
     "timeline": "/timeline <child>",
+    "ack": "/ack <child>",
+    "handover": "/handover <child> <staff id>",
+    "escalate": "/escalate <child>",
+    "disagree": "/disagree <child> <what the police said>",
 }
 
 END_REASONS = {
@@ -101,6 +107,10 @@ class Dispatcher:
             "rhi": self._rhi,
             "finalise": self._finalise,
             "status": self._status,
+            "ack": self._ack,
+            "handover": self._handover,
+            "escalate": self._escalate,
+            "disagree": self._disagree,
             "timeline": self._timeline,
         }
 
@@ -272,3 +282,24 @@ class Dispatcher:
     async def _timeline(self, step: Step, args: list[str]) -> Outcome:
         child, _ = await self._child_and_rest(step, args, USAGE["timeline"])
         return Outcome.say(await views.timeline(self.svc, child))
+
+    async def _ack(self, step: Step, args: list[str]) -> Outcome:
+        child, _ = await self._child_and_rest(step, args, USAGE["ack"])
+        return await episodes.acknowledge(step, child)
+
+    async def _handover(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["handover"])
+        if not rest:
+            raise Refusal(f"To whom? {USAGE['handover']}")
+        target = await repo.get_staff(self.svc.db, rest[0].lower())
+        if target is None or not target.active:
+            raise Refusal(f"I don't know staff '{rest[0]}'. Use their staff id.")
+        return await episodes.handover(step, child, target)
+
+    async def _escalate(self, step: Step, args: list[str]) -> Outcome:
+        child, _ = await self._child_and_rest(step, args, USAGE["escalate"])
+        return await episodes.escalate(step, child)
+
+    async def _disagree(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["disagree"])
+        return await episodes.police_disagree(step, child, " ".join(rest))

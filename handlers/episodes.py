@@ -13,9 +13,9 @@ from datetime import datetime
 from config.presets import Preset
 from handlers.access import action_refusal, may
 from handlers.context import Services
-from handlers.formatting import local_time
 from handlers.messages import Outcome, Refusal
 from reminders import escalation
+from reminders.formatting import local_time, short_time
 from storage import repo
 from storage.db import Tx
 from storage.models import (
@@ -235,6 +235,11 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
             )
         await repo.update_episode(tx, episode, category=Category.AWAY)
         await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}", "ABS-LOG")
+        fresh = await repo.get_episode(tx, episode.id)
+        assert fresh is not None
+        await escalation.trigger(
+            tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text
+        )
     return Outcome.say(f"Recorded: {child.label} is away from placement (whereabouts known).")
 
 
@@ -502,3 +507,90 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
         )
         await escalation.on_finalised(tx, episode)
     return Outcome.say(f"Episode #{episode.id} for {child.label} finalised [RET-FINAL].")
+
+
+# ---- escalation commands ---------------------------------------------------------------
+
+
+async def acknowledge(step: Step, child: Child) -> Outcome:
+    """/ack: "I've got it". Stops the climb and tells the reporter who has it."""
+    _check(step, "view", child)
+    preset = _tz(step, child)
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "acknowledge an alert")
+        rules = await escalation.acknowledge(
+            tx, preset, step.now, episode, child, step.staff, step.staff
+        )
+        if not rules:
+            return Outcome.say(f"Nothing about {child.label} is waiting for an acknowledgement.")
+        await _event(
+            tx, step, episode.id, child, "ack", f"{step.staff.name} has it", ",".join(rules)
+        )
+    check = short_time(min(rules.values()), preset.zone)
+    return Outcome.say(
+        f"You have {child.label} [{', '.join(rules)}]. If there is no update by "
+        f"{check} I will ask you to confirm."
+    )
+
+
+async def handover(step: Step, child: Child, target: Staff) -> Outcome:
+    """/handover: pass an alert to a colleague who can act on the child."""
+    _check(step, "view", child)
+    if not may(target, "update", child):
+        raise Refusal(f"{target.name} can't act on {child.label}; choose someone who can.")
+    preset = _tz(step, child)
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "hand it over")
+        rules = await escalation.acknowledge(
+            tx, preset, step.now, episode, child, target, step.staff
+        )
+        if not rules:
+            raise Refusal(f"Nothing about {child.label} is waiting for someone to take it.")
+        await _event(
+            tx,
+            step,
+            episode.id,
+            child,
+            "handover",
+            f"handed over from {step.staff.name} to {target.name}",
+            ",".join(rules),
+        )
+    return Outcome.say(f"{target.name} has {child.label} now; they have been told.")
+
+
+async def escalate(step: Step, child: Child) -> Outcome:
+    """/escalate: climb to the next step now."""
+    _check(step, "view", child)
+    preset = _tz(step, child)
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "escalate")
+        moved = await escalation.escalate_now(tx, preset, step.now, episode, child)
+        if not moved:
+            raise Refusal(
+                f"No alert about {child.label} is climbing. To call a manager in about the "
+                f"police's response: /disagree {child.ref} <what the police said>"
+            )
+        await _event(tx, step, episode.id, child, "escalate", f"escalated by {step.staff.name}")
+    return Outcome.say(
+        f"Escalated: the next people on the ladder for {child.label} are being told."
+    )
+
+
+async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
+    """MIS-DISAGREE: the police delay or disagree; a manager is called in to talk to them."""
+    _check(step, "update", child)
+    if not text.strip():
+        raise Refusal(f"Say what the police said: /disagree {child.ref} <what they said>")
+    preset = _tz(step, child)
+    if not preset.implements("MIS-DISAGREE"):
+        raise Refusal(f"The {preset.name} protocol has no police-disagreement route here.")
+    async with step.svc.db.write() as tx:
+        episode = await _open_episode(tx, child, "record a disagreement with the police")
+        await _event(tx, step, episode.id, child, "police_disagree", text, "MIS-DISAGREE")
+        await escalation.trigger(
+            tx, preset, step.now, "police_disagree", episode, child, step.staff, text
+        )
+    return Outcome.say(
+        f"Recorded [MIS-DISAGREE]. The manager on duty is being called in to speak to the police "
+        f"duty officer about {child.label}. Keep trying to locate them."
+    )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from handlers.access import can_see
 from handlers.context import Services
-from handlers.formatting import duration, local_time
+from reminders.formatting import duration, local_time
 from storage import repo
 from storage.models import Child, Episode, EpisodeState, Staff
 

@@ -1,37 +1,41 @@
-"""Who is told what when an episode changes (first cut: immediate notices, no timers yet)."""
+"""Escalation ladders: tell the right people now, and climb on timers until a person takes it.
+
+Every function here runs inside the caller's write transaction, so the episode change, the
+climb's next position and the messages it queues commit together. Message keys are
+derived from (climb, step, repeat, recipient): running the same step twice after a crash
+queues nothing new.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from config.presets import Preset
-from storage import repo
+from config.presets import Ladder, Preset
+from reminders import routing
+from reminders.formatting import duration, local_time, short_time
+from reminders.trigger_plan import TriggerPlan, overnight_at
+from storage import repo, timers
 from storage.db import Tx
-from storage.models import Child, Episode, Role, Staff
+from storage.models import Button, Category, Child, Episode, Role, Staff
+from storage.timers import Escalation
+
+log = logging.getLogger(__name__)
+
+# Timeline kinds that count as "an update" for the review and the acknowledger's check.
+UPDATE_KINDS = ("update", "concern", "police_report", "police_update", "away", "reported_again")
 
 
-async def _tell(
-    tx: Tx, now: datetime, episode: Episode, child: Child, key: str, to: str, rule: str, text: str
-) -> None:
-    await repo.enqueue(
-        tx,
-        idem_key=f"ep{episode.id}:{key}:{to}",
-        recipient=to,
-        text=f"[{rule}] {text}",
-        rule_id=rule,
-        now=now,
-        episode_id=episode.id,
-        child_id=child.id,
-    )
+@dataclass(frozen=True)
+class Moment:
+    tx: Tx
+    preset: Preset
+    now: datetime
 
 
-async def _social_worker_or_duty(
-    tx: Tx, preset: Preset, now: datetime, child: Child
-) -> tuple[list[str], str]:
-    if preset.calendar.in_office_hours(now) and child.social_worker_id:
-        return [child.social_worker_id], "ABS-SW"
-    duty = await repo.staff_with_role(tx, Role.OUT_OF_HOURS)
-    return [s.id for s in duty], "ABS-OOH"
+# ---- starting, stopping, resetting --------------------------------------------------
 
 
 async def trigger(
@@ -42,29 +46,458 @@ async def trigger(
     episode: Episode,
     child: Child,
     actor: Staff,
+    details: str = "",
+) -> None:
+    """Something happened to the episode: stop, reset or start the ladders that listen for it."""
+    at = Moment(tx, preset, now)
+    for esc in await timers.live_escalations(tx, episode.id):
+        spec = esc.context["ladder"]
+        if name in spec["stop_on"]:
+            await timers.update_escalation(tx, esc, state="stopped", next_at=None)
+        elif name in spec["reset_on"]:
+            await timers.update_escalation(
+                tx,
+                esc,
+                state="active",
+                step=0,
+                repeat=0,
+                next_at=now + timedelta(seconds=spec["interval"]),
+            )
+    for ladder_name, ladder in preset.ladders.items():
+        if ladder.trigger == name and _applies(ladder, preset, now, episode, child):
+            await _start(at, ladder_name, ladder, episode, child, actor, details)
+
+
+def _applies(ladder: Ladder, preset: Preset, now: datetime, episode: Episode, child: Child) -> bool:
+    if ladder.when == "out_of_hours":
+        return not preset.calendar.in_office_hours(now)
+    if ladder.when == "looked_after":
+        return child.legal_status.is_looked_after
+    if ladder.when == "whereabouts_unknown":
+        return episode.category is Category.ABSENT
+    return True
+
+
+async def _start(
+    at: Moment,
+    name: str,
+    ladder: Ladder,
+    episode: Episode,
+    child: Child,
+    actor: Staff,
     details: str,
 ) -> None:
-    if name == "absence_reported":
-        targets, rule = await _social_worker_or_duty(tx, preset, now, child)
-        for staff_id in targets:
-            if staff_id != actor.id:
-                await _tell(
-                    tx, now, episode, child, "reported", f"staff:{staff_id}", rule,
-                    f"{child.label} reported {episode.category.value} by {actor.name}: {details}",
-                )  # fmt: skip
+    plan = TriggerPlan.of(child)
+    interval = plan.review_interval or at.preset.absence.review_interval
+    cutoff_at: datetime | None = None
+    if ladder.start == "now":
+        first = at.now
+    elif ladder.start == "review_interval":
+        first = at.now + interval
+    elif ladder.start == "overnight_cutoff":
+        first = cutoff_at = overnight_at(at.preset, episode.last_seen_at, at.now)
+    elif ladder.start == "report_by":
+        cutoff_at = plan.report_by_after(episode.last_seen_at, at.preset.zone)
+        if cutoff_at is None:
+            return
+        first = max(cutoff_at, at.now)
+    else:  # next_office_open
+        first = at.preset.calendar.next_office_open(at.now)
+    for live in await timers.live_escalations(at.tx, episode.id):
+        if live.ladder == name:
+            return  # already climbing; a second report adds to it (RET-ONEOPEN)
+    steps = [
+        {
+            "notify": list(step.notify),
+            "wait": plan.shorten(step.wait).total_seconds(),
+            "repeat": step.repeat,
+        }
+        for step in ladder.steps
+    ]
+    context: dict[str, Any] = {
+        "actor": actor.name,
+        "details": details,
+        "cutoff": short_time(cutoff_at, at.preset.zone) if cutoff_at else "",
+        "ladder": {
+            "rule": ladder.rule,
+            "rule_out_of_hours": ladder.rule_out_of_hours,
+            "message": ladder.message,
+            "include_profile": ladder.include_profile,
+            "stop_on": list(ladder.stop_on),
+            "reset_on": list(ladder.reset_on),
+            "interval": interval.total_seconds(),
+            "review": (ladder.review or interval).total_seconds(),
+        },
+    }
+    esc_id = await timers.insert_escalation(
+        at.tx,
+        episode_id=episode.id,
+        child_id=child.id,
+        ladder=name,
+        rule_id=ladder.rule,
+        needs_ack=ladder.needs_ack,
+        context=context,
+        steps=steps,
+        next_at=first,
+        started_at=at.now,
+    )
+    if first <= at.now:
+        esc = await timers.get_escalation(at.tx, esc_id)
+        assert esc is not None
+        await fire(at.tx, at.preset, at.now, esc, episode, child)
+
+
+async def stop_all(tx: Tx, episode: Episode) -> None:
+    for esc in await timers.live_escalations(tx, episode.id):
+        await timers.update_escalation(tx, esc, state="stopped", next_at=None)
+
+
+# ---- firing (the sweeper calls this for every due climb) ------------------------------
+
+
+async def fire(
+    tx: Tx, preset: Preset, now: datetime, esc: Escalation, episode: Episode, child: Child
+) -> None:
+    at = Moment(tx, preset, now)
+    if esc.state == "acked":
+        await _check_acknowledger(at, esc, episode, child)
+        return
+    if esc.state == "confirming":  # the acknowledger did not confirm: climb again
+        step, _ = _next_step_position(esc)
+        esc = await timers.update_escalation(tx, esc, state="active", step=step, repeat=0)
+    if esc.state == "active":
+        await _send_current(at, esc, episode, child)
+
+
+def _next_step_position(esc: Escalation) -> tuple[int, int]:
+    """Where a climb resumes: the next step, unless the current one has not been sent at all."""
+    return (esc.step + 1, 0) if esc.repeat > 0 else (esc.step, 0)
+
+
+async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Child) -> None:
+    step, repeat = esc.step, esc.repeat
+    while True:
+        if step >= len(esc.steps):
+            if esc.needs_ack:
+                await _tell_supervisors(
+                    at,
+                    esc,
+                    episode,
+                    child,
+                    f"exhausted:{esc.version}",
+                    f"Nobody has acknowledged {child.label} after the whole escalation ladder. "
+                    f"Phone the people on duty now: /status {child.ref}",
+                )
+            await timers.update_escalation(at.tx, esc, state="done", step=step, next_at=None)
+            return
+        spec = esc.steps[step]
+        resolved = await routing.resolve(
+            at.tx, spec["notify"], preset=at.preset, child=child, episode=episode, now=at.now
+        )
+        if resolved.gaps:
+            await _report_gaps(at, esc, episode, child, step, repeat, resolved.gaps)
+        if not resolved.recipients:
+            step, repeat = step + 1, 0  # skipped at once, not waited out
+            continue
+        for recipient in resolved.recipients:
+            await _queue(at, esc, episode, child, step, repeat, recipient)
+        last_send = step == len(esc.steps) - 1 and repeat >= spec["repeat"]
+        if last_send and not esc.needs_ack:
+            await timers.update_escalation(at.tx, esc, state="done", step=step, next_at=None)
+            return
+        nxt = (step, repeat + 1) if repeat < spec["repeat"] else (step + 1, 0)
+        await timers.update_escalation(
+            at.tx,
+            esc,
+            step=nxt[0],
+            repeat=nxt[1],
+            next_at=at.now + timedelta(seconds=spec["wait"]),
+        )
+        return
+
+
+def _rule(at: Moment, esc: Escalation) -> str:
+    spec = esc.context["ladder"]
+    if spec.get("rule_out_of_hours") and not at.preset.calendar.in_office_hours(at.now):
+        return str(spec["rule_out_of_hours"])
+    return esc.rule_id
+
+
+def _render(at: Moment, esc: Escalation, episode: Episode, child: Child) -> str:
+    tz = at.preset.zone
+    since_from = episode.last_seen_at
+    if esc.context["ladder"]["reset_on"]:  # a review ladder counts from the last activity
+        since_from = at.now - timedelta(seconds=esc.context["ladder"]["interval"])
+    values = {
+        "child": child.label,
+        "ref": child.ref,
+        "actor": esc.context.get("actor", ""),
+        "details": esc.context.get("details", "") or "no details given",
+        "last_seen": local_time(episode.last_seen_at, tz),
+        "since": duration(at.now - since_from),
+        "grade": episode.police_grade.value if episode.police_grade else "not given",
+        "cutoff": esc.context.get("cutoff", ""),
+        "police_ref": episode.police_ref or "not given",
+    }
+    return esc.context["ladder"]["message"].format(**values)
+
+
+async def _queue(
+    at: Moment,
+    esc: Escalation,
+    episode: Episode,
+    child: Child,
+    step: int,
+    repeat: int,
+    recipient: str,
+) -> None:
+    rule = _rule(at, esc)
+    text = _render(at, esc, episode, child)
+    if esc.needs_ack and (step, repeat) != (0, 0):
+        since = local_time(esc.started_at, at.preset.zone)
+        if repeat:
+            text = f"Reminder, nobody has taken this yet (first alert {since}): {text}"
+        else:
+            text = f"Escalated to you, nobody has taken this yet (first alert {since}): {text}"
+    buttons: tuple[Button, ...] = ()
+    if esc.needs_ack:
+        text += f"\nTake it: /ack {child.ref}"
+        buttons = (Button("I've got it", f"/ack {child.ref}"),)
+    if esc.context["ladder"]["include_profile"] and recipient.startswith("staff:"):
+        text += _profile_text(child)  # direct messages only, never a group chat
+    await repo.enqueue(
+        at.tx,
+        idem_key=f"esc{esc.id}:s{step}:r{repeat}:{recipient}",
+        recipient=recipient,
+        text=f"[{rule}] {text}",
+        rule_id=rule,
+        now=at.now,
+        episode_id=episode.id,
+        child_id=child.id,
+        buttons=buttons,
+    )
+
+
+PROFILE_FIELDS = (
+    ("full_name", "Name"),
+    ("description", "Description"),
+    ("clothing", "Clothing"),
+    ("places", "Places"),
+    ("associates", "Associates"),
+    ("medication", "Medication"),
+    ("phone", "Phone"),
+    ("social_media", "Social media"),
+)
+
+
+def _profile_text(child: Child) -> str:
+    profile = {"full_name": child.full_name, **child.profile}
+    lines = [f"{label}: {profile[key]}" for key, label in PROFILE_FIELDS if profile.get(key)]
+    plan = child.profile.get("trigger_plan")
+    if isinstance(plan, dict) and plan:
+        words = "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in plan.items())
+        lines.append(f"Trigger plan: {words}")
+    if not lines:
+        return "\nNo profile recorded: ask the social worker for the missing profile."
+    return "\n".join(["", "Profile (Philomena, J App 3):", *lines])
+
+
+async def _report_gaps(
+    at: Moment,
+    esc: Escalation,
+    episode: Episode,
+    child: Child,
+    step: int,
+    repeat: int,
+    gaps: list[str],
+) -> None:
+    names = ", ".join(g.replace("_", " ") for g in gaps)
+    await _tell_supervisors(
+        at,
+        esc,
+        episode,
+        child,
+        f"gap:s{step}",
+        f"Nobody to tell for {child.label}: no {names} found (rota or allocation). "
+        "That step was skipped; check the rota.",
+    )
+
+
+async def _tell_supervisors(
+    at: Moment, esc: Escalation, episode: Episode, child: Child, key: str, text: str
+) -> None:
+    """The out-of-hours manager on the rota and the admins hear about gaps and dead ends."""
+    targets = [
+        routing.staff(s) for s in await timers.on_rota(at.tx, "out_of_hours_manager", at.now)
+    ]
+    targets += [routing.staff(s.id) for s in await repo.staff_with_role(at.tx, Role.ADMIN)]
+    if not targets:
+        log.error("escalation %s: nobody on the rota and no admins to tell", esc.id)
+    rule = _rule(at, esc)
+    for recipient in dict.fromkeys(targets):
+        await repo.enqueue(
+            at.tx,
+            idem_key=f"esc{esc.id}:{key}:{recipient}",
+            recipient=recipient,
+            text=f"[{rule}] {text}",
+            rule_id=rule,
+            now=at.now,
+            episode_id=episode.id,
+            child_id=child.id,
+        )
+
+
+# ---- acknowledgement ----------------------------------------------------------------
+
+
+async def _check_acknowledger(at: Moment, esc: Escalation, episode: Episode, child: Child) -> None:
+    """An acknowledged alert with no update by the review interval: ask the acknowledger."""
+    interval = timedelta(seconds=esc.context["ladder"]["review"])
+    assert esc.acked_at is not None
+    last = await timers.last_event_at(at.tx, episode.id, UPDATE_KINDS)
+    base = max(esc.acked_at, last) if last else esc.acked_at
+    if base + interval > at.now:
+        await timers.update_escalation(at.tx, esc, next_at=base + interval)
+        return
+    climb_at = at.now + at.preset.absence.confirm_wait
+    rule = _rule(at, esc)
+    await repo.enqueue(
+        at.tx,
+        idem_key=f"esc{esc.id}:confirm:v{esc.version}",
+        recipient=routing.staff(esc.acked_by or episode.reported_by),
+        text=(
+            f"[{rule}] You took {child.label} at {short_time(esc.acked_at, at.preset.zone)}; "
+            f"no update since {short_time(base, at.preset.zone)}. Still on it? /ack {child.ref} to confirm, or "
+            f"/update {child.ref} <what is happening>. Otherwise it climbs again at "
+            f"{short_time(climb_at, at.preset.zone)}."
+        ),
+        rule_id=rule,
+        now=at.now,
+        episode_id=episode.id,
+        child_id=child.id,
+        buttons=(Button("Still on it", f"/ack {child.ref}"),),
+    )
+    await timers.update_escalation(at.tx, esc, state="confirming", next_at=climb_at)
+
+
+def _has_fired(esc: Escalation) -> bool:
+    """A climb that has alerted someone (a timer still waiting to start has nothing to take)."""
+    return esc.state != "active" or (esc.step, esc.repeat) != (0, 0)
+
+
+async def acknowledge(
+    tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child, who: Staff, by: Staff
+) -> dict[str, datetime]:
+    """`who` has it (an /ack, or a /handover from `by`). Returns {rule id: when we check back}.
+
+    The reporter and everyone the acknowledged climbs alerted learn who has it, in one
+    message each, so two duty workers never both take it unknowingly.
+    """
+    at = Moment(tx, preset, now)
+    rules: dict[str, datetime] = {}
+    targets = [routing.staff(episode.reported_by)]
+    first_key = ""
+    for esc in await timers.live_escalations(tx, episode.id):
+        if not esc.needs_ack or not _has_fired(esc):
+            continue
+        check = now + timedelta(seconds=esc.context["ladder"]["review"])
+        await timers.update_escalation(
+            tx, esc, state="acked", acked_by=who.id, acked_at=now, next_at=check
+        )
+        rules[_rule(at, esc)] = check
+        first_key = first_key or f"esc{esc.id}:taken:v{esc.version}"
+        told = await tx.fetchall(
+            "SELECT DISTINCT recipient FROM outbox WHERE idem_key LIKE ?", (f"esc{esc.id}:s%",)
+        )
+        targets += [row["recipient"] for row in told]
+    if not rules:
+        return rules
+    if by.id != who.id:
+        targets.append(routing.staff(who.id))
+        text = f"{by.name} handed {child.label} to {who.name}, who has it now."
+    else:
+        text = f"{who.name} has {child.label} (acknowledged {short_time(now, preset.zone)})."
+    tags = ", ".join(rules)
+    for recipient in dict.fromkeys(targets):
+        if recipient == routing.staff(by.id):
+            continue  # the person who typed it gets the direct reply instead
+        await repo.enqueue(
+            tx,
+            idem_key=f"{first_key}:{recipient}",
+            recipient=recipient,
+            text=f"[{tags}] {text}",
+            rule_id=next(iter(rules)),
+            now=now,
+            episode_id=episode.id,
+            child_id=child.id,
+        )
+    return rules
+
+
+async def escalate_now(
+    tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child
+) -> int:
+    """/escalate: every climb waiting for a person moves to its next step at once."""
+    moved = 0
+    for esc in await timers.live_escalations(tx, episode.id):
+        if not esc.needs_ack:
+            continue
+        step, repeat = _next_step_position(esc)
+        if esc.state == "active" and esc.repeat == 0 and esc.step > 0:
+            step, repeat = esc.step, 0  # the next step is already the pending one
+        fresh = await timers.update_escalation(
+            tx, esc, state="active", step=step, repeat=repeat, next_at=now
+        )
+        await _send_current(Moment(tx, preset, now), fresh, episode, child)
+        moved += 1
+    return moved
+
+
+# ---- found and after ----------------------------------------------------------------
 
 
 async def on_update(
     tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child, actor: Staff
 ) -> None:
-    return None
+    await trigger(tx, preset, now, "update", episode, child, actor)
 
 
 async def on_found(
     tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child, actor: Staff
 ) -> None:
-    return None
+    """Stop every climb; RET-TELL: everyone who was told hears it; open the RHI-72H duty."""
+    await stop_all(tx, episode)
+    assert episode.found_at is not None and episode.end_reason is not None
+    found = local_time(episode.found_at, preset.zone)
+    if preset.implements("RET-TELL"):
+        for recipient in await timers.recipients_told(tx, episode.id):
+            if recipient == routing.staff(actor.id):
+                continue
+            await repo.enqueue(
+                tx,
+                idem_key=f"ep{episode.id}:found:{recipient}",
+                recipient=recipient,
+                text=(
+                    f"[RET-TELL] {child.label} is found: {found}, {episode.end_reason.label} "
+                    f"(recorded by {actor.name}). No further action on the alert."
+                ),
+                rule_id="RET-TELL",
+                now=now,
+                episode_id=episode.id,
+                child_id=child.id,
+            )
+    if episode.ever_missing and preset.implements("RHI-72H"):
+        owner = child.social_worker_id or child.team_manager_id
+        await repo.insert_duty(
+            tx,
+            episode_id=episode.id,
+            child_id=child.id,
+            rule_id="RHI-72H",
+            due_at=preset.calendar.add_hours(episode.found_at, 72),
+            owner_id=owner,
+            created_at=now,
+        )
 
 
 async def on_finalised(tx: Tx, episode: Episode) -> None:
-    return None
+    await stop_all(tx, episode)

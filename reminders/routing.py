@@ -1,0 +1,89 @@
+"""Who a ladder step means, right now: through the child, office hours and the rota.
+
+In office hours "the social worker" is the child's allocated social worker (then their team
+manager); out of hours it is whoever the rota has on out-of-hours duty (ABS-SW, ABS-OOH,
+MIS-NOTIFY, MIS-NEXTDAY). Rota roles resolve only through the rota: nobody on it is a gap
+that the caller reports, never a silent drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from config.presets import Preset
+from storage import repo, timers
+from storage.models import Child, Episode, Role
+from storage.repo import Reader
+
+ROTA_ROLES = ("out_of_hours", "out_of_hours_manager", "police_liaison", "missing_coordinator")
+
+
+@dataclass
+class Resolved:
+    recipients: list[str] = field(default_factory=list)  # 'staff:<id>' or 'team:<home>'
+    gaps: list[str] = field(default_factory=list)  # audiences that resolved to nobody
+
+    def add(self, recipient: str) -> None:
+        if recipient not in self.recipients:
+            self.recipients.append(recipient)
+
+
+def staff(staff_id: str) -> str:
+    return f"staff:{staff_id}"
+
+
+async def resolve(
+    r: Reader,
+    audiences: list[str] | tuple[str, ...],
+    *,
+    preset: Preset,
+    child: Child,
+    episode: Episode,
+    now: datetime,
+) -> Resolved:
+    result = Resolved()
+    office = preset.calendar.in_office_hours(now)
+    for audience in audiences:
+        found = await _one(r, audience, office=office, child=child, episode=episode, now=now)
+        if not found:
+            result.gaps.append(audience)
+        for recipient in found:
+            result.add(recipient)
+    return result
+
+
+async def _one(
+    r: Reader, audience: str, *, office: bool, child: Child, episode: Episode, now: datetime
+) -> list[str]:
+    if audience == "reporter":
+        return [staff(episode.reported_by)]
+    if audience == "home_team":
+        return [f"team:{child.home}"] if child.home else []
+    if audience == "iro":
+        return [staff(child.iro_id)] if child.iro_id else []
+    if audience == "admins":
+        return [staff(s.id) for s in await repo.staff_with_role(r, Role.ADMIN)]
+    if audience in ROTA_ROLES:
+        return [staff(s) for s in await timers.on_rota(r, audience, now)]
+    if audience == "social_worker":
+        if not office:
+            return [staff(s) for s in await timers.on_rota(r, "out_of_hours", now)]
+        if child.social_worker_id:
+            return [staff(child.social_worker_id)]
+        return await _team_manager(r, child)
+    if audience == "manager":
+        if not office:
+            return [staff(s) for s in await timers.on_rota(r, "out_of_hours_manager", now)]
+        return await _team_manager(r, child)
+    raise ValueError(f"unknown audience {audience!r}")
+
+
+async def _team_manager(r: Reader, child: Child) -> list[str]:
+    if child.team_manager_id:
+        return [staff(child.team_manager_id)]
+    if child.social_worker_id:
+        worker = await repo.get_staff(r, child.social_worker_id)
+        if worker and worker.manager_id:
+            return [staff(worker.manager_id)]
+    return []

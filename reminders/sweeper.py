@@ -1,0 +1,63 @@
+"""The sweeper: fires every climb that is due. The database is the truth, so a restart loses nothing.
+
+Each due climb is handled in its own write transaction: re-read, act, queue messages, move
+the climb on, commit. A crash part-way re-runs the same step under the same message keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from config.presets import Preset
+from reminders import escalation
+from reminders.clock import Clock
+from storage import repo, timers
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(
+        self, db: Database, clock: Clock, presets: dict[str, Preset], batch: int = 200
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.presets = presets
+        self.batch = batch
+
+    async def sweep(self) -> int:
+        """Fire everything due now; returns how many climbs moved."""
+        fired = 0
+        while True:
+            now = self.clock.now()
+            due = await timers.due_escalations(self.db, now, self.batch)
+            for item in due:
+                fired += await self._fire_one(item.id, now)
+            if len(due) < self.batch:
+                return fired
+
+    async def _fire_one(self, escalation_id: int, now: datetime) -> int:
+        async with self.db.write() as tx:
+            esc = await timers.get_escalation(tx, escalation_id)
+            if esc is None or esc.next_at is None or esc.next_at > now:
+                return 0  # someone acknowledged or moved it since we looked
+            episode = await repo.get_episode(tx, esc.episode_id)
+            child = await repo.get_child(tx, esc.child_id)
+            if episode is None or child is None:
+                return 0
+            await escalation.fire(tx, self.presets[child.area], now, esc, episode, child)
+        return 1
+
+    async def next_due(self) -> datetime | None:
+        """The next moment anything needs doing: a climb or an outbox retry."""
+        times = [
+            t
+            for t in (
+                await timers.next_escalation_due(self.db),
+                await timers.next_outbox_due(self.db),
+            )
+            if t is not None
+        ]
+        return min(times) if times else None
