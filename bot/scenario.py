@@ -23,11 +23,9 @@ from config.team import Strict, TeamFile
 from config.yamlfile import load_model
 from handlers.context import Services
 from reminders.clock import FakeClock
-from reminders.sweeper import Sweeper
+from reminders.sweeper import Sweeper, run_until
 from storage import repo
 from storage.db import Database, from_db_time
-
-MAX_TIMER_STOPS = 100_000
 
 
 async def scenario_timers(db: Database) -> list[dict]:
@@ -155,18 +153,11 @@ class ScenarioRun:
         return self.records
 
     async def _advance_to(self, target: datetime) -> None:
-        """Move the fake clock to `target`, stopping at every due timer on the way."""
-        for _ in range(MAX_TIMER_STOPS):
-            due = await self._sweeper.next_due()
-            if due is None or due > target:
-                break
-            self._clock.set(max(due, self._clock.now()))
-            await self._sweeper.sweep()
+        async def deliver_and_record() -> None:
             await self._console.deliver()
             await self._collect_all()
-        else:
-            raise RuntimeError(f"more than {MAX_TIMER_STOPS} timer stops before {target}")
-        self._clock.set(max(target, self._clock.now()))
+
+        await run_until(self._sweeper, self._clock, target, deliver_and_record)
 
     async def _collect_all(self) -> None:
         self._seen = self._collect(self._console.sent, self._seen, self._refs)

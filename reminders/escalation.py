@@ -275,6 +275,7 @@ async def _queue(
         episode_id=episode.id,
         child_id=child.id,
         buttons=buttons,
+        due_at=min(esc.next_at or at.now, at.now),
     )
 
 
@@ -311,15 +312,15 @@ async def _report_gaps(
     repeat: int,
     gaps: list[str],
 ) -> None:
-    names = ", ".join(g.replace("_", " ") for g in gaps)
+    names = ", ".join(gaps)
     await _tell_supervisors(
         at,
         esc,
         episode,
         child,
         f"gap:s{step}",
-        f"Nobody to tell for {child.label}: no {names} found (rota or allocation). "
-        "That step was skipped; check the rota.",
+        f"Nobody to tell for {child.label}: no {names}. That step of the alert was skipped; "
+        "check the rota and the child's allocation.",
     )
 
 

@@ -29,6 +29,21 @@ class Resolved:
             self.recipients.append(recipient)
 
 
+def describe(audience: str, office: bool) -> str:
+    """The audience as the person reading a gap report knows it."""
+    if audience == "social_worker":
+        return (
+            "allocated social worker or team manager"
+            if office
+            else "out-of-hours duty worker on the rota"
+        )
+    if audience == "manager":
+        return "team manager" if office else "out-of-hours manager on the rota"
+    if audience in ROTA_ROLES:
+        return audience.replace("_", " ") + " on the rota"
+    return {"home_team": "home team chat", "iro": "IRO", "admins": "admin"}.get(audience, audience)
+
+
 def staff(staff_id: str) -> str:
     return f"staff:{staff_id}"
 
@@ -47,7 +62,7 @@ async def resolve(
     for audience in audiences:
         found = await _one(r, audience, office=office, child=child, episode=episode, now=now)
         if not found:
-            result.gaps.append(audience)
+            result.gaps.append(describe(audience, office))
         for recipient in found:
             result.add(recipient)
     return result

@@ -7,11 +7,12 @@ the climb on, commit. A crash part-way re-runs the same step under the same mess
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from config.presets import Preset
 from reminders import escalation
-from reminders.clock import Clock
+from reminders.clock import Clock, FakeClock
 from storage import repo, timers
 from storage.db import Database
 
@@ -61,3 +62,28 @@ class Sweeper:
             if t is not None
         ]
         return min(times) if times else None
+
+
+MAX_TIMER_STOPS = 100_000
+
+
+async def run_until(
+    sweeper: Sweeper,
+    clock: FakeClock,
+    target: datetime,
+    after_each: Callable[[], Awaitable[object]],
+) -> None:
+    """Simulated time: move a fake clock to `target`, stopping at every due timer on the way.
+
+    At each stop the sweeper fires and `after_each` runs (deliver the outbox, record).
+    """
+    for _ in range(MAX_TIMER_STOPS):
+        due = await sweeper.next_due()
+        if due is None or due > target:
+            break
+        clock.set(max(due, clock.now()))
+        await sweeper.sweep()
+        await after_each()
+    else:
+        raise RuntimeError(f"more than {MAX_TIMER_STOPS} timer stops before {target}")
+    clock.set(max(target, clock.now()))

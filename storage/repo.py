@@ -477,8 +477,13 @@ async def enqueue(
     episode_id: int | None = None,
     child_id: int | None = None,
     buttons: Sequence[Button] = (),
+    due_at: datetime | None = None,
 ) -> bool:
-    """Queue a message once per idempotency key; False if that key was already queued."""
+    """Queue a message once per idempotency key; False if that key was already queued.
+
+    `due_at` is when the rule wanted it sent (a timer's due time); delivery marks it late
+    by the difference when a restart or an outage held it back.
+    """
     cursor = await tx.execute(
         "INSERT INTO outbox (idem_key, episode_id, child_id, recipient, rule_id, text,"
         " buttons_json, created_at, due_at, next_attempt_at)"
@@ -492,7 +497,7 @@ async def enqueue(
             text,
             buttons_to_json(list(buttons)),
             to_db_time(now),
-            to_db_time(now),
+            to_db_time(due_at or now),
             to_db_time(now),
         ),
     )

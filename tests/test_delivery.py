@@ -1,0 +1,124 @@
+"""Outbox delivery: retries, backoff, crash between send and mark, lateness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.delivery import OutboxDelivery, PermanentDeliveryError, RetryLater
+from storage import repo
+
+
+async def queue(svc, key: str, text: str = "hello") -> None:
+    async with svc.db.write() as tx:
+        await repo.enqueue(
+            tx,
+            idem_key=key,
+            recipient="staff:sam",
+            text=text,
+            rule_id="ABS-SW",
+            now=svc.clock.now(),
+        )
+
+
+async def test_retries_with_backoff_until_delivered(svc):
+    await queue(svc, "k1")
+    attempts = []
+
+    async def flaky(message):
+        attempts.append(svc.clock.now())
+        if len(attempts) < 3:
+            raise ConnectionError("platform down")
+
+    delivery = OutboxDelivery(svc.db, svc.clock, flaky)
+    assert await delivery.deliver_due() == 0
+    assert await delivery.deliver_due() == 0, "not retried before its backoff"
+    svc.clock.advance(timedelta(seconds=2))
+    assert await delivery.deliver_due() == 0
+    svc.clock.advance(timedelta(seconds=4))
+    assert await delivery.deliver_due() == 1
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert gaps == [timedelta(seconds=2), timedelta(seconds=4)]
+    [row] = await repo.outbox_messages(svc.db)
+    assert row.state == "sent" and row.attempts == 3
+
+
+async def test_retry_after_is_honoured(svc):
+    await queue(svc, "k1")
+    calls = []
+
+    async def limited(message):
+        calls.append(svc.clock.now())
+        if len(calls) == 1:
+            raise RetryLater(30)
+
+    delivery = OutboxDelivery(svc.db, svc.clock, limited)
+    await delivery.deliver_due()
+    svc.clock.advance(timedelta(seconds=29))
+    assert await delivery.deliver_due() == 0
+    svc.clock.advance(timedelta(seconds=1))
+    assert await delivery.deliver_due() == 1
+
+
+async def test_permanent_failure_is_marked_not_retried(svc):
+    await queue(svc, "k1")
+
+    async def gone(message):
+        raise PermanentDeliveryError("chat not found")
+
+    delivery = OutboxDelivery(svc.db, svc.clock, gone)
+    await delivery.deliver_due()
+    [row] = await repo.outbox_messages(svc.db)
+    assert row.state == "failed"
+
+
+async def test_crash_after_send_before_mark_resends_the_same_key_not_a_new_message(
+    svc, monkeypatch
+):
+    await queue(svc, "esc1:s0:r0:staff:sam", "Jay is absent")
+    delivered = []
+
+    async def send(message):
+        delivered.append(message.idem_key)
+
+    async def crash(*args, **kwargs):
+        raise SystemExit("killed between send and mark")
+
+    monkeypatch.setattr(repo, "mark_sent", crash)
+    with pytest.raises(SystemExit):
+        await OutboxDelivery(svc.db, svc.clock, send).deliver_due()
+    monkeypatch.undo()
+
+    # The restarted bot: the claimed row goes back to pending and is sent again, once.
+    restarted = OutboxDelivery(svc.db, svc.clock, send)
+    assert await restarted.recover() == 1
+    assert await restarted.deliver_due() == 1
+    assert await restarted.deliver_due() == 0
+    assert delivered == ["esc1:s0:r0:staff:sam", "esc1:s0:r0:staff:sam"]
+    rows = await repo.outbox_messages(svc.db)
+    assert len(rows) == 1 and rows[0].state == "sent"
+
+
+async def test_late_message_is_marked_late(svc):
+    await queue(svc, "k1", "Jay is absent")
+    svc.clock.advance(timedelta(minutes=12))
+    got = []
+
+    async def send(message):
+        got.append(message.text)
+
+    await OutboxDelivery(svc.db, svc.clock, send).deliver_due()
+    assert got == ["Jay is absent\n(late by 12 min)"]
+
+
+async def test_order_within_a_batch_is_the_order_queued(svc):
+    for i in range(5):
+        await queue(svc, f"k{i}", f"m{i}")
+    got = []
+
+    async def send(message):
+        got.append(message.text)
+
+    await OutboxDelivery(svc.db, svc.clock, send, batch=2).deliver_due()
+    assert got == ["m0", "m1", "m2", "m3", "m4"]
