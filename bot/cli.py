@@ -22,7 +22,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def demo_scenario_path() -> Path:
-    return Path(str(resources.files("bot").joinpath("scenarios", "demo-friday-night.yaml")))
+    return Path(str(resources.files("bot").joinpath("scenarios", "west-yorkshire.yaml")))
 
 
 def demo_team_path() -> Path:
@@ -81,8 +81,10 @@ async def cmd_list(args: argparse.Namespace) -> int:
 async def cmd_console(args: argparse.Namespace) -> int:
     from bot.admin import import_team
     from bot.console import ConsoleTransport
+    from bot.heartbeat import Heartbeat
     from config.team import load_team_file
     from handlers.context import Services
+    from reminders.sweeper import Sweeper
     from storage import repo
 
     settings = _settings(args)
@@ -91,8 +93,21 @@ async def cmd_console(args: argparse.Namespace) -> int:
         if not await repo.list_staff(db):
             await import_team(db, load_team_file(demo_team_path()), settings.default_area)
             print(f"Empty database: loaded the demo team into {settings.db}")
-        console = ConsoleTransport(Services(db=db))
-        await console.repl(args.as_)
+        svc = Services(db=db)
+        console = ConsoleTransport(svc)
+        # Timers keep running while you type: escalations print as they fall due.
+        beat = Heartbeat(
+            Sweeper(db, svc.clock, svc.presets),
+            console.delivery,
+            svc.clock,
+            settings.sweep_interval_seconds,
+        )
+        console.after_command = beat.wake
+        await beat.start()
+        try:
+            await console.repl(args.as_)
+        finally:
+            beat.shutdown()
     finally:
         await db.close()
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.delivery import OutboxDelivery
@@ -36,6 +36,7 @@ class ConsoleTransport:
         self.delivery = OutboxDelivery(svc.db, svc.clock, self._deliver)
         self.sent: list[Sent] = []
         self._in_command = False
+        self.after_command: Callable[[], Awaitable[object]] | None = None
         from zoneinfo import ZoneInfo
 
         self.tz = ZoneInfo(tz_name)
@@ -57,6 +58,8 @@ class ConsoleTransport:
             await self.deliver()
         finally:
             self._in_command = False
+        if self.after_command is not None:
+            await self.after_command()
         return outcome
 
     async def deliver(self) -> int:

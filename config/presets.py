@@ -148,6 +148,7 @@ class Ladder(Strict):
     when: Condition = "always"
     needs_ack: bool = True
     include_profile: bool = False  # direct messages carry the profile and trigger plan
+    keep_on_found: bool = False  # still due after the child is found (MIS-NEXTDAY)
     stop_on: tuple[Trigger, ...] = ()
     reset_on: tuple[Trigger, ...] = ()
     review: Duration | None = (

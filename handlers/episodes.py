@@ -517,7 +517,7 @@ async def acknowledge(step: Step, child: Child) -> Outcome:
     _check(step, "view", child)
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "acknowledge an alert")
+        episode = await _current_episode(tx, child, "acknowledge an alert")
         rules = await escalation.acknowledge(
             tx, preset, step.now, episode, child, step.staff, step.staff
         )
@@ -540,7 +540,7 @@ async def handover(step: Step, child: Child, target: Staff) -> Outcome:
         raise Refusal(f"{target.name} can't act on {child.label}; choose someone who can.")
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "hand it over")
+        episode = await _current_episode(tx, child, "hand it over")
         rules = await escalation.acknowledge(
             tx, preset, step.now, episode, child, target, step.staff
         )
@@ -563,7 +563,7 @@ async def escalate(step: Step, child: Child) -> Outcome:
     _check(step, "view", child)
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "escalate")
+        episode = await _current_episode(tx, child, "escalate")
         moved = await escalation.escalate_now(tx, preset, step.now, episode, child)
         if not moved:
             raise Refusal(

@@ -19,7 +19,7 @@ from reminders.formatting import duration, local_time, short_time
 from reminders.trigger_plan import TriggerPlan, overnight_at
 from storage import repo, timers
 from storage.db import Tx
-from storage.models import Button, Category, Child, Episode, Role, Staff
+from storage.models import Button, Category, Child, Episode, EpisodeState, Role, Staff
 from storage.timers import Escalation
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,12 @@ async def trigger(
     at = Moment(tx, preset, now)
     for esc in await timers.live_escalations(tx, episode.id):
         spec = esc.context["ladder"]
-        if name in spec["stop_on"]:
+        if name == "update" and esc.state == "confirming":
+            # an update is the acknowledger's answer to "still on it?"
+            await timers.update_escalation(
+                tx, esc, state="acked", next_at=now + timedelta(seconds=spec["review"])
+            )
+        elif name in spec["stop_on"]:
             await timers.update_escalation(tx, esc, state="stopped", next_at=None)
         elif name in spec["reset_on"]:
             await timers.update_escalation(
@@ -123,6 +128,7 @@ async def _start(
             "rule_out_of_hours": ladder.rule_out_of_hours,
             "message": ladder.message,
             "include_profile": ladder.include_profile,
+            "keep_on_found": ladder.keep_on_found,
             "stop_on": list(ladder.stop_on),
             "reset_on": list(ladder.reset_on),
             "interval": interval.total_seconds(),
@@ -139,7 +145,7 @@ async def _start(
         context=context,
         steps=steps,
         next_at=first,
-        started_at=at.now,
+        started_at=first,  # "first alert" in later messages means the first send
     )
     if first <= at.now:
         esc = await timers.get_escalation(at.tx, esc_id)
@@ -147,9 +153,11 @@ async def _start(
         await fire(at.tx, at.preset, at.now, esc, episode, child)
 
 
-async def stop_all(tx: Tx, episode: Episode) -> None:
+async def stop_all(tx: Tx, episode: Episode, *, finalised: bool = False) -> None:
+    """Found: every climb stops except those the protocol keeps (MIS-NEXTDAY). Finalised: all."""
     for esc in await timers.live_escalations(tx, episode.id):
-        await timers.update_escalation(tx, esc, state="stopped", next_at=None)
+        if finalised or not esc.context["ladder"].get("keep_on_found"):
+            await timers.update_escalation(tx, esc, state="stopped", next_at=None)
 
 
 # ---- firing (the sweeper calls this for every due climb) ------------------------------
@@ -238,6 +246,9 @@ def _render(at: Moment, esc: Escalation, episode: Episode, child: Child) -> str:
         "grade": episode.police_grade.value if episode.police_grade else "not given",
         "cutoff": esc.context.get("cutoff", ""),
         "police_ref": episode.police_ref or "not given",
+        "status": (
+            f"found {local_time(episode.found_at, tz)}" if episode.found_at else "still missing"
+        ),
     }
     return esc.context["ladder"]["message"].format(**values)
 
@@ -353,6 +364,10 @@ async def _tell_supervisors(
 
 async def _check_acknowledger(at: Moment, esc: Escalation, episode: Episode, child: Child) -> None:
     """An acknowledged alert with no update by the review interval: ask the acknowledger."""
+    if episode.state is not EpisodeState.OPEN:
+        # found (MIS-NEXTDAY acknowledged after the return): telling was the whole duty
+        await timers.update_escalation(at.tx, esc, state="done", next_at=None)
+        return
     interval = timedelta(seconds=esc.context["ladder"]["review"])
     assert esc.acked_at is not None
     last = await timers.last_event_at(at.tx, episode.id, UPDATE_KINDS)
@@ -401,6 +416,8 @@ async def acknowledge(
     for esc in await timers.live_escalations(tx, episode.id):
         if not esc.needs_ack or not _has_fired(esc):
             continue
+        if esc.state == "acked" and esc.acked_by not in (who.id, by.id):
+            continue  # someone else has this one: taking it over is a /handover
         check = now + timedelta(seconds=esc.context["ladder"]["review"])
         await timers.update_escalation(
             tx, esc, state="acked", acked_by=who.id, acked_at=now, next_at=check
@@ -470,23 +487,37 @@ async def on_found(
     await stop_all(tx, episode)
     assert episode.found_at is not None and episode.end_reason is not None
     found = local_time(episode.found_at, preset.zone)
+    rules_for: dict[str, list[str]] = {}
     if preset.implements("RET-TELL"):
         for recipient in await timers.recipients_told(tx, episode.id):
-            if recipient == routing.staff(actor.id):
-                continue
-            await repo.enqueue(
-                tx,
-                idem_key=f"ep{episode.id}:found:{recipient}",
-                recipient=recipient,
-                text=(
-                    f"[RET-TELL] {child.label} is found: {found}, {episode.end_reason.label} "
-                    f"(recorded by {actor.name}). No further action on the alert."
-                ),
-                rule_id="RET-TELL",
-                now=now,
-                episode_id=episode.id,
-                child_id=child.id,
-            )
+            rules_for.setdefault(recipient, []).append("RET-TELL")
+    if preset.implements("RET-ALERT"):  # B LCS §1.9: allocated worker, missing tray, IRO / CP chair
+        alert = await routing.resolve(
+            tx,
+            ("social_worker", "missing_coordinator", "iro"),
+            preset=preset,
+            child=child,
+            episode=episode,
+            now=now,
+        )
+        for recipient in alert.recipients:
+            rules_for.setdefault(recipient, []).append("RET-ALERT")
+    for recipient, rules in rules_for.items():
+        if recipient == routing.staff(actor.id):
+            continue
+        await repo.enqueue(
+            tx,
+            idem_key=f"ep{episode.id}:found:{recipient}",
+            recipient=recipient,
+            text=(
+                f"[{', '.join(rules)}] {child.label} is found: {found}, "
+                f"{episode.end_reason.label} (recorded by {actor.name})."
+            ),
+            rule_id=rules[0],
+            now=now,
+            episode_id=episode.id,
+            child_id=child.id,
+        )
     if episode.ever_missing and preset.implements("RHI-72H"):
         owner = child.social_worker_id or child.team_manager_id
         await repo.insert_duty(
@@ -501,4 +532,4 @@ async def on_found(
 
 
 async def on_finalised(tx: Tx, episode: Episode) -> None:
-    await stop_all(tx, episode)
+    await stop_all(tx, episode, finalised=True)

@@ -1,0 +1,77 @@
+"""APScheduler drives the sweeper and the outbox; the database stays the truth.
+
+Two jobs: one at the next due time (moved whenever something new is queued), and a
+fixed-interval safety net. Either may run late or twice without harm: the sweeper only
+fires what the database says is due, under idempotent message keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.delivery import OutboxDelivery
+from reminders.clock import Clock
+from reminders.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+
+NEXT_DUE_JOB = "next-due"
+SAFETY_NET_JOB = "safety-net"
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        sweeper: Sweeper,
+        delivery: OutboxDelivery,
+        clock: Clock,
+        interval_seconds: float = 30.0,
+    ) -> None:
+        self.sweeper = sweeper
+        self.delivery = delivery
+        self.clock = clock
+        self.interval = interval_seconds
+        # misfire_grace_time=None: a run delayed by a stall still runs (3.x drops it after 1 s).
+        self.scheduler = AsyncIOScheduler(
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+            timezone=UTC,
+        )
+
+    async def start(self) -> None:
+        await self.delivery.recover()
+        self.scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=self.interval),
+            id=SAFETY_NET_JOB,
+            replace_existing=True,
+        )
+        self.scheduler.start()
+        await self.tick()  # anything that fell due while we were down goes out now
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def tick(self) -> None:
+        try:
+            await self.sweeper.sweep()
+            await self.delivery.deliver_due()
+        except Exception:  # noqa: BLE001 - the safety net runs again; never let the job die
+            log.exception("sweep failed")
+        await self.wake()
+
+    async def wake(self) -> datetime | None:
+        """(Re)schedule the next-due job at the earliest thing the database is waiting for."""
+        due = await self.sweeper.next_due()
+        if due is None:
+            return None
+        run_at = max(due, self.clock.now() + timedelta(milliseconds=10))
+        self.scheduler.add_job(
+            self.tick, DateTrigger(run_date=run_at), id=NEXT_DUE_JOB, replace_existing=True
+        )
+        return run_at

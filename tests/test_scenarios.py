@@ -1,0 +1,78 @@
+"""The shipped scenarios, one per area, played through `whereabouts simulate --json`."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from config.presets import AREAS
+
+SCENARIOS = Path(str(resources.files("bot").joinpath("scenarios")))
+
+# What each area's scenario must show, by rule id (every message names one).
+EXPECTED_RULES = {
+    "jersey": {
+        "ABS-OOH",
+        "ABS-IRO",
+        "ABS-REVIEW",
+        "MIS-DISAGREE",
+        "MIS-NOTIFY",
+        "MIS-IRO",
+        "RET-TELL",
+    },
+    "hipsw": {"ABS-OOH", "MIS-NOTIFY", "MIS-NEXTDAY", "RET-TELL"},
+    "buckinghamshire": {"ABS-SW", "ABS-REVIEW", "MIS-NOTIFY", "RET-TELL", "RET-ALERT"},
+    "north-somerset": {"ABS-OOH", "ABS-OVERNIGHT", "RET-TELL"},
+    "west-yorkshire": {"ABS-OOH", "ABS-IRO", "MIS-NOTIFY", "MIS-IRO", "RET-TELL"},
+}
+
+
+def simulate(area: str, capsys) -> list[dict]:
+    assert main(["simulate", str(SCENARIOS / f"{area}.yaml"), "--json"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_area_scenario_runs_with_its_rules(area, capsys):
+    records = simulate(area, capsys)
+    messages = [r for r in records if r["type"] == "message"]
+    outgoing = [m for m in messages if m["rule"]]
+    assert EXPECTED_RULES[area] <= {m["rule"] for m in outgoing}
+    assert all(m["text"].startswith(f"[{m['rule']}") or m["rule"] in m["text"] for m in outgoing)
+    duties = [r for r in records if r["type"] == "duty"]
+    assert duties and all(d["due"] and d["rule"] for d in duties)
+    times = [r["at"] for r in records]
+    assert times == sorted(times), "records come out in time order"
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_scenario_output_is_deterministic(area, capsys):
+    assert simulate(area, capsys) == simulate(area, capsys)
+
+
+def test_refused_grade_is_visible_in_the_hipsw_scenario(capsys):
+    records = simulate("hipsw", capsys)
+    assert any("no child under 16 is graded low" in (r.get("text") or "") for r in records)
+
+
+def test_mis_nextday_reaches_the_allocated_team_on_monday_morning(capsys):
+    records = simulate("hipsw", capsys)
+    next_day = [r for r in records if r["type"] == "message" and r["rule"] == "MIS-NEXTDAY"]
+    assert {r["to"] for r in next_day if r["at"] == "2026-10-26T09:00"} == {"sol", "max"}
+
+
+def test_the_climb_is_recorded_as_timers(capsys):
+    records = simulate("west-yorkshire", capsys)
+    first = next(r for r in records if r["type"] == "duty" and r["rule"] == "ABS-SW")
+    assert first == {
+        "at": "2026-10-23T21:10",
+        "type": "duty",
+        "rule": "ABS-SW",
+        "child": "C-0042",
+        "owner": "social_worker",
+        "due": "2026-10-23T21:40",
+    }
