@@ -20,7 +20,7 @@ from bot.admin import import_team
 from bot.console import ConsoleTransport, Sent
 from config.presets import AREAS, load_all_presets
 from config.team import Strict, TeamFile
-from config.yamlfile import load_model
+from config.yamlfile import at, load_model
 from handlers.context import Services
 from reminders.clock import FakeClock
 from reminders.sweeper import Sweeper, run_until
@@ -81,17 +81,23 @@ class Scenario(TeamFile):
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         if self.area not in AREAS:
-            raise ValueError(f"unknown area {self.area!r}; the areas are {', '.join(AREAS)}")
+            raise ValueError(
+                at("area") + f"unknown area {self.area!r}; the areas are {', '.join(AREAS)}"
+            )
         if self.until <= self.start:
-            raise ValueError("until must be after start")
+            raise ValueError(at("until") + "until must be after start")
         known = {s.id for s in self.staff}
         for number, step in enumerate(self.steps):
             if step.as_ not in known:
-                raise ValueError(f"steps[{number}]: unknown staff {step.as_!r}")
+                raise ValueError(at("steps", number, "as") + f"unknown staff {step.as_!r}")
             if step.at < self.start:
-                raise ValueError(f"steps[{number}]: at {step.at} is before start {self.start}")
+                raise ValueError(
+                    at("steps", number, "at") + f"{step.at} is before start {self.start}"
+                )
             if step.at > self.until:
-                raise ValueError(f"steps[{number}]: at {step.at} is after until {self.until}")
+                raise ValueError(
+                    at("steps", number, "at") + f"{step.at} is after until {self.until}"
+                )
         return self
 
 

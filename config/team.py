@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.presets import AREAS, Audience
-from config.yamlfile import load_model
+from config.yamlfile import at, load_model
 from storage.models import LegalStatus, Role
 
 
@@ -74,21 +74,21 @@ class TeamFile(Strict):
     @model_validator(mode="after")
     def _references(self) -> TeamFile:
         ids = [s.id for s in self.staff]
-        duplicates = {i for i in ids if ids.count(i) > 1}
-        if duplicates:
-            raise ValueError(f"staff ids used twice: {', '.join(sorted(duplicates))}")
+        for number, staff_id in enumerate(ids):
+            if staff_id in ids[:number]:
+                raise ValueError(at("staff", number, "id") + f"staff id {staff_id!r} is used twice")
         known = set(ids)
-        for s in self.staff:
+        for number, s in enumerate(self.staff):
             if s.manager and s.manager not in known:
-                raise ValueError(f"staff {s.id}: manager {s.manager!r} is not in staff")
-        for c in self.children:
+                raise ValueError(at("staff", number, "manager") + f"{s.manager!r} is not in staff")
+        for number, c in enumerate(self.children):
             for field in ("social_worker", "team_manager", "iro"):
                 who = getattr(c, field)
                 if who and who not in known:
-                    raise ValueError(f"child {c.ref}: {field} {who!r} is not in staff")
-        for r in self.rota:
+                    raise ValueError(at("children", number, field) + f"{who!r} is not in staff")
+        for number, r in enumerate(self.rota):
             if r.staff not in known:
-                raise ValueError(f"rota: staff {r.staff!r} is not in staff")
+                raise ValueError(at("rota", number, "staff") + f"{r.staff!r} is not in staff")
         return self
 
 

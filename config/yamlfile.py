@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,14 +35,27 @@ def load_model(model: type[M], path: Path | str, text: str | None = None) -> M:
         raise DataFileError(describe(path, root, exc)) from exc
 
 
+def at(*loc: str | int) -> str:
+    """Prefix for a validator's message naming the field it is about: ValueError(at("steps", 2, "as") + "...")."""
+    return "@" + ".".join(str(p) for p in loc) + ": "
+
+
+_AT = re.compile(r"^Value error, @([^:]+): (.*)$", re.S)
+
+
 def describe(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        loc = error["loc"]
+        loc: tuple[Any, ...] = tuple(error["loc"])
+        message = error["msg"]
+        pinned = _AT.match(message)
+        if pinned:  # a cross-field check that named the field it is about
+            loc += tuple(int(p) if p.isdigit() else p for p in pinned.group(1).split("."))
+            message = pinned.group(2)
         line = line_of(root, loc)
         where = f"{path}:{line}" if line else str(path)
         field = ".".join(str(p) for p in loc) or "file"
-        lines.append(f"{where}: {field}: {error['msg']}")
+        lines.append(f"{where}: {field}: {message}")
     return "\n".join(lines)
 
 

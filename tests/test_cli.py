@@ -62,3 +62,29 @@ def test_import_refuses_unknown_manager(tmp_path, capsys):
     team.write_text("staff:\n  - {id: sam, role: carer, manager: nobody}\n")
     assert main(["import", str(team), "--db", str(tmp_path / "w.db")]) == 2
     assert "nobody" in capsys.readouterr().err
+
+
+def test_unknown_staff_in_a_step_names_its_line(tmp_path, capsys):
+    bad = tmp_path / "who.yaml"
+    bad.write_text(
+        "area: west-yorkshire\nstart: 2026-10-23T20:00\nuntil: 2026-10-24T00:00\n"
+        "staff: [{id: sam, role: carer}]\n"
+        "steps:\n"
+        "  - {at: 2026-10-23T21:00, as: sam, say: /help}\n"
+        "  - {at: 2026-10-23T21:05, as: nobody, say: /help}\n"
+    )
+    assert main(["simulate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:7" in err and "unknown staff 'nobody'" in err
+
+
+def test_bad_time_names_its_line(tmp_path, capsys):
+    bad = tmp_path / "time.yaml"
+    bad.write_text(
+        "area: west-yorkshire\nstart: 2026-10-23T20:00\nuntil: 2026-10-24T00:00\n"
+        "staff: [{id: sam, role: carer}]\n"
+        "steps:\n"
+        "  - {at: 2026-10-23T25:00, as: sam, say: /help}\n"
+    )
+    assert main(["simulate", str(bad)]) == 2
+    assert f"{bad}:6" in capsys.readouterr().err
