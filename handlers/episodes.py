@@ -522,6 +522,15 @@ async def acknowledge(step: Step, child: Child) -> Outcome:
             tx, preset, step.now, episode, child, step.staff, step.staff
         )
         if not rules:
+            holders = await escalation.holders(tx, episode)
+            if holders:
+                names = ", ".join(
+                    f"{name} (since {short_time(when, preset.zone)})" for name, when in holders
+                )
+                raise Refusal(
+                    f"{names} already has {child.label}. To take it over: "
+                    f"/handover {child.ref} {step.staff.id}"
+                )
             return Outcome.say(f"Nothing about {child.label} is waiting for an acknowledgement.")
         await _event(
             tx, step, episode.id, child, "ack", f"{step.staff.name} has it", ",".join(rules)

@@ -396,6 +396,18 @@ async def _check_acknowledger(at: Moment, esc: Escalation, episode: Episode, chi
     await timers.update_escalation(at.tx, esc, state="confirming", next_at=climb_at)
 
 
+async def holders(tx: Tx, episode: Episode) -> list[tuple[str, datetime]]:
+    """Who has acknowledged the live climbs on this episode, and when."""
+    result = []
+    for esc in await timers.live_escalations(tx, episode.id):
+        if esc.state == "acked" and esc.acked_by and esc.acked_at:
+            person = await repo.get_staff(tx, esc.acked_by)
+            entry = (person.name if person else esc.acked_by, esc.acked_at)
+            if entry not in result:
+                result.append(entry)
+    return result
+
+
 def _has_fired(esc: Escalation) -> bool:
     """A climb that has alerted someone (a timer still waiting to start has nothing to take)."""
     return esc.state != "active" or (esc.step, esc.repeat) != (0, 0)

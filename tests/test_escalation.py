@@ -349,3 +349,11 @@ async def test_sweep_with_nothing_due_changes_nothing(friday_night):
     before = await timers.escalations_for_episode(h.db, 1)
     assert await h.sweeper.sweep() == 0
     assert await timers.escalations_for_episode(h.db, 1) == before
+
+
+async def test_second_person_to_ack_is_told_who_has_it(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.say("ooh1", "/ack Jay")
+    reply = await h.say("ooh2", "/ack Jay")
+    assert "Olu (since 21:10) already has C-0042 Jay" in reply and "/handover C-0042 ooh2" in reply
