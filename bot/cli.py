@@ -8,6 +8,7 @@ import logging
 import sys
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from config.presets import PresetError, load_all_presets
 from config.settings import Settings
@@ -113,6 +114,36 @@ async def cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_invite(args: argparse.Namespace) -> int:
+    from handlers.context import Services
+    from handlers.enrolment import create_invite
+
+    db = await _open(_settings(args))
+    try:
+        code, expires = await create_invite(Services(db=db), args.staff)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        await db.close()
+    when = expires.astimezone(ZoneInfo("Europe/London")).strftime("%a %d %b %H:%M")
+    print(f"Invite code for {args.staff}: {code}")
+    print(f"They send '/start {code}' to the bot in a direct message (Telegram), or DM the code")
+    print(f"to the app (Slack). It works once and expires {when}.")
+    return 0
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import StartupError, run_forever
+
+    try:
+        await run_forever(_settings(args))
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
 async def cmd_simulate(args: argparse.Namespace, path: Path | None = None) -> int:
     from bot.scenario import ScenarioRun, load_scenario
 
@@ -158,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("console", help="chat with the bot in this terminal"))
     p.add_argument("--as", dest="as_", help="staff id to type as")
     p.set_defaults(func=cmd_console)
+    p = with_db(sub.add_parser("invite", help="issue a one-time enrolment code (72 hours)"))
+    p.add_argument("--staff", required=True, help="staff id the code enrols")
+    p.set_defaults(func=cmd_invite)
+    p = with_db(sub.add_parser("run", help="run the live bot (Telegram and/or Slack)"))
+    p.set_defaults(func=cmd_run)
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")
     p.add_argument("scenario", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object a line")

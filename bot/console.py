@@ -87,6 +87,8 @@ class ConsoleTransport:
         if kind == "staff":
             staff = await repo.get_staff(self.svc.db, ident)
             return staff.name if staff else ident
+        if kind == "redact":
+            return "every chat copy of the episode"
         return f"#{ident} team chat"
 
     async def repl(self, first_staff: str | None = None) -> None:

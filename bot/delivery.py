@@ -15,12 +15,13 @@ from datetime import timedelta
 from reminders.clock import Clock
 from reminders.formatting import duration
 from storage import repo
-from storage.db import Database
+from storage.db import Database, Tx
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 Sender = Callable[[OutboxMessage], Awaitable[None]]
+Undeliverable = Callable[[Tx, OutboxMessage, str], Awaitable[None]]
 
 LATE_AFTER = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(minutes=5)
@@ -44,16 +45,32 @@ def backoff(attempts: int) -> timedelta:
 
 
 class OutboxDelivery:
-    def __init__(self, db: Database, clock: Clock, send: Sender, batch: int = 50) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        send: Sender,
+        batch: int = 50,
+        on_undeliverable: Undeliverable | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.send = send
         self.batch = batch
+        # e.g. a climb moves on to the next person when this one can't be reached
+        self.on_undeliverable = on_undeliverable
 
     async def recover(self) -> int:
         """At start-up: rows a crash left mid-send are pending again."""
         async with self.db.write() as tx:
             return await repo.release_stale_claims(tx)
+
+    async def _give_up(self, message: OutboxMessage, reason: str) -> None:
+        """Record the failure and let the climb move on, in one transaction: both or neither."""
+        async with self.db.write() as tx:
+            await repo.mark_failed(tx, message.id, reason)
+            if self.on_undeliverable is not None:
+                await self.on_undeliverable(tx, message, reason)
 
     async def deliver_due(self) -> int:
         """Send everything due now; returns how many were sent."""
@@ -66,8 +83,7 @@ class OutboxDelivery:
                 return sent
             for message in claimed:
                 sent += await self._deliver_one(message)
-            if len(claimed) < self.batch:
-                return sent
+            # loop again: delivering may have queued more (an unreachable person's alert moving on)
 
     async def _deliver_one(self, message: OutboxMessage) -> int:
         now = self.clock.now()
@@ -78,8 +94,7 @@ class OutboxDelivery:
             await self.send(message)
         except PermanentDeliveryError as exc:
             log.error("message %s undeliverable: %s", message.id, type(exc).__name__)
-            async with self.db.write() as tx:
-                await repo.mark_failed(tx, message.id, str(exc))
+            await self._give_up(message, str(exc))
             return 0
         except Exception as exc:  # noqa: BLE001 - any transport failure is retried
             wait = (
@@ -94,10 +109,10 @@ class OutboxDelivery:
                 type(exc).__name__,
                 wait,
             )
-            async with self.db.write() as tx:
-                if message.attempts >= MAX_ATTEMPTS:
-                    await repo.mark_failed(tx, message.id, repr(exc))
-                else:
+            if message.attempts >= MAX_ATTEMPTS:
+                await self._give_up(message, f"gave up after {message.attempts} attempts")
+            else:
+                async with self.db.write() as tx:
                     await repo.mark_retry(tx, message.id, now + wait, repr(exc))
             return 0
         async with self.db.write() as tx:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,7 +16,9 @@ from pydantic_settings import (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WHEREABOUTS_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="WHEREABOUTS_", extra="forbid", populate_by_name=True
+    )
 
     db: Path = Path("whereabouts.db")
     # FULL: a commit survives power loss, not only a crash. We don't buy speed with durability.
@@ -25,8 +27,19 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = (
         30.0  # safety net; the scheduler also wakes at the next due time
     )
-    telegram_token: SecretStr | None = None
-    telegram_base_url: str | None = None
+    telegram_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_TELEGRAM_TOKEN", "TELEGRAM_BOT_TOKEN", "telegram_token"
+        ),
+    )
+    telegram_base_url: str | None = (
+        None  # a Bot API server other than Telegram's (tests, local API)
+    )
+    telegram_webhook_url: str | None = None  # set to use a webhook instead of long polling
+    telegram_webhook_secret: SecretStr | None = None  # checked on every webhook request
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from config.presets import Preset, load_all_presets
 from reminders.clock import Clock, SystemClock
@@ -15,6 +16,8 @@ class Services:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     presets: dict[str, Preset] = field(default_factory=load_all_presets)
+    # Times shown outside any one child's area (all five areas keep UK clock time).
+    display_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
 
     def preset_for(self, child: Child) -> Preset:
         return self.presets[child.area]

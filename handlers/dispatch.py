@@ -14,10 +14,19 @@ from handlers import episodes, views
 from handlers.access import can_see
 from handlers.context import Services
 from handlers.episodes import Step
-from handlers.messages import Chat, Outcome, Refusal
+from handlers.messages import Chat, Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
 from storage import repo
-from storage.models import Category, Child, Concern, EndReason, PoliceGrade, RhiStatus, Staff
+from storage.models import (
+    Button,
+    Category,
+    Child,
+    Concern,
+    EndReason,
+    PoliceGrade,
+    RhiStatus,
+    Staff,
+)
 from storage.repo import StaleWrite
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,15 @@ END_REASONS = {
     "deceased": EndReason.DECEASED,
 }
 END_REASONS.update({reason.value: reason for reason in EndReason})
+
+FOUND_BUTTONS = (
+    ("self", "Came back by self"),
+    ("police", "Police / agency"),
+    ("family", "Family / carers"),
+    ("social-care", "Social care"),
+    ("school", "School"),
+    ("other", "Other"),
+)
 
 _CHILD_REF = re.compile(r"^[A-Za-z]{1,3}-\d{1,6}$")
 
@@ -245,8 +263,12 @@ class Dispatcher:
 
     async def _found(self, step: Step, args: list[str]) -> Outcome:
         child, rest = await self._child_and_rest(step, args, USAGE["found"])
-        if not rest:
-            raise Refusal(f"Usage: {USAGE['found']}")
+        if not rest or (len(rest) == 1 and rest[0].lower() == "now"):
+            # From a "Found" button: offer the end reasons, each a complete command.
+            return Outcome.say(
+                f"How did {child.label} come back? (Add where and with whom after, with /update.)",
+                *(Button(label, f"/found {child.ref} now {word}") for word, label in FOUND_BUTTONS),
+            )
         when, rest = split_leading_time(rest, step.now, self._tz(child))
         words = [w.lower() for w in rest]
         # Allow "returned by self", "found by school" as well as the one-word forms.
@@ -277,11 +299,12 @@ class Dispatcher:
 
     async def _status(self, step: Step, args: list[str]) -> Outcome:
         child = await self.resolve_child(step.staff, args[0]) if args else None
-        return Outcome.say(await views.status(self.svc, step.staff, child))
+        text = await views.status(self.svc, step.staff, child, step.chat)
+        return _privately(step, text) if child else Outcome.say(text)
 
     async def _timeline(self, step: Step, args: list[str]) -> Outcome:
         child, _ = await self._child_and_rest(step, args, USAGE["timeline"])
-        return Outcome.say(await views.timeline(self.svc, child))
+        return _privately(step, await views.timeline(self.svc, child))
 
     async def _ack(self, step: Step, args: list[str]) -> Outcome:
         child, _ = await self._child_and_rest(step, args, USAGE["ack"])
@@ -303,3 +326,10 @@ class Dispatcher:
     async def _disagree(self, step: Step, args: list[str]) -> Outcome:
         child, rest = await self._child_and_rest(step, args, USAGE["disagree"])
         return await episodes.police_disagree(step, child, " ".join(rest))
+
+
+def _privately(step: Step, text: str) -> Outcome:
+    """A child's details asked for in a group chat go to the asker directly."""
+    if step.chat is not None and step.chat.is_group:
+        return Outcome([Reply(text, private=True), Reply("Sent to you in a direct message.")])
+    return Outcome.say(text)

@@ -13,7 +13,7 @@ from datetime import datetime
 from config.presets import Preset
 from handlers.access import action_refusal, may
 from handlers.context import Services
-from handlers.messages import Outcome, Refusal
+from handlers.messages import Chat, Outcome, Refusal
 from reminders import escalation
 from reminders.formatting import local_time, short_time
 from storage import repo
@@ -38,6 +38,7 @@ class Step:
     svc: Services
     staff: Staff
     now: datetime
+    chat: Chat | None = None
 
 
 def _check(step: Step, action: str, child: Child) -> None:
@@ -127,12 +128,13 @@ async def report_absent(
             lines.append(
                 await _report_one(tx, step, child, last_seen, details, concern, category, group)
             )
+        ids = [e.id for c in children if (e := await repo.open_episode_for_child(tx, c.id))]
     if concern is Concern.POLICE:
         lines.append(
             "Level of concern is police intervention: report to the police now (999, or 101 "
             "if no immediate danger), then record it: /police <child> ref <ref> grade <grade>"
         )
-    return Outcome.say("\n".join(lines))
+    return Outcome.say("\n".join(lines)).about(*ids)
 
 
 async def _report_one(
@@ -240,7 +242,9 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
         await escalation.trigger(
             tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text
         )
-    return Outcome.say(f"Recorded: {child.label} is away from placement (whereabouts known).")
+    return Outcome.say(
+        f"Recorded: {child.label} is away from placement (whereabouts known)."
+    ).about(episode.id)
 
 
 async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outcome:
@@ -258,7 +262,7 @@ async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outco
             )
         await _event(tx, step, episode.id, child, "update", text, rule_id="ABS-LOG", at=at)
         await escalation.on_update(tx, _tz(step, child), step.now, episode, child, step.staff)
-    return Outcome.say(f"Added to {child.label}'s timeline.")
+    return Outcome.say(f"Added to {child.label}'s timeline.").about(episode.id)
 
 
 async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Outcome:
@@ -266,7 +270,9 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
     async with step.svc.db.write() as tx:
         episode = await _open_episode(tx, child, "change the level of concern")
         if episode.concern is level:
-            return Outcome.say(f"{child.label}'s level of concern is already {level.value}.")
+            return Outcome.say(f"{child.label}'s level of concern is already {level.value}.").about(
+                episode.id
+            )
         await repo.update_episode(tx, episode, concern=level)
         note = f"level of concern {episode.concern.value} -> {level.value}"
         await _event(
@@ -286,7 +292,7 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             " Report to the police now, then record it: "
             f"/police {child.ref} ref <ref> grade <low|medium|high>"
         )
-    return Outcome.say(reply)
+    return Outcome.say(reply).about(episode.id)
 
 
 # ---- police -----------------------------------------------------------------
@@ -334,12 +340,14 @@ async def report_police(
             if not changes:
                 return Outcome.say(
                     f"{child.label} is already reported missing, ref {ref}, grade {grade.value}."
-                )
+                ).about(episode.id)
             await repo.update_episode(tx, episode, police_ref=ref, police_grade=grade)
             await _event(
                 tx, step, episode.id, child, "police_update", "; ".join(changes), "MIS-GRADE"
             )
-            return Outcome.say(f"Recorded for {child.label}: {'; '.join(changes)}.")
+            return Outcome.say(f"Recorded for {child.label}: {'; '.join(changes)}.").about(
+                episode.id
+            )
         await repo.update_episode(
             tx,
             episode,
@@ -366,7 +374,7 @@ async def report_police(
         )
     return Outcome.say(
         f"Recorded: {child.label} reported missing to the police, ref {ref}, grade {grade.value}."
-    )
+    ).about(episode.id)
 
 
 # ---- found and after ----------------------------------------------------------
@@ -378,11 +386,9 @@ async def record_found(
     _check(step, "found", child)
     preset = _tz(step, child)
     tz = preset.zone
-    if not where.strip():
-        raise Refusal(
-            f"Say where {child.first_name} was found and who with, e.g. "
-            f"/found {child.ref} now self back at the house, alone"
-        )
+    nudge = not where.strip()
+    if nudge:  # a button press: record it now, details follow
+        where = "details to follow"
     async with step.svc.db.write() as tx:
         episode = await _open_episode(tx, child, "record them found")
         if at < episode.last_seen_at:
@@ -405,6 +411,8 @@ async def record_found(
         assert fresh is not None
         await escalation.on_found(tx, preset, step.now, fresh, child, step.staff)
     lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
+    if nudge:
+        lines.append(f"Add where and with whom: /update {child.ref} <where, with whom>")
     if episode.ever_missing or episode.category is Category.MISSING:
         if reason is not EndReason.POLICE and preset.implements("RET-POLICE"):
             lines.append(
@@ -416,7 +424,7 @@ async def record_found(
                 "A return home interview must be offered within 72 hours [RHI-72H]: "
                 f"/rhi {child.ref} offered|held|declined <by whom / notes>"
             )
-    return Outcome.say("\n".join(lines))
+    return Outcome.say("\n".join(lines)).about(episode.id)
 
 
 async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> Outcome:
@@ -461,7 +469,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
                 closed_at=step.now,
                 note=label,
             )
-    return Outcome.say(f"Recorded: return interview {label} for {child.label}.")
+    return Outcome.say(f"Recorded: return interview {label} for {child.label}.").about(episode.id)
 
 
 def finalise_blocker(episode: Episode, child: Child) -> str | None:
@@ -505,8 +513,10 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
             f"finalised by {step.staff.name}. {note}".strip(),
             "RET-FINAL",
         )
-        await escalation.on_finalised(tx, episode)
-    return Outcome.say(f"Episode #{episode.id} for {child.label} finalised [RET-FINAL].")
+        await escalation.on_finalised(tx, step.now, episode, child)
+    return Outcome.say(f"Episode #{episode.id} for {child.label} finalised [RET-FINAL].").about(
+        episode.id
+    )
 
 
 # ---- escalation commands ---------------------------------------------------------------
@@ -531,7 +541,9 @@ async def acknowledge(step: Step, child: Child) -> Outcome:
                     f"{names} already has {child.label}. To take it over: "
                     f"/handover {child.ref} {step.staff.id}"
                 )
-            return Outcome.say(f"Nothing about {child.label} is waiting for an acknowledgement.")
+            return Outcome.say(
+                f"Nothing about {child.label} is waiting for an acknowledgement."
+            ).about(episode.id)
         await _event(
             tx, step, episode.id, child, "ack", f"{step.staff.name} has it", ",".join(rules)
         )
@@ -539,7 +551,7 @@ async def acknowledge(step: Step, child: Child) -> Outcome:
     return Outcome.say(
         f"You have {child.label} [{', '.join(rules)}]. If there is no update by "
         f"{check} I will ask you to confirm."
-    )
+    ).about(episode.id)
 
 
 async def handover(step: Step, child: Child, target: Staff) -> Outcome:
@@ -564,7 +576,9 @@ async def handover(step: Step, child: Child, target: Staff) -> Outcome:
             f"handed over from {step.staff.name} to {target.name}",
             ",".join(rules),
         )
-    return Outcome.say(f"{target.name} has {child.label} now; they have been told.")
+    return Outcome.say(f"{target.name} has {child.label} now; they have been told.").about(
+        episode.id
+    )
 
 
 async def escalate(step: Step, child: Child) -> Outcome:
@@ -582,7 +596,7 @@ async def escalate(step: Step, child: Child) -> Outcome:
         await _event(tx, step, episode.id, child, "escalate", f"escalated by {step.staff.name}")
     return Outcome.say(
         f"Escalated: the next people on the ladder for {child.label} are being told."
-    )
+    ).about(episode.id)
 
 
 async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
@@ -602,4 +616,4 @@ async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
     return Outcome.say(
         f"Recorded [MIS-DISAGREE]. The manager on duty is being called in to speak to the police "
         f"duty officer about {child.label}. Keep trying to locate them."
-    )
+    ).about(episode.id)

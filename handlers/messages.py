@@ -27,10 +27,24 @@ class Reply:
 @dataclass
 class Outcome:
     replies: list[Reply] = field(default_factory=list)
+    refused: bool = False  # nothing was done (a button press lost, a bad command)
+    episode_ids: list[int] = field(default_factory=list)  # the episodes the replies are about
+
+    def about(self, *episode_ids: int) -> Outcome:
+        self.episode_ids.extend(episode_ids)
+        return self
 
     @classmethod
     def say(cls, text: str, *buttons: Button) -> Outcome:
         return cls([Reply(text, tuple(buttons))])
+
+    @classmethod
+    def refuse(cls, text: str) -> Outcome:
+        return cls([Reply(text)], refused=True)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(reply.text for reply in self.replies)
 
 
 class Refusal(Exception):

@@ -6,9 +6,24 @@ from datetime import datetime
 
 from handlers.access import can_see
 from handlers.context import Services
+from handlers.messages import Chat
 from reminders.formatting import duration, local_time
 from storage import repo
 from storage.models import Child, Episode, EpisodeState, Staff
+
+
+def _group_may_list(chat: Chat | None, child: Child) -> bool:
+    """A home's group chat lists only that home's children; other team chats list all."""
+    if chat is None or not chat.is_group or chat.team is None:
+        return True
+    return chat.team == child.home or not _is_home_team(chat.team)
+
+
+def _is_home_team(team: str) -> bool:
+    return team not in SERVICE_TEAMS
+
+
+SERVICE_TEAMS = frozenset({"out-of-hours", "managers", "duty", "police", "missing"})
 
 
 def episode_line(svc: Services, child: Child, episode: Episode, now: datetime) -> str:
@@ -28,7 +43,7 @@ def episode_line(svc: Services, child: Child, episode: Episode, now: datetime) -
     return f"{child.label}: found {found}, return interview {rhi}, episode #{episode.id} {episode.state.value}"
 
 
-async def status(svc: Services, staff: Staff, child: Child | None) -> str:
+async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | None = None) -> str:
     now = svc.clock.now()
     if child is not None:
         episode = await repo.latest_episode_for_child(svc.db, child.id)
@@ -38,7 +53,7 @@ async def status(svc: Services, staff: Staff, child: Child | None) -> str:
     lines = []
     for episode in await repo.unfinalised_episodes(svc.db):
         who = await repo.get_child(svc.db, episode.child_id)
-        if who is not None and can_see(staff, who):
+        if who is not None and can_see(staff, who) and _group_may_list(chat, who):
             lines.append(episode_line(svc, who, episode, now))
     if not lines:
         return "No open episodes for the children you work with."

@@ -9,6 +9,7 @@ queues nothing new.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -543,5 +544,57 @@ async def on_found(
         )
 
 
-async def on_finalised(tx: Tx, episode: Episode) -> None:
+async def on_finalised(tx: Tx, now: datetime, episode: Episode, child: Child) -> None:
+    """Stop everything; chat platforms clear their copies (Telegram chats are not end-to-end
+    encrypted): profiles deleted where still allowed, group messages replaced by one line."""
     await stop_all(tx, episode, finalised=True)
+    await repo.enqueue(
+        tx,
+        idem_key=f"ep{episode.id}:redact",
+        recipient="redact",
+        text=f"[RET-FINAL] {child.label}: episode closed. The record is kept in Whereabouts.",
+        rule_id="RET-FINAL",
+        now=now,
+        episode_id=episode.id,
+        child_id=child.id,
+    )
+
+
+_CLIMB_KEY = re.compile(r"^esc(\d+):s(\d+):r(\d+):(.+)$")
+
+
+async def recipient_unreachable(
+    tx: Tx, presets: dict[str, Preset], now: datetime, idem_key: str, reason: str
+) -> bool:
+    """A climb's message could not reach its person: tell the supervisors, and if the climb is
+    still waiting on that send, move it to the next step now. True if the climb moved."""
+    match = _CLIMB_KEY.match(idem_key)
+    if not match:
+        return False
+    esc = await timers.get_escalation(tx, int(match.group(1)))
+    if esc is None:
+        return False
+    episode = await repo.get_episode(tx, esc.episode_id)
+    child = await repo.get_child(tx, esc.child_id)
+    if episode is None or child is None:
+        return False
+    step, repeat, recipient = int(match.group(2)), int(match.group(3)), match.group(4)
+    at = Moment(tx, presets[child.area], now)
+    who = recipient.partition(":")[2]
+    person = await repo.get_staff(tx, who)
+    await _tell_supervisors(
+        at,
+        esc,
+        episode,
+        child,
+        f"unreachable:s{step}:r{repeat}:{recipient}",
+        f"Could not reach {person.name if person else recipient} about {child.label} "
+        f"({reason}). The alert moves to the next person.",
+    )
+    spec_repeat = esc.steps[step]["repeat"] if step < len(esc.steps) else 0
+    waiting_on = (step, repeat + 1) if repeat < spec_repeat else (step + 1, 0)
+    if esc.state != "active" or (esc.step, esc.repeat) != waiting_on:
+        return False
+    moved = await timers.update_escalation(tx, esc, step=step + 1, repeat=0, next_at=now)
+    await _send_current(at, moved, episode, child)
+    return True

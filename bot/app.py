@@ -1,0 +1,127 @@
+"""`whereabouts run`: the live bot on every chat platform that has credentials, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from bot.delivery import OutboxDelivery
+from bot.heartbeat import Heartbeat
+from bot.router import Platform, Router
+from config.settings import Settings
+from handlers.context import Services
+from reminders import escalation
+from reminders.sweeper import Sweeper
+from storage.db import Database, Tx
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The bot can't start; the message says what to fix (no traceback for people)."""
+
+
+@dataclass
+class LiveBot:
+    settings: Settings
+    db: Database
+    svc: Services
+    platforms: list[Platform] = field(default_factory=list)
+    heartbeat: Heartbeat | None = None
+
+    async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
+        """A person can't be reached: their alert climbs to the next person now."""
+        await escalation.recipient_unreachable(
+            tx, self.svc.presets, self.svc.clock.now(), message.idem_key, reason
+        )
+
+
+async def start(settings: Settings) -> LiveBot:
+    db = await Database(settings.db, settings.synchronous).open()
+    svc = Services(db=db)
+    bot = LiveBot(settings, db, svc)
+    try:
+        if settings.telegram_token is not None:
+            bot.platforms.append(await _start_telegram(settings, svc))
+        if not bot.platforms:
+            raise StartupError(
+                "No chat platform is configured. Set TELEGRAM_BOT_TOKEN (or "
+                "WHEREABOUTS_TELEGRAM_TOKEN) for Telegram. To try the bot without one: "
+                "whereabouts console"
+            )
+    except BaseException:
+        await _stop_platforms(bot.platforms)
+        await db.close()
+        raise
+    router = Router(db, bot.platforms)
+    delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
+    bot.heartbeat = Heartbeat(
+        Sweeper(db, svc.clock, svc.presets), delivery, svc.clock, settings.sweep_interval_seconds
+    )
+    for platform in bot.platforms:
+        platform.after_command = bot.heartbeat.tick  # type: ignore[attr-defined]
+    await bot.heartbeat.start()
+    return bot
+
+
+async def _start_telegram(settings: Settings, svc: Services) -> Platform:
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.telegram_transport import TelegramPlatform
+
+    assert settings.telegram_token is not None
+    platform = TelegramPlatform(
+        svc, settings.telegram_token.get_secret_value(), base_url=settings.telegram_base_url
+    )
+    webhook = None
+    if settings.telegram_webhook_url:
+        if settings.telegram_webhook_secret is None:
+            raise StartupError("Webhook mode needs WHEREABOUTS_TELEGRAM_WEBHOOK_SECRET.")
+        webhook = {
+            "listen": settings.telegram_webhook_listen,
+            "port": settings.telegram_webhook_port,
+            "url_path": "telegram",
+            "webhook_url": settings.telegram_webhook_url,
+            "secret_token": settings.telegram_webhook_secret.get_secret_value(),
+        }
+    try:
+        await platform.start(webhook)
+    except InvalidToken as exc:
+        raise StartupError(
+            "Telegram rejected the bot token. Check TELEGRAM_BOT_TOKEN (from @BotFather)."
+        ) from exc
+    except NetworkError as exc:
+        raise StartupError(f"Can't reach Telegram: {exc.message}") from exc
+    return platform
+
+
+async def _stop_platforms(platforms: list[Platform]) -> None:
+    for platform in platforms:
+        try:
+            await platform.stop()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - shutting down anyway
+            log.exception("stopping %s failed", platform.name)
+
+
+async def stop(bot: LiveBot) -> None:
+    if bot.heartbeat is not None:
+        bot.heartbeat.shutdown()
+    await _stop_platforms(bot.platforms)
+    await bot.db.close()
+
+
+async def run_forever(settings: Settings) -> None:
+    bot = await start(settings)
+    names = ", ".join(p.name for p in bot.platforms)
+    print(f"Whereabouts is running on {names} (database {settings.db}). Ctrl-C to stop.")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await stop(bot)

@@ -1,0 +1,59 @@
+"""Routes an outbox message to the chat platforms that can reach its recipient.
+
+'staff:<id>' goes by direct message on every running platform where that person is
+enrolled; 'team:<name>' to the team's registered chats; 'redact' tells every platform to
+clear its chat copies of a finalised episode.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.delivery import PermanentDeliveryError
+from storage import chats
+from storage.db import Database
+from storage.models import OutboxMessage
+
+
+class Unreachable(PermanentDeliveryError):
+    """Nobody can be reached this way (no enrolment, blocked the bot, no registered chat)."""
+
+
+class Platform(Protocol):
+    name: str
+
+    async def send_direct(self, external_id: str, message: OutboxMessage) -> None: ...
+
+    async def send_team(self, chat_id: str, message: OutboxMessage) -> None: ...
+
+    async def redact(self, message: OutboxMessage) -> None: ...
+
+
+class Router:
+    def __init__(self, db: Database, platforms: list[Platform]) -> None:
+        self.db = db
+        self.platforms = platforms
+
+    async def send(self, message: OutboxMessage) -> None:
+        kind, _, ident = message.recipient.partition(":")
+        if kind == "staff":
+            identities = await chats.reachable_identities(self.db, ident)
+            targets = [(p, identities[p.name]) for p in self.platforms if p.name in identities]
+            if not targets:
+                raise Unreachable(f"staff {ident} is not reachable on any running chat platform")
+            for platform, external_id in targets:
+                await platform.send_direct(external_id, message)
+        elif kind == "team":
+            registered = await chats.chats_of_team(self.db, ident)
+            targets_team = [
+                (p, chat_id) for p in self.platforms for chat_id in registered.get(p.name, [])
+            ]
+            if not targets_team:
+                raise Unreachable(f"no chat is registered for team {ident}")
+            for platform, chat_id in targets_team:
+                await platform.send_team(chat_id, message)
+        elif kind == "redact":
+            for platform in self.platforms:
+                await platform.redact(message)
+        else:
+            raise PermanentDeliveryError(f"unknown recipient kind {kind!r}")

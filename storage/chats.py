@@ -1,0 +1,159 @@
+"""Queries for chat platforms: invites, registered team chats, sent-message bookkeeping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Tx, from_db_time, to_db_time
+from storage.repo import Reader
+
+# ---- invites ------------------------------------------------------------------
+
+
+async def add_invite(
+    tx: Tx, code_hash: str, staff_id: str, now: datetime, expires: datetime
+) -> None:
+    await tx.execute(
+        "INSERT INTO invites (code_hash, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (code_hash, staff_id, to_db_time(now), to_db_time(expires)),
+    )
+
+
+async def claim_invite(tx: Tx, code_hash: str, now: datetime, used_by: str) -> str | None:
+    """Mark an unused, unexpired invite used; returns its staff id, or None (no reason given)."""
+    row = await tx.fetchone(
+        "UPDATE invites SET used_at = ?, used_by = ?"
+        " WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING staff_id",
+        (to_db_time(now), used_by, code_hash, to_db_time(now)),
+    )
+    return row["staff_id"] if row else None
+
+
+# ---- team chats ---------------------------------------------------------------
+
+
+async def register_team_chat(
+    tx: Tx, transport: str, chat_id: str, team: str, staff_id: str, now: datetime
+) -> None:
+    await tx.execute(
+        "INSERT INTO team_chats (transport, chat_id, team, registered_by, registered_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(transport, chat_id) DO UPDATE SET"
+        " team = excluded.team, registered_by = excluded.registered_by,"
+        " registered_at = excluded.registered_at",
+        (transport, chat_id, team, staff_id, to_db_time(now)),
+    )
+
+
+async def team_of_chat(r: Reader, transport: str, chat_id: str) -> str | None:
+    row = await r.fetchone(
+        "SELECT team FROM team_chats WHERE transport = ? AND chat_id = ?", (transport, chat_id)
+    )
+    return row["team"] if row else None
+
+
+async def chats_of_team(r: Reader, team: str) -> dict[str, list[str]]:
+    """transport -> chat ids registered for the team."""
+    rows = await r.fetchall(
+        "SELECT transport, chat_id FROM team_chats WHERE team = ? ORDER BY transport, chat_id",
+        (team,),
+    )
+    result: dict[str, list[str]] = {}
+    for row in rows:
+        result.setdefault(row["transport"], []).append(row["chat_id"])
+    return result
+
+
+# ---- identities -----------------------------------------------------------------
+
+
+async def reachable_identities(r: Reader, staff_id: str) -> dict[str, str]:
+    """transport -> external id, for identities that have not blocked the bot."""
+    rows = await r.fetchall(
+        "SELECT transport, external_id FROM staff_identities"
+        " WHERE staff_id = ? AND blocked_at IS NULL",
+        (staff_id,),
+    )
+    return {row["transport"]: row["external_id"] for row in rows}
+
+
+async def mark_blocked(tx: Tx, transport: str, external_id: str, now: datetime) -> None:
+    await tx.execute(
+        "UPDATE staff_identities SET blocked_at = ? WHERE transport = ? AND external_id = ?",
+        (to_db_time(now), transport, external_id),
+    )
+
+
+async def clear_blocked(tx: Tx, transport: str, external_id: str) -> None:
+    await tx.execute(
+        "UPDATE staff_identities SET blocked_at = NULL WHERE transport = ? AND external_id = ?",
+        (transport, external_id),
+    )
+
+
+# ---- sent messages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    id: int
+    episode_id: int | None
+    transport: str
+    chat_id: str
+    message_id: str
+    kind: str
+    sent_at: datetime
+
+
+async def record_sent(
+    tx: Tx,
+    *,
+    outbox_id: int | None,
+    episode_id: int | None,
+    transport: str,
+    chat_id: str,
+    message_id: str,
+    kind: str,
+    now: datetime,
+) -> None:
+    await tx.execute(
+        "INSERT INTO chat_messages (outbox_id, episode_id, transport, chat_id, message_id, kind,"
+        " sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (outbox_id, episode_id, transport, chat_id, message_id, kind, to_db_time(now)),
+    )
+
+
+async def thread_root(r: Reader, episode_id: int, transport: str, chat_id: str) -> str | None:
+    """The first group message about the episode in this chat: later ones reply to it."""
+    row = await r.fetchone(
+        "SELECT message_id FROM chat_messages WHERE episode_id = ? AND transport = ?"
+        " AND chat_id = ? AND kind = 'group' ORDER BY id LIMIT 1",
+        (episode_id, transport, chat_id),
+    )
+    return row["message_id"] if row else None
+
+
+async def unredacted(r: Reader, episode_id: int, transport: str) -> list[ChatMessage]:
+    rows = await r.fetchall(
+        "SELECT * FROM chat_messages WHERE episode_id = ? AND transport = ?"
+        " AND redacted_at IS NULL ORDER BY id",
+        (episode_id, transport),
+    )
+    return [
+        ChatMessage(
+            row["id"],
+            row["episode_id"],
+            row["transport"],
+            row["chat_id"],
+            row["message_id"],
+            row["kind"],
+            from_db_time(row["sent_at"]),  # type: ignore[arg-type]
+        )
+        for row in rows
+    ]
+
+
+async def mark_redacted(tx: Tx, chat_message_id: int, now: datetime) -> None:
+    await tx.execute(
+        "UPDATE chat_messages SET redacted_at = ? WHERE id = ?", (to_db_time(now), chat_message_id)
+    )

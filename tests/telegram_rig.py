@@ -1,0 +1,110 @@
+"""The real python-telegram-bot Application running Whereabouts against the Bot API stand-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.admin import import_team
+from bot.delivery import OutboxDelivery
+from bot.router import Router
+from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
+from config.team import TeamFile
+from handlers.context import Services
+from reminders import escalation
+from reminders.clock import FakeClock
+from storage import repo
+from storage.db import Database
+from tests.fake_telegram import FakeTelegram
+from tests.harness import STAFF, child, weekend_rota
+
+# Telegram user ids of the enrolled test staff (a group chat has a negative id).
+IDS = {"sam": 101, "alex": 102, "priya": 103, "tom": 104, "ooh1": 105, "ooh2": 106,
+       "oohm": 107, "pc1": 108, "iro1": 109, "admin": 110}  # fmt: skip
+OAK_GROUP = -5001
+
+
+@dataclass
+class TelegramRig:
+    fake: FakeTelegram
+    db: Database
+    clock: FakeClock
+    svc: Services
+    platform: TelegramPlatform
+    delivery: OutboxDelivery
+
+    @classmethod
+    async def start(
+        cls,
+        path: Path,
+        now: datetime,
+        *,
+        enrol: bool = True,
+        register_group: bool = True,
+        chat_period: float = 0.02,
+        limiter_retries: int = 3,
+        guided_timeout: float = 600,
+        rota_rows: list[dict] | None = None,
+        children: list[dict] | None = None,
+    ) -> TelegramRig:
+        fake = await FakeTelegram().start()
+        db = await Database(path).open()
+        clock = FakeClock(now)
+        svc = Services(db=db, clock=clock)
+        team = {
+            "staff": STAFF,
+            "children": children or [child()],
+            "rota": rota_rows or weekend_rota(),
+        }
+        await import_team(db, TeamFile.model_validate(team), default_area="west-yorkshire")
+        async with db.write() as tx:
+            if enrol:
+                for staff_id, user_id in IDS.items():
+                    await repo.bind_identity(tx, "telegram", str(user_id), staff_id)
+            if register_group:
+                from storage import chats
+
+                await chats.register_team_chat(tx, "telegram", str(OAK_GROUP), "oak", "tom", now)
+        platform = TelegramPlatform(
+            svc,
+            fake.token,
+            base_url=fake.base_url,
+            rate_limiter=PerChatRateLimiter(
+                chat_rate=1, chat_period=chat_period, max_retries=limiter_retries
+            ),
+            guided_timeout=guided_timeout,
+        )
+
+        async def unreachable(tx, message, reason):
+            await escalation.recipient_unreachable(
+                tx, svc.presets, clock.now(), message.idem_key, reason
+            )
+
+        delivery = OutboxDelivery(
+            db, clock, Router(db, [platform]).send, on_undeliverable=unreachable
+        )
+        platform.after_command = delivery.deliver_due
+        await platform.start()
+        return cls(fake, db, clock, svc, platform, delivery)
+
+    async def stop(self) -> None:
+        await self.platform.stop()
+        await self.fake.stop()
+        await self.db.close()
+
+    def says(self, staff_or_user: str | int, text: str, chat_id: int | None = None) -> dict:
+        user_id = IDS[staff_or_user] if isinstance(staff_or_user, str) else staff_or_user
+        return self.fake.user_says(user_id, text, chat_id=chat_id)
+
+    async def reply_to(self, staff_or_user: str | int, contains: str, chat_id: int | None = None):
+        """Wait for a sendMessage to the user (or chat) whose text contains `contains`."""
+        target = chat_id or (
+            IDS[staff_or_user] if isinstance(staff_or_user, str) else staff_or_user
+        )
+        return await self.fake.wait_for(
+            lambda: next(
+                (c for c in self.fake.sent(chat_id=target) if contains in c.params.get("text", "")),
+                None,
+            )
+        )
