@@ -21,6 +21,7 @@ from reminders.sweeper import Sweeper
 log = logging.getLogger(__name__)
 
 NEXT_DUE_JOB = "next-due"
+MIN_GAP = timedelta(milliseconds=50)  # never reschedule in a tight loop
 SAFETY_NET_JOB = "safety-net"
 
 
@@ -58,11 +59,15 @@ class Heartbeat:
             self.scheduler.shutdown(wait=False)
 
     async def tick(self) -> None:
+        # Separately: a sweep that fails must not stop delivery, nor the other way round.
         try:
             await self.sweeper.sweep()
-            await self.delivery.deliver_due()
         except Exception:  # noqa: BLE001 - the safety net runs again; never let the job die
             log.exception("sweep failed")
+        try:
+            await self.delivery.deliver_due()
+        except Exception:  # noqa: BLE001
+            log.exception("outbox delivery failed")
         await self.wake()
 
     async def wake(self) -> datetime | None:
@@ -70,7 +75,7 @@ class Heartbeat:
         due = await self.sweeper.next_due()
         if due is None:
             return None
-        run_at = max(due, self.clock.now() + timedelta(milliseconds=10))
+        run_at = max(due, self.clock.now() + MIN_GAP)
         self.scheduler.add_job(
             self.tick, DateTrigger(run_date=run_at), id=NEXT_DUE_JOB, replace_existing=True
         )

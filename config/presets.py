@@ -9,6 +9,7 @@ path and the offending field.
 from __future__ import annotations
 
 import re
+import string
 from datetime import time, timedelta
 from functools import cache
 from importlib import resources
@@ -122,6 +123,7 @@ class AbsenceRules(Strict):
 Trigger = Literal[
     "absence_reported",
     "police_concern",
+    "concern_lowered",
     "reported_missing",
     "police_disagree",
     "away",
@@ -130,6 +132,12 @@ Trigger = Literal[
 ]
 Start = Literal["now", "review_interval", "overnight_cutoff", "report_by", "next_office_open"]
 Condition = Literal["always", "out_of_hours", "looked_after", "whereabouts_unknown"]
+
+
+MESSAGE_FIELDS = frozenset(
+    {"child", "ref", "actor", "details", "last_seen", "since", "grade", "cutoff", "police_ref",
+     "status"}
+)  # fmt: skip
 
 
 class LadderStep(Strict):
@@ -160,6 +168,21 @@ class Ladder(Strict):
     @property
     def rule_ids(self) -> tuple[str, ...]:
         return (self.rule,) + ((self.rule_out_of_hours,) if self.rule_out_of_hours else ())
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Ladder:
+        """A typo in a message would only show when the alert fires, at night: refuse it now."""
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(self.message) if name}
+        except ValueError as exc:
+            raise ValueError(f"message: {exc}") from exc
+        unknown = names - MESSAGE_FIELDS
+        if unknown:
+            raise ValueError(
+                f"message uses unknown placeholders {sorted(unknown)}; "
+                f"known: {', '.join(sorted(MESSAGE_FIELDS))}"
+            )
+        return self
 
 
 class Preset(Strict):

@@ -43,6 +43,19 @@ ACTIONS: dict[str, frozenset[Role]] = {
             Role.MISSING_COORDINATOR,
         }
     ),
+    # Taking an alert ("I've got it"): the people the ladders alert, not the carers they support.
+    "ack": frozenset(
+        {
+            Role.SOCIAL_WORKER,
+            Role.TEAM_MANAGER,
+            Role.OUT_OF_HOURS,
+            Role.OUT_OF_HOURS_MANAGER,
+            Role.MISSING_COORDINATOR,
+            Role.POLICE_LIAISON,
+            Role.HEAD_OF_SERVICE,
+            Role.ASSISTANT_DIRECTOR,
+        }
+    ),
     # RET-FINAL: a manager agrees the episode is closed.
     "finalise": frozenset({Role.TEAM_MANAGER, Role.HEAD_OF_SERVICE}),
     "view": frozenset(Role) - {Role.ADMIN},

@@ -129,6 +129,7 @@ class Dispatcher:
             "handover": self._handover,
             "escalate": self._escalate,
             "disagree": self._disagree,
+            "callme": self._callme,
             "timeline": self._timeline,
         }
 
@@ -141,7 +142,7 @@ class Dispatcher:
         command = self._commands.get(parsed.name)
         if command is None:
             return Outcome.say(f"I don't know /{parsed.name}. Send /help for the commands.")
-        step = Step(self.svc, staff, self.svc.clock.now())
+        step = Step(self.svc, staff, self.svc.clock.now(), chat)
         try:
             return await command(step, parsed.args)
         except Refusal as refusal:
@@ -202,6 +203,8 @@ class Dispatcher:
         if len(args) < 2:
             raise Refusal(f"Usage: {usage}")
         names = [n for n in re.split(r"[,+]", args[0]) if n]
+        if not names:
+            raise Refusal(f"Which child? {usage}")
         children = [await self.resolve_child(step.staff, n) for n in names]
         if len({c.id for c in children}) != len(children):
             raise Refusal("The same child is named twice.")
@@ -224,9 +227,14 @@ class Dispatcher:
     async def _update(self, step: Step, args: list[str]) -> Outcome:
         child, rest = await self._child_and_rest(step, args, USAGE["update"])
         at = step.now
-        # A leading clock time ("21:40 searched the park") is when it happened.
-        if rest and re.fullmatch(r"\d{1,2}[:.]\d{2}", rest[0]):
-            at, rest = split_leading_time(rest[:1], step.now, self._tz(child))[0], rest[1:]
+        # A leading time ("21:40 searched the park", "20 min ago rang Leo") is when it happened.
+        if rest:
+            try:
+                at, rest = split_leading_time(rest, step.now, self._tz(child))
+            except TimeParseError:
+                if _looks_like_time(rest[0]):
+                    raise  # meant as a time but not usable: say why rather than guess
+                at = step.now
         return await episodes.add_update(step, child, at, " ".join(rest))
 
     async def _concern(self, step: Step, args: list[str]) -> Outcome:
@@ -323,9 +331,17 @@ class Dispatcher:
         child, _ = await self._child_and_rest(step, args, USAGE["escalate"])
         return await episodes.escalate(step, child)
 
+    async def _callme(self, step: Step, args: list[str]) -> Outcome:
+        child, _ = await self._child_and_rest(step, args, "/callme <child>")
+        return await episodes.call_me(step, child)
+
     async def _disagree(self, step: Step, args: list[str]) -> Outcome:
         child, rest = await self._child_and_rest(step, args, USAGE["disagree"])
         return await episodes.police_disagree(step, child, " ".join(rest))
+
+
+def _looks_like_time(word: str) -> bool:
+    return bool(re.fullmatch(r"\d{1,2}[:.]\d{2}|\d{4}-\d{2}-\d{2}.*|now", word.lower()))
 
 
 def _privately(step: Step, text: str) -> Outcome:

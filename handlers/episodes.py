@@ -91,6 +91,26 @@ async def _current_episode(tx: Tx, child: Child, doing: str) -> Episode:
     return episode
 
 
+async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
+    """The latest episode the child has come back from and that is not finalised yet.
+
+    A child who goes missing again before the last return is closed off still gets that
+    return interview recorded and that episode finalised.
+    """
+    episode = await repo.latest_found_episode(tx, child.id)
+    if episode is not None:
+        return episode
+    if await repo.open_episode_for_child(tx, child.id) is not None:
+        raise Refusal(
+            f"{child.label} has not been recorded found yet, so I can't {doing}. "
+            f"First: /found {child.ref} <time> <end reason> <where, with whom> [RET-FINAL]"
+        )
+    latest = await repo.latest_episode_for_child(tx, child.id)
+    if latest is not None and latest.state is EpisodeState.FINALISED:
+        raise Refusal(f"{child.label}'s episode #{latest.id} is already finalised.")
+    raise Refusal(f"{child.label} has no episode in progress, so I can't {doing}.")
+
+
 def _tz(step: Step, child: Child) -> Preset:
     return step.svc.preset_for(child)
 
@@ -286,6 +306,10 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             await escalation.trigger(
                 tx, preset, step.now, "police_concern", fresh, child, step.staff, text
             )
+        elif episode.concern is Concern.POLICE:
+            await escalation.trigger(
+                tx, preset, step.now, "concern_lowered", fresh, child, step.staff, text
+            )
     reply = f"Recorded: {child.label} level of concern is now {level.value}."
     if level is Concern.POLICE and episode.category is not Category.MISSING:
         reply += (
@@ -433,18 +457,12 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
     if status is RhiStatus.HELD and not text.strip():
         raise Refusal(f"Say who held the interview, e.g. /rhi {child.ref} held by Ana (R-U-Safe)")
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, "record a return interview")
-        if episode.state is not EpisodeState.FOUND:
+        episode = await _returned_episode(tx, child, "record a return interview")
+        if episode.rhi_status in (RhiStatus.HELD, RhiStatus.DECLINED):
+            done = episode.rhi_status.value + (f" ({episode.rhi_by})" if episode.rhi_by else "")
             raise Refusal(
-                f"{child.label} has not been recorded found yet; the return interview comes after. "
-                f"First: /found {child.ref} <time> <end reason> <where, with whom>"
-            )
-        if (
-            episode.rhi_status in (RhiStatus.HELD, RhiStatus.DECLINED)
-            and status is RhiStatus.OFFERED
-        ):
-            raise Refusal(
-                f"The interview for {child.label} is already recorded as {episode.rhi_status.value}."
+                f"The interview for {child.label} (episode #{episode.id}) is already recorded as "
+                f"{done}. The record isn't changed; add a correction with /update."
             )
         await repo.update_episode(
             tx, episode, rhi_status=status, rhi_by=text if status is RhiStatus.HELD else None
@@ -493,7 +511,7 @@ def finalise_blocker(episode: Episode, child: Child) -> str | None:
 async def finalise(step: Step, child: Child, note: str) -> Outcome:
     _check(step, "finalise", child)
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, "finalise")
+        episode = await _returned_episode(tx, child, "finalise")
         blocker = finalise_blocker(episode, child)
         if blocker:
             raise Refusal(blocker)
@@ -524,10 +542,15 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
 
 async def acknowledge(step: Step, child: Child) -> Outcome:
     """/ack: "I've got it". Stops the climb and tells the reporter who has it."""
-    _check(step, "view", child)
+    _check(step, "ack", child)
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
         episode = await _current_episode(tx, child, "acknowledge an alert")
+        if episode.reported_by == step.staff.id:
+            raise Refusal(
+                f"You reported {child.label}: the alert is for the people who support you, so "
+                f"it keeps going until one of them takes it. Add what is happening with /update."
+            )
         rules = await escalation.acknowledge(
             tx, preset, step.now, episode, child, step.staff, step.staff
         )
@@ -556,9 +579,12 @@ async def acknowledge(step: Step, child: Child) -> Outcome:
 
 async def handover(step: Step, child: Child, target: Staff) -> Outcome:
     """/handover: pass an alert to a colleague who can act on the child."""
-    _check(step, "view", child)
-    if not may(target, "update", child):
-        raise Refusal(f"{target.name} can't act on {child.label}; choose someone who can.")
+    _check(step, "ack", child)
+    if not may(target, "ack", child):
+        raise Refusal(
+            f"{target.name} can't take alerts about {child.label}; choose a social worker, "
+            "manager or duty worker who works with the child."
+        )
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
         episode = await _current_episode(tx, child, "hand it over")
@@ -583,11 +609,11 @@ async def handover(step: Step, child: Child, target: Staff) -> Outcome:
 
 async def escalate(step: Step, child: Child) -> Outcome:
     """/escalate: climb to the next step now."""
-    _check(step, "view", child)
+    _check(step, "update", child)
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
         episode = await _current_episode(tx, child, "escalate")
-        moved = await escalation.escalate_now(tx, preset, step.now, episode, child)
+        moved = await escalation.escalate_now(tx, preset, step.now, episode, child, step.staff)
         if not moved:
             raise Refusal(
                 f"No alert about {child.label} is climbing. To call a manager in about the "
@@ -617,3 +643,26 @@ async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
         f"Recorded [MIS-DISAGREE]. The manager on duty is being called in to speak to the police "
         f"duty officer about {child.label}. Keep trying to locate them."
     ).about(episode.id)
+
+
+async def call_me(step: Step, child: Child) -> Outcome:
+    """ "Call me" on an alert: the reporter is asked to phone the person who pressed it."""
+    _check(step, "ack", child)
+    async with step.svc.db.write() as tx:
+        episode = await _current_episode(tx, child, "ask for a call")
+        event_id = await _event(
+            tx, step, episode.id, child, "call_me", f"{step.staff.name} asked for a call"
+        )
+        await repo.enqueue(
+            tx,
+            idem_key=f"ep{episode.id}:callme:{event_id}",
+            recipient=f"staff:{episode.reported_by}",
+            text=f"[ABS-LOG] {step.staff.name} asks you to phone them now about {child.label}.",
+            rule_id="ABS-LOG",
+            now=step.now,
+            episode_id=episode.id,
+            child_id=child.id,
+        )
+    return Outcome.say(f"I've asked the reporter to phone you about {child.label}.").about(
+        episode.id
+    )

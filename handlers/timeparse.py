@@ -201,6 +201,8 @@ def _fixed_offset(text: str) -> tzinfo:
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
+OLDEST = timedelta(days=366)  # older than this is a typo, not a last-seen time
+
 _PARSERS = (_parse_now, _parse_ago, _parse_bare_time, _parse_day_time, _parse_iso)
 
 
@@ -211,8 +213,17 @@ def _try_parse(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     """
     normal = " ".join(text.lower().split())
     for parser in _PARSERS:
-        when = parser(normal, now, tz)
+        try:
+            when = parser(normal, now, tz)
+        except (OverflowError, ValueError) as exc:
+            if isinstance(exc, TimeParseError):
+                raise
+            raise TimeParseError(f"'{text.strip()}' isn't a usable time. {FORMATS_HINT}") from exc
         if when is not None:
+            if now - when > OLDEST:
+                raise TimeParseError(
+                    f"'{text.strip()}' is more than a year ago. Check the date. {FORMATS_HINT}"
+                )
             return _not_future(when, now, text.strip())
     return None
 

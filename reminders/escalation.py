@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from config.presets import Ladder, Preset
+from handlers.access import ACTIONS
 from reminders import routing
 from reminders.formatting import duration, local_time, short_time
 from reminders.trigger_plan import TriggerPlan, overnight_at
@@ -67,11 +68,21 @@ async def trigger(
                 state="active",
                 step=0,
                 repeat=0,
+                cycle=esc.cycle + 1,  # new keys: the next nags are new messages
                 next_at=now + timedelta(seconds=spec["interval"]),
             )
     for ladder_name, ladder in preset.ladders.items():
         if ladder.trigger == name and _applies(ladder, preset, now, episode, child):
             await _start(at, ladder_name, ladder, episode, child, actor, details)
+
+
+DETAILS_IN_ALERTS = 500  # chat platforms cap a message (Telegram 4096); the timeline has it all
+
+
+def _short(details: str) -> str:
+    if len(details) <= DETAILS_IN_ALERTS:
+        return details
+    return details[:DETAILS_IN_ALERTS].rstrip() + "… (more in /timeline)"
 
 
 def _applies(ladder: Ladder, preset: Preset, now: datetime, episode: Episode, child: Child) -> bool:
@@ -122,7 +133,7 @@ async def _start(
     ]
     context: dict[str, Any] = {
         "actor": actor.name,
-        "details": details,
+        "details": _short(details),
         "cutoff": short_time(cutoff_at, at.preset.zone) if cutoff_at else "",
         "ladder": {
             "rule": ladder.rule,
@@ -152,6 +163,26 @@ async def _start(
         esc = await timers.get_escalation(at.tx, esc_id)
         assert esc is not None
         await fire(at.tx, at.preset, at.now, esc, episode, child)
+
+
+async def defer_broken(tx: Tx, escalation_id: int, now: datetime, wait: timedelta) -> None:
+    """A climb that raised while firing: try again later, and make sure a person hears of it."""
+    esc = await timers.get_escalation(tx, escalation_id)
+    if esc is None:
+        return
+    await timers.update_escalation(tx, esc, next_at=now + wait)
+    for admin in await repo.staff_with_role(tx, Role.ADMIN):
+        await repo.enqueue(
+            tx,
+            idem_key=f"esc{esc.id}:broken:v{esc.version}:{admin.id}",
+            recipient=routing.staff(admin.id),
+            text=f"[{esc.rule_id}] An alert timer for episode #{esc.episode_id} failed to fire and "
+            f"will retry in {duration(wait)}. Check the bot's log and phone the duty team.",
+            rule_id=esc.rule_id,
+            now=now,
+            episode_id=esc.episode_id,
+            child_id=esc.child_id,
+        )
 
 
 async def stop_all(tx: Tx, episode: Episode, *, finalised: bool = False) -> None:
@@ -273,13 +304,12 @@ async def _queue(
             text = f"Escalated to you, nobody has taken this yet (first alert {since}): {text}"
     buttons: tuple[Button, ...] = ()
     if esc.needs_ack:
-        text += f"\nTake it: /ack {child.ref}"
-        buttons = (Button("I've got it", f"/ack {child.ref}"),)
+        text, buttons = await _answers(at, recipient, child, text)
     if esc.context["ladder"]["include_profile"] and recipient.startswith("staff:"):
         text += _profile_text(child)  # direct messages only, never a group chat
     await repo.enqueue(
         at.tx,
-        idem_key=f"esc{esc.id}:s{step}:r{repeat}:{recipient}",
+        idem_key=f"{_climb_key(esc)}:s{step}:r{repeat}:{recipient}",
         recipient=recipient,
         text=f"[{rule}] {text}",
         rule_id=rule,
@@ -289,6 +319,27 @@ async def _queue(
         buttons=buttons,
         due_at=min(esc.next_at or at.now, at.now),
     )
+
+
+async def _answers(
+    at: Moment, recipient: str, child: Child, text: str
+) -> tuple[str, tuple[Button, ...]]:
+    """What the recipient can do about an alert: take it, or (carers, team chats) report on it.
+
+    Each button is a typed command, so every transport offers the same actions.
+    """
+    ref = child.ref
+    report = (
+        Button("Still absent", f"/update {ref} still absent"),
+        Button("Reported to police", f"/police {ref}"),
+        Button("Found", f"/found {ref}"),
+    )
+    kind, _, ident = recipient.partition(":")
+    person = await repo.get_staff(at.tx, ident) if kind == "staff" else None
+    if person is not None and person.role in ACTIONS["ack"]:
+        take = Button("I've got it", f"/ack {ref}")
+        return f"{text}\nTake it: /ack {ref}", (take, *report, Button("Call me", f"/callme {ref}"))
+    return f"{text}\nTell us what is happening: /update {ref} …", report
 
 
 PROFILE_FIELDS = (
@@ -330,7 +381,7 @@ async def _report_gaps(
         esc,
         episode,
         child,
-        f"gap:s{step}",
+        f"c{esc.cycle}:gap:s{step}",
         f"Nobody to tell for {child.label}: no {names}. That step of the alert was skipped; "
         "check the rota and the child's allocation.",
     )
@@ -397,6 +448,24 @@ async def _check_acknowledger(at: Moment, esc: Escalation, episode: Episode, chi
     await timers.update_escalation(at.tx, esc, state="confirming", next_at=climb_at)
 
 
+async def _revive_exhausted(at: Moment, episode: Episode, who: Staff) -> dict[str, datetime]:
+    """A late /ack after a ladder ran out still takes it, and the review checks start again."""
+    if episode.state is not EpisodeState.OPEN:
+        return {}
+    rules: dict[str, datetime] = {}
+    for esc in await timers.escalations_for_episode(at.tx, episode.id):
+        if esc.state == "done" and esc.needs_ack and esc.step >= len(esc.steps):
+            live = {e.ladder for e in await timers.live_escalations(at.tx, episode.id)}
+            if esc.ladder in live:
+                continue
+            check = at.now + timedelta(seconds=esc.context["ladder"]["review"])
+            await timers.update_escalation(
+                at.tx, esc, state="acked", acked_by=who.id, acked_at=at.now, next_at=check
+            )
+            rules[_rule(at, esc)] = check
+    return rules
+
+
 async def holders(tx: Tx, episode: Episode) -> list[tuple[str, datetime]]:
     """Who has acknowledged the live climbs on this episode, and when."""
     result = []
@@ -438,9 +507,14 @@ async def acknowledge(
         rules[_rule(at, esc)] = check
         first_key = first_key or f"esc{esc.id}:taken:v{esc.version}"
         told = await tx.fetchall(
-            "SELECT DISTINCT recipient FROM outbox WHERE idem_key LIKE ?", (f"esc{esc.id}:s%",)
+            "SELECT DISTINCT recipient FROM outbox WHERE idem_key LIKE ?",
+            (f"esc{esc.id}:c%:s%",),
         )
         targets += [row["recipient"] for row in told]
+    revived = await _revive_exhausted(at, episode, who)
+    if revived and not first_key:
+        first_key = f"ep{episode.id}:taken:{int(now.timestamp())}:{who.id}"
+    rules.update(revived)
     if not rules:
         return rules
     if by.id != who.id:
@@ -466,13 +540,30 @@ async def acknowledge(
 
 
 async def escalate_now(
-    tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child
+    tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child, by: Staff
 ) -> int:
-    """/escalate: every climb waiting for a person moves to its next step at once."""
+    """/escalate: every climb that has alerted someone moves to its next step at once.
+
+    Timers not yet started (the overnight prompt, next-working-day notices) are left alone;
+    a colleague who held a climb is told it moved on.
+    """
     moved = 0
+    at = Moment(tx, preset, now)
     for esc in await timers.live_escalations(tx, episode.id):
-        if not esc.needs_ack:
+        if not esc.needs_ack or not _has_fired(esc):
             continue
+        if esc.state == "acked" and esc.acked_by and esc.acked_by != by.id:
+            await repo.enqueue(
+                tx,
+                idem_key=f"esc{esc.id}:escalated:v{esc.version}:{esc.acked_by}",
+                recipient=routing.staff(esc.acked_by),
+                text=f"[{_rule(at, esc)}] {by.name} escalated {child.label}: the next people "
+                "on the ladder are being told.",
+                rule_id=_rule(at, esc),
+                now=now,
+                episode_id=episode.id,
+                child_id=child.id,
+            )
         step, repeat = _next_step_position(esc)
         if esc.state == "active" and esc.repeat == 0 and esc.step > 0:
             step, repeat = esc.step, 0  # the next step is already the pending one
@@ -560,7 +651,12 @@ async def on_finalised(tx: Tx, now: datetime, episode: Episode, child: Child) ->
     )
 
 
-_CLIMB_KEY = re.compile(r"^esc(\d+):s(\d+):r(\d+):(.+)$")
+_CLIMB_KEY = re.compile(r"^esc(\d+):c\d+:s(\d+):r(\d+):(.+)$")
+
+
+def _climb_key(esc: Escalation) -> str:
+    """The stem of a climb's message keys: the same on a re-run, new after a reset."""
+    return f"esc{esc.id}:c{esc.cycle}"
 
 
 async def recipient_unreachable(
@@ -587,7 +683,7 @@ async def recipient_unreachable(
         esc,
         episode,
         child,
-        f"unreachable:s{step}:r{repeat}:{recipient}",
+        f"c{esc.cycle}:unreachable:s{step}:r{repeat}:{recipient}",
         f"Could not reach {person.name if person else recipient} about {child.label} "
         f"({reason}). The alert moves to the next person.",
     )

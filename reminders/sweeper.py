@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from config.presets import Preset
 from reminders import escalation
@@ -17,6 +17,8 @@ from storage import repo, timers
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+RETRY_BROKEN = timedelta(minutes=5)
 
 
 class Sweeper:
@@ -40,6 +42,15 @@ class Sweeper:
                 return fired
 
     async def _fire_one(self, escalation_id: int, now: datetime) -> int:
+        try:
+            return await self._fire(escalation_id, now)
+        except Exception:  # noqa: BLE001 - one broken climb must not stop every other alert
+            log.exception("climb %s failed to fire; retrying in %s", escalation_id, RETRY_BROKEN)
+            async with self.db.write() as tx:
+                await escalation.defer_broken(tx, escalation_id, now, RETRY_BROKEN)
+            return 0
+
+    async def _fire(self, escalation_id: int, now: datetime) -> int:
         async with self.db.write() as tx:
             esc = await timers.get_escalation(tx, escalation_id)
             if esc is None or esc.next_at is None or esc.next_at > now:

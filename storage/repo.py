@@ -243,6 +243,16 @@ async def latest_episode_for_child(r: Reader, child_id: int) -> Episode | None:
     return _episode(row) if row else None
 
 
+async def latest_found_episode(r: Reader, child_id: int) -> Episode | None:
+    """The latest episode the child has returned from that is not finalised yet."""
+    row = await r.fetchone(
+        "SELECT * FROM episodes WHERE child_id = ? AND state = 'found'"
+        " ORDER BY found_at DESC, id DESC LIMIT 1",
+        (child_id,),
+    )
+    return _episode(row) if row else None
+
+
 async def last_found_at(r: Reader, child_id: int) -> datetime | None:
     row = await r.fetchone(
         "SELECT MAX(found_at) AS t FROM episodes WHERE child_id = ? AND found_at IS NOT NULL",

@@ -55,6 +55,7 @@ class Escalation:
     acked_by: str | None
     acked_at: datetime | None
     version: int
+    cycle: int = 0
 
 
 def _escalation(row: Row) -> Escalation:
@@ -77,6 +78,7 @@ def _escalation(row: Row) -> Escalation:
         acked_by=row["acked_by"],
         acked_at=from_db_time(row["acked_at"]),
         version=row["version"],
+        cycle=row["cycle"],
     )
 
 
@@ -147,7 +149,7 @@ async def next_escalation_due(r: Reader) -> datetime | None:
 
 async def update_escalation(tx: Tx, esc: Escalation, **changes: Any) -> Escalation:
     """Move a climb on, if nobody else moved it since it was read (else StaleWrite)."""
-    allowed = {"step", "repeat", "state", "next_at", "acked_by", "acked_at"}
+    allowed = {"step", "repeat", "state", "next_at", "acked_by", "acked_at", "cycle"}
     if set(changes) - allowed:
         raise ValueError(f"not escalation columns: {sorted(set(changes) - allowed)}")
     values = [to_db_time(v) if isinstance(v, datetime) else v for v in changes.values()]

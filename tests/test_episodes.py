@@ -56,7 +56,7 @@ async def test_found_before_reported_is_refused_and_writes_nothing(chat, svc):
 async def test_finalise_needs_interview_when_reported_missing(chat, svc, clock):
     await chat.say("sam", "/absent Jay 21:00 out")
     await chat.say("sam", "/police Jay ref R1 grade high")
-    assert "not been found yet" in await chat.say("tom", "/finalise Jay")
+    assert "not been recorded found yet" in await chat.say("tom", "/finalise Jay")
     clock.advance(timedelta(hours=2))
     await chat.say("sam", "/found Jay now police brought home")
     reply = await chat.say("tom", "/finalise Jay")
@@ -206,3 +206,61 @@ async def test_status_lists_only_visible_open_episodes(chat, clock):
 async def test_unknown_command_and_help(chat):
     assert "/help" in await chat.say("sam", "/fly Jay")
     assert "/absent <child>" in await chat.say("sam", "/help")
+
+
+async def test_return_interview_and_finalise_reach_the_last_episode_after_a_new_absence(
+    chat, svc, clock
+):
+    await chat.say("sam", "/absent Jay 20:00 out")
+    await chat.say("sam", "/police Jay ref R1 grade medium")
+    clock.advance(timedelta(hours=1))
+    await chat.say("sam", "/found Jay now self back")
+    clock.advance(timedelta(hours=5))
+    await chat.say("sam", "/absent Jay now gone again")  # a new episode opens
+    assert "held" in await chat.say("priya", "/rhi Jay held by Ana")
+    assert "Episode #1" in await chat.say("tom", "/finalise Jay")
+    child = await repo.get_child_by_ref(svc.db, "C-0042")
+    assert (await repo.open_episode_for_child(svc.db, child.id)).id == 2
+
+
+async def test_a_recorded_interview_is_not_overwritten(chat, clock):
+    await chat.say("sam", "/absent Jay 20:00 out")
+    clock.advance(timedelta(hours=1))
+    await chat.say("sam", "/found Jay now self back")
+    await chat.say("priya", "/rhi Jay held by Ana")
+    reply = await chat.say("priya", "/rhi Jay declined")
+    assert "already recorded as held (by Ana)" in reply
+
+
+async def test_empty_child_list_is_refused_with_usage(chat):
+    assert "Which child?" in await chat.say("sam", "/absent , 21:10 park")
+
+
+async def test_update_with_a_relative_time_is_timed_then(chat, svc, clock):
+    await chat.say("sam", "/absent Jay 20:00 out")
+    clock.advance(timedelta(minutes=40))
+    await chat.say("sam", "/update Jay 20 min ago rang Leo")
+    events = await repo.events_for_episode(svc.db, 1)
+    update = next(e for e in events if e.kind == "update")
+    assert update.text == "rang Leo"
+    assert update.at == clock.now() - timedelta(minutes=20)
+
+
+async def test_update_starting_with_a_number_is_not_a_time(chat, svc, clock):
+    await chat.say("sam", "/absent Jay 20:00 out")
+    await chat.say("sam", "/update Jay 2 friends called back, no news")
+    events = await repo.events_for_episode(svc.db, 1)
+    update = next(e for e in events if e.kind == "update")
+    assert update.text == "2 friends called back, no news" and update.at == clock.now()
+
+
+async def test_timeline_asked_in_a_group_goes_to_the_asker_privately(svc):
+    from handlers.dispatch import Dispatcher
+    from handlers.messages import Chat
+
+    sam = await repo.get_staff(svc.db, "sam")
+    group = Chat("telegram", "-1", is_group=True, team="oak-house")
+    await Dispatcher(svc).handle(sam, "/absent Jay 20:00 out", group)
+    outcome = await Dispatcher(svc).handle(sam, "/timeline Jay", group)
+    assert outcome.replies[0].private and "Timeline of episode" in outcome.replies[0].text
+    assert not outcome.replies[1].private and "direct message" in outcome.replies[1].text

@@ -238,14 +238,33 @@ async def test_trigger_plan_shortens_waits_and_sets_report_by(tmp_path):
     await h.close()
 
 
-async def test_police_report_notifies_and_police_liaison_gets_the_profile(friday_night):
-    h = friday_night
+async def test_police_report_notifies_and_police_liaison_gets_the_profile(tmp_path):
+    profile = {
+        "description": "slim, short dark hair",
+        "medication": "inhaler",
+        "phone": "07700 900123",
+    }
+    h = await Harness.open(
+        tmp_path / "w.db",
+        local("2026-10-23 21:10"),
+        children=[child(profile=profile)],
+        rota_rows=weekend_rota(),
+    )
     await h.say("sam", "/absent Jay 21:05 out")
+    await h.wait(100)  # long enough for the carer review to reach the home team chat
     await h.say("sam", "/police Jay ref WY-1 grade high")
     [liaison] = h.to("staff:pc1", "MIS-NOTIFY")
-    assert "Profile" in liaison.text or "No profile recorded" in liaison.text
+    for field in (
+        "Description: slim, short dark hair",
+        "Medication: inhaler",
+        "Phone: 07700 900123",
+    ):
+        assert field in liaison.text
+    assert h.to("team:oak"), "the home team chat was told something"
+    assert all("07700" not in s.text and "inhaler" not in s.text for s in h.to("team:oak"))
     assert h.to("staff:iro1", "MIS-IRO")
     assert {s.rule for s in h.to("staff:ooh1")} >= {"MIS-NOTIFY"}
+    await h.close()
 
 
 async def test_hipsw_out_of_hours_police_report_reaches_the_team_next_working_day(tmp_path):
@@ -326,7 +345,8 @@ async def test_restart_in_the_middle_of_a_climb_sends_the_next_step_once(tmp_pat
     )
     to_manager = [m for m in sent if m.recipient == "staff:oohm"]
     assert len(to_manager) == 1 and "late by 10 min" in to_manager[0].text
-    assert len({m.idem_key for m in sent}) == len(sent)
+    rows = await db.fetchall("SELECT idem_key FROM outbox WHERE recipient = 'staff:oohm'")
+    assert len(rows) == 1, "the missed step was queued once, not once per sweep"
     await db.close()
 
 
@@ -357,3 +377,153 @@ async def test_second_person_to_ack_is_told_who_has_it(friday_night):
     await h.say("ooh1", "/ack Jay")
     reply = await h.say("ooh2", "/ack Jay")
     assert "Olu (since 21:10) already has C-0042 Jay" in reply and "/handover C-0042 ooh2" in reply
+
+
+async def test_carer_review_nags_again_after_an_update_resets_it(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.say("ooh1", "/ack Jay")
+    await h.wait(61)  # 22:11: first nag at 22:10
+    await h.say("sam", "/update Jay rang round his friends")
+    await h.wait(90)  # the review restarts from 22:11: nags at 23:11 and 23:26
+    assert h.local_times("staff:sam", "ABS-REVIEW")[:3] == ["Fri 22:10", "Fri 23:11", "Fri 23:26"]
+
+
+async def test_one_broken_climb_does_not_stop_the_others(tmp_path, monkeypatch):
+    from reminders import escalation as esc_module
+
+    h = await Harness.open(
+        tmp_path / "w.db",
+        local("2026-10-23 21:10"),
+        children=[child(), child(ref="C-0043", first_name="Kai")],
+        rota_rows=weekend_rota(),
+    )
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.say("sam", "/absent Kai 21:05 out")
+    real_fire = esc_module.fire
+
+    async def fire(tx, preset, now, esc, episode, who):
+        if who.ref == "C-0042":
+            raise RuntimeError("bad template")
+        return await real_fire(tx, preset, now, esc, episode, who)
+
+    monkeypatch.setattr(esc_module, "fire", fire)
+    await h.wait(31)
+    kai = [s for s in h.to("staff:ooh1", "ABS-OOH") if "C-0043" in s.text]
+    assert len(kai) == 2, "Kai's reminder went out although Jay's climb is broken"
+    assert any("failed to fire" in s.text for s in h.to("staff:admin"))
+    rows = await h.db.fetchall(
+        "SELECT next_at FROM escalations WHERE child_id = 1 AND ladder = 'absence_reported'"
+    )
+    assert rows[0]["next_at"] == "2026-10-23T20:45:00Z", "deferred 5 minutes, not spinning"
+    await h.close()
+
+
+async def test_lowering_concern_stops_the_police_level_alert(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.say("sam", "/concern Jay police seen with older men")
+    await h.say("ooh1", "/ack Jay")  # takes the absence alert only if it had fired; both here
+    await h.say("sam", "/concern Jay carer he rang, he is at his aunt's")
+    await h.wait(120)
+    assert not [
+        s for s in h.sent if "raised to POLICE" in s.text and s.at > local("2026-10-23 21:10")
+    ]
+
+
+async def test_escalate_leaves_timers_that_have_not_started(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.say("ooh1", "/ack Jay")
+    await h.say("ooh1", "/escalate Jay")
+    assert not [s for s in h.sent if s.rule == "ABS-OVERNIGHT"]
+    assert not [s for s in h.sent if s.rule == "ABS-REVIEW"]
+
+
+async def test_escalating_a_colleagues_climb_tells_them(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.say("ooh1", "/ack Jay")
+    await h.say("oohm", "/escalate Jay")
+    assert any("Morgan escalated C-0042 Jay" in s.text for s in h.to("staff:ooh1"))
+
+
+async def test_carers_and_the_reporter_cannot_take_the_alert(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    assert "can't do that" in await h.say("alex", "/ack Jay")
+    await h.say(
+        "ooh1", "/absent C-0042 21:00 also reported by duty"
+    )  # second report: not the reporter
+    h2 = await h.say("sam", "/ack Jay")
+    assert "can't do that" in h2
+    await h.wait(31)
+    assert h.local_times("staff:ooh1", "ABS-OOH") == ["Fri 21:10", "Fri 21:40"]
+
+
+async def test_the_reporter_cannot_silence_their_own_alert(tmp_path):
+    h = await Harness.open(tmp_path / "w.db", local("2026-10-26 10:00"))
+    await h.say("priya", "/absent Jay 09:50 did not arrive at contact")
+    reply = await h.say("priya", "/ack Jay")
+    assert "You reported C-0042 Jay" in reply
+    await h.close()
+
+
+async def test_a_late_ack_after_the_ladder_ran_out_still_takes_it(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.wait(4 * 60)
+    reply = await h.say("ooh1", "/ack Jay")
+    assert "You have C-0042 Jay" in reply and "ABS-OOH" in reply
+    assert any("Olu has C-0042 Jay" in s.text for s in h.to("staff:sam"))
+
+
+async def test_carers_get_report_buttons_and_duty_gets_take_it(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.wait(61)
+    rows = await h.db.fetchall("SELECT recipient, buttons_json FROM outbox")
+    buttons = {r["recipient"]: r["buttons_json"] for r in rows}
+    assert "/ack C-0042" in buttons["staff:ooh1"] and "/callme C-0042" in buttons["staff:ooh1"]
+    assert (
+        "/ack" not in buttons["staff:sam"] and "/update C-0042 still absent" in buttons["staff:sam"]
+    )
+
+
+async def test_long_details_are_cut_in_alerts_but_kept_on_the_timeline(friday_night):
+    h = friday_night
+    long = "x" * 3000
+    await h.say("sam", f"/absent Jay 21:05 {long}")
+    [alert] = h.to("staff:ooh1", "ABS-OOH")
+    assert len(alert.text) < 1000 and "(more in /timeline)" in alert.text
+    events = await repo.events_for_episode(h.db, 1)
+    assert any(long in e.text for e in events)
+
+
+async def test_undeliverable_after_all_retries_moves_the_climb_on(tmp_path, monkeypatch):
+    from bot import delivery as delivery_module
+    from bot.delivery import OutboxDelivery
+    from reminders import escalation as esc_module
+
+    monkeypatch.setattr(delivery_module, "MAX_ATTEMPTS", 2)
+    h = await Harness.open(tmp_path / "w.db", local("2026-10-23 21:10"), rota_rows=weekend_rota())
+    sent = []
+
+    async def send(message):
+        if message.recipient == "staff:ooh1":
+            raise ConnectionError("phone off the network")
+        sent.append(message)
+
+    async def unreachable(tx, message, reason):
+        await esc_module.recipient_unreachable(
+            tx, h.svc.presets, h.clock.now(), message.idem_key, reason
+        )
+
+    h.delivery = OutboxDelivery(h.db, h.clock, send, on_undeliverable=unreachable)
+    await h.say("sam", "/absent Jay 21:05 out")
+    for _ in range(3):
+        h.clock.advance(timedelta(seconds=5))
+        await h.delivery.deliver_due()
+    assert any(m.recipient == "staff:oohm" and "Escalated to you" in m.text for m in sent)
+    assert any("Could not reach Olu" in m.text for m in sent)
+    await h.close()

@@ -42,7 +42,9 @@ def test_area_scenario_runs_with_its_rules(area, capsys):
     messages = [r for r in records if r["type"] == "message"]
     outgoing = [m for m in messages if m["rule"]]
     assert EXPECTED_RULES[area] <= {m["rule"] for m in outgoing}
-    assert all(m["text"].startswith(f"[{m['rule']}") or m["rule"] in m["text"] for m in outgoing)
+    for m in outgoing:  # "[RULE] …" or "[RULE, OTHER] …": the tag leads the message
+        tags = m["text"][1 : m["text"].index("]")].split(", ")
+        assert m["text"].startswith("[") and m["rule"] in tags, m["text"]
     duties = [r for r in records if r["type"] == "duty"]
     assert duties and all(d["due"] and d["rule"] for d in duties)
     times = [r["at"] for r in records]

@@ -380,3 +380,18 @@ def test_split_passes_on_a_refusal_rather_than_falling_back() -> None:
         split_leading_time(["21:30", "left"], NOW, LONDON)
     with pytest.raises(TimeParseError, match="There was no 01:30"):
         split_leading_time(["01:30", "left"], utc(2026, 3, 29, 9, 0), LONDON)
+
+
+def test_absurd_dates_are_refused_not_crashed():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import pytest
+
+    from handlers.timeparse import TimeParseError, parse_when
+
+    now = datetime(2026, 10, 23, 20, 0, tzinfo=UTC)
+    with pytest.raises(TimeParseError):
+        parse_when("0001-01-01T00:00+23:59", now, ZoneInfo("Europe/London"))
+    with pytest.raises(TimeParseError, match="more than a year ago"):
+        parse_when("2020-01-01 10:00", now, ZoneInfo("Europe/London"))
