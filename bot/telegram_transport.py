@@ -47,7 +47,7 @@ from handlers.context import Services
 from handlers.dispatch import NOT_ENROLLED, Dispatcher
 from handlers.messages import Chat, Outcome
 from handlers.timeparse import TimeParseError, parse_when
-from reminders.formatting import short_time
+from reminders.formatting import PROFILE_HEADING, short_time
 from storage import chats, repo
 from storage.models import Button, OutboxMessage, Staff
 
@@ -482,7 +482,7 @@ class TelegramPlatform:
     # ---- outgoing (the outbox calls these) ------------------------------------------
 
     async def send_direct(self, external_id: str, message: OutboxMessage) -> None:
-        kind = "profile" if "Profile (Philomena" in message.text else "direct"
+        kind = "profile" if PROFILE_HEADING in message.text else "direct"
         sent = await self._send(int(external_id), message, None)
         await self._record(message, external_id, sent, kind)
 

@@ -56,6 +56,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
             Role.ASSISTANT_DIRECTOR,
         }
     ),
+    # The full profile and trigger plan (Philomena fields): by direct message only.
+    "profile": frozenset(Role) - {Role.ADMIN},
     # RET-FINAL: a manager agrees the episode is closed.
     "finalise": frozenset({Role.TEAM_MANAGER, Role.HEAD_OF_SERVICE}),
     "view": frozenset(Role) - {Role.ADMIN},

@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import episodes, views
-from handlers.access import can_see
+from handlers.access import action_refusal, can_see, may
 from handlers.context import Services
 from handlers.episodes import Step
 from handlers.messages import Chat, Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
+from reminders.formatting import profile_text
 from storage import repo
 from storage.models import (
     Button,
@@ -46,7 +47,7 @@ HELP = """Whereabouts commands (a child is named by reference, e.g. C-0042, or f
 /finalise <child> [note]   (team manager)
 /ack <child>   I've got it: stops the escalation and tells the reporter
 /handover <child> <staff id>   /escalate <child>   /disagree <child> <what the police said>
-/status [child]   /timeline <child>   /help
+/status [child]   /timeline <child>   /profile <child> (by direct message)   /help
 Times: 21:10, now, 20 min ago, 2h ago, yesterday 23:15, Fri 21:10, 2026-10-23 21:10"""
 
 USAGE = {
@@ -130,6 +131,7 @@ class Dispatcher:
             "escalate": self._escalate,
             "disagree": self._disagree,
             "callme": self._callme,
+            "profile": self._profile,
             "timeline": self._timeline,
         }
 
@@ -330,6 +332,16 @@ class Dispatcher:
     async def _escalate(self, step: Step, args: list[str]) -> Outcome:
         child, _ = await self._child_and_rest(step, args, USAGE["escalate"])
         return await episodes.escalate(step, child)
+
+    async def _profile(self, step: Step, args: list[str]) -> Outcome:
+        child, _ = await self._child_and_rest(step, args, "/profile <child>")
+        if not may(step.staff, "profile", child):
+            raise Refusal(action_refusal(step.staff, "profile", child))
+        # Always private: in a group it goes to the asker by direct message.
+        text = f"{child.label}\n{profile_text(child)}"
+        if step.chat is not None and step.chat.is_group:
+            return _privately(step, text)
+        return Outcome([Reply(text, private=True)])
 
     async def _callme(self, step: Step, args: list[str]) -> Outcome:
         child, _ = await self._child_and_rest(step, args, "/callme <child>")

@@ -17,7 +17,7 @@ from typing import Any
 from config.presets import Ladder, Preset
 from handlers.access import ACTIONS
 from reminders import routing
-from reminders.formatting import duration, local_time, short_time
+from reminders.formatting import duration, local_time, profile_text, short_time
 from reminders.trigger_plan import TriggerPlan, overnight_at
 from storage import repo, timers
 from storage.db import Tx
@@ -306,7 +306,7 @@ async def _queue(
     if esc.needs_ack:
         text, buttons = await _answers(at, recipient, child, text)
     if esc.context["ladder"]["include_profile"] and recipient.startswith("staff:"):
-        text += _profile_text(child)  # direct messages only, never a group chat
+        text += "\n" + profile_text(child)  # direct messages only, never a group chat
     await repo.enqueue(
         at.tx,
         idem_key=f"{_climb_key(esc)}:s{step}:r{repeat}:{recipient}",
@@ -340,30 +340,6 @@ async def _answers(
         take = Button("I've got it", f"/ack {ref}")
         return f"{text}\nTake it: /ack {ref}", (take, *report, Button("Call me", f"/callme {ref}"))
     return f"{text}\nTell us what is happening: /update {ref} …", report
-
-
-PROFILE_FIELDS = (
-    ("full_name", "Name"),
-    ("description", "Description"),
-    ("clothing", "Clothing"),
-    ("places", "Places"),
-    ("associates", "Associates"),
-    ("medication", "Medication"),
-    ("phone", "Phone"),
-    ("social_media", "Social media"),
-)
-
-
-def _profile_text(child: Child) -> str:
-    profile = {"full_name": child.full_name, **child.profile}
-    lines = [f"{label}: {profile[key]}" for key, label in PROFILE_FIELDS if profile.get(key)]
-    plan = child.profile.get("trigger_plan")
-    if isinstance(plan, dict) and plan:
-        words = "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in plan.items())
-        lines.append(f"Trigger plan: {words}")
-    if not lines:
-        return "\nNo profile recorded: ask the social worker for the missing profile."
-    return "\n".join(["", "Profile (Philomena, J App 3):", *lines])
 
 
 async def _report_gaps(

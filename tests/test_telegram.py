@@ -304,3 +304,72 @@ async def _run_until(rig: TelegramRig, when) -> None:
     await run_until(
         Sweeper(rig.db, rig.clock, rig.svc.presets), rig.clock, when, rig.delivery.deliver_due
     )
+
+
+async def test_profile_asked_in_a_group_goes_by_direct_message(tmp_path):
+    profile = {"description": "slim, short dark hair", "phone": "07700 900123"}
+    rig = await TelegramRig.start(
+        tmp_path / "w.db", FRIDAY_NIGHT, children=[child(profile=profile)]
+    )
+    try:
+        rig.says("sam", "/profile Jay", chat_id=OAK_GROUP)
+        await rig.reply_to("sam", "Sent to you in a direct message", chat_id=OAK_GROUP)
+        private = await rig.reply_to("sam", "Phone: 07700 900123")
+        assert int(private.params["chat_id"]) == IDS["sam"]
+        assert all(
+            "07700" not in c.params.get("text", "") for c in rig.fake.sent(chat_id=OAK_GROUP)
+        )
+        rig.says("admin", "/profile Jay")
+        await rig.reply_to("admin", "can't")
+    finally:
+        await rig.stop()
+
+
+async def test_webhook_mode_checks_the_secret_token(tmp_path):
+    import socket
+
+    import aiohttp
+
+    rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
+    await rig.platform.stop()  # restart the same bot in webhook mode
+    from bot.telegram_transport import TelegramPlatform
+
+    platform = TelegramPlatform(rig.svc, rig.fake.token, base_url=rig.fake.base_url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await platform.start(
+        {
+            "listen": "127.0.0.1",
+            "port": port,
+            "url_path": "telegram",
+            "webhook_url": "https://bot.example.invalid/telegram",
+            "secret_token": "s3cret-token",
+        }
+    )
+    rig.platform = platform
+    try:
+        assert rig.fake.sent("setWebhook")[0].params["secret_token"] == "s3cret-token"
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1, "date": 0, "text": "/status",
+                "chat": {"id": 4242, "type": "private", "first_name": "X"},
+                "from": {"id": 4242, "is_bot": False, "first_name": "X"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+            },
+        }  # fmt: skip
+        url = f"http://127.0.0.1:{port}/telegram"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+            ) as r:
+                assert r.status == 403
+            async with session.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            ) as r:
+                assert r.status == 200
+        await rig.reply_to(4242, "not enrolled")
+        assert len(rig.fake.sent(chat_id=4242)) == 1, "the forged request did nothing"
+    finally:
+        await rig.stop()
