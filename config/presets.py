@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    TypeAdapter,
     model_validator,
 )
 
@@ -42,6 +43,8 @@ def parse_duration(value: Any) -> timedelta:
         return value
     if not isinstance(value, str):
         raise ValueError(f"a duration such as '30m', '1h' or '2d', not {value!r}")
+    if value.startswith("P"):  # ISO 8601, as a spec copied onto a duty is stored
+        return TypeAdapter(timedelta).validate_python(value)
     match = _DURATION.match(value)
     if not match or not any(match.groups()):
         raise ValueError(f"a duration such as '30m', '1h' or '2d', not {value!r}")
@@ -76,6 +79,10 @@ Audience = Literal[
     "iro",
     "missing_coordinator",
     "admins",
+    "team_manager",  # the child's team manager, at any hour
+    "head_of_service",
+    "assistant_director",
+    "director",
 ]
 
 
@@ -185,6 +192,112 @@ class Ladder(Strict):
         return self
 
 
+DutyTrigger = Literal[
+    "absence_reported",
+    "reported_missing",
+    "away",
+    "found",
+    "rhi_independent",  # the child asked for an independent interviewer (NS §2.6)
+    "rhi_requested",  # the request went to the provider (NS §2.9)
+    "rhi_held",
+    "abduction",  # abduction suspected (J §7)
+    "harm",  # a notification showing risk of harm (NS §4.3)
+    "media",  # a media alert is proposed (B, WY §10)
+]
+DutyCondition = Literal[
+    "ever_missing",  # reported to the police at some point in the episode
+    "looked_after",
+    "looked_after_elsewhere",  # the host authority's duties (NS §4, B)
+    "cin_cp_or_looked_after",  # MIS-SIN's categories
+    "out_of_area",  # placed outside the responsible authority (WY §8)
+    "out_of_hours",  # the trigger happened outside office hours
+    "not_returned_by_police",  # RET-POLICE: the police may not know
+    "next_working_day_16_to_47h",  # RHI-EDT (NS §1.6.1)
+    "next_working_day_48h_plus",  # RHI-EDT (NS §1.6.2)
+    "iro_unknown",  # nobody on record as IRO: a person must tell one
+]
+
+
+class Deadline(Strict):
+    """One way of counting, as RULES.md defines them; `cap` bounds it ("at the latest 3 days")."""
+
+    hours: float | None = None  # elapsed
+    days: float | None = None  # elapsed N x 24 h
+    working_days: int | None = None  # end of office hours on the Nth working day after
+    same_working_day: bool = False
+    next_working_day: bool = False
+    at: ClockTime | None = None  # a fixed local time: the next one after the event
+    start: Literal["event", "episode"] = "event"  # count from the trigger, or from last seen
+    cap: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Deadline:
+        kinds = [
+            self.hours is not None,
+            self.days is not None,
+            self.working_days is not None,
+            self.same_working_day,
+            self.next_working_day,
+            self.at is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError(
+                "a deadline is exactly one of hours, days, working_days, same_working_day, "
+                "next_working_day, at"
+            )
+        return self
+
+
+class Pattern(Strict):
+    """A repeat pattern across the child's episodes (RULES.md §5)."""
+
+    count: int = Field(ge=2)
+    within: Duration | None = None  # None: the whole history
+    counts: tuple[Literal["missing", "absent", "away"], ...] = ("missing",)
+
+
+DUTY_FIELDS = frozenset(
+    {"child", "ref", "police_ref", "home_authority", "last_seen", "next_working_day_in",
+     "rhi_edt_instruction"}
+)  # fmt: skip
+
+
+class DutySpec(Strict):
+    """A statutory duty: made by an event, owned by a role, chased until it is done."""
+
+    trigger: DutyTrigger
+    when: tuple[DutyCondition, ...] = ()
+    pattern: Pattern | None = None
+    action: str  # what must be done, as the owner reads it
+    owner: Audience
+    cc: tuple[Audience, ...] = ()  # also told, with the first reminder
+    manager: Audience | None = None  # who hears when it is overdue (default: owner's manager)
+    deadline: Deadline
+    missing_for: Duration | None = None  # only once missing this long (MIS-48H); lapses if found
+    remind_at_once: bool = True  # tell the owner when the duty is made
+    lead: Duration | None = None  # a reminder this long before the deadline
+    chase_every: Duration | None = None  # reminders through the day before the deadline
+    every: Duration = timedelta(hours=4)  # repeated while overdue
+    manager_after: int = Field(default=2, ge=0)  # overdue reminders before the manager is told
+    manager_rule: str | None = None  # the rule id the hand-up carries (RHI-LATE, RHI-CHASE)
+    still_missing: bool = False  # only if the child is still missing at the deadline
+    recur: Deadline | None = None  # again after each completion while the child is missing
+    then: str | None = None  # the rule id of a duty that follows when this one is done
+    source: str
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(r for r in (self.manager_rule, self.then) if r)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> DutySpec:
+        names = {name for _, name, _, _ in string.Formatter().parse(self.action) if name}
+        unknown = names - DUTY_FIELDS
+        if unknown:
+            raise ValueError(f"action uses unknown placeholders {sorted(unknown)}")
+        return self
+
+
 class Preset(Strict):
     name: str
     title: str
@@ -196,6 +309,7 @@ class Preset(Strict):
     absence: AbsenceRules = AbsenceRules()
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
+    duties: dict[str, DutySpec] = {}
     _calendar: AreaCalendar = PrivateAttr()
 
     @model_validator(mode="after")
@@ -204,6 +318,12 @@ class Preset(Strict):
         unknown = [r for r in self.rules if r not in known]
         if unknown:
             raise ValueError(f"unknown rule ids (not in RULES.md): {', '.join(unknown)}")
+        for rid, duty in self.duties.items():
+            for needed in (rid, *duty.rule_ids):
+                if needed not in known:
+                    raise ValueError(f"duty {rid}: unknown rule id {needed} (not in RULES.md)")
+                if needed not in self.rules:
+                    raise ValueError(f"duty {rid} uses {needed}, which the preset does not list")
         for name, ladder in self.ladders.items():
             for rid in ladder.rule_ids:
                 if rid not in self.rules:
@@ -251,6 +371,25 @@ class LadderDefaults(Strict):
     ladders: dict[str, Ladder]
 
 
+class DutyDefaults(Strict):
+    duties: dict[str, DutySpec]
+
+
+@cache
+def default_duties() -> dict[str, DutySpec]:
+    resource = resources.files("config").joinpath("protocols", "_duties.yaml")
+    try:
+        loaded = load_model(
+            DutyDefaults, "config/protocols/_duties.yaml", resource.read_text("utf-8")
+        )
+    except DataFileError as exc:
+        raise PresetError(str(exc)) from exc
+    unknown = [rid for rid in loaded.duties if rid not in catalogue()]
+    if unknown:
+        raise PresetError(f"config/protocols/_duties.yaml: unknown rule ids {unknown}")
+    return loaded.duties
+
+
 @cache
 def default_ladders() -> dict[str, Ladder]:
     resource = resources.files("config").joinpath("protocols", "_ladders.yaml")
@@ -264,12 +403,23 @@ def default_ladders() -> dict[str, Ladder]:
 
 
 def with_default_ladders(preset: Preset) -> Preset:
-    """Add each default ladder whose rule ids the preset implements and does not override."""
+    """Add each default ladder and duty whose rule ids the preset implements and does not override."""
     merged = dict(preset.ladders)
     for name, ladder in default_ladders().items():
         if name not in merged and all(preset.implements(r) for r in ladder.rule_ids):
             merged[name] = ladder
-    return preset.model_copy(update={"ladders": merged})
+    duties = dict(preset.duties)
+    for rid, duty in default_duties().items():
+        if rid not in duties and preset.implements(rid):
+            duties[rid] = duty.model_copy(
+                update={
+                    "manager_rule": duty.manager_rule
+                    if preset.implements(duty.manager_rule or rid)
+                    else None,
+                    "then": duty.then if preset.implements(duty.then or rid) else None,
+                }
+            )
+    return preset.model_copy(update={"ladders": merged, "duties": duties})
 
 
 @cache

@@ -14,7 +14,7 @@ from config.presets import Preset
 from handlers.access import action_refusal, may
 from handlers.context import Services
 from handlers.messages import Chat, Outcome, Refusal
-from reminders import escalation
+from reminders import escalation, hub
 from reminders.formatting import local_time, short_time
 from storage import repo
 from storage.db import Tx
@@ -226,11 +226,11 @@ async def _report_one(
     )
     episode = await repo.get_episode(tx, episode_id)
     assert episode is not None
-    await escalation.trigger(
+    await hub.on_event(
         tx, preset, step.now, "absence_reported", episode, child, step.staff, details
     )
     if concern is Concern.POLICE:
-        await escalation.trigger(
+        await hub.on_event(
             tx, preset, step.now, "police_concern", episode, child, step.staff, details
         )
     linked = " (linked with the siblings reported with them) [RET-SIBLINGS]" if group else ""
@@ -259,9 +259,7 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
         await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}", "ABS-LOG")
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
-        await escalation.trigger(
-            tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text
-        )
+        await hub.on_event(tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text)
     return Outcome.say(
         f"Recorded: {child.label} is away from placement (whereabouts known)."
     ).about(episode.id)
@@ -281,7 +279,7 @@ async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outco
                 f"({local_time(episode.last_seen_at, tz)}). Check the time."
             )
         await _event(tx, step, episode.id, child, "update", text, rule_id="ABS-LOG", at=at)
-        await escalation.on_update(tx, _tz(step, child), step.now, episode, child, step.staff)
+        await hub.on_event(tx, _tz(step, child), step.now, "update", episode, child, step.staff)
     return Outcome.say(f"Added to {child.label}'s timeline.").about(episode.id)
 
 
@@ -301,13 +299,13 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
         preset = _tz(step, child)
-        await escalation.on_update(tx, preset, step.now, fresh, child, step.staff)
+        await hub.on_event(tx, preset, step.now, "update", fresh, child, step.staff)
         if level is Concern.POLICE and episode.category is not Category.MISSING:
-            await escalation.trigger(
+            await hub.on_event(
                 tx, preset, step.now, "police_concern", fresh, child, step.staff, text
             )
         elif episode.concern is Concern.POLICE:
-            await escalation.trigger(
+            await hub.on_event(
                 tx, preset, step.now, "concern_lowered", fresh, child, step.staff, text
             )
     reply = f"Recorded: {child.label} level of concern is now {level.value}."
@@ -393,9 +391,7 @@ async def report_police(
         )
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
-        await escalation.trigger(
-            tx, preset, step.now, "reported_missing", fresh, child, step.staff, text
-        )
+        await hub.on_event(tx, preset, step.now, "reported_missing", fresh, child, step.staff, text)
     return Outcome.say(
         f"Recorded: {child.label} reported missing to the police, ref {ref}, grade {grade.value}."
     ).about(episode.id)
@@ -433,7 +429,7 @@ async def record_found(
         )
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
-        await escalation.on_found(tx, preset, step.now, fresh, child, step.staff)
+        await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
     lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
     if nudge:
         lines.append(f"Add where and with whom: /update {child.ref} <where, with whom>")
@@ -477,16 +473,11 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
             f"return interview {label}. {text}".strip(),
             "RHI-72H",
         )
-        if status in (RhiStatus.HELD, RhiStatus.DECLINED):
-            await repo.close_duties(
-                tx,
-                episode.id,
-                "RHI-72H",
-                state="done",
-                closed_by=step.staff.id,
-                closed_at=step.now,
-                note=label,
-            )
+        fresh = await repo.get_episode(tx, episode.id)
+        assert fresh is not None
+        await hub.on_event(
+            tx, _tz(step, child), step.now, f"rhi_{status.value}", fresh, child, step.staff
+        )
     return Outcome.say(f"Recorded: return interview {label} for {child.label}.").about(episode.id)
 
 
@@ -636,7 +627,7 @@ async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
     async with step.svc.db.write() as tx:
         episode = await _open_episode(tx, child, "record a disagreement with the police")
         await _event(tx, step, episode.id, child, "police_disagree", text, "MIS-DISAGREE")
-        await escalation.trigger(
+        await hub.on_event(
             tx, preset, step.now, "police_disagree", episode, child, step.staff, text
         )
     return Outcome.say(
@@ -664,5 +655,43 @@ async def call_me(step: Step, child: Child) -> Outcome:
             child_id=child.id,
         )
     return Outcome.say(f"I've asked the reporter to phone you about {child.label}.").about(
+        episode.id
+    )
+
+
+async def rhi_independent(step: Step, child: Child, text: str) -> Outcome:
+    """The child asks for an independent interviewer (NS §2.6): the request must go out."""
+    _check(step, "rhi", child)
+    async with step.svc.db.write() as tx:
+        episode = await _returned_episode(tx, child, "record the request")
+        await _event(
+            tx, step, episode.id, child, "rhi_independent",
+            f"the child asked for an independent interviewer. {text}".strip(), "RHI-INDEP",
+        )  # fmt: skip
+        made = await hub.on_event(
+            tx, _tz(step, child), step.now, "rhi_independent", episode, child, step.staff
+        )
+    follow = f" Duty D{made[0]} is open for the request." if made else ""
+    return Outcome.say(f"Recorded: {child.label} wants an independent interviewer.{follow}").about(
+        episode.id
+    )
+
+
+async def flag(step: Step, child: Child, trigger: str, text: str, rule: str, said: str) -> Outcome:
+    """/abduction, /harm, /media: an event that makes the area's duties for it."""
+    _check(step, "update", child)
+    if not text.strip():
+        raise Refusal(f"Say what is known: /{said} {child.ref} <details>")
+    preset = _tz(step, child)
+    async with step.svc.db.write() as tx:
+        episode = await _current_episode(tx, child, f"record {said}")
+        await _event(tx, step, episode.id, child, trigger, text, rule)
+        made = await hub.on_event(tx, preset, step.now, trigger, episode, child, step.staff, text)
+    if not made:
+        return Outcome.say(
+            f"Recorded on {child.label}'s timeline. The {preset.name} protocol sets no duty for it."
+        ).about(episode.id)
+    labels = ", ".join(f"D{d}" for d in made)
+    return Outcome.say(f"Recorded [{rule}]. Duty {labels} is open and being chased.").about(
         episode.id
     )

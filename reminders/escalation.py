@@ -554,12 +554,6 @@ async def escalate_now(
 # ---- found and after ----------------------------------------------------------------
 
 
-async def on_update(
-    tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child, actor: Staff
-) -> None:
-    await trigger(tx, preset, now, "update", episode, child, actor)
-
-
 async def on_found(
     tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child, actor: Staff
 ) -> None:
@@ -597,17 +591,6 @@ async def on_found(
             now=now,
             episode_id=episode.id,
             child_id=child.id,
-        )
-    if episode.ever_missing and preset.implements("RHI-72H"):
-        owner = child.social_worker_id or child.team_manager_id
-        await repo.insert_duty(
-            tx,
-            episode_id=episode.id,
-            child_id=child.id,
-            rule_id="RHI-72H",
-            due_at=preset.calendar.add_hours(episode.found_at, 72),
-            owner_id=owner,
-            created_at=now,
         )
 
 

@@ -41,7 +41,9 @@ def describe(audience: str, office: bool) -> str:
         return "team manager" if office else "out-of-hours manager on the rota"
     if audience in ROTA_ROLES:
         return audience.replace("_", " ") + " on the rota"
-    return {"home_team": "home team chat", "iro": "IRO", "admins": "admin"}.get(audience, audience)
+    return {"home_team": "home team chat", "iro": "IRO", "admins": "admin"}.get(
+        audience, audience.replace("_", " ")
+    )
 
 
 def staff(staff_id: str) -> str:
@@ -56,9 +58,12 @@ async def resolve(
     child: Child,
     episode: Episode,
     now: datetime,
+    office: bool | None = None,
 ) -> Resolved:
+    """`office` forces office-hours meaning (duties belong to the allocated people)."""
     result = Resolved()
-    office = preset.calendar.in_office_hours(now)
+    if office is None:
+        office = preset.calendar.in_office_hours(now)
     for audience in audiences:
         found = await _one(r, audience, office=office, child=child, episode=episode, now=now)
         if not found:
@@ -91,6 +96,13 @@ async def _one(
         if not office:
             return [staff(s) for s in await timers.on_rota(r, "out_of_hours_manager", now)]
         return await _team_manager(r, child)
+    if audience == "team_manager":
+        return await _team_manager(r, child)
+    if audience in ("head_of_service", "assistant_director", "director"):
+        people = await repo.staff_with_role(r, Role(audience))
+        if not people and audience == "director":  # NS §4.3: or an Assistant Director
+            people = await repo.staff_with_role(r, Role.ASSISTANT_DIRECTOR)
+        return [staff(s.id) for s in people]
     raise ValueError(f"unknown audience {audience!r}")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from config.presets import Preset
-from reminders import escalation
+from reminders import duties, escalation
 from reminders.clock import Clock, FakeClock
 from storage import repo, timers
 from storage.db import Database
@@ -31,7 +31,7 @@ class Sweeper:
         self.batch = batch
 
     async def sweep(self) -> int:
-        """Fire everything due now; returns how many climbs moved."""
+        """Fire everything due now; returns how many climbs and duty reminders moved."""
         fired = 0
         while True:
             now = self.clock.now()
@@ -39,7 +39,33 @@ class Sweeper:
             for item in due:
                 fired += await self._fire_one(item.id, now)
             if len(due) < self.batch:
+                break
+        while True:
+            now = self.clock.now()
+            reminders = await repo.due_duty_reminders(self.db, now, self.batch)
+            for duty in reminders:
+                fired += await self._remind_one(duty.id, now)
+            if len(reminders) < self.batch:
                 return fired
+
+    async def _remind_one(self, duty_id: int, now: datetime) -> int:
+        try:
+            async with self.db.write() as tx:
+                duty = await repo.get_duty(tx, duty_id)
+                if duty is None or duty.next_remind_at is None or duty.next_remind_at > now:
+                    return 0  # closed or chased since we looked
+                child = await repo.get_child(tx, duty.child_id)
+                if child is None:
+                    return 0
+                await duties.remind(tx, self.presets[child.area], now, duty)
+            return 1
+        except Exception:  # noqa: BLE001 - one broken duty must not stop every other reminder
+            log.exception("duty %s failed to remind; retrying in %s", duty_id, RETRY_BROKEN)
+            async with self.db.write() as tx:
+                duty = await repo.get_duty(tx, duty_id)
+                if duty is not None:
+                    await repo.update_duty(tx, duty, next_remind_at=now + RETRY_BROKEN)
+            return 0
 
     async def _fire_one(self, escalation_id: int, now: datetime) -> int:
         try:
@@ -63,11 +89,12 @@ class Sweeper:
         return 1
 
     async def next_due(self) -> datetime | None:
-        """The next moment anything needs doing: a climb or an outbox retry."""
+        """The next moment anything needs doing: a climb, a duty reminder or an outbox retry."""
         times = [
             t
             for t in (
                 await timers.next_escalation_due(self.db),
+                await repo.next_duty_reminder(self.db),
                 await timers.next_outbox_due(self.db),
             )
             if t is not None

@@ -178,6 +178,7 @@ def split_sql(script: str) -> list[str]:
     statements: list[str] = []
     buffer: list[str] = []
     for line in script.splitlines():
+        line = line.split(" --", 1)[0].rstrip()  # trailing comments (no strings hold " --")
         stripped = line.strip()
         if not stripped or stripped.startswith("--"):
             continue

@@ -20,6 +20,7 @@ class Role(StrEnum):
     MISSING_COORDINATOR = "missing_coordinator"
     HEAD_OF_SERVICE = "head_of_service"
     ASSISTANT_DIRECTOR = "assistant_director"
+    DIRECTOR = "director"
     ADMIN = "admin"
 
 
@@ -167,11 +168,27 @@ class Duty:
     rule_id: str
     due_at: datetime
     owner_id: str | None
-    state: str
+    state: str  # open | done | not_applicable (overdue is open past its due time)
     created_at: datetime
     closed_by: str | None = None
     closed_at: datetime | None = None
     note: str | None = None
+    owner_role: str | None = None
+    action: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    next_remind_at: datetime | None = None
+    reminders: int = 0
+    overdue_reminders: int = 0
+    manager_told_at: datetime | None = None
+    applies_from: datetime | None = None
+    version: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"D{self.id}"
+
+    def overdue(self, now: datetime) -> bool:
+        return self.state == "open" and now > self.due_at
 
 
 @dataclass(frozen=True)

@@ -411,6 +411,15 @@ def _duty(row: Row) -> Duty:
         closed_by=row["closed_by"],
         closed_at=from_db_time(row["closed_at"]),
         note=row["note"],
+        owner_role=row["owner_role"],
+        action=row["action"],
+        spec=json.loads(row["spec_json"] or "{}"),
+        next_remind_at=from_db_time(row["next_remind_at"]),
+        reminders=row["reminders"],
+        overdue_reminders=row["overdue_reminders"],
+        manager_told_at=from_db_time(row["manager_told_at"]),
+        applies_from=from_db_time(row["applies_from"]),
+        version=row["version"],
     )
 
 
@@ -423,12 +432,35 @@ async def insert_duty(
     due_at: datetime,
     owner_id: str | None,
     created_at: datetime,
+    owner_role: str | None = None,
+    action: str = "",
+    spec: dict[str, Any] | None = None,
+    next_remind_at: datetime | None = None,
+    applies_from: datetime | None = None,
 ) -> int:
     return await tx.insert(
-        "INSERT INTO duties (episode_id, child_id, rule_id, due_at, owner_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (episode_id, child_id, rule_id, to_db_time(due_at), owner_id, to_db_time(created_at)),
+        "INSERT INTO duties (episode_id, child_id, rule_id, due_at, owner_id, created_at,"
+        " owner_role, action, spec_json, next_remind_at, applies_from)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            episode_id,
+            child_id,
+            rule_id,
+            to_db_time(due_at),
+            owner_id,
+            to_db_time(created_at),
+            owner_role,
+            action,
+            json.dumps(spec or {}),
+            to_db_time(next_remind_at) if next_remind_at else None,
+            to_db_time(applies_from) if applies_from else None,
+        ),
     )
+
+
+async def get_duty(r: Reader, duty_id: int) -> Duty | None:
+    row = await r.fetchone("SELECT * FROM duties WHERE id = ?", (duty_id,))
+    return _duty(row) if row else None
 
 
 async def duties_for_episode(r: Reader, episode_id: int) -> list[Duty]:
@@ -438,22 +470,69 @@ async def duties_for_episode(r: Reader, episode_id: int) -> list[Duty]:
     return [_duty(row) for row in rows]
 
 
-async def close_duties(
-    tx: Tx,
-    episode_id: int,
-    rule_id: str,
-    *,
-    state: str,
-    closed_by: str,
-    closed_at: datetime,
-    note: str,
-) -> int:
-    cursor = await tx.execute(
-        "UPDATE duties SET state = ?, closed_by = ?, closed_at = ?, note = ?"
-        " WHERE episode_id = ? AND rule_id = ? AND state = 'open'",
-        (state, closed_by, to_db_time(closed_at), note, episode_id, rule_id),
+async def open_duties(r: Reader, owner_id: str | None = None) -> list[Duty]:
+    if owner_id is None:
+        rows = await r.fetchall("SELECT * FROM duties WHERE state = 'open' ORDER BY due_at, id")
+    else:
+        rows = await r.fetchall(
+            "SELECT * FROM duties WHERE state = 'open' AND owner_id = ? ORDER BY due_at, id",
+            (owner_id,),
+        )
+    return [_duty(row) for row in rows]
+
+
+async def due_duty_reminders(r: Reader, now: datetime, limit: int) -> list[Duty]:
+    rows = await r.fetchall(
+        "SELECT * FROM duties WHERE next_remind_at IS NOT NULL AND next_remind_at <= ?"
+        " ORDER BY next_remind_at, id LIMIT ?",
+        (to_db_time(now), limit),
     )
-    return cursor.rowcount
+    return [_duty(row) for row in rows]
+
+
+async def next_duty_reminder(r: Reader) -> datetime | None:
+    row = await r.fetchone(
+        "SELECT MIN(next_remind_at) AS t FROM duties WHERE next_remind_at IS NOT NULL"
+    )
+    return from_db_time(row["t"]) if row else None
+
+
+async def duty_created_since(
+    r: Reader, child_id: int, rule_id: str, since: datetime | None
+) -> bool:
+    row = await r.fetchone(
+        "SELECT 1 FROM duties WHERE child_id = ? AND rule_id = ? AND created_at >= ? LIMIT 1",
+        (child_id, rule_id, to_db_time(since) if since else "0"),
+    )
+    return row is not None
+
+
+async def update_duty(tx: Tx, duty: Duty, **changes: Any) -> Duty:
+    """Move a duty on, if nobody else did since it was read (else StaleWrite)."""
+    allowed = {
+        "state", "owner_id", "closed_by", "closed_at", "note", "next_remind_at", "reminders",
+        "overdue_reminders", "manager_told_at", "due_at",
+    }  # fmt: skip
+    if set(changes) - allowed:
+        raise ValueError(f"not duty columns: {sorted(set(changes) - allowed)}")
+    values = [_db_value(v) for v in changes.values()]
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    cursor = await tx.execute(
+        f"UPDATE duties SET {assignments}, version = version + 1 WHERE id = ? AND version = ?",
+        (*values, duty.id, duty.version),
+    )
+    if cursor.rowcount != 1:
+        raise StaleWrite(f"duty {duty.id} changed while it was being updated")
+    fresh = await get_duty(tx, duty.id)
+    assert fresh is not None
+    return fresh
+
+
+async def episodes_of_child(r: Reader, child_id: int) -> list[Episode]:
+    rows = await r.fetchall(
+        "SELECT * FROM episodes WHERE child_id = ? ORDER BY last_seen_at, id", (child_id,)
+    )
+    return [_episode(row) for row in rows]
 
 
 # ---- outbox -----------------------------------------------------------------

@@ -29,9 +29,11 @@ def test_all_areas_load_with_their_calendars():
         assert all(rule in catalogue() for rule in preset.rules)
 
 
-def test_only_hipsw_has_the_next_day_ladder():
+def test_only_hipsw_has_the_next_day_duty():
     presets = load_all_presets()
-    assert [a for a, p in presets.items() if "missing_next_day" in p.ladders] == ["hipsw"]
+    assert [a for a, p in presets.items() if "MIS-NEXTDAY" in p.duties] == ["hipsw"]
+    spec = presets["hipsw"].duties["MIS-NEXTDAY"]
+    assert spec.when == ("out_of_hours",) and spec.deadline.next_working_day is True
 
 
 def test_every_ladder_message_names_a_rule_the_preset_implements():

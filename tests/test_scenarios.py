@@ -17,17 +17,29 @@ SCENARIOS = Path(str(resources.files("bot").joinpath("scenarios")))
 EXPECTED_RULES = {
     "jersey": {
         "ABS-OOH",
-        "ABS-IRO",
         "ABS-REVIEW",
         "MIS-DISAGREE",
         "MIS-NOTIFY",
-        "MIS-IRO",
         "RET-TELL",
+        "RET-POLICE",
+        "RET-SWC",
     },
-    "hipsw": {"ABS-OOH", "MIS-NOTIFY", "MIS-NEXTDAY", "RET-TELL"},
-    "buckinghamshire": {"ABS-SW", "ABS-REVIEW", "MIS-NOTIFY", "RET-TELL", "RET-ALERT"},
+    "hipsw": {"ABS-OOH", "MIS-NOTIFY", "MIS-NEXTDAY", "RET-TELL", "RET-SWC", "RHI-72H"},
+    "buckinghamshire": {
+        "ABS-SW",
+        "ABS-IRO",
+        "ABS-REVIEW",
+        "MIS-NOTIFY",
+        "MIS-IRO",
+        "MIS-OVERSIGHT",
+        "MIS-STRAT-B",
+        "MIS-MAMM-B",
+        "RET-TELL",
+        "RET-ALERT",
+        "RHI-RECORD",
+    },
     "north-somerset": {"ABS-OOH", "ABS-OVERNIGHT", "RET-TELL"},
-    "west-yorkshire": {"ABS-OOH", "ABS-IRO", "MIS-NOTIFY", "MIS-IRO", "RET-TELL"},
+    "west-yorkshire": {"ABS-OOH", "ABS-IRO", "MIS-NOTIFY", "MIS-IRO", "RET-TELL", "RHI-72H"},
 }
 
 

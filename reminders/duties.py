@@ -1,0 +1,524 @@
+"""Statutory duties (RULES.md §2–§5): made by episode events, owned by a person, chased.
+
+A duty's spec is copied onto it when it is made, like a climb's steps. The sweeper calls
+`remind` for every duty whose next reminder is due: a reminder before the deadline (lead
+time, and through the day where the rule says so), one at the deadline, then repeats while
+overdue; after the rule's number of overdue reminders the owner's manager is told.
+Every function runs inside the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from config.presets import Deadline, DutySpec, Preset
+from reminders import routing
+from reminders.formatting import duration, local_time, short_time
+from storage import repo
+from storage.db import Tx, to_db_time
+from storage.models import (
+    Button,
+    Category,
+    Child,
+    Duty,
+    EndReason,
+    Episode,
+    EpisodeState,
+    LegalStatus,
+    Role,
+    Staff,
+)
+
+log = logging.getLogger(__name__)
+
+# Duties that close themselves when the return interview is recorded as held or declined.
+CLOSED_BY_INTERVIEW = ("RHI-72H", "RHI-RECORD", "RHI-EDT", "RHI-CHASE")
+
+
+@dataclass(frozen=True)
+class Moment:
+    tx: Tx
+    preset: Preset
+    now: datetime
+
+
+# ---- deadlines -------------------------------------------------------------------------
+
+
+def deadline_at(preset: Preset, rule: Deadline | dict[str, Any], base: datetime) -> datetime:
+    """The due instant for a deadline counted from `base`, in the area's calendar (RULES.md)."""
+    spec = rule if isinstance(rule, Deadline) else Deadline.model_validate(rule)
+    cal = preset.calendar
+    if spec.hours is not None:
+        due = cal.add_hours(base, spec.hours)
+    elif spec.days is not None:
+        due = cal.add_days(base, spec.days)
+    elif spec.working_days is not None:
+        due = cal.add_working_days(base, spec.working_days)
+    elif spec.same_working_day:
+        due = cal.same_working_day(base)
+    elif spec.next_working_day:
+        due = cal.next_working_day_deadline(base)
+    else:
+        assert spec.at is not None
+        local = base.astimezone(preset.zone)
+        candidate = datetime.combine(local.date(), spec.at, tzinfo=preset.zone)
+        if candidate <= local:
+            candidate = datetime.combine(
+                local.date() + timedelta(days=1), spec.at, tzinfo=preset.zone
+            )
+        due = candidate
+    if spec.cap is not None:
+        due = min(due, base + spec.cap)
+    return due
+
+
+# ---- conditions ------------------------------------------------------------------------
+
+
+def _holds(condition: str, preset: Preset, now: datetime, episode: Episode, child: Child) -> bool:
+    cal = preset.calendar
+    if condition == "ever_missing":
+        return episode.ever_missing or episode.category is Category.MISSING
+    if condition == "looked_after":
+        return child.legal_status.is_looked_after
+    if condition == "looked_after_elsewhere":
+        return child.legal_status is LegalStatus.LOOKED_AFTER_ELSEWHERE
+    if condition == "cin_cp_or_looked_after":
+        return child.legal_status in (
+            LegalStatus.LOOKED_AFTER,
+            LegalStatus.LOOKED_AFTER_ELSEWHERE,
+            LegalStatus.CHILD_PROTECTION,
+            LegalStatus.CHILD_IN_NEED,
+        )
+    if condition == "out_of_area":
+        return bool(child.profile.get("placed_out_of_area"))
+    if condition == "out_of_hours":
+        return not cal.in_office_hours(now)
+    if condition == "not_returned_by_police":
+        return episode.end_reason is not EndReason.POLICE
+    if condition == "next_working_day_16_to_47h":
+        return 16 <= cal.hours_until_next_working_day(now) < 48
+    if condition == "next_working_day_48h_plus":
+        return cal.hours_until_next_working_day(now) >= 48
+    if condition == "iro_unknown":
+        return not child.iro_id
+    raise ValueError(f"unknown duty condition {condition!r}")
+
+
+async def _pattern_met(
+    at: Moment, rule_id: str, spec: DutySpec, episode: Episode, child: Child
+) -> bool:
+    """The Nth episode in the window, counted over the child's history (RULES.md §5)."""
+    assert spec.pattern is not None
+    since = at.now - spec.pattern.within if spec.pattern.within else None
+    count = 0
+    for past in await repo.episodes_of_child(at.tx, child.id):
+        if since is not None and past.last_seen_at < since:
+            continue
+        kind = (
+            "missing"
+            if (past.ever_missing or past.category is Category.MISSING)
+            else past.category.value
+        )
+        if past.id == episode.id and episode.category is Category.MISSING:
+            kind = "missing"
+        if kind in spec.pattern.counts:
+            count += 1
+    if count < spec.pattern.count:
+        return False
+    # once per window (once ever when the pattern has no window)
+    return not await repo.duty_created_since(at.tx, child.id, rule_id, since)
+
+
+# ---- making duties ------------------------------------------------------------------------
+
+
+async def trigger(
+    tx: Tx,
+    preset: Preset,
+    now: datetime,
+    name: str,
+    episode: Episode,
+    child: Child,
+    actor: Staff,
+) -> list[int]:
+    """An episode event: make every duty the area's rules attach to it. Returns duty ids."""
+    at = Moment(tx, preset, now)
+    made = []
+    if name == "found":
+        await _close_when_found(at, episode)
+    if name in ("rhi_held", "rhi_declined"):
+        await close_rules(
+            at, episode, CLOSED_BY_INTERVIEW, "done", actor.id, f"return interview {name[4:]}"
+        )
+    for rule_id, spec in preset.duties.items():
+        if spec.trigger != name and name not in _also_on(rule_id):
+            continue
+        if not all(_holds(c, preset, now, episode, child) for c in spec.when):
+            continue
+        if (
+            spec.pattern is not None
+            and spec.trigger == name
+            and not await _pattern_met(at, rule_id, spec, episode, child)
+        ):
+            continue
+        made.append(await create(at, rule_id, spec, episode, child, actor))
+    return made
+
+
+def _also_on(rule_id: str) -> tuple[str, ...]:
+    # NS §4.3: a Director letter for the 4th notification, or for any showing risk of harm.
+    return ("harm",) if rule_id == "DIR-LETTER" else ()
+
+
+async def create(
+    at: Moment,
+    rule_id: str,
+    spec: DutySpec,
+    episode: Episode,
+    child: Child,
+    actor: Staff | None,
+    base: datetime | None = None,
+) -> int:
+    start = base or (episode.last_seen_at if spec.deadline.start == "episode" else at.now)
+    applies_from = None
+    if spec.missing_for is not None:
+        applies_from = episode.last_seen_at + spec.missing_for
+        start = max(start, applies_from)
+    due = deadline_at(at.preset, spec.deadline, start)
+    owner = await _owner(at, spec.owner, child, episode)
+    action = _render(at, spec.action, episode, child)
+    duty_id = await repo.insert_duty(
+        at.tx,
+        episode_id=episode.id,
+        child_id=child.id,
+        rule_id=rule_id,
+        due_at=due,
+        owner_id=owner,
+        created_at=at.now,
+        owner_role=spec.owner,
+        action=action,
+        spec=spec.model_dump(mode="json"),
+        next_remind_at=_first_reminder(spec, at.now, due, applies_from),
+        applies_from=applies_from,
+    )
+    await repo.append_event(
+        at.tx,
+        episode_id=episode.id,
+        child_id=child.id,
+        at=at.now,
+        recorded_at=at.now,
+        actor_id=None,
+        kind="duty",
+        rule_id=rule_id,
+        text=f"duty D{duty_id}: {action} Due {local_time(due, at.preset.zone)}"
+        + (f", owner {owner}" if owner else ", no owner found"),
+    )
+    if owner is None:
+        await _tell_admins(
+            at, duty_id, episode, child, rule_id,
+            f"Nobody to own duty D{duty_id} for {child.label} "
+            f"({spec.owner.replace('_', ' ')}): {action}",
+        )  # fmt: skip
+    return duty_id
+
+
+def _first_reminder(
+    spec: DutySpec, now: datetime, due: datetime, applies_from: datetime | None
+) -> datetime:
+    earliest = max(now, applies_from) if applies_from else now
+    if spec.chase_every is not None:
+        return earliest  # chased from the start ("through the day")
+    if spec.lead is not None and due - spec.lead > earliest:
+        return due - spec.lead
+    if spec.remind_at_once:
+        return earliest
+    return due
+
+
+async def _owner(at: Moment, audience: str, child: Child, episode: Episode) -> str | None:
+    """Duties belong to the allocated people, whatever the hour (routing in office terms)."""
+    resolved = await routing.resolve(
+        at.tx, (audience,), preset=at.preset, child=child, episode=episode, now=at.now, office=True
+    )
+    for recipient in resolved.recipients:
+        kind, _, ident = recipient.partition(":")
+        if kind == "staff":
+            return ident
+    return None
+
+
+def _render(at: Moment, text: str, episode: Episode, child: Child) -> str:
+    cal = at.preset.calendar
+    hours = cal.hours_until_next_working_day(at.now)
+    edt = (
+        "Offer and, with consent, hold the return interview yourself (NS §1.6.2)."
+        if hours >= 48
+        else "Ask the child who they want for the return interview, and get parental consent "
+        "unless they are looked after (NS §1.6.1)."
+    )
+    values = {
+        "child": child.label,
+        "ref": child.ref,
+        "police_ref": episode.police_ref or "not recorded",
+        "home_authority": child.home_authority or "the home authority",
+        "last_seen": local_time(episode.last_seen_at, at.preset.zone),
+        "next_working_day_in": f"{hours:.0f} h",
+        "rhi_edt_instruction": edt,
+    }
+    return text.format(**values)
+
+
+# ---- chasing --------------------------------------------------------------------------------
+
+
+async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
+    """The sweeper found this duty's reminder due: send it and schedule the next."""
+    at = Moment(tx, preset, now)
+    spec = DutySpec.model_validate(duty.spec)
+    episode = await repo.get_episode(tx, duty.episode_id) if duty.episode_id else None
+    child = await repo.get_child(tx, duty.child_id)
+    if child is None or episode is None:
+        await repo.update_duty(tx, duty, next_remind_at=None)
+        return
+    if duty.state != "open":
+        await repo.update_duty(tx, duty, next_remind_at=None)
+        return
+    if spec.still_missing and episode.state is not EpisodeState.OPEN:
+        await _close(at, duty, "not_applicable", None, "the child is no longer missing")
+        return
+    overdue = now >= duty.due_at
+    owner = duty.owner_id
+    recipients = [routing.staff(owner)] if owner else []
+    if duty.reminders == 0 and spec.cc:
+        cc = await routing.resolve(
+            tx, spec.cc, preset=preset, child=child, episode=episode, now=now, office=True
+        )
+        recipients += [r for r in cc.recipients if r not in recipients]
+    text = _reminder_text(at, duty, now)
+    for recipient in recipients:
+        await repo.enqueue(
+            tx,
+            idem_key=f"duty{duty.id}:n{duty.reminders}:{recipient}",
+            recipient=recipient,
+            text=text,
+            rule_id=duty.rule_id,
+            now=now,
+            episode_id=episode.id,
+            child_id=child.id,
+            buttons=(Button("Done", f"/done {duty.label}"),),
+            due_at=min(duty.next_remind_at or now, now),
+        )
+    overdue_count = duty.overdue_reminders + (1 if now > duty.due_at else 0)
+    changes: dict[str, Any] = {
+        "reminders": duty.reminders + 1,
+        "overdue_reminders": overdue_count,
+        "next_remind_at": _next_reminder(spec, now, duty.due_at),
+    }
+    if overdue and duty.manager_told_at is None and overdue_count >= spec.manager_after:
+        await _tell_manager(at, duty, spec, episode, child)
+        changes["manager_told_at"] = now
+    if not recipients:
+        await _tell_admins(
+            at, duty.id, episode, child, duty.rule_id,
+            f"Duty {duty.label} for {child.label} has no owner: {duty.action}",
+        )  # fmt: skip
+    await repo.update_duty(tx, duty, **changes)
+
+
+def _next_reminder(spec: DutySpec, now: datetime, due: datetime) -> datetime:
+    if now >= due:
+        return now + spec.every
+    candidates = [due]
+    if spec.chase_every is not None:
+        candidates.append(now + spec.chase_every)
+    if spec.lead is not None and due - spec.lead > now:
+        candidates.append(due - spec.lead)
+    return min(candidates)
+
+
+def _reminder_text(at: Moment, duty: Duty, now: datetime) -> str:
+    due = local_time(duty.due_at, at.preset.zone)
+    if now < duty.due_at:
+        when = f"Due {due} (in {duration(duty.due_at - now)})."
+    elif now - duty.due_at < timedelta(minutes=1):
+        when = f"Due now ({due})."
+    else:
+        when = f"OVERDUE by {duration(now - duty.due_at)} (was due {due})."
+    return (
+        f"[{duty.rule_id}] {duty.label}: {duty.action} {when} "
+        f"When done: /done {duty.label} <note>, or /na {duty.label} <reason>."
+    )
+
+
+async def _tell_manager(
+    at: Moment, duty: Duty, spec: DutySpec, episode: Episode, child: Child
+) -> None:
+    """RHI-LATE, RHI-CHASE and the like: overdue duties go up a level."""
+    targets = await _managers(at, spec, duty, child, episode)
+    rule = spec.manager_rule or duty.rule_id
+    owner = await repo.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
+    text = (
+        f"[{rule}] {duty.label} for {child.label} is overdue "
+        f"({duration(at.now - duty.due_at)} past {local_time(duty.due_at, at.preset.zone)}); "
+        f"owner {owner.name if owner else 'nobody'}: {duty.action}"
+    )
+    if not targets:
+        await _tell_admins(at, duty.id, episode, child, rule, text + " (no manager found)")
+        return
+    for recipient in targets:
+        await repo.enqueue(
+            at.tx,
+            idem_key=f"duty{duty.id}:manager:{recipient}",
+            recipient=recipient,
+            text=text,
+            rule_id=rule,
+            now=at.now,
+            episode_id=episode.id,
+            child_id=child.id,
+        )
+
+
+async def _managers(
+    at: Moment, spec: DutySpec, duty: Duty, child: Child, episode: Episode
+) -> list[str]:
+    if spec.manager is not None:
+        resolved = await routing.resolve(
+            at.tx, (spec.manager,), preset=at.preset, child=child, episode=episode, now=at.now,
+            office=True,
+        )  # fmt: skip
+        return resolved.recipients
+    owner = await repo.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
+    if owner is not None and owner.manager_id:
+        return [routing.staff(owner.manager_id)]
+    by_role = {
+        Role.SOCIAL_WORKER: ("team_manager",),
+        Role.TEAM_MANAGER: ("head_of_service",),
+        Role.OUT_OF_HOURS: ("out_of_hours_manager",),
+    }
+    audiences = by_role.get(owner.role, ("team_manager",)) if owner else ("team_manager",)
+    resolved = await routing.resolve(
+        at.tx, audiences, preset=at.preset, child=child, episode=episode, now=at.now, office=True
+    )
+    return [r for r in resolved.recipients if r != routing.staff(duty.owner_id or "")]
+
+
+async def _tell_admins(
+    at: Moment, key: int, episode: Episode, child: Child, rule: str, text: str
+) -> None:
+    for admin in await repo.staff_with_role(at.tx, Role.ADMIN):
+        await repo.enqueue(
+            at.tx,
+            idem_key=f"duty{key}:admin:{to_db_time(at.now)}:{admin.id}",
+            recipient=routing.staff(admin.id),
+            text=f"[{rule}] {text}",
+            rule_id=rule,
+            now=at.now,
+            episode_id=episode.id,
+            child_id=child.id,
+        )
+
+
+# ---- closing ------------------------------------------------------------------------------------
+
+
+async def close(
+    tx: Tx, preset: Preset, now: datetime, duty: Duty, state: str, by: Staff, note: str
+) -> list[int]:
+    """/done or /na. Returns the ids of duties that follow (a recurrence or the next rule)."""
+    at = Moment(tx, preset, now)
+    await _close(at, duty, state, by.id, note)
+    follow: list[int] = []
+    spec = DutySpec.model_validate(duty.spec)
+    if state != "done" or duty.episode_id is None:
+        return follow
+    episode = await repo.get_episode(tx, duty.episode_id)
+    child = await repo.get_child(tx, duty.child_id)
+    if episode is None or child is None:
+        return follow
+    if spec.recur is not None and episode.state is EpisodeState.OPEN:
+        again = spec.model_copy(update={"deadline": spec.recur})
+        follow.append(await create(at, duty.rule_id, again, episode, child, by))
+    if spec.then and spec.then in preset.duties:
+        follow.append(await create(at, spec.then, preset.duties[spec.then], episode, child, by))
+    return follow
+
+
+async def _close(at: Moment, duty: Duty, state: str, by: str | None, note: str) -> None:
+    await repo.update_duty(
+        at.tx, duty, state=state, closed_by=by, closed_at=at.now, note=note, next_remind_at=None
+    )
+    word = "done" if state == "done" else "not applicable"
+    await repo.append_event(
+        at.tx,
+        episode_id=duty.episode_id,
+        child_id=duty.child_id,
+        at=at.now,
+        recorded_at=at.now,
+        actor_id=by,
+        kind=f"duty_{state}",
+        rule_id=duty.rule_id,
+        text=f"duty {duty.label} {word}: {note}",
+    )
+
+
+async def close_rules(
+    at: Moment, episode: Episode, rules: tuple[str, ...], state: str, by: str | None, note: str
+) -> None:
+    for duty in await repo.duties_for_episode(at.tx, episode.id):
+        if duty.state == "open" and duty.rule_id in rules:
+            await _close(at, duty, state, by, note)
+
+
+async def _close_when_found(at: Moment, episode: Episode) -> None:
+    """Duties that only apply while missing (or after N hours missing) lapse on return."""
+    assert episode.found_at is not None
+    for duty in await repo.duties_for_episode(at.tx, episode.id):
+        if duty.state != "open":
+            continue
+        spec = duty.spec
+        if duty.applies_from is not None and episode.found_at < duty.applies_from:
+            await _close(
+                at, duty, "not_applicable", None,
+                f"found before {duration(duty.applies_from - episode.last_seen_at)} missing",
+            )  # fmt: skip
+        elif spec.get("still_missing"):
+            await _close(at, duty, "not_applicable", None, "the child was found")
+
+
+# ---- the Director letter (DIR-LETTER, NS §4.3) ---------------------------------------------
+
+
+async def director_letter(tx: Tx, preset: Preset, child: Child, now: datetime) -> str:
+    """A draft letter to the home authority's Director of Children's Services."""
+    episodes = [e for e in await repo.episodes_of_child(tx, child.id) if e.ever_missing]
+    lines = []
+    for e in episodes:
+        end = local_time(e.found_at, preset.zone) if e.found_at else "still missing"
+        lines.append(
+            f"- from {local_time(e.last_seen_at, preset.zone)} to {end}; police reference "
+            f"{e.police_ref or 'not recorded'}, risk grade {e.police_grade.value if e.police_grade else 'not recorded'}"
+        )
+    today = now.astimezone(preset.zone).strftime("%d %B %Y")
+    authority = child.home_authority or "the home authority"
+    return "\n".join(
+        [
+            f"To: the Director of Children's Services, {authority}",
+            f"Date: {today}",
+            f"Re: {child.label}, a child looked after by {authority} and living in our area",
+            "",
+            f"We have received {len(episodes)} missing notifications about this child "
+            "(North Somerset protocol §4.3):",
+            *lines,
+            "",
+            "We ask that you review the child's care plan and placement with us urgently, and "
+            "confirm the actions you will take to keep them safe.",
+            "",
+            "Signed: ______________________ Director / Assistant Director of Children's Services",
+            f"(to be signed today, {short_time(now, preset.zone)} draft)",
+        ]
+    )
