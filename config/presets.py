@@ -117,6 +117,14 @@ class PoliceGrading(Strict):
     source: str = ""
 
 
+class BringingBack(Strict):
+    """RET-HOURS: who brings back a child whose whereabouts are known, by the clock (H §6.7)."""
+
+    local_authority_from: ClockTime = time(9, 0)
+    local_authority_to: ClockTime = time(21, 0)
+    source: str = ""
+
+
 class AbsenceRules(Strict):
     review_interval: Duration = timedelta(hours=1)  # ABS-REVIEW, unless the child's plan says
     overnight_cutoff: ClockTime = time(23, 0)  # ABS-OVERNIGHT
@@ -307,6 +315,7 @@ class Preset(Strict):
     office_hours: OfficeHours = OfficeHours()
     police_grading: PoliceGrading = PoliceGrading()
     absence: AbsenceRules = AbsenceRules()
+    bringing_back: BringingBack | None = None  # RET-HOURS, where the area sets it
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}

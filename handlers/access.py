@@ -13,6 +13,7 @@ SERVICE_WIDE = frozenset(
         Role.MISSING_COORDINATOR,
         Role.HEAD_OF_SERVICE,
         Role.ASSISTANT_DIRECTOR,
+        Role.DIRECTOR,
     }
 )
 
@@ -54,6 +55,18 @@ ACTIONS: dict[str, frozenset[Role]] = {
             Role.POLICE_LIAISON,
             Role.HEAD_OF_SERVICE,
             Role.ASSISTANT_DIRECTOR,
+            Role.DIRECTOR,
+        }
+    ),
+    # DIR-LETTER: drafting and signing the letter to another authority's Director.
+    "letter": frozenset(
+        {
+            Role.SOCIAL_WORKER,
+            Role.TEAM_MANAGER,
+            Role.HEAD_OF_SERVICE,
+            Role.ASSISTANT_DIRECTOR,
+            Role.DIRECTOR,
+            Role.MISSING_COORDINATOR,
         }
     ),
     # The full profile and trigger plan (Philomena fields): by direct message only.

@@ -9,8 +9,9 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
-from handlers import episodes, views
+from handlers import duty_commands, episodes, views
 from handlers.access import action_refusal, can_see, may
 from handlers.context import Services
 from handlers.episodes import Step
@@ -44,6 +45,10 @@ HELP = """Whereabouts commands (a child is named by reference, e.g. C-0042, or f
 /found <child> <time> <end reason> <where, with whom>
    end reasons: self, police, social-care, school, family, other, deceased
 /rhi <child> offered|held|declined <by whom / notes>
+/rhi <child> independent [notes]  (the child wants an independent interviewer)
+/abduction <child> <details>   /harm <child> <details>   /media <child> <details>
+/duties   your open duties, overdue first
+/done D<n> <note>   /na D<n> <reason>   /letter <child>  (Director letter draft)
 /finalise <child> [note]   (team manager)
 /ack <child>   I've got it: stops the escalation and tells the reporter
 /handover <child> <staff id>   /escalate <child>   /disagree <child> <what the police said>
@@ -64,6 +69,16 @@ USAGE = {
     "handover": "/handover <child> <staff id>",
     "escalate": "/escalate <child>",
     "disagree": "/disagree <child> <what the police said>",
+    "done": "/done D<n> <note>",
+    "na": "/na D<n> <reason it does not apply>",
+    "letter": "/letter <child>",
+}
+
+# Events that make the area's duties: /command -> (trigger, rule id it is recorded under).
+FLAGS = {
+    "abduction": ("abduction", "MIS-ABDUCT"),
+    "harm": ("harm", "DIR-LETTER"),
+    "media": ("media", "MIS-MEDIA"),
 }
 
 END_REASONS = {
@@ -133,6 +148,11 @@ class Dispatcher:
             "callme": self._callme,
             "profile": self._profile,
             "timeline": self._timeline,
+            "duties": self._duties,
+            "done": self._done,
+            "na": self._na,
+            "letter": self._letter,
+            **{name: partial(self._flag, name=name) for name in FLAGS},
         }
 
     async def handle(self, staff: Staff | None, text: str, chat: Chat | None = None) -> Outcome:
@@ -297,6 +317,8 @@ class Dispatcher:
 
     async def _rhi(self, step: Step, args: list[str]) -> Outcome:
         child, rest = await self._child_and_rest(step, args, USAGE["rhi"])
+        if rest and rest[0].lower() == "independent":
+            return await episodes.rhi_independent(step, child, " ".join(rest[1:]))
         try:
             status = RhiStatus(rest[0].lower())
         except (IndexError, ValueError):
@@ -350,6 +372,31 @@ class Dispatcher:
     async def _disagree(self, step: Step, args: list[str]) -> Outcome:
         child, rest = await self._child_and_rest(step, args, USAGE["disagree"])
         return await episodes.police_disagree(step, child, " ".join(rest))
+
+    async def _duties(self, step: Step, args: list[str]) -> Outcome:
+        # Duty lines name children and police references: never into a group.
+        return _privately(step, await duty_commands.list_duties(step))
+
+    async def _done(self, step: Step, args: list[str]) -> Outcome:
+        if not args:
+            raise Refusal(f"Which duty? {USAGE['done']} (/duties lists yours)")
+        duty_id = duty_commands.parse_duty_label(args[0])
+        return await duty_commands.close_duty(step, duty_id, "done", " ".join(args[1:]))
+
+    async def _na(self, step: Step, args: list[str]) -> Outcome:
+        if not args:
+            raise Refusal(f"Which duty? {USAGE['na']} (/duties lists yours)")
+        duty_id = duty_commands.parse_duty_label(args[0])
+        return await duty_commands.close_duty(step, duty_id, "not_applicable", " ".join(args[1:]))
+
+    async def _letter(self, step: Step, args: list[str]) -> Outcome:
+        child, _ = await self._child_and_rest(step, args, USAGE["letter"])
+        return _privately(step, await duty_commands.letter(step, child))
+
+    async def _flag(self, step: Step, args: list[str], name: str) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, f"/{name} <child> <details>")
+        trigger, rule = FLAGS[name]
+        return await episodes.flag(step, child, trigger, " ".join(rest), rule, name)
 
 
 def _looks_like_time(word: str) -> bool:

@@ -16,6 +16,7 @@ from handlers.context import Services
 from handlers.messages import Chat, Outcome, Refusal
 from reminders import escalation, hub
 from reminders.formatting import local_time, short_time
+from reminders.returning import bringing_back_advice
 from storage import repo
 from storage.db import Tx
 from storage.models import (
@@ -260,9 +261,11 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_event(tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text)
-    return Outcome.say(
-        f"Recorded: {child.label} is away from placement (whereabouts known)."
-    ).about(episode.id)
+    lines = [f"Recorded: {child.label} is away from placement (whereabouts known)."]
+    advice = bringing_back_advice(_tz(step, child), step.now)
+    if advice:
+        lines.append(advice)
+    return Outcome.say("\n".join(lines)).about(episode.id)
 
 
 async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outcome:

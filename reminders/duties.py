@@ -249,6 +249,11 @@ async def _owner(at: Moment, audience: str, child: Child, episode: Episode) -> s
         kind, _, ident = recipient.partition(":")
         if kind == "staff":
             return ident
+    if audience in routing.ROTA_ROLES:
+        # Nobody on the rota now: a role one person holds (a missing coordinator) is theirs.
+        holders = await repo.staff_with_role(at.tx, Role(audience))
+        if len(holders) == 1:
+            return holders[0].id
     return None
 
 
@@ -493,7 +498,7 @@ async def _close_when_found(at: Moment, episode: Episode) -> None:
 # ---- the Director letter (DIR-LETTER, NS §4.3) ---------------------------------------------
 
 
-async def director_letter(tx: Tx, preset: Preset, child: Child, now: datetime) -> str:
+async def director_letter(tx: repo.Reader, preset: Preset, child: Child, now: datetime) -> str:
     """A draft letter to the home authority's Director of Children's Services."""
     episodes = [e for e in await repo.episodes_of_child(tx, child.id) if e.ever_missing]
     lines = []

@@ -481,6 +481,16 @@ async def open_duties(r: Reader, owner_id: str | None = None) -> list[Duty]:
     return [_duty(row) for row in rows]
 
 
+async def open_duties_managed_by(r: Reader, manager_id: str) -> list[Duty]:
+    """Open duties owned by the people who report to this manager."""
+    rows = await r.fetchall(
+        "SELECT d.* FROM duties d JOIN staff s ON s.id = d.owner_id"
+        " WHERE d.state = 'open' AND s.manager_id = ? ORDER BY d.due_at, d.id",
+        (manager_id,),
+    )
+    return [_duty(row) for row in rows]
+
+
 async def due_duty_reminders(r: Reader, now: datetime, limit: int) -> list[Duty]:
     rows = await r.fetchall(
         "SELECT * FROM duties WHERE next_remind_at IS NOT NULL AND next_remind_at <= ?"
