@@ -78,3 +78,52 @@ def test_ladder_rule_must_be_listed(tmp_path):
 def test_durations_parse():
     preset = load_preset_file("x.yaml", GOOD + "absence: {review_interval: 1h30m}\n")
     assert preset.absence.review_interval == timedelta(minutes=90)
+
+
+DUTY = (
+    "duties:\n"
+    "  RHI-72H:\n"
+    "    trigger: found\n"
+    "    action: hold the interview\n"
+    "    owner: {owner}\n"
+    "    deadline: {deadline}\n"
+    "    source: J §10.1\n"
+)
+
+
+def duty_preset(owner: str = "social_worker", deadline: str = "{hours: 72}") -> str:
+    return GOOD.replace("[ABS-SW]", "[ABS-SW, RHI-72H]") + DUTY.format(
+        owner=owner, deadline=deadline
+    )
+
+
+def test_a_duty_override_loads(tmp_path):
+    preset = load_preset_file(tmp_path / "x.yaml", duty_preset())
+    assert preset.duties["RHI-72H"].deadline.hours == 72
+
+
+def test_a_duty_owner_nobody_can_resolve_names_the_line(tmp_path):
+    with pytest.raises(PresetError, match=r"x.yaml:\d+: duties.RHI-72H.owner"):
+        load_preset_file(tmp_path / "x.yaml", duty_preset(owner="the_mayor"))
+
+
+def test_a_malformed_duty_deadline_names_the_line(tmp_path):
+    with pytest.raises(PresetError, match=r"x.yaml:\d+: duties.RHI-72H.deadline"):
+        load_preset_file(tmp_path / "x.yaml", duty_preset(deadline="{hours: soon}"))
+
+
+def test_a_duty_deadline_needs_exactly_one_kind(tmp_path):
+    with pytest.raises(PresetError, match=r"x.yaml:\d+: duties.RHI-72H.deadline"):
+        load_preset_file(tmp_path / "x.yaml", duty_preset(deadline="{hours: 2, days: 1}"))
+
+
+def test_a_duty_for_a_rule_the_preset_does_not_list_is_refused(tmp_path):
+    text = GOOD + DUTY.format(owner="social_worker", deadline="{hours: 72}")
+    with pytest.raises(PresetError, match="RHI-72H"):
+        load_preset_file(tmp_path / "x.yaml", text)
+
+
+def test_a_duty_for_an_unknown_rule_is_refused(tmp_path):
+    text = duty_preset().replace("  RHI-72H:\n", "  RHI-99H:\n")
+    with pytest.raises(PresetError, match=r"x.yaml:\d+: .*RHI-99H"):
+        load_preset_file(tmp_path / "x.yaml", text)
