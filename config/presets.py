@@ -222,6 +222,7 @@ DutyCondition = Literal[
     "not_returned_by_police",  # RET-POLICE: the police may not know
     "next_working_day_16_to_47h",  # RHI-EDT (NS §1.6.1)
     "next_working_day_48h_plus",  # RHI-EDT (NS §1.6.2)
+    "next_working_day_16h_plus",  # RHI-EDT: either of the above
     "iro_unknown",  # nobody on record as IRO: a person must tell one
 ]
 
@@ -282,6 +283,9 @@ class DutySpec(Strict):
     manager: Audience | None = None  # who hears when it is overdue (default: owner's manager)
     deadline: Deadline
     missing_for: Duration | None = None  # only once missing this long (MIS-48H); lapses if found
+    # Where `when` fails, the duty still applies once missing this long (MIS-SIN: "or anyone
+    # missing 24 hours or more").
+    otherwise_missing_for: Duration | None = None
     remind_at_once: bool = True  # tell the owner when the duty is made
     lead: Duration | None = None  # a reminder this long before the deadline
     chase_every: Duration | None = None  # reminders through the day before the deadline

@@ -102,6 +102,8 @@ def _holds(condition: str, preset: Preset, now: datetime, episode: Episode, chil
         return episode.end_reason is not EndReason.POLICE
     if condition == "next_working_day_16_to_47h":
         return 16 <= cal.hours_until_next_working_day(now) < 48
+    if condition == "next_working_day_16h_plus":
+        return cal.hours_until_next_working_day(now) >= 16
     if condition == "next_working_day_48h_plus":
         return cal.hours_until_next_working_day(now) >= 48
     if condition == "iro_unknown":
@@ -159,7 +161,9 @@ async def trigger(
         if spec.trigger != name and name not in _also_on(rule_id):
             continue
         if not all(_holds(c, preset, now, episode, child) for c in spec.when):
-            continue
+            if spec.otherwise_missing_for is None:
+                continue
+            spec = spec.model_copy(update={"missing_for": spec.otherwise_missing_for})
         if (
             spec.pattern is not None
             and spec.trigger == name
@@ -489,10 +493,20 @@ async def _close_when_found(at: Moment, episode: Episode) -> None:
         if duty.applies_from is not None and episode.found_at < duty.applies_from:
             await _close(
                 at, duty, "not_applicable", None,
-                f"found before {duration(duty.applies_from - episode.last_seen_at)} missing",
+                f"found before {_span(duty.applies_from - episode.last_seen_at)} missing",
             )  # fmt: skip
         elif spec.get("still_missing"):
             await _close(at, duty, "not_applicable", None, "the child was found")
+
+
+def _span(delta: timedelta) -> str:
+    """A rule's own span as the protocol words it: '24 h', '28 days'."""
+    hours = delta.total_seconds() / 3600
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours / 24:.0f} days"
+    if hours == int(hours):
+        return f"{hours:.0f} h"
+    return duration(delta)
 
 
 # ---- the Director letter (DIR-LETTER, NS §4.3) ---------------------------------------------

@@ -29,6 +29,7 @@ class LegalStatus(StrEnum):
     CHILD_PROTECTION = "child_protection"
     CHILD_IN_NEED = "child_in_need"
     LOOKED_AFTER_ELSEWHERE = "looked_after_elsewhere"  # looked after by another authority
+    NO_PLAN = "no_plan"  # missing from home, no plan: some duties apply only after 24 h (MIS-SIN)
 
     @property
     def is_looked_after(self) -> bool:

@@ -110,6 +110,7 @@ class Harness:
     async def say(self, staff_id: str, text: str) -> str:
         staff = await repo.get_staff(self.db, staff_id)
         outcome = await Dispatcher(self.svc).handle(staff, text)
+        await self.sweeper.sweep()  # as the live app ticks after every command
         await self.delivery.deliver_due()
         return "\n".join(r.text for r in outcome.replies)
 

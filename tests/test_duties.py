@@ -17,14 +17,16 @@ SENIORS = [
 ]
 
 
-async def open_harness(tmp_path, start: datetime, area: str, **child_fields) -> Harness:
+async def open_harness(
+    tmp_path, start: datetime, area: str, rota_rows: list[dict] | None = None, **child_fields
+) -> Harness:
     return await Harness.open(
         tmp_path / "w.db",
         start,
         area=area,
         children=[child(area=area, **child_fields)],
         staff=STAFF + SENIORS,
-        rota_rows=weekend_rota(),
+        rota_rows=rota_rows or weekend_rota(),
     )
 
 
@@ -361,4 +363,56 @@ async def test_areas_without_the_rule_give_no_advice(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 20:00"), "west-yorkshire")
     await h.say("sam", "/absent Jay 19:30 not back from town")
     assert "RET-HOURS" not in await h.say("sam", "/away Jay at his aunt's")
+    await h.close()
+
+
+async def test_serious_incident_notification_for_a_child_without_a_plan_after_24_hours(tmp_path):
+    # NS §3.4: looked after, CIN or CP at once; anyone else once missing 24 hours.
+    h = await open_harness(
+        tmp_path, local("2026-11-09 08:00"), "north-somerset", legal_status="no_plan"
+    )
+    await h.until(local("2026-11-09 10:00"))
+    await h.say("sam", "/absent Jay 09:30 did not come home")
+    await h.say("sam", "/police Jay ref N-7 grade medium")
+    sin = await duty(h, "MIS-SIN")
+    assert sin.applies_from == local("2026-11-10 09:30")
+    assert sin.due_at == local("2026-11-10 17:00")  # the same working day as the 24 h mark
+    await h.until(local("2026-11-10 09:00"))
+    assert h.to("staff:priya", "MIS-SIN") == [], "nothing before 24 hours missing"
+    await h.until(local("2026-11-10 10:00"))
+    assert [s.at for s in h.to("staff:priya", "MIS-SIN")] == [local("2026-11-10 09:30")]
+    await h.close()
+
+
+async def test_serious_incident_notification_lapses_if_found_within_24_hours(tmp_path):
+    h = await open_harness(
+        tmp_path, local("2026-11-09 08:00"), "north-somerset", legal_status="no_plan"
+    )
+    await missing_then_found(h, "2026-11-09 09:30", "2026-11-09 15:00")
+    (sin,) = await all_duties(h, "MIS-SIN")
+    assert sin.state == "not_applicable" and "found before 24 h" in (sin.note or "")
+    await h.close()
+
+
+async def test_out_of_hours_return_interview_depends_on_the_gap_to_the_next_working_day(tmp_path):
+    # NS §1.6: found Friday 22:00, next working day Monday 09:00 is 59 h away -> hold it.
+    h = await open_harness(
+        tmp_path,
+        local("2026-11-06 18:00"),
+        "north-somerset",
+        rota_rows=weekend_rota("2026-11-06T17:00", "2026-11-09T09:00"),
+    )
+    await missing_then_found(h, "2026-11-06 19:00", "2026-11-06 22:00")
+    edt = await duty(h, "RHI-EDT")
+    assert edt.owner_id == "ooh1" and edt.due_at == local("2026-11-09 17:00")
+    assert "59 h away" in edt.action and "hold the return interview yourself" in edt.action
+    assert [s.at for s in h.to("staff:ooh1", "RHI-EDT")] == [local("2026-11-06 22:00")]
+    await h.close()
+
+
+async def test_no_out_of_hours_interview_duty_when_the_office_opens_soon(tmp_path):
+    # Found Tuesday 06:00: the office opens in 3 hours, under NS §1.6's 16.
+    h = await open_harness(tmp_path, local("2026-11-10 04:00"), "north-somerset")
+    await missing_then_found(h, "2026-11-10 04:30", "2026-11-10 06:00")
+    assert await all_duties(h, "RHI-EDT") == []
     await h.close()
