@@ -12,6 +12,7 @@ from bot.heartbeat import Heartbeat
 from bot.router import Platform, Router
 from config.settings import Settings
 from handlers.context import Services
+from handlers.report_jobs import ReportJobs
 from reminders import escalation
 from reminders.sweeper import Sweeper
 from storage.db import Database, Tx
@@ -59,7 +60,10 @@ async def start(settings: Settings) -> LiveBot:
     router = Router(db, bot.platforms)
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
     bot.heartbeat = Heartbeat(
-        Sweeper(db, svc.clock, svc.presets), delivery, svc.clock, settings.sweep_interval_seconds
+        Sweeper(db, svc.clock, svc.presets, jobs=[ReportJobs(db, svc.clock, svc.presets)]),
+        delivery,
+        svc.clock,
+        settings.sweep_interval_seconds,
     )
     for platform in bot.platforms:
         platform.after_command = bot.heartbeat.tick  # type: ignore[attr-defined]

@@ -79,12 +79,60 @@ async def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_export(args: argparse.Namespace) -> int:
+    """SUM-QUARTER: CSV of a period's episodes, events and duties; or the SSDA903 table."""
+    from datetime import date, datetime, time, timedelta
+
+    from handlers import exports
+    from storage import repo
+
+    zone = ZoneInfo("Europe/London")
+    db = await _open(_settings(args))
+    try:
+        staff = await repo.get_staff(db, args.as_)
+        if staff is None:
+            print(
+                f"error: no staff '{args.as_}'. The export shows what they may see.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        out: Path = args.out
+        out.mkdir(parents=True, exist_ok=True)
+        if args.ssda903 is not None:
+            files = {
+                f"ssda903-missing-{args.ssda903}-{(args.ssda903 + 1) % 100:02d}.csv": (
+                    await exports.ssda903_missing(db, staff, args.ssda903, zone)
+                )
+            }
+        else:
+            if args.from_ is None or args.to is None:
+                print(
+                    "error: give --from and --to (YYYY-MM-DD), or --ssda903 YEAR", file=sys.stderr
+                )
+                return EXIT_USAGE
+            start = datetime.combine(date.fromisoformat(args.from_), time(0), tzinfo=zone)
+            end = datetime.combine(
+                date.fromisoformat(args.to) + timedelta(days=1), time(0), tzinfo=zone
+            )  # --to is inclusive
+            files = await exports.period(db, staff, start, end, zone)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        await db.close()
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        print(f"wrote {out / name} ({text.count(chr(10)) - 1} rows)")
+    return 0
+
+
 async def cmd_console(args: argparse.Namespace) -> int:
     from bot.admin import import_team
     from bot.console import ConsoleTransport
     from bot.heartbeat import Heartbeat
     from config.team import load_team_file
     from handlers.context import Services
+    from handlers.report_jobs import ReportJobs
     from reminders.sweeper import Sweeper
     from storage import repo
 
@@ -95,10 +143,12 @@ async def cmd_console(args: argparse.Namespace) -> int:
             await import_team(db, load_team_file(demo_team_path()), settings.default_area)
             print(f"Empty database: loaded the demo team into {settings.db}")
         svc = Services(db=db)
-        console = ConsoleTransport(svc)
+        console = ConsoleTransport(
+            svc, files_dir=settings.db.resolve().parent / "whereabouts-files"
+        )
         # Timers keep running while you type: escalations print as they fall due.
         beat = Heartbeat(
-            Sweeper(db, svc.clock, svc.presets),
+            Sweeper(db, svc.clock, svc.presets, jobs=[ReportJobs(db, svc.clock, svc.presets)]),
             console.delivery,
             svc.clock,
             settings.sweep_interval_seconds,
@@ -192,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("invite", help="issue a one-time enrolment code (72 hours)"))
     p.add_argument("--staff", required=True, help="staff id the code enrols")
     p.set_defaults(func=cmd_invite)
+    p = with_db(sub.add_parser("export", help="CSV for a period (SUM-QUARTER) or SSDA903"))
+    p.add_argument("--as", dest="as_", required=True, help="staff id: what they may see")
+    p.add_argument("--from", dest="from_", help="first day, YYYY-MM-DD")
+    p.add_argument("--to", help="last day, YYYY-MM-DD (inclusive)")
+    p.add_argument(
+        "--ssda903", type=int, metavar="YEAR", help="the Missing table for April YEAR-March"
+    )
+    p.add_argument("--out", type=Path, default=Path("export"), help="directory (./export)")
+    p.set_defaults(func=cmd_export)
     p = with_db(sub.add_parser("run", help="run the live bot (Telegram and/or Slack)"))
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.delivery import OutboxDelivery
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.messages import Chat, Outcome
-from storage import repo
+from storage import repo, reports
 from storage.models import OutboxMessage
 
 Printer = Callable[[str], None]
@@ -29,8 +30,15 @@ class Sent:
 
 
 class ConsoleTransport:
-    def __init__(self, svc: Services, out: Printer = print, tz_name: str = "Europe/London") -> None:
+    def __init__(
+        self,
+        svc: Services,
+        out: Printer = print,
+        tz_name: str = "Europe/London",
+        files_dir: Path | None = None,
+    ) -> None:
         self.svc = svc
+        self.files_dir = files_dir
         self.out = out
         self.dispatcher = Dispatcher(svc)
         self.delivery = OutboxDelivery(svc.db, svc.clock, self._deliver)
@@ -67,14 +75,27 @@ class ConsoleTransport:
 
     async def _deliver(self, message: OutboxMessage) -> None:
         label = await self._recipient_label(message.recipient)
-        self._record(
-            message.recipient, message.rule_id, message.child_id, message.text, reply=False
-        )
-        line = f"bot → {label}: {message.text}"
+        text = message.text
+        if message.attachment_id is not None:
+            text = await self._file(message.attachment_id)
+        self._record(message.recipient, message.rule_id, message.child_id, text, reply=False)
+        line = f"bot → {label}: {text}"
         # Timer-driven messages carry their own time; replies sit under the command.
         self.out(
             _indent(line) if self._in_command else f"{self._stamp()}  {_indent(line).lstrip()}"
         )
+
+    async def _file(self, attachment_id: int) -> str:
+        """A file in the console: saved under files_dir if set, else named with its size."""
+        attachment = await reports.get_attachment(self.svc.db, attachment_id)
+        if attachment is None:
+            return "(a file that is no longer stored)"
+        if self.files_dir is None:
+            return f"(file {attachment.filename}, {len(attachment.data)} bytes)"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        path = self.files_dir / attachment.filename
+        path.write_bytes(attachment.data)
+        return f"(file saved: {path})"
 
     def _record(
         self, to: str, rule: str | None, child_id: int | None, text: str, reply: bool

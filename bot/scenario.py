@@ -22,6 +22,7 @@ from config.presets import AREAS, load_all_presets
 from config.team import Strict, TeamFile
 from config.yamlfile import at, load_model
 from handlers.context import Services
+from handlers.report_jobs import ReportJobs
 from reminders.clock import FakeClock
 from reminders.sweeper import Sweeper, run_until
 from storage import repo
@@ -145,7 +146,9 @@ class ScenarioRun:
                 svc = Services(db=db, clock=clock)
                 await import_team(db, self.scenario, default_area=self.scenario.area)
                 self._console = ConsoleTransport(svc, out=self.out, tz_name=str(self.tz))
-                self._sweeper = Sweeper(db, clock, svc.presets)
+                self._sweeper = Sweeper(
+                    db, clock, svc.presets, jobs=[ReportJobs(db, clock, svc.presets)]
+                )
                 self._clock = clock
                 self._db = db
                 self._refs = {c.id: c.ref for c in await repo.list_children(db)}

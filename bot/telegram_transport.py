@@ -21,6 +21,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     ReplyParameters,
     Update,
@@ -39,21 +40,23 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.delivery import RetryLater
+from bot.delivery import PermanentDeliveryError, RetryLater
 from bot.router import Unreachable
 from handlers import enrolment
 from handlers.access import can_see, may
 from handlers.context import Services
 from handlers.dispatch import NOT_ENROLLED, Dispatcher
-from handlers.messages import Chat, Outcome
+from handlers.messages import Chat, Outcome, split_text
 from handlers.timeparse import TimeParseError, parse_when
 from reminders.formatting import PROFILE_HEADING, short_time
-from storage import chats, repo
+from storage import chats, repo, reports
 from storage.models import Button, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
 
 NAME = "telegram"
+TEXT_LIMIT = 4096  # Bot API: characters in one message
+CAPTION_LIMIT = 1024  # and in a photo or document caption
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
 DELETE_WINDOW = timedelta(hours=48)  # bots may delete their messages for this long
 NOT_SET_UP = (
@@ -498,9 +501,14 @@ class TelegramPlatform:
             ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
         )
         try:
+            if message.attachment_id is not None:
+                return await self._send_file(chat_id, message, reply)
+            *head, last = split_text(message.text, TEXT_LIMIT)
+            for part in head:  # a long summary goes as several messages; buttons on the last
+                await self.app.bot.send_message(chat_id, part, reply_parameters=reply)
             return await self.app.bot.send_message(
                 chat_id,
-                message.text,
+                last,
                 reply_markup=keyboard(message.buttons),
                 reply_parameters=reply,
             )
@@ -514,6 +522,23 @@ class TelegramPlatform:
             if "chat not found" in str(exc).lower():
                 raise Unreachable("Telegram chat not found") from exc
             raise
+
+    async def _send_file(
+        self, chat_id: int, message: OutboxMessage, reply: ReplyParameters | None
+    ) -> Message:
+        assert message.attachment_id is not None
+        attachment = await reports.get_attachment(self.svc.db, message.attachment_id)
+        if attachment is None:
+            raise PermanentDeliveryError("the attached file is no longer stored")
+        upload = InputFile(attachment.data, filename=attachment.filename)
+        caption = message.text[:CAPTION_LIMIT]
+        if attachment.mime.startswith("image/"):
+            return await self.app.bot.send_photo(
+                chat_id, upload, caption=caption, reply_parameters=reply
+            )
+        return await self.app.bot.send_document(
+            chat_id, upload, caption=caption, reply_parameters=reply
+        )
 
     async def _record(self, message: OutboxMessage, chat_id: str, sent: Message, kind: str) -> None:
         async with self.svc.db.write() as tx:

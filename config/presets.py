@@ -125,6 +125,15 @@ class BringingBack(Strict):
     source: str = ""
 
 
+class Reports(Strict):
+    """The managers' view (SUM-DAILY-TM/HOS, SUM-WEEKLY): when each goes out, local time."""
+
+    daily_at: ClockTime = time(8, 30)
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "thu"
+    weekly_at: ClockTime = time(17, 0)  # "circulated the evening before" the meeting
+    source: str = ""
+
+
 class AbsenceRules(Strict):
     review_interval: Duration = timedelta(hours=1)  # ABS-REVIEW, unless the child's plan says
     overnight_cutoff: ClockTime = time(23, 0)  # ABS-OVERNIGHT
@@ -320,6 +329,7 @@ class Preset(Strict):
     police_grading: PoliceGrading = PoliceGrading()
     absence: AbsenceRules = AbsenceRules()
     bringing_back: BringingBack | None = None  # RET-HOURS, where the area sets it
+    reports: Reports = Reports()
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}

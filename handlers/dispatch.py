@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
-from handlers import duty_commands, episodes, views
+from handlers import duty_commands, episodes, report_commands, views
 from handlers.access import action_refusal, can_see, may
 from handlers.context import Services
 from handlers.episodes import Step
@@ -49,6 +49,8 @@ HELP = """Whereabouts commands (a child is named by reference, e.g. C-0042, or f
 /abduction <child> <details>   /harm <child> <details>   /media <child> <details>
 /duties   your open duties, overdue first
 /done D<n> <note>   /na D<n> <reason>   /letter <child>  (Director letter draft)
+/record <child> parents|risk|next|context <text>  (for the daily summary)
+/summary   /chart   /subscribe daily|weekly   /unsubscribe daily|weekly  (managers)
 /finalise <child> [note]   (team manager)
 /ack <child>   I've got it: stops the escalation and tells the reporter
 /handover <child> <staff id>   /escalate <child>   /disagree <child> <what the police said>
@@ -72,6 +74,7 @@ USAGE = {
     "done": "/done D<n> <note>",
     "na": "/na D<n> <reason it does not apply>",
     "letter": "/letter <child>",
+    "record": "/record <child> parents|risk|next|context <text>",
 }
 
 # Events that make the area's duties: /command -> (trigger, rule id it is recorded under).
@@ -152,6 +155,11 @@ class Dispatcher:
             "done": self._done,
             "na": self._na,
             "letter": self._letter,
+            "record": self._record,
+            "summary": self._summary,
+            "chart": self._chart,
+            "subscribe": partial(self._subscribe, on=True),
+            "unsubscribe": partial(self._subscribe, on=False),
             **{name: partial(self._flag, name=name) for name in FLAGS},
         }
 
@@ -392,6 +400,23 @@ class Dispatcher:
     async def _letter(self, step: Step, args: list[str]) -> Outcome:
         child, _ = await self._child_and_rest(step, args, USAGE["letter"])
         return _privately(step, await duty_commands.letter(step, child))
+
+    async def _record(self, step: Step, args: list[str]) -> Outcome:
+        child, rest = await self._child_and_rest(step, args, USAGE["record"])
+        if not rest:
+            raise Refusal(f"Usage: {USAGE['record']}")
+        return await report_commands.record(step, child, rest[0].lower(), " ".join(rest[1:]))
+
+    async def _summary(self, step: Step, args: list[str]) -> Outcome:
+        outcome = await report_commands.summary(step)
+        return _privately(step, outcome.text)
+
+    async def _chart(self, step: Step, args: list[str]) -> Outcome:
+        return await report_commands.chart(step)
+
+    async def _subscribe(self, step: Step, args: list[str], on: bool) -> Outcome:
+        kind = args[0].lower() if args else ""
+        return await report_commands.subscribe(step, kind, on)
 
     async def _flag(self, step: Step, args: list[str], name: str) -> Outcome:
         child, rest = await self._child_and_rest(step, args, f"/{name} <child> <details>")

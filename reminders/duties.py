@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from config.presets import Deadline, DutySpec, Preset
-from reminders import routing
+from reminders import alerts, routing
 from reminders.formatting import duration, local_time, short_time
 from storage import repo
 from storage.db import Tx, to_db_time
@@ -222,6 +222,9 @@ async def create(
         text=f"duty D{duty_id}: {action} Due {local_time(due, at.preset.zone)}"
         + (f", owner {owner}" if owner else ", no owner found"),
     )
+    made = await repo.get_duty(at.tx, duty_id)
+    assert made is not None
+    await alerts.on_duty_made(at.tx, at.preset, at.now, made, child)
     if owner is None:
         await _tell_admins(
             at, duty_id, episode, child, rule_id,
@@ -447,6 +450,9 @@ async def close(
         return follow
     episode = await repo.get_episode(tx, duty.episode_id)
     child = await repo.get_child(tx, duty.child_id)
+    closed = await repo.get_duty(tx, duty.id)
+    if child is not None and closed is not None:
+        await alerts.on_duty_done(tx, preset, now, closed, child)
     if episode is None or child is None:
         return follow
     if spec.recur is not None and episode.state is EpisodeState.OPEN:

@@ -7,8 +7,9 @@ the climb on, commit. A crash part-way re-runs the same step under the same mess
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from config.presets import Preset
 from reminders import duties, escalation
@@ -21,14 +22,28 @@ log = logging.getLogger(__name__)
 RETRY_BROKEN = timedelta(minutes=5)
 
 
+class ScheduledJobs(Protocol):
+    """Work on a wall-clock schedule (the managers' reports), run by the same sweeper."""
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def run_due(self) -> int: ...
+
+
 class Sweeper:
     def __init__(
-        self, db: Database, clock: Clock, presets: dict[str, Preset], batch: int = 200
+        self,
+        db: Database,
+        clock: Clock,
+        presets: dict[str, Preset],
+        batch: int = 200,
+        jobs: Sequence[ScheduledJobs] = (),
     ) -> None:
         self.db = db
         self.clock = clock
         self.presets = presets
         self.batch = batch
+        self.jobs = jobs
 
     async def sweep(self) -> int:
         """Fire everything due now; returns how many climbs and duty reminders moved."""
@@ -46,7 +61,10 @@ class Sweeper:
             for duty in reminders:
                 fired += await self._remind_one(duty.id, now)
             if len(reminders) < self.batch:
-                return fired
+                break
+        for job in self.jobs:
+            fired += await job.run_due()
+        return fired
 
     async def _remind_one(self, duty_id: int, now: datetime) -> int:
         try:
@@ -95,6 +113,7 @@ class Sweeper:
             for t in (
                 await timers.next_escalation_due(self.db),
                 await repo.next_duty_reminder(self.db),
+                *[await job.next_due() for job in self.jobs],
                 await timers.next_outbox_due(self.db),
             )
             if t is not None

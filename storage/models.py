@@ -214,6 +214,15 @@ class OutboxMessage:
     due_at: datetime
     attempts: int
     state: str
+    attachment_id: int | None = None  # a file sent with the text (storage.reports.get_attachment)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int
+    filename: str
+    mime: str
+    data: bytes
 
 
 def buttons_to_json(buttons: tuple[Button, ...] | list[Button]) -> str:

@@ -562,6 +562,7 @@ def _outbox(row: Row) -> OutboxMessage:
         due_at=_t(row["due_at"]),
         attempts=row["attempts"],
         state=row["state"],
+        attachment_id=row["attachment_id"],
     )
 
 
@@ -577,6 +578,7 @@ async def enqueue(
     child_id: int | None = None,
     buttons: Sequence[Button] = (),
     due_at: datetime | None = None,
+    attachment_id: int | None = None,
 ) -> bool:
     """Queue a message once per idempotency key; False if that key was already queued.
 
@@ -585,8 +587,8 @@ async def enqueue(
     """
     cursor = await tx.execute(
         "INSERT INTO outbox (idem_key, episode_id, child_id, recipient, rule_id, text,"
-        " buttons_json, created_at, due_at, next_attempt_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
+        " buttons_json, created_at, due_at, next_attempt_at, attachment_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
         (
             idem_key,
             episode_id,
@@ -598,6 +600,7 @@ async def enqueue(
             to_db_time(now),
             to_db_time(due_at or now),
             to_db_time(now),
+            attachment_id,
         ),
     )
     return cursor.rowcount == 1

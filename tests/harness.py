@@ -12,6 +12,7 @@ from bot.delivery import OutboxDelivery
 from config.team import TeamFile
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
+from handlers.report_jobs import ReportJobs
 from reminders.clock import FakeClock
 from reminders.sweeper import Sweeper, run_until
 from storage import repo
@@ -96,7 +97,8 @@ class Harness:
             {"staff": staff or STAFF, "children": children or [child()], "rota": rota_rows or []}
         )
         await import_team(db, team, default_area=area)
-        harness = cls(db, clock, svc, Sweeper(db, clock, svc.presets), None)  # type: ignore[arg-type]
+        sweeper = Sweeper(db, clock, svc.presets, jobs=[ReportJobs(db, clock, svc.presets)])
+        harness = cls(db, clock, svc, sweeper, None)  # type: ignore[arg-type]
         harness.delivery = OutboxDelivery(db, clock, harness._record)
         return harness
 
