@@ -3,14 +3,15 @@
 Each (report, area) is a job keyed by the local date it is for (reminders.schedule). The
 sweeper asks when the next one is due and runs what is due; the run is claimed and its
 messages queued in one transaction, so a restart or a second instance never sends it twice.
-A report missed while the bot was down goes out when it comes back, saying when it was due.
+A report missed while the bot was down goes out when it comes back, saying when it was
+due, unless the next one is nearly due.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from config.presets import Preset
 from handlers import charts, summaries
@@ -24,6 +25,9 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 MANAGERS_TEAM = "managers"
+# A report missed by more than this (the bot was down) is skipped, not sent stale: the next
+# one is near and yesterday's numbers would only mislead.
+STALE = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,11 @@ class ReportJobs:
         preset = self.presets[job.area]
         at, _ = self._when(job)
         due = schedule.occurrence(day, at, preset.zone)
+        if now - due > STALE:
+            async with self.db.write() as tx:
+                await reports.claim_run(tx, job.name, day.isoformat(), now)
+            log.warning("report %s for %s skipped: %s late", job.name, day, now - due)
+            return 0
         late = (
             f" (due {local_time(due, preset.zone)}; the bot was not running)"
             if (now - due).total_seconds() > 600

@@ -35,6 +35,7 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 # Duties that close themselves when the return interview is recorded as held or declined.
+HANDED_UP_EVERY = timedelta(hours=24)
 CLOSED_BY_INTERVIEW = ("RHI-72H", "RHI-RECORD", "RHI-EDT", "RHI-CHASE")
 
 
@@ -334,6 +335,9 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
     if overdue and duty.manager_told_at is None and overdue_count >= spec.manager_after:
         await _tell_manager(at, duty, spec, episode, child)
         changes["manager_told_at"] = now
+    if overdue and (duty.manager_told_at or "manager_told_at" in changes):
+        # Handed up: the owner keeps a daily reminder, not one every few hours for weeks.
+        changes["next_remind_at"] = now + max(spec.every, HANDED_UP_EVERY)
     if not recipients:
         await _tell_admins(
             at, duty.id, episode, child, duty.rule_id,

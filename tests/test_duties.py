@@ -59,13 +59,13 @@ async def test_return_interview_is_chased_then_the_manager_is_told(tmp_path):
     await missing_then_found(h, "2026-11-09 08:30", "2026-11-09 10:00")
     rhi = await duty(h, "RHI-72H")
     assert rhi.owner_id == "priya" and rhi.due_at == local("2026-11-12 10:00")
-    await h.until(local("2026-11-13 12:00"))
+    await h.until(local("2026-11-14 12:00"))
     chased = h.to("staff:priya", "RHI-72H")
     assert [s.at for s in chased] == [
         local("2026-11-11 10:00"),  # the lead time: a day before
         local("2026-11-12 10:00"),  # at the deadline
-        local("2026-11-12 22:00"),  # then every 12 hours while overdue
-        local("2026-11-13 10:00"),
+        local("2026-11-12 22:00"),  # 12 hours overdue: the manager is told too
+        local("2026-11-13 22:00"),  # then daily, not every 12 hours for weeks
     ]
     assert "in 1 d 0 h" in chased[0].text and "Due now" in chased[1].text
     assert "OVERDUE by 12 h" in chased[2].text and "/done D" in chased[2].text
