@@ -45,7 +45,7 @@ async def episodes_chart(view: View, title: str) -> bytes:
     most = Counter(children[e.child_id].label for e in episodes).most_common(10)
 
     figure, (left, right) = plt.subplots(
-        1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]}
+        1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]}, layout="constrained"
     )
     try:
         bottom = [0] * WEEKS
@@ -64,7 +64,6 @@ async def episodes_chart(view: View, title: str) -> bytes:
         if not most:
             right.text(0.5, 0.5, "no episodes", ha="center", va="center")
         figure.suptitle(title)
-        figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100)
         return buffer.getvalue()

@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from bot.cli import main
 from handlers import exports
 from reminders import schedule
-from storage import reports, repo
+from storage import repo, reports
 from tests.conftest import LONDON, local
 from tests.harness import STAFF, Harness, child
 
