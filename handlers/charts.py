@@ -54,15 +54,17 @@ async def episodes_chart(view: View, title: str) -> bytes:
             left.bar(labels, per_week[kind], bottom=bottom, label=kind, color=COLOURS[kind])
             bottom = [b + n for b, n in zip(bottom, per_week[kind], strict=True)]
         left.set_title("Episodes per week (week starting)")
-        left.tick_params(axis="x", labelrotation=90, labelsize=7)
+        ticks = list(range(0, WEEKS, 4))
+        left.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, fontsize=8)
         left.yaxis.get_major_locator().set_params(integer=True)
         left.legend()
-        names = [name for name, _ in reversed(most)]
-        right.barh(names, [n for _, n in reversed(most)], color="#555555")
-        right.set_title("Most episodes, last 6 months")
-        right.xaxis.get_major_locator().set_params(integer=True)
-        if not most:
+        if most:
+            right.barh([n for n, _ in reversed(most)], [c for _, c in reversed(most)], color="#555")
+            right.xaxis.get_major_locator().set_params(integer=True)
+        else:
             right.text(0.5, 0.5, "no episodes", ha="center", va="center")
+            right.set_axis_off()
+        right.set_title("Most episodes, last 6 months")
         figure.suptitle(title)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100)
