@@ -21,7 +21,8 @@ def test_demo_json_is_one_object_a_line(capsys):
     assert all(r["type"] in ("message", "duty") for r in records)
     messages = [r for r in records if r["type"] == "message"]
     assert {"at", "type", "to", "rule", "child", "text"} <= set(messages[0])
-    assert messages[0]["at"] == "2026-10-23T21:10"
+    assert messages[0]["at"] == "2026-10-23T20:05"  # a manager subscribes to the summary
+    assert any(m["rule"] == "SUM-DAILY-HOS" and m["at"] == "2026-10-24T08:30" for m in messages)
 
 
 def test_bad_scenario_names_the_line_and_exits_2(tmp_path, capsys):
