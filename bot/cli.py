@@ -126,6 +126,38 @@ async def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_backup(args: argparse.Namespace) -> int:
+    from storage import maintenance
+
+    settings = _settings(args)
+    db = await _open(settings)  # migrates first, so the copy is of the current schema
+    await db.close()
+    try:
+        await maintenance.backup(settings.db, args.target)
+    except (FileExistsError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    health = await maintenance.check(args.target)
+    print(f"Backed up {settings.db} to {args.target}: integrity {health.integrity}, "
+          f"schema version {health.schema_version}, {health.episodes} episodes")  # fmt: skip
+    return 0 if health.ok else 1
+
+
+async def cmd_check(args: argparse.Namespace) -> int:
+    from storage import maintenance
+
+    settings = _settings(args)
+    try:
+        health = await maintenance.check(settings.db)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{settings.db}: integrity {health.integrity}; schema version {health.schema_version}; "
+          f"{health.episodes} episodes, {health.open_episodes} open; "
+          f"{health.pending_messages} messages waiting to send")  # fmt: skip
+    return 0 if health.ok else 1
+
+
 async def cmd_console(args: argparse.Namespace) -> int:
     from bot.admin import import_team
     from bot.console import ConsoleTransport
@@ -251,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=Path("export"), help="directory (./export)")
     p.set_defaults(func=cmd_export)
+    p = with_db(sub.add_parser("backup", help="a consistent copy, safe while the bot runs"))
+    p.add_argument("target", type=Path, help="a new file for the copy")
+    p.set_defaults(func=cmd_backup)
+    p = with_db(sub.add_parser("check", help="integrity check and schema version"))
+    p.set_defaults(func=cmd_check)
     p = with_db(sub.add_parser("run", help="run the live bot (Telegram and/or Slack)"))
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")

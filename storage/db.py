@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -78,6 +79,10 @@ class Database:
 
     async def open(self) -> Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Children's records: readable by the bot's own user only (SQLite makes the -wal
+            # and -shm files with the database file's permissions).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._writer = await self._connect()
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await migrate(self._writer)
