@@ -20,6 +20,8 @@ from typing import Any
 import aiosqlite
 
 log = logging.getLogger(__name__)
+# aiosqlite logs every statement with its parameters at DEBUG: children's names and places.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 SYNCHRONOUS_MODES = ("FULL", "NORMAL", "EXTRA")
