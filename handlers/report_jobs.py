@@ -48,7 +48,7 @@ class ReportJobs:
         self.presets = presets
 
     async def _jobs(self) -> list[Job]:
-        areas = sorted({c.area for c in await repo.list_children(self.db)})
+        areas = await repo.child_areas(self.db)
         jobs = []
         for area in areas:
             preset = self.presets.get(area)

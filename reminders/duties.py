@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from config.presets import Deadline, DutySpec, Preset
@@ -72,8 +72,8 @@ def deadline_at(preset: Preset, rule: Deadline | dict[str, Any], base: datetime)
                 local.date() + timedelta(days=1), spec.at, tzinfo=preset.zone
             )
         due = candidate
-    if spec.cap is not None:
-        due = min(due, base + spec.cap)
+    if spec.cap is not None:  # elapsed time: add in UTC, not on the local wall clock
+        due = min(due, base.astimezone(UTC) + spec.cap)
     return due
 
 
@@ -158,10 +158,12 @@ async def trigger(
         await close_rules(
             at, episode, CLOSED_BY_INTERVIEW, "done", actor.id, f"return interview {name[4:]}"
         )
+    # A return is counted from when the child came back, not from when it was typed in.
+    happened = episode.found_at if name == "found" and episode.found_at else now
     for rule_id, spec in preset.duties.items():
         if spec.trigger != name and name not in _also_on(rule_id):
             continue
-        if not all(_holds(c, preset, now, episode, child) for c in spec.when):
+        if not all(_holds(c, preset, happened, episode, child) for c in spec.when):
             if spec.otherwise_missing_for is None:
                 continue
             spec = spec.model_copy(update={"missing_for": spec.otherwise_missing_for})
@@ -171,7 +173,8 @@ async def trigger(
             and not await _pattern_met(at, rule_id, spec, episode, child)
         ):
             continue
-        made.append(await create(at, rule_id, spec, episode, child, actor))
+        base = happened if happened != now else None
+        made.append(await create(at, rule_id, spec, episode, child, actor, base=base))
     return made
 
 
@@ -189,11 +192,13 @@ async def create(
     actor: Staff | None,
     base: datetime | None = None,
 ) -> int:
-    start = base or (episode.last_seen_at if spec.deadline.start == "episode" else at.now)
+    start = episode.last_seen_at if spec.deadline.start == "episode" else (base or at.now)
     applies_from = None
     if spec.missing_for is not None:
+        # Counted from the moment the child had been missing that long (NS §1.7: 72 h after
+        # 24 h missing), even if the police report came later.
         applies_from = episode.last_seen_at + spec.missing_for
-        start = max(start, applies_from)
+        start = applies_from
     due = deadline_at(at.preset, spec.deadline, start)
     owner = await _owner(at, spec.owner, child, episode)
     action = _render(at, spec.action, episode, child)

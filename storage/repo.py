@@ -179,6 +179,11 @@ async def list_children(r: Reader) -> list[Child]:
     return [_child(row) for row in await r.fetchall("SELECT * FROM children ORDER BY ref")]
 
 
+async def child_areas(r: Reader) -> list[str]:
+    rows = await r.fetchall("SELECT DISTINCT area FROM children ORDER BY area")
+    return [row["area"] for row in rows]
+
+
 async def children_by_first_name(r: Reader, first_name: str) -> list[Child]:
     rows = await r.fetchall(
         "SELECT * FROM children WHERE LOWER(first_name) = LOWER(?) ORDER BY ref", (first_name,)

@@ -8,7 +8,7 @@ time (N hours missing, next working day, return) through the whole bot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -163,21 +163,16 @@ CAPPED = [(a, r) for a, r, f, d in deadlines() if f == "deadline" and d.cap is n
     ("base", "want"),
     [
         # Thu evening before Easter: the same working day is Tue 7 Apr; 72 h is sooner
-        (local("2026-04-02 18:00"), "2026-04-05 18:00"),
+        pytest.param(local("2026-04-02 18:00"), "2026-04-05 18:00", id="easter-2026"),
         # Christmas Eve: Fri 25, Mon 28 Dec (Boxing Day observed) are holidays
-        (local("2026-12-24 18:00"), "2026-12-27 18:00"),
-        # Easter 2027 spans the spring change (Sun 28 Mar): 72 elapsed hours end at 19:00 BST
-        (local("2027-03-25 18:00").astimezone(UTC), "2027-03-28 19:00"),
+        pytest.param(local("2026-12-24 18:00"), "2026-12-27 18:00", id="christmas-2026"),
+        # Easter 2027 spans the spring change (Sun 28 Mar): 72 elapsed hours end at 19:00 BST.
+        # The bot passes UTC instants (clock, database), which count right.
         pytest.param(
-            local("2027-03-25 18:00"),
-            "2027-03-28 19:00",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="deadline_at adds `cap` to a local-zone base in wall-clock time "
-                "(base + cap), not elapsed: 71 h across the spring change",
-            ),
-            id="local-base-across-spring-change",
+            local("2027-03-25 18:00").astimezone(UTC), "2027-03-28 19:00", id="utc-base-spring"
         ),
+        # A local-zone base counts elapsed hours too (72 h, not 71, across the change).
+        pytest.param(local("2027-03-25 18:00"), "2027-03-28 19:00", id="local-base-spring"),
     ],
 )
 def test_the_72_hour_cap_binds_over_a_long_weekend(
@@ -196,19 +191,34 @@ SENIORS = [
 FRIDAY = local("2026-10-23 21:40")  # the autumn clock change is in the small hours of Sunday
 
 
-async def reported_friday_night(tmp_path: Path, area: str) -> Harness:
-    """Jay last seen Fri 23 Oct 21:30 BST, reported to the police at 21:40 (out of hours)."""
-    h = await Harness.open(
-        tmp_path / f"{area}.db",
-        FRIDAY,
-        area=area,
-        children=[child(area=area)],
-        staff=STAFF + SENIORS,
-        rota_rows=weekend_rota(),
-    )
-    assert "Recorded" in await h.say("sam", "/absent Jay 21:30 out")
-    assert "Recorded" in await h.say("sam", "/police Jay ref H-1 grade medium")
-    return h
+Report = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def reported(tmp_path: Path) -> AsyncIterator[Report]:
+    """A bot for one area where Jay, last seen at `seen`, was reported to the police at `at`.
+
+    By default last seen Fri 23 Oct 21:30 BST and reported at 21:40, out of office hours.
+    """
+    opened: list[Harness] = []
+
+    async def report(area: str, at: datetime = FRIDAY, seen: str = "21:30") -> Harness:
+        h = await Harness.open(
+            tmp_path / f"{area}.db",
+            at,
+            area=area,
+            children=[child(area=area)],
+            staff=STAFF + SENIORS,
+            rota_rows=weekend_rota(),
+        )
+        opened.append(h)  # closed even when an assertion fails: a stray sqlite thread hangs exit
+        assert "Recorded" in await h.say("sam", f"/absent Jay {seen} out")
+        assert "Recorded" in await h.say("sam", "/police Jay ref H-1 grade medium")
+        return h
+
+    yield report
+    for h in opened:
+        await h.close()
 
 
 async def one(h: Harness, rule: str) -> Duty:
@@ -217,8 +227,8 @@ async def one(h: Harness, rule: str) -> Duty:
     return found[0]
 
 
-async def test_hipsw_48_hours_missing_counts_elapsed_from_last_seen(tmp_path: Path) -> None:
-    h = await reported_friday_night(tmp_path, "hipsw")
+async def test_hipsw_48_hours_missing_counts_elapsed_from_last_seen(reported: Report) -> None:
+    h = await reported("hipsw")
     mis48 = await one(h, "MIS-48H")
     # 48 elapsed hours after Fri 21:30 BST is Sun 20:30 GMT (not 21:30); then 1 hour to tell
     assert mis48.applies_from == local("2026-10-25 20:30")
@@ -228,11 +238,10 @@ async def test_hipsw_48_hours_missing_counts_elapsed_from_last_seen(tmp_path: Pa
         local("2026-10-25 20:30"),  # when it starts to apply
         local("2026-10-25 21:30"),  # at the deadline
     ]
-    await h.close()
 
 
-async def test_hipsw_out_of_hours_report_is_picked_up_at_9_on_monday(tmp_path: Path) -> None:
-    h = await reported_friday_night(tmp_path, "hipsw")
+async def test_hipsw_out_of_hours_report_is_picked_up_at_9_on_monday(reported: Report) -> None:
+    h = await reported("hipsw")
     nextday = await one(h, "MIS-NEXTDAY")
     assert nextday.due_at == local("2026-10-26 17:00")  # next working day, end of office hours
     await h.until(local("2026-10-26 17:30"))
@@ -241,40 +250,34 @@ async def test_hipsw_out_of_hours_report_is_picked_up_at_9_on_monday(tmp_path: P
         local("2026-10-26 17:00"),
     ]
     assert [s.at for s in h.to("staff:tom", "MIS-NEXTDAY")][:1] == [local("2026-10-26 09:00")]
-    await h.close()
 
 
-async def test_hipsw_office_hours_report_makes_no_next_day_duty(tmp_path: Path) -> None:
-    h = await Harness.open(tmp_path / "w.db", local("2026-10-26 10:00"), area="hipsw",
-                           children=[child(area="hipsw")])  # fmt: skip
-    await h.say("sam", "/absent Jay 09:30 out")
-    await h.say("sam", "/police Jay ref H-2 grade medium")
+async def test_hipsw_office_hours_report_makes_no_next_day_duty(reported: Report) -> None:
+    h = await reported("hipsw", local("2026-10-26 10:00"), "09:30")  # Monday morning
     assert "MIS-NEXTDAY" not in {d.rule_id for d in await repo.open_duties(h.db)}
-    await h.close()
 
 
-async def test_north_somerset_strategy_meeting_72_hours_after_24_missing(tmp_path: Path) -> None:
-    h = await reported_friday_night(tmp_path, "north-somerset")
+async def test_north_somerset_strategy_meeting_72_hours_after_24_missing(reported: Report) -> None:
+    h = await reported("north-somerset")
     strat = await one(h, "MIS-STRAT-NS")
     # 24 h missing: Sat 21:30 BST; 72 elapsed hours later: Tue 20:30 GMT (the clock went back)
     assert strat.applies_from == local("2026-10-24 21:30")
     assert strat.due_at == local("2026-10-27 20:30")
     await h.until(local("2026-10-24 22:00"))
     assert [s.at for s in h.to("staff:priya", "MIS-STRAT-NS")] == [local("2026-10-24 21:30")]
-    await h.close()
 
 
 async def test_north_somerset_strategy_meeting_lapses_if_found_within_24_hours(
-    tmp_path: Path,
+    reported: Report,
 ) -> None:
-    h = await reported_friday_night(tmp_path, "north-somerset")
+    h = await reported("north-somerset")
+    strat = await one(h, "MIS-STRAT-NS")
     await h.until(local("2026-10-24 10:00"))
-    await h.say("sam", "/found Jay now self came home")
-    duty = await repo.get_duty(h.db, (await repo.all_duties_for_rule(h.db, "MIS-STRAT-NS"))[0])
-    assert duty is not None and duty.state == "not_applicable"
+    assert "Recorded" in await h.say("sam", "/found Jay now self came home")
+    states = {d.rule_id: d.state for d in await repo.duties_for_episode(h.db, strat.episode_id)}
+    assert states["MIS-STRAT-NS"] == "not_applicable"
     await h.until(local("2026-10-25 12:00"))
     assert h.to("staff:priya", "MIS-STRAT-NS") == []
-    await h.close()
 
 
 RHI_AREAS = [a for a, p in PRESETS.items() if "RHI-72H" in p.duties]
@@ -282,9 +285,9 @@ RHI_AREAS = [a for a, p in PRESETS.items() if "RHI-72H" in p.duties]
 
 @pytest.mark.parametrize("area", RHI_AREAS)
 async def test_return_interview_72_elapsed_hours_across_the_clock_change(
-    tmp_path: Path, area: str
+    reported: Report, area: str
 ) -> None:
-    h = await reported_friday_night(tmp_path, area)
+    h = await reported(area)
     await h.until(local("2026-10-24 10:00"))
     assert "Recorded" in await h.say("sam", "/found Jay now self came home")
     rhi = await one(h, "RHI-72H")
@@ -294,20 +297,14 @@ async def test_return_interview_72_elapsed_hours_across_the_clock_change(
         local("2026-10-26 09:00"),  # 24 h lead
         local("2026-10-27 09:00"),
     ]
-    await h.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RHI-72H is counted from when /found is typed (step.now), not from the return time",
-)
 async def test_return_interview_counts_from_the_return_not_from_the_report(
-    tmp_path: Path,
+    reported: Report,
 ) -> None:
-    h = await reported_friday_night(tmp_path, "west-yorkshire")
+    h = await reported("west-yorkshire")
     await h.until(local("2026-10-24 11:00"))
     assert "Recorded" in await h.say("sam", "/found Jay 10:45 police at the station")
     rhi = await one(h, "RHI-72H")
     # RULES.md: within 72 hours of return. Sat 10:45 BST + 72 h = Tue 09:45 GMT.
     assert rhi.due_at == local("2026-10-27 09:45")
-    await h.close()
