@@ -416,3 +416,14 @@ async def test_no_out_of_hours_interview_duty_when_the_office_opens_soon(tmp_pat
     await missing_then_found(h, "2026-11-10 04:30", "2026-11-10 06:00")
     assert await all_duties(h, "RHI-EDT") == []
     await h.close()
+
+
+async def test_a_late_police_report_does_not_move_the_24_hour_strategy_clock(tmp_path):
+    # NS §1.7: 72 hours after the child has been missing 24 hours, however late the report.
+    h = await open_harness(tmp_path, local("2026-11-10 16:00"), "north-somerset")
+    await h.say("sam", "/absent Jay yesterday 10:00 did not come back from college")
+    await h.say("sam", "/police Jay ref N-30 grade medium")  # 30 h after last seen
+    strat = await duty(h, "MIS-STRAT-NS")
+    assert strat.applies_from == local("2026-11-10 10:00")
+    assert strat.due_at == local("2026-11-13 10:00")  # 96 h after last seen, not 102 h
+    await h.close()
