@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import statistics
 import sys
@@ -189,6 +190,7 @@ async def main() -> None:
     parser.add_argument("--stream-seconds", type=float, default=20.0)
     parser.add_argument("--stream-rate", type=float, default=20.0, help="reminders per second")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the seeded past's skipped reports are expected
     sizes = [(10_000, 1_000), (100_000, 10_000)]
     if not args.quick:
         sizes.append((1_000_000, 100_000))
