@@ -47,11 +47,14 @@ async def start(settings: Settings) -> LiveBot:
     try:
         if settings.telegram_token is not None:
             bot.platforms.append(await _start_telegram(settings, svc))
+        if settings.slack_bot_token is not None:
+            bot.platforms.append(await _start_slack(settings, svc))
         if not bot.platforms:
             raise StartupError(
                 "No chat platform is configured. Set TELEGRAM_BOT_TOKEN (or "
-                "WHEREABOUTS_TELEGRAM_TOKEN) for Telegram. To try the bot without one: "
-                "whereabouts console"
+                "WHEREABOUTS_TELEGRAM_TOKEN) for Telegram, and/or SLACK_BOT_TOKEN with "
+                "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) for Slack. "
+                "To try the bot without one: whereabouts console"
             )
     except BaseException:
         await _stop_platforms(bot.platforms)
@@ -99,6 +102,43 @@ async def _start_telegram(settings: Settings, svc: Services) -> Platform:
         ) from exc
     except NetworkError as exc:
         raise StartupError(f"Can't reach Telegram: {exc.message}") from exc
+    return platform
+
+
+async def _start_slack(settings: Settings, svc: Services) -> Platform:
+    from bot.slack_transport import HttpListen, SlackPlatform, SlackStartupError
+
+    assert settings.slack_bot_token is not None
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    )
+    mode = settings.slack_mode
+    if mode == "auto":
+        mode = "socket" if app_token else "http"
+    if mode == "socket" and not app_token:
+        raise StartupError("Slack's Socket Mode needs SLACK_APP_TOKEN (xapp-…).")
+    if mode == "http" and not secret:
+        raise StartupError(
+            "Slack needs SLACK_APP_TOKEN (Socket Mode) or, for HTTP mode, SLACK_SIGNING_SECRET."
+        )
+    platform = SlackPlatform(
+        svc,
+        settings.slack_bot_token.get_secret_value(),
+        signing_secret=secret,
+        base_url=settings.slack_base_url,
+        channel_period=settings.slack_channel_period,
+    )
+    http = HttpListen(
+        settings.slack_http_listen, settings.slack_http_port, settings.slack_http_path
+    )
+    try:
+        if mode == "socket":
+            await platform.start(app_token=app_token)
+        else:
+            await platform.start(http=http)
+    except SlackStartupError as exc:
+        raise StartupError(str(exc)) from exc
     return platform
 
 

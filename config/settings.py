@@ -40,10 +40,32 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None  # checked on every webhook request
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = 8443
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_base_url: str | None = None
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN", "slack_bot_token"
+        ),
+    )
+    # Socket Mode (the default when set): an app-level token with connections:write.
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_SLACK_APP_TOKEN", "SLACK_APP_TOKEN", "slack_app_token"
+        ),
+    )
+    # HTTP mode: Bolt checks every request's signature with it and refuses stale ones.
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET", "slack_signing_secret"
+        ),
+    )
+    slack_base_url: str | None = None  # a Web API other than Slack's (tests); ends in "/"
+    slack_mode: Literal["auto", "socket", "http"] = "auto"  # auto: Socket Mode if app token
+    slack_http_listen: str = "127.0.0.1"  # HTTP mode, behind an HTTPS proxy Slack can reach
+    slack_http_port: int = 3000
+    slack_http_path: str = "/slack/events"
+    slack_channel_period: float = 1.0  # seconds between messages into one channel
     log_level: str = "INFO"
 
     @classmethod
