@@ -268,13 +268,19 @@ class TelegramPlatform:
 
     async def _reply(self, message: Message, outcome: Outcome, chat: Chat) -> None:
         for reply in outcome.replies:
+            # Over Telegram's limit: several messages, cut at line ends; buttons on the last.
+            *head, last = split_text(reply.text, TEXT_LIMIT)
             if reply.private and chat.is_group and message.from_user is not None:
+                for part in head:
+                    await self.app.bot.send_message(message.from_user.id, part)
                 await self.app.bot.send_message(
-                    message.from_user.id, reply.text, reply_markup=keyboard(reply.buttons)
+                    message.from_user.id, last, reply_markup=keyboard(reply.buttons)
                 )
                 continue
+            for part in head:
+                await message.reply_text(part, do_quote=chat.is_group)
             sent = await message.reply_text(
-                reply.text, reply_markup=keyboard(reply.buttons), do_quote=chat.is_group
+                last, reply_markup=keyboard(reply.buttons), do_quote=chat.is_group
             )
             if chat.is_group:
                 # group copies are threaded per episode and closed when it is finalised
@@ -314,7 +320,8 @@ class TelegramPlatform:
         if isinstance(message, Message) and message.text:
             label = _pressed_label(message, query.data)
             stamp = short_time(self.svc.clock.now(), self.svc.display_zone)
-            await query.edit_message_text(f"{message.text}\n✔ {label}: {staff.name}, {stamp}")
+            pressed = f"\n✔ {label}: {staff.name}, {stamp}"
+            await query.edit_message_text(message.text[: TEXT_LIMIT - len(pressed)] + pressed)
         for reply in outcome.replies:
             if reply.buttons and isinstance(message, Message):
                 await message.reply_text(reply.text, reply_markup=keyboard(reply.buttons))
