@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from reminders.clock import Clock
 from reminders.formatting import duration
@@ -81,8 +81,18 @@ class OutboxDelivery:
                 claimed = await repo.claim_outbox(tx, now, self.batch)
             if not claimed:
                 return sent
+            held: dict[str, datetime] = {}  # recipient -> when its failed message retries
             for message in claimed:
-                sent += await self._deliver_one(message)
+                if message.recipient in held:  # keep the chat's order: wait behind it
+                    async with self.db.write() as tx:
+                        await repo.release_claim(tx, message.id, held[message.recipient])
+                    continue
+                delivered = await self._deliver_one(message)
+                sent += delivered
+                if not delivered:
+                    retry = await repo.retry_time(self.db, message.id)
+                    if retry is not None:
+                        held[message.recipient] = retry
             # loop again: delivering may have queued more (an unreachable person's alert moving on)
 
     async def _deliver_one(self, message: OutboxMessage) -> int:

@@ -613,13 +613,33 @@ async def enqueue(
 
 async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
     """Mark up to `limit` due messages as being sent and return them, oldest first."""
+    # In order per recipient: nothing overtakes an earlier message that is waiting to retry.
     rows = await tx.fetchall(
         "UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1"
-        " WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
-        " ORDER BY id LIMIT ?) RETURNING *",
-        (to_db_time(now), to_db_time(now), limit),
+        " WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending'"
+        " AND o.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p"
+        " WHERE p.recipient = o.recipient AND p.state = 'pending' AND p.id < o.id"
+        " AND p.next_attempt_at > ?) ORDER BY o.id LIMIT ?) RETURNING *",
+        (to_db_time(now), to_db_time(now), to_db_time(now), limit),
     )
     return sorted((_outbox(row) for row in rows), key=lambda m: m.id)
+
+
+async def release_claim(tx: Tx, message_id: int, retry_at: datetime) -> None:
+    """Put a claimed message back unsent and uncounted: an earlier one to its recipient failed."""
+    await tx.execute(
+        "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?,"
+        " claimed_at = NULL WHERE id = ? AND state = 'sending'",
+        (to_db_time(retry_at), message_id),
+    )
+
+
+async def retry_time(r: Reader, message_id: int) -> datetime | None:
+    """When a message that failed will be tried again (None: sent, or given up)."""
+    row = await r.fetchone(
+        "SELECT next_attempt_at FROM outbox WHERE id = ? AND state = 'pending'", (message_id,)
+    )
+    return _t(row["next_attempt_at"]) if row else None
 
 
 async def mark_sent(tx: Tx, message_id: int, now: datetime) -> None:
