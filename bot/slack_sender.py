@@ -180,11 +180,11 @@ class SlackSender:
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
-    async def dm_channel(self, user_id: str) -> str:
+    async def dm_channel(self, user_id: str, patient: bool = True) -> str:
         """The bot's direct-message channel with a person (conversations.open, remembered)."""
         channel = self._dm_channels.get(user_id)
         if channel is None:
-            response = await self._call("", True, self.client.conversations_open, users=user_id)
+            response = await self._call("", patient, self.client.conversations_open, users=user_id)
             channel = str(response["channel"]["id"])
             self._dm_channels[user_id] = channel
         return channel
@@ -203,7 +203,7 @@ class SlackSender:
     async def send_direct(self, user_id: str, message: OutboxMessage) -> None:
         kind = "profile" if PROFILE_HEADING in message.text else "direct"
         try:
-            channel = await self.dm_channel(user_id)
+            channel = await self.dm_channel(user_id, patient=False)  # the outbox retries
             sent = await self._deliver(channel, message, None)
         except SlackApiError as exc:
             await self._fail(exc, message, person=user_id)

@@ -158,7 +158,7 @@ class FakeSlack:
             return self._fail(call, 200, "invalid_auth")
         fault = self._take_fault(method, params)
         if fault is not None:
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return self._fail(call, fault.status, fault.error, headers)
         handler: Callable[[dict[str, Any]], Any] | None = getattr(
             self, "_m_" + method.replace(".", "_"), None

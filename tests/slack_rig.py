@@ -345,6 +345,7 @@ async def start_slack(
         channel_period=channel_period,
         submit_wait=submit_wait,
     )
+    platform.sender.patience = (0.0, 0.0)  # an answer's retries after a 5xx: no waiting here
     await platform.start(http=HttpListen("127.0.0.1", 0))
     return fake, platform
 

@@ -374,7 +374,8 @@ async def test_429_and_5xx_are_retried_until_each_message_is_delivered_once(rig)
     (first,) = [m for m in await repo.outbox_messages(rig.db) if m.recipient == "staff:ooh1"]
     assert (await _next_attempt(rig, first.id)) == rig.clock.now() + timedelta(seconds=7)
     rig.clock.advance(timedelta(seconds=6))
-    assert await rig.delivery.deliver_due() == 0, "not before Retry-After"
+    await rig.delivery.deliver_due()
+    assert len(rig.fake.sent(channel=duty)) == 1, "not before Retry-After"
     for _ in range(10):
         rig.clock.advance(timedelta(seconds=30))
         await rig.delivery.deliver_due()
@@ -385,6 +386,16 @@ async def test_429_and_5xx_are_retried_until_each_message_is_delivered_once(rig)
     assert [c.status for c in rig.fake.sent(channel=duty)] == [429, 429, 503, 503, 200]
     iro = [m for m in rig.fake.in_channel(dm_of(SLACK_IDS["iro1"])) if "[ABS-IRO]" in m.shown]
     assert len(iro) == 1
+
+
+async def test_an_answer_to_a_command_survives_a_5xx_and_a_short_429(rig):
+    mine = dm_of(SLACK_IDS["sam"])
+    rig.fake.fail("chat.postMessage", 502, "bad_gateway", channel=mine)
+    rig.fake.fail("chat.postMessage", 429, retry_after=0, channel=mine)
+    await rig.command("sam", "/wb-status")
+    await rig.reply_to("sam", "No open episodes")
+    assert [c.status for c in rig.fake.sent(channel=mine)] == [502, 429, 200]
+    assert len(rig.fake.in_channel(mine)) == 1
 
 
 async def _next_attempt(rig: SlackRig, outbox_id: int):
