@@ -42,7 +42,8 @@ class Router:
             if not targets:
                 raise Unreachable(f"staff {ident} is not reachable on any running chat platform")
             for platform, external_id in targets:
-                await platform.send_direct(external_id, message)
+                if not await chats.already_sent(self.db, message.id, platform.name, external_id):
+                    await platform.send_direct(external_id, message)
         elif kind == "team":
             registered = await chats.chats_of_team(self.db, ident)
             targets_team = [
@@ -51,7 +52,8 @@ class Router:
             if not targets_team:
                 raise Unreachable(f"no chat is registered for team {ident}")
             for platform, chat_id in targets_team:
-                await platform.send_team(chat_id, message)
+                if not await chats.already_sent(self.db, message.id, platform.name, chat_id):
+                    await platform.send_team(chat_id, message)
         elif kind == "redact":
             for platform in self.platforms:
                 await platform.redact(message)

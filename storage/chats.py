@@ -123,6 +123,15 @@ async def record_sent(
     )
 
 
+async def already_sent(r: Reader, outbox_id: int, transport: str, chat_id: str) -> bool:
+    """A retry of a message that reached this chat before (another chat failed) skips it."""
+    row = await r.fetchone(
+        "SELECT 1 FROM chat_messages WHERE outbox_id = ? AND transport = ? AND chat_id = ? LIMIT 1",
+        (outbox_id, transport, chat_id),
+    )
+    return row is not None
+
+
 async def thread_root(r: Reader, episode_id: int, transport: str, chat_id: str) -> str | None:
     """The first group message about the episode in this chat: later ones reply to it."""
     row = await r.fetchone(

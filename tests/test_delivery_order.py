@@ -6,9 +6,13 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from bot.admin import import_team
+from bot.cli import demo_team_path
 from bot.delivery import OutboxDelivery, RetryLater
+from bot.router import Router
+from config.team import load_team_file
 from reminders.clock import FakeClock
-from storage import repo
+from storage import chats, repo
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.conftest import local
@@ -62,3 +66,50 @@ async def test_faults_at_20_percent_lose_nothing_and_keep_each_chats_order(tmp_p
         got[chat].append(text)
     for chat in chats:
         assert got[chat] == expected[chat], chat
+
+
+class RecordingPlatform:
+    """A platform that records what it sent, as Telegram and Slack do, or fails once."""
+
+    def __init__(self, name: str, db: Database, clock: FakeClock, fail_first: bool) -> None:
+        self.name, self.db, self.clock = name, db, clock
+        self.fail_first = fail_first
+        self.sent: list[str] = []
+
+    async def send_direct(self, external_id: str, message: OutboxMessage) -> None:
+        if self.fail_first:
+            self.fail_first = False
+            raise RetryLater(1)
+        self.sent.append(message.text)
+        async with self.db.write() as tx:
+            await chats.record_sent(
+                tx, outbox_id=message.id, episode_id=None, transport=self.name,
+                chat_id=external_id, message_id=str(len(self.sent)), kind="direct",
+                now=self.clock.now(),
+            )  # fmt: skip
+
+    async def send_team(self, chat_id: str, message: OutboxMessage) -> None:
+        await self.send_direct(chat_id, message)
+
+    async def redact(self, message: OutboxMessage) -> None:
+        return None
+
+
+async def test_someone_on_two_platforms_gets_a_retried_message_once_on_each(tmp_path):
+    clock = FakeClock(local("2026-11-09 10:00"))
+    async with Database(tmp_path / "w.db") as db:
+        await import_team(db, load_team_file(demo_team_path()), default_area="west-yorkshire")
+        async with db.write() as tx:
+            await repo.bind_identity(tx, "telegram", "100", "sam")
+            await repo.bind_identity(tx, "slack", "U100", "sam")
+            await repo.enqueue(
+                tx, idem_key="k", recipient="staff:sam", text="hello", rule_id="ABS-LOG",
+                now=clock.now(),
+            )  # fmt: skip
+        telegram = RecordingPlatform("telegram", db, clock, fail_first=False)
+        slack = RecordingPlatform("slack", db, clock, fail_first=True)
+        delivery = OutboxDelivery(db, clock, Router(db, [telegram, slack]).send)
+        await delivery.deliver_due()  # Telegram has it; Slack says 429
+        clock.advance(timedelta(seconds=2))
+        await delivery.deliver_due()
+    assert telegram.sent == ["hello"] and slack.sent == ["hello"]
