@@ -465,7 +465,8 @@ async def close(
     if episode is None or child is None:
         return follow
     if spec.recur is not None and episode.state is EpisodeState.OPEN:
-        again = spec.model_copy(update={"deadline": spec.recur})
+        # the next one counts from now: the missing-for threshold was met already
+        again = spec.model_copy(update={"deadline": spec.recur, "missing_for": None})
         follow.append(await create(at, duty.rule_id, again, episode, child, by))
     if spec.then and spec.then in preset.duties:
         follow.append(await create(at, spec.then, preset.duties[spec.then], episode, child, by))

@@ -427,3 +427,18 @@ async def test_a_late_police_report_does_not_move_the_24_hour_strategy_clock(tmp
     assert strat.applies_from == local("2026-11-10 10:00")
     assert strat.due_at == local("2026-11-13 10:00")  # 96 h after last seen, not 102 h
     await h.close()
+
+
+async def test_a_daily_police_update_recurs_from_when_the_last_was_recorded(tmp_path):
+    # H §5.6.3: missing 24 h, then the police update the local authority daily.
+    h = await open_harness(tmp_path, local("2026-11-09 10:00"), "hipsw")
+    await h.say("sam", "/absent Jay 09:30 gone")
+    await h.say("sam", "/police Jay ref H-2 grade medium")
+    first = await duty(h, "MIS-24H-POLICE")
+    assert first.due_at == local("2026-11-11 09:30")  # 24 h after the 24-hour mark
+    await h.until(local("2026-11-10 12:00"))
+    reply = await h.say("pc1", f"/done {first.label} police: still searching, sightings in town")
+    assert "Next:" in reply
+    second = await duty(h, "MIS-24H-POLICE")
+    assert second.due_at == local("2026-11-11 12:00")
+    await h.close()
