@@ -59,6 +59,7 @@ from _common import (
 VARIANTS = ("echo", "whereabouts", "whereabouts-no-limits")
 MIX = {"status": 30, "update": 28, "duties": 16, "ack": 10, "absent": 8, "found": 8}
 TARGET_ADDED_P99 = 0.005  # seconds over the echo floor
+TARGET_RATE = 200.0  # updates/s, at which the target is set
 FIRST_NAMES = ("Jay", "Mia", "Leo", "Ava", "Kai", "Zoe", "Eli", "Ivy", "Max", "Amy")
 AREA = "west-yorkshire"
 
@@ -527,9 +528,11 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
         met = kept_up and added <= TARGET_ADDED_P99
         verdict = "MET" if met else "NOT MET"
         added_text = "unbounded" if math.isinf(added) else f"{added * 1000:.1f} ms"
-        print(f"  {r.variant}: target (at most 5 ms added at p99, at {args.rate:g} updates/s) "
-              f"{verdict}: added p99 {added_text}, achieved {r.achieved:.1f}/s "
-              f"[synchronous={SYNCHRONOUS}]. {bottleneck}")  # fmt: skip
+        if args.rate < TARGET_RATE:
+            verdict += f" at {args.rate:g}/s (only a run at {TARGET_RATE:g}/s decides the target)"
+        print(f"  {r.variant}: target (at most 5 ms added at p99 at {TARGET_RATE:g} updates/s) "
+              f"{verdict}: added p99 {added_text}, achieved {r.achieved:.1f}/s of "
+              f"{args.rate:g}/s offered [synchronous={SYNCHRONOUS}]. {bottleneck}")  # fmt: skip
     if args.keep:
         print(f"\nLogs and databases: {workdir}")
 
