@@ -69,7 +69,7 @@ async def start(settings: Settings) -> LiveBot:
         settings.sweep_interval_seconds,
     )
     for platform in bot.platforms:
-        platform.after_command = bot.heartbeat.tick  # type: ignore[attr-defined]
+        platform.after_command = bot.heartbeat.kick  # type: ignore[attr-defined]
     await bot.heartbeat.start()
     return bot
 

@@ -7,6 +7,7 @@ fires what the database says is due, under idempotent message keys.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,8 @@ class Heartbeat:
         self.delivery = delivery
         self.clock = clock
         self.interval = interval_seconds
+        self._kicked: asyncio.Task[None] | None = None
+        self._again = False
         # misfire_grace_time=None: a run delayed by a stall still runs (3.x drops it after 1 s).
         self.scheduler = AsyncIOScheduler(
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -55,8 +58,25 @@ class Heartbeat:
         await self.tick()  # anything that fell due while we were down goes out now
 
     def shutdown(self) -> None:
+        if self._kicked is not None:
+            self._kicked.cancel()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    async def kick(self) -> None:
+        """After a command: sweep and deliver soon, in the background, so the command's reply
+        is not held up behind the outbox. Kicks while one runs coalesce into one more run."""
+        if self._kicked is not None and not self._kicked.done():
+            self._again = True
+            return
+        self._kicked = asyncio.create_task(self._kick_runs())
+
+    async def _kick_runs(self) -> None:
+        while True:
+            self._again = False
+            await self.tick()
+            if not self._again:
+                return
 
     async def tick(self) -> None:
         # Separately: a sweep that fails must not stop delivery, nor the other way round.

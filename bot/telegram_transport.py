@@ -7,6 +7,7 @@ every button is a typed command.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import warnings
@@ -53,6 +54,8 @@ from storage import chats, repo, reports
 from storage.models import Button, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, "ContextTypes.DEFAULT_TYPE"], Awaitable[None]]
 
 NAME = "telegram"
 TEXT_LIMIT = 4096  # Bot API: characters in one message
@@ -127,6 +130,7 @@ class TelegramPlatform:
         self.svc = svc
         self.dispatcher = Dispatcher(svc)
         self.after_command: Callable[[], Awaitable[object]] | None = None
+        self._user_locks: dict[int, asyncio.Lock] = {}
         builder = (
             ApplicationBuilder()
             .token(token)
@@ -167,10 +171,27 @@ class TelegramPlatform:
             warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
             guided = self._guided_handler(fresh, text, guided_timeout)
         self.app.add_handler(guided)
-        self.app.add_handler(MessageHandler(filters.COMMAND & fresh, self._on_command))
+        # block=False: one chat waiting on Telegram's per-chat pace must not hold up everyone
+        # else's commands; each person's own commands still run in the order they sent them.
+        self.app.add_handler(
+            MessageHandler(filters.COMMAND & fresh, self._in_order(self._on_command), block=False)
+        )
         self.app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self._on_edited))
-        self.app.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^/"))
+        self.app.add_handler(
+            CallbackQueryHandler(self._in_order(self._on_button), pattern=r"^/", block=False)
+        )
         self.app.add_error_handler(self._on_error)
+
+    def _in_order(self, handler: Handler) -> Handler:
+        """Run `handler` for one person at a time, in the order their updates arrived."""
+
+        async def ordered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            user = update.effective_user
+            lock = self._user_locks.setdefault(user.id if user else 0, asyncio.Lock())
+            async with lock:
+                await handler(update, context)
+
+        return ordered
 
     def _guided_handler(self, fresh: Any, text: Any, guided_timeout: float) -> ConversationHandler:
         return ConversationHandler(

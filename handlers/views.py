@@ -23,6 +23,7 @@ def _is_home_team(team: str) -> bool:
     return team not in SERVICE_TEAMS
 
 
+STATUS_LINES = 40  # a phone screen or two; the rest by child or in the summary
 SERVICE_TEAMS = frozenset({"out-of-hours", "managers", "duty", "police", "missing"})
 
 
@@ -50,14 +51,24 @@ async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | 
         if episode is None:
             return f"{child.label}: no episodes recorded."
         return episode_line(svc, child, episode, now)
+    children = {c.id: c for c in await repo.list_children(svc.db)}  # one read, not one a row
     lines = []
     for episode in await repo.unfinalised_episodes(svc.db):
-        who = await repo.get_child(svc.db, episode.child_id)
+        who = children.get(episode.child_id)
         if who is not None and can_see(staff, who) and _group_may_list(chat, who):
             lines.append(episode_line(svc, who, episode, now))
     if not lines:
         return "No open episodes for the children you work with."
-    return "Episodes in progress:\n" + "\n".join(f"• {line}" for line in lines)
+    shown = lines[:STATUS_LINES]
+    more = (
+        f"\n… and {len(lines) - STATUS_LINES} more. /status <child> for one; /summary for "
+        "the whole picture."
+        if len(lines) > STATUS_LINES
+        else ""
+    )
+    return (
+        f"Episodes in progress ({len(lines)}):\n" + "\n".join(f"• {line}" for line in shown) + more
+    )
 
 
 async def timeline(svc: Services, child: Child) -> str:
