@@ -36,6 +36,7 @@ class Heartbeat:
     ) -> None:
         self.sweeper = sweeper
         self.delivery = delivery
+        sweeper.after_batch = delivery.deliver_due
         self.clock = clock
         self.interval = interval_seconds
         self._kicked: asyncio.Task[None] | None = None

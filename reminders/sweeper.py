@@ -20,6 +20,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 RETRY_BROKEN = timedelta(minutes=5)
+PROGRESS_EVERY = 50  # climbs or reminders fired between outbox deliveries in one sweep
 
 
 class ScheduledJobs(Protocol):
@@ -44,6 +45,7 @@ class Sweeper:
         self.presets = presets
         self.batch = batch
         self.jobs = jobs
+        self.after_batch: Callable[[], Awaitable[object]] | None = None
 
     async def sweep(self) -> int:
         """Fire everything due now; returns how many climbs and duty reminders moved."""
@@ -53,6 +55,7 @@ class Sweeper:
             due = await timers.due_escalations(self.db, now, self.batch)
             for item in due:
                 fired += await self._fire_one(item.id, now)
+                await self._progress(fired)
             if len(due) < self.batch:
                 break
         while True:
@@ -60,11 +63,18 @@ class Sweeper:
             reminders = await repo.due_duty_reminders(self.db, now, self.batch)
             for duty in reminders:
                 fired += await self._remind_one(duty.id, now)
+                await self._progress(fired)
             if len(reminders) < self.batch:
                 break
         for job in self.jobs:
             fired += await job.run_due()
         return fired
+
+    async def _progress(self, fired: int) -> None:
+        # After a restart with a backlog, the first alerts go out while the rest are still
+        # being fired, rather than after all of them.
+        if self.after_batch is not None and fired and fired % PROGRESS_EVERY == 0:
+            await self.after_batch()
 
     async def _remind_one(self, duty_id: int, now: datetime) -> int:
         try:
