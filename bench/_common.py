@@ -46,10 +46,11 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class MeasuringTelegram(FakeTelegram):
     """FakeTelegram plus timestamps, and each reply paired with the command it answers.
 
-    PTB runs a bot's updates one at a time, in order (its default), so replies come back in
-    the order the commands were queued: a reply in the chat of the oldest unanswered command
-    answers it; a further reply in the same chat before the next command's is a later part
-    of the same answer (replies over 4096 characters go in parts). Messages the outbox sends
+    The bot handles different people's commands concurrently and each person's in order, so
+    a reply in a chat answers that chat's oldest unanswered command; a reply in a chat with
+    none waiting is a later part of the last answer there (replies over 4096 characters go
+    in parts; a long reply while the same person has another command queued is counted as
+    that command's answer, which these command mixes make rare). Messages the outbox sends
     (alerts and reminders: their text starts with "[RULE-ID]", or to a group) are counted
     apart. A reply that fits no command is counted as a "stray" and reported.
     """
@@ -64,7 +65,7 @@ class MeasuringTelegram(FakeTelegram):
     stray_replies: int = 0
     polls: list[tuple[float, int]] = field(default_factory=list)  # getUpdates: at, batch size
     _queue: deque[tuple[int, int]] = field(default_factory=deque)  # (seq, chat) unanswered
-    _last: tuple[int, int] | None = None  # (seq, chat) of the command answered last
+    _last_by_chat: dict[int, int] = field(default_factory=dict)  # chat -> seq answered last
     _answered: asyncio.Event = field(default_factory=asyncio.Event)
     _polling: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -87,24 +88,23 @@ class MeasuringTelegram(FakeTelegram):
         return result
 
     def _pair(self, chat_id: int, chars: int, now: float) -> None:
-        if self._queue and self._queue[0][1] == chat_id:
-            seq = self._queue.popleft()[0]
-        elif self._last is not None and self._last[1] == chat_id:
-            seq = self._last[0]  # a further part of the same answer
-        elif any(chat == chat_id for _, chat in self._queue):
-            while self._queue[0][1] != chat_id:  # handled in order: those had no reply
-                self._queue.popleft()
-                self.no_reply += 1
-            seq = self._queue.popleft()[0]
+        # The bot handles different people's commands concurrently but each person's in
+        # order, so a reply in a chat answers that chat's oldest unanswered command.
+        waiting = [seq for seq, chat in self._queue if chat == chat_id]
+        if waiting:
+            seq = waiting[0]
+            self._queue.remove((seq, chat_id))
+        elif self._last_by_chat.get(chat_id) is not None:
+            seq = self._last_by_chat[chat_id]  # a further part of the same answer
         else:
             self.stray_replies += 1
             return
+        self._last_by_chat[chat_id] = seq
         if seq not in self.first_reply_at:
             self.first_reply_at[seq] = now
         self.replied_at[seq] = now
         self.reply_parts[seq] = self.reply_parts.get(seq, 0) + 1
         self.reply_chars[seq] = self.reply_chars.get(seq, 0) + chars
-        self._last = (seq, chat_id)
         self._answered.set()
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -542,23 +542,22 @@ def _bottleneck(r: Result, args: argparse.Namespace) -> str:
         return "The harness may be the bottleneck (see above)."
     if r.achieved >= 0.98 * args.rate and not math.isinf(r.p99):
         return "It kept up with the offered rate."
-    if r.loop_cpu >= 0.9:
+    if r.loop_cpu >= 0.9 or r.bot_cpu >= 0.9:
         return (
-            f"The bot's event loop is CPU-bound ({r.loop_cpu:.0%} of a core): PTB handles "
-            "updates one at a time (its default), so this is the bot's ceiling."
+            f"The bot is CPU-bound (event loop {r.loop_cpu:.0%}, all threads {r.bot_cpu:.0%} of "
+            "a core): python-telegram-bot's own handling, one SQLite commit with fsync per "
+            "command (synchronous=FULL) and the HTTP round trips; this is its ceiling here."
         )
     if r.variant == "whereabouts":
         return (
             f"The bot is mostly waiting (event loop {r.loop_cpu:.0%} busy): its outgoing rate "
-            "limiter (PerChatRateLimiter: 30 messages/s overall, 1/s per chat) sleeps inside "
-            "the update handler, both for replies and for the outbox delivered after every "
-            "command (after_command = Heartbeat.tick), and PTB handles one update at a time, "
-            "so one busy chat holds up everyone."
+            "limiter keeps Telegram's limits (30 messages/s overall, 1/s per chat), so replies "
+            "beyond 30/s queue; no bot can answer 200 commands/s on real Telegram."
         )
     return (
         f"The bot is partly waiting (event loop {r.loop_cpu:.0%} busy, all threads "
-        f"{r.bot_cpu:.0%}): one update at a time, each waiting on SQLite (aiosqlite's thread, "
-        "fsync at every commit) and on HTTP round trips for the reply and the outbox."
+        f"{r.bot_cpu:.0%}): on SQLite (aiosqlite's thread, fsync at every commit) and on HTTP "
+        "round trips for the reply and the outbox."
     )
 
 
