@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -110,6 +110,7 @@ class StandIn(FakeTelegram):
     polls: list[float] = field(default_factory=list)
     fetched: set[int] = field(default_factory=set)  # update ids a getUpdates handed out
     trap: Callable[[], None] | None = None  # called (once) when an outbox message arrives
+    on_poll: Callable[[int], None] | None = None  # called with each getUpdates offset
 
     def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any] | web.Response:
         result = super()._m_sendMessage(params)
@@ -120,6 +121,8 @@ class StandIn(FakeTelegram):
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.polls.append(time.monotonic())
+        if self.on_poll is not None:
+            self.on_poll(int(params.get("offset") or 0))
         updates = await super()._m_getUpdates(params)
         self.fetched.update(u["update_id"] for u in updates)
         return updates
@@ -702,10 +705,17 @@ async def run_crash_loop(workdir: Path, config: CrashConfig) -> Result:
         server_log.setLevel(level)
 
 
-async def _run(workdir: Path, config: CrashConfig) -> Result:
+class Setup(NamedTuple):
+    children: list[Kid]
+    people: dict[str, Person]
+    db: Path
+    stand_in: StandIn
+    bot: BotProcess  # not started yet
+
+
+async def set_up(workdir: Path, config: CrashConfig) -> Setup:
+    """A fresh database with the team enrolled, the stand-in listening, the bot ready to start."""
     workdir.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(config.seed)
-    began = time.monotonic()
     children = kids(config.children)
     people = {k.carer: Person(k.carer, f"Carer {k.first_name}", 2001 + k.index) for k in children}
     people |= {sid: Person(sid, name, uid) for sid, (_, name, uid) in SHARED.items()}
@@ -714,7 +724,15 @@ async def _run(workdir: Path, config: CrashConfig) -> Result:
         leftover.unlink(missing_ok=True)
     await prepare_db(db, children, people, config.synchronous)
     stand_in = await StandIn(token=TOKEN).start()
-    bot = BotProcess(db, stand_in, workdir / "bot.log", config)
+    return Setup(
+        children, people, db, stand_in, BotProcess(db, stand_in, workdir / "bot.log", config)
+    )
+
+
+async def _run(workdir: Path, config: CrashConfig) -> Result:
+    rng = random.Random(config.seed)
+    began = time.monotonic()
+    children, people, db, stand_in, bot = await set_up(workdir, config)
     driver = Driver(stand_in, bot, people, config)
     result = Result(config, workdir=workdir)
     kills_done = 0
@@ -895,9 +913,9 @@ def _check_commands(
             problems.append(
                 f"answered but not on the timeline: {cmd.who}: {cmd.text!r} -> {cmd.answer!r}"
             )
-    # /absent and /update put every sending on the timeline (a repeat as "reported again" or
-    # a second update), so for them we know which sendings were handled: none of a sending
-    # the bot fetched is a command lost at a kill; two, one handled twice.
+    # Every handling of /absent or /update leaves an event (a repeat: "reported again", or a
+    # second update) marked with which sending it was. A sending the bot fetched that left no
+    # event was lost at a kill; one that left two was handled twice.
     marks = Counter(
         (e["ref"], m.group(0))
         for e in events

@@ -1,7 +1,8 @@
 """Crash loop (issue #9): the bot as a process, SIGKILLed at random moments and restarted.
 
 20 kills here; bench/crash_loop.py runs 1,000. What is checked is in tests/crash_rig.py.
-Deselect with `-m "not crash_loop"` (or `-k "not crash_loop"`).
+Deselect with `-m "not crash_loop"` (or `-k "not crash_loop"`). The second test pins a bug
+the crash loop shows: a command fetched from Telegram just before a crash is never handled.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import warnings
 
 import pytest
 
-from tests.crash_rig import CrashConfig, run_crash_loop
+from tests.crash_rig import CrashConfig, run_crash_loop, set_up
 
 with warnings.catch_warnings():
     # A marker only for deselecting this slow test; pyproject.toml registers no markers.
@@ -22,8 +23,45 @@ SEED = 9
 
 @crash_loop
 async def test_crash_loop_with_20_kills(tmp_path):
-    result = await run_crash_loop(tmp_path, CrashConfig(kills=20, seed=SEED))
+    # Timeouts tighter than the bench's, so a hang is reported here before pytest's 120 s.
+    config = CrashConfig(
+        kills=20, seed=SEED, command_timeout=40, finish_timeout=40, drain_timeout=20
+    )
+    result = await run_crash_loop(tmp_path, config)
     print(result.report())
     assert result.figures["kills"] == 20
     assert result.figures["episodes finished"] >= 3
     assert not result.problems, result.report()
+
+
+@crash_loop
+@pytest.mark.xfail(
+    strict=True,
+    reason="Bug: python-telegram-bot's polling confirms an update to Telegram (the offset of "
+    "the next getUpdates) as soon as it is fetched, before it is handled; a crash then loses "
+    "it. The carer gets no answer and the child is not reported. The crash loop counts these "
+    "as 'updates fetched, never handled'.",
+)
+async def test_a_command_fetched_just_before_a_crash_is_still_handled(tmp_path):
+    children, people, db, stand_in, bot = await set_up(tmp_path, CrashConfig(children=1))
+    carer = people[children[0].carer].uid
+    try:
+        await bot.start()
+        assert await bot.wait_ready()
+        said = stand_in.user_says(carer, f"/absent {children[0].ref} now left after a row")
+
+        def confirmed(offset: int) -> None:  # the bot tells Telegram it has the update
+            if offset > said["update_id"]:
+                stand_in.on_poll = None
+                bot.kill_now()
+
+        stand_in.on_poll = confirmed
+        await stand_in.wait_for(lambda: bot.current is None, timeout=10)
+        await bot.kill()  # reaped
+        await bot.start()
+        assert await bot.wait_ready()
+        reply = await stand_in.wait_for(lambda: stand_in.sent(chat_id=carer), timeout=8)
+        assert "Recorded" in reply[0].params["text"]
+    finally:
+        await bot.kill()
+        await stand_in.stop()
