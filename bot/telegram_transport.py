@@ -7,12 +7,12 @@ every button is a typed command.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import os
 import warnings
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -32,17 +32,20 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
 
 from bot.delivery import PermanentDeliveryError, RetryLater
 from bot.router import Unreachable
+from bot.telegram_inbox import DurableUpdateQueue, PerPersonProcessor
 from handlers import enrolment
 from handlers.access import can_see, may
 from handlers.context import Services
@@ -50,7 +53,7 @@ from handlers.dispatch import NOT_ENROLLED, Dispatcher
 from handlers.messages import Chat, Outcome, split_text
 from handlers.timeparse import TimeParseError, parse_when
 from reminders.formatting import PROFILE_HEADING, short_time
-from storage import chats, repo, reports
+from storage import chats, inbox, repo, reports
 from storage.models import Button, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
@@ -130,11 +133,16 @@ class TelegramPlatform:
         self.svc = svc
         self.dispatcher = Dispatcher(svc)
         self.after_command: Callable[[], Awaitable[object]] | None = None
-        self._user_locks: dict[int, asyncio.Lock] = {}
+        # Updates are stored before Telegram is told we have them and replayed after a crash;
+        # people's updates run concurrently, each person's in order (see bot/telegram_inbox).
+        self.queue = DurableUpdateQueue(svc.db, svc.clock, NAME)
+        self._applied_before: dict[int, datetime] = {}
         builder = (
             ApplicationBuilder()
             .token(token)
             .rate_limiter(rate_limiter or PerChatRateLimiter(max_retries=3))
+            .update_queue(self.queue)
+            .concurrent_updates(PerPersonProcessor(self._handled))
         )
         if base_url:
             builder = builder.base_url(base_url).base_file_url(
@@ -148,7 +156,10 @@ class TelegramPlatform:
     async def start(self, webhook: dict[str, Any] | None = None) -> None:
         """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen."""
         await self.app.initialize()
+        await inbox.prune(self.svc.db, self.svc.clock.now())
         await self.app.start()
+        # Left unhandled by a crash: handled first, before anything new is fetched.
+        self._applied_before = await self.queue.replay(self.app.bot)
         if webhook:
             await self.app.updater.start_webhook(**webhook)  # type: ignore[union-attr]
         else:
@@ -170,28 +181,55 @@ class TelegramPlatform:
             # per_message=False is deliberate: the report mixes typed answers and buttons.
             warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
             guided = self._guided_handler(fresh, text, guided_timeout)
+        # Handlers block: an update counts as handled only when they have finished. The
+        # processor runs different people at once, so one slow chat holds up nobody else.
+        self.app.add_handler(TypeHandler(Update, self._replayed_after_crash), group=-1)
         self.app.add_handler(guided)
-        # block=False: one chat waiting on Telegram's per-chat pace must not hold up everyone
-        # else's commands; each person's own commands still run in the order they sent them.
-        self.app.add_handler(
-            MessageHandler(filters.COMMAND & fresh, self._in_order(self._on_command), block=False)
-        )
+        self.app.add_handler(MessageHandler(filters.COMMAND & fresh, self._on_command))
         self.app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self._on_edited))
-        self.app.add_handler(
-            CallbackQueryHandler(self._in_order(self._on_button), pattern=r"^/", block=False)
-        )
+        self.app.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^/"))
         self.app.add_error_handler(self._on_error)
 
-    def _in_order(self, handler: Handler) -> Handler:
-        """Run `handler` for one person at a time, in the order their updates arrived."""
+    async def _handled(self, update: Update) -> None:
+        self._applied_before.pop(update.update_id, None)
+        await inbox.mark_handled(self.svc.db, NAME, update.update_id, self.svc.clock.now())
 
-        async def ordered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            user = update.effective_user
-            lock = self._user_locks.setdefault(user.id if user else 0, asyncio.Lock())
-            async with lock:
-                await handler(update, context)
+    async def _replayed_after_crash(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """A replayed update whose command was stored before the crash: say so, don't redo it."""
+        applied_at = self._applied_before.get(update.update_id)
+        if applied_at is None:
+            return
+        message = update.effective_message
+        said = (update.callback_query.data if update.callback_query else None) or (
+            message.text if message else None
+        )
+        command = (said or "").split()[0].split("@")[0] if said else "message"
+        text = (
+            f"Recorded before a restart, at {short_time(applied_at, self.svc.display_zone)}: "
+            f"your {command} is saved and its alerts go out. Send /status to check it."
+        )
+        if update.callback_query is not None:
+            with contextlib.suppress(BadRequest):  # too old to answer: say it in the chat
+                await update.callback_query.answer(text[:190], show_alert=True)
+                raise ApplicationHandlerStop
+        chat = update.effective_chat
+        if chat is not None:
+            reply = (
+                ReplyParameters(message.message_id, allow_sending_without_reply=True)
+                if message is not None
+                else None
+            )
+            await self.app.bot.send_message(chat.id, text, reply_parameters=reply)
+        raise ApplicationHandlerStop
 
-        return ordered
+    async def _dispatch(
+        self, update: Update, staff: Staff | None, text: str, chat: Chat
+    ) -> Outcome:
+        """The command, with its write marking this update applied in the same transaction."""
+        with inbox.applying(NAME, update.update_id, self.svc.clock.now()):
+            return await self.dispatcher.handle(staff, text, chat)
 
     def _guided_handler(self, fresh: Any, text: Any, guided_timeout: float) -> ConversationHandler:
         return ConversationHandler(
@@ -237,16 +275,17 @@ class TelegramPlatform:
         staff = await self._who(update)
         chat = await self._chat(update)
         command = message.text.split()[0].split("@")[0].lower()
-        if command == "/start" and not chat.is_group:
-            await self._start(message, staff, message.text)
-            return
-        if command == "/register":
-            await self._register(message, staff, chat)
-            return
+        with inbox.applying(NAME, update.update_id, self.svc.clock.now()):
+            if command == "/start" and not chat.is_group:
+                await self._start(message, staff, message.text)
+                return
+            if command == "/register":
+                await self._register(message, staff, chat)
+                return
         if chat.is_group and chat.team is None:
             await message.reply_text(NOT_SET_UP)
             return
-        outcome = await self.dispatcher.handle(staff, message.text, chat)
+        outcome = await self._dispatch(update, staff, message.text, chat)
         await self._reply(message, outcome, chat)
         await self._after()
 
@@ -332,7 +371,7 @@ class TelegramPlatform:
             await query.answer(NOT_ENROLLED, show_alert=True)
             return
         chat = await self._chat(update)
-        outcome = await self.dispatcher.handle(staff, query.data, chat)
+        outcome = await self._dispatch(update, staff, query.data, chat)
         if outcome.refused:
             await query.answer(outcome.text[:190], show_alert=True)
             return
@@ -366,7 +405,7 @@ class TelegramPlatform:
         staff = await self._who(update)
         if context.args or staff is None:
             # typed in full (or a stranger): the ordinary command path
-            outcome = await self.dispatcher.handle(staff, message.text or "", chat)
+            outcome = await self._dispatch(update, staff, message.text or "", chat)
             await self._reply(message, outcome, chat)
             await self._after()
             return ConversationHandler.END
@@ -473,8 +512,8 @@ class TelegramPlatform:
             f"/absent {state['ref']} {state['seen']} {state['where']}; "
             f"done so far: {state['done']} concern {level}"
         )
-        outcome = await self.dispatcher.handle(
-            await self._who(update), command, await self._chat(update)
+        outcome = await self._dispatch(
+            update, await self._who(update), command, await self._chat(update)
         )
         await query.edit_message_text(outcome.text)
         await self._after()

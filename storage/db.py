@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -40,6 +41,11 @@ def from_db_time(text: str | None) -> datetime | None:
 
 
 Row = aiosqlite.Row
+
+# The platform update (transport, update id, time) whose command is being carried out. A
+# write committed while it is set marks that update applied in the same transaction, so a
+# replay after a crash knows the command's effect is already stored and does not repeat it.
+APPLYING: ContextVar[tuple[str, int, datetime] | None] = ContextVar("applying", default=None)
 
 
 class Tx:
@@ -124,6 +130,14 @@ class Database:
                 await self._writer.execute("ROLLBACK")
                 raise
             else:
+                applying = APPLYING.get()
+                if applying is not None:
+                    transport, update_id, when = applying
+                    await self._writer.execute(
+                        "UPDATE inbox SET applied_at = ?"
+                        " WHERE transport = ? AND update_id = ? AND applied_at IS NULL",
+                        (to_db_time(when), transport, update_id),
+                    )
                 await self._writer.execute("COMMIT")
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:

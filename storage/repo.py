@@ -614,12 +614,18 @@ async def enqueue(
 async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
     """Mark up to `limit` due messages as being sent and return them, oldest first."""
     # In order per recipient: nothing overtakes an earlier message that is waiting to retry.
+    # A finalised episode's clearing waits until everything queued before it for that
+    # episode has gone: a profile sent after it would never be deleted.
     rows = await tx.fetchall(
         "UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1"
         " WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending'"
         " AND o.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p"
         " WHERE p.recipient = o.recipient AND p.state = 'pending' AND p.id < o.id"
-        " AND p.next_attempt_at > ?) ORDER BY o.id LIMIT ?) RETURNING *",
+        " AND p.next_attempt_at > ?)"
+        " AND NOT (o.recipient = 'redact' AND EXISTS (SELECT 1 FROM outbox q"
+        " WHERE q.episode_id = o.episode_id AND q.id < o.id"
+        " AND q.state IN ('pending', 'sending')))"
+        " ORDER BY o.id LIMIT ?) RETURNING *",
         (to_db_time(now), to_db_time(now), to_db_time(now), limit),
     )
     return sorted((_outbox(row) for row in rows), key=lambda m: m.id)

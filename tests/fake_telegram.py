@@ -208,6 +208,11 @@ class FakeTelegram:
         self._new_update.set()
         return update
 
+    def resend(self, update: dict[str, Any]) -> None:
+        """Offer an update again, as Telegram does when the bot never confirmed it."""
+        self._updates = sorted([*self._updates, update], key=lambda u: u["update_id"])
+        self._new_update.set()
+
     def user_says(
         self, user_id: int, text: str, chat_id: int | None = None, name: str = "User"
     ) -> dict[str, Any]:

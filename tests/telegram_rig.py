@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class TelegramRig:
     svc: Services
     platform: TelegramPlatform
     delivery: OutboxDelivery
+    _make_platform: Callable[[], TelegramPlatform] = field(default=None, repr=False)  # type: ignore[assignment]
 
     @classmethod
     async def start(
@@ -66,15 +68,19 @@ class TelegramRig:
                 from storage import chats
 
                 await chats.register_team_chat(tx, "telegram", str(OAK_GROUP), "oak", "tom", now)
-        platform = TelegramPlatform(
-            svc,
-            fake.token,
-            base_url=fake.base_url,
-            rate_limiter=PerChatRateLimiter(
-                chat_rate=1, chat_period=chat_period, max_retries=limiter_retries
-            ),
-            guided_timeout=guided_timeout,
-        )
+
+        def make_platform() -> TelegramPlatform:
+            return TelegramPlatform(
+                svc,
+                fake.token,
+                base_url=fake.base_url,
+                rate_limiter=PerChatRateLimiter(
+                    chat_rate=1, chat_period=chat_period, max_retries=limiter_retries
+                ),
+                guided_timeout=guided_timeout,
+            )
+
+        platform = make_platform()
 
         async def unreachable(tx, message, reason):
             await escalation.recipient_unreachable(
@@ -86,7 +92,18 @@ class TelegramRig:
         )
         platform.after_command = delivery.deliver_due
         await platform.start()
-        return cls(fake, db, clock, svc, platform, delivery)
+        rig = cls(fake, db, clock, svc, platform, delivery)
+        rig._make_platform = make_platform
+        return rig
+
+    async def restart(self) -> None:
+        """A new bot process on the same database and Telegram (after a stop or a 'crash')."""
+        if self.platform.app.running:
+            await self.platform.stop()
+        self.platform = self._make_platform()
+        self.delivery.send = Router(self.db, [self.platform]).send
+        self.platform.after_command = self.delivery.deliver_due
+        await self.platform.start()
 
     async def stop(self) -> None:
         await self.platform.stop()

@@ -122,3 +122,29 @@ async def test_order_within_a_batch_is_the_order_queued(svc):
 
     await OutboxDelivery(svc.db, svc.clock, send, batch=2).deliver_due()
     assert got == ["m0", "m1", "m2", "m3", "m4"]
+
+
+async def test_clearing_a_finalised_episode_waits_for_its_earlier_messages(svc, chat):
+    # A profile queued in a backlog must not go after the clearing: it would never be deleted.
+    await chat.say("sam", "/absent Jay 21:05 left after a row")
+    episode_id = 1
+    async with svc.db.write() as tx:
+        await repo.enqueue(tx, idem_key="profile", recipient="staff:pc1", text="profile",
+                           rule_id="ABS-POLICE", now=svc.clock.now(), episode_id=episode_id)  # fmt: skip
+        await repo.enqueue(tx, idem_key="clear", recipient="redact", text="closed",
+                           rule_id="RET-FINAL", now=svc.clock.now(), episode_id=episode_id)  # fmt: skip
+    order = []
+
+    async def send(message):
+        if message.idem_key == "profile" and "profile failed" not in order:
+            order.append("profile failed")
+            raise ConnectionError("platform down")
+        order.append(message.idem_key)
+
+    delivery = OutboxDelivery(svc.db, svc.clock, send)
+    await delivery.deliver_due()
+    assert "clear" not in order, "cleared while the profile still waited to retry"
+    svc.clock.advance(timedelta(minutes=1))
+    await delivery.deliver_due()
+    mine = [o for o in order if o in ("profile", "clear", "profile failed")]
+    assert mine == ["profile failed", "profile", "clear"]

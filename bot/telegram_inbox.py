@@ -1,0 +1,122 @@
+"""Telegram updates that survive a crash, handled in order per person.
+
+python-telegram-bot confirms a polled batch (the next getUpdates offset) as soon as it has
+queued it, and a webhook's 200 goes back as soon as the update is queued: a crash before
+the handler finishes would lose a carer's report. Here the queue's `put` stores the update
+in the inbox first, so by the time Telegram hears we have it, it is on disk; the processor
+marks it handled only after its handlers have finished; start-up replays what was left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.ext import BaseUpdateProcessor
+
+from reminders.clock import Clock
+from storage import inbox
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT = 4096  # people's updates in flight at once; one person's run one at a time
+
+
+class DurableUpdateQueue(asyncio.Queue[object]):
+    """The Application's update queue; an update is in the inbox before `put` returns."""
+
+    def __init__(self, db: Database, clock: Clock, transport: str) -> None:
+        super().__init__()
+        self.db = db
+        self.clock = clock
+        self.transport = transport
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update):
+            payload = json.dumps(item.to_dict(), ensure_ascii=False)
+            # An error here propagates: the poller retries without confirming, a webhook
+            # answers 500, and Telegram sends the update again.
+            if not await inbox.store(
+                self.db, self.transport, item.update_id, payload, self.clock.now()
+            ):
+                return  # already kept: being replayed, or handled before a restart
+        await super().put(item)
+
+    async def replay(self, bot: Bot) -> dict[int, datetime]:
+        """Queue what was stored but not handled before the last stop, oldest first.
+        Returns {update_id: applied_at} for those whose command had already been carried out."""
+        applied: dict[int, datetime] = {}
+        for pending in await inbox.unhandled(self.db, self.transport):
+            try:
+                update = Update.de_json(json.loads(pending.payload), bot)
+            except (ValueError, TypeError, KeyError):
+                log.error("inbox update %s could not be read; skipped", pending.update_id)
+                await inbox.mark_handled(
+                    self.db, self.transport, pending.update_id, self.clock.now()
+                )
+                continue
+            if pending.applied_at is not None:
+                applied[pending.update_id] = pending.applied_at
+            super().put_nowait(update)
+        if applied or not self.empty():
+            log.info("replaying %d telegram updates left unhandled at the last stop", self.qsize())
+        return applied
+
+
+class PerPersonProcessor(BaseUpdateProcessor):
+    """Many people's updates at once; one person's in the order they sent them. Each update
+    is marked handled once every handler for it has finished (handlers must block)."""
+
+    def __init__(
+        self,
+        on_handled: Callable[[Update], Awaitable[None]],
+        max_concurrent_updates: int = MAX_CONCURRENT,
+    ) -> None:
+        super().__init__(max_concurrent_updates)
+        self._on_handled = on_handled
+        self._people: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        person = _person(update)
+        lock, users = self._people.get(person, (asyncio.Lock(), 0))
+        self._people[person] = (lock, users + 1)
+        try:
+            async with lock:
+                try:
+                    await coroutine
+                finally:
+                    if isinstance(update, Update):
+                        await self._mark(update)
+        finally:
+            lock, users = self._people[person]
+            if users == 1:
+                del self._people[person]  # nobody else waiting: don't keep a lock per person
+            else:
+                self._people[person] = (lock, users - 1)
+
+    async def _mark(self, update: Update) -> None:
+        try:
+            await self._on_handled(update)
+        except Exception:  # noqa: BLE001 - the update is replayed at the next start instead
+            log.exception("could not mark telegram update %s handled", update.update_id)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _person(update: object) -> int:
+    if isinstance(update, Update):
+        if update.effective_user is not None:
+            return update.effective_user.id
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+    return 0

@@ -1,0 +1,134 @@
+"""Telegram updates survive a crash: stored before Telegram is told we have them, replayed
+after a restart, never carried out twice (bot/telegram_inbox.py, storage/inbox.py).
+
+The crash loop (tests/test_crash_loop.py) shows the same with real SIGKILLs; these pin each
+path in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+
+from storage import inbox, repo
+from tests.conftest import local
+from tests.telegram_rig import IDS, TelegramRig
+
+FRIDAY_NIGHT = local("2026-10-23 21:10")
+
+
+@pytest.fixture
+async def rig(tmp_path):
+    r = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
+    yield r
+    await r.stop()
+
+
+async def absent_events(rig: TelegramRig) -> list:
+    child = await repo.get_child_by_ref(rig.db, "C-0042")
+    assert child is not None
+    episodes = await repo.episodes_of_child(rig.db, child.id)
+    events = [e for ep in episodes for e in await repo.events_for_episode(rig.db, ep.id)]
+    return [e for e in events if "left after a row" in e.text]
+
+
+async def inbox_row(rig: TelegramRig, update_id: int):
+    return await rig.db.fetchone(
+        "SELECT * FROM inbox WHERE transport = 'telegram' AND update_id = ?", (update_id,)
+    )
+
+
+async def handled_row(rig: TelegramRig, update_id: int):
+    """The inbox row once its handlers have finished (they may still run after the reply)."""
+    for _ in range(200):
+        row = await inbox_row(rig, update_id)
+        if row is not None and row["handled_at"] is not None:
+            return row
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"update {update_id} was never marked handled")
+
+
+async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_after_restart(rig):
+    await rig.platform.stop()  # the process is gone ...
+    said = rig.says("sam", "/absent Jay 21:05 left after a row")
+    # ... after its poll stored the update and told Telegram (which then forgets it).
+    await inbox.store(rig.db, "telegram", said["update_id"], json.dumps(said), rig.clock.now())
+    rig.fake._updates.clear()
+
+    await rig.restart()
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    assert len(await absent_events(rig)) == 1
+    row = await handled_row(rig, said["update_id"])
+    assert row["applied_at"] is not None
+    assert row["payload"] is None  # what the carer typed is not kept once handled
+
+
+async def test_a_command_stored_before_a_crash_is_not_carried_out_again(rig, monkeypatch):
+    # The crash falls after the report was written and answered, before "handled" was noted.
+    crashed = asyncio.Event()
+
+    async def crash_first(*args, **kwargs):
+        crashed.set()
+
+    monkeypatch.setattr(inbox, "mark_handled", crash_first)
+    said = rig.says("sam", "/absent Jay 21:05 left after a row")
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    await asyncio.wait_for(crashed.wait(), 5)
+    monkeypatch.undo()
+    assert (await inbox_row(rig, said["update_id"]))["handled_at"] is None
+
+    await rig.restart()
+    note = await rig.reply_to("sam", "Recorded before a restart")
+    assert note.params["text"].startswith("Recorded before a restart, at 21:10: your /absent")
+    assert len(await absent_events(rig)) == 1
+    assert not [c for c in rig.fake.sent(chat_id=IDS["sam"]) if "already" in c.params["text"]]
+    row = await handled_row(rig, said["update_id"])
+    assert row["payload"] is None
+
+
+async def test_telegram_offering_a_handled_update_again_does_not_repeat_it(rig):
+    said = rig.says("sam", "/absent Jay 21:05 left after a row")
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    await rig.platform.stop()
+    rig.fake.resend(said)  # as if the confirming getUpdates never reached Telegram
+
+    await rig.restart()
+    rig.says("sam", "/status")
+    await rig.reply_to("sam", "C-0042")
+    await asyncio.sleep(0.2)
+    recorded = [c for c in rig.fake.sent(chat_id=IDS["sam"]) if "Recorded" in c.params["text"]]
+    assert len(recorded) == 1
+    assert len(await absent_events(rig)) == 1
+
+
+async def test_one_persons_slow_chat_holds_up_nobody_else_and_keeps_their_order(tmp_path):
+    # One message a second per chat, as Telegram asks: sam's three replies take 2 s or more.
+    rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT, chat_period=1.0)
+    try:
+        for text in ("/help", "/status", "/duties"):
+            rig.says("sam", text)
+        await rig.fake.wait_for(lambda: rig.fake.sent(chat_id=IDS["sam"]))
+        rig.says("priya", "/help")
+        await rig.fake.wait_for(lambda: rig.fake.sent(chat_id=IDS["priya"]), timeout=0.9)
+        assert len(rig.fake.sent(chat_id=IDS["sam"])) < 3
+        replies = await rig.fake.wait_for(
+            lambda: (s := rig.fake.sent(chat_id=IDS["sam"])) and len(s) >= 3 and s, timeout=5
+        )
+        texts = [c.params["text"] for c in replies[:3]]
+        assert texts[0].startswith("Whereabouts commands")  # in the order sam sent them
+        assert texts[1].startswith("No open episodes")
+        assert texts[2].startswith("You have no open duties")
+    finally:
+        await rig.stop()
+
+
+async def test_handled_updates_are_forgotten_after_a_day(rig):
+    said = rig.says("sam", "/status")
+    await handled_row(rig, said["update_id"])
+    assert await inbox.prune(rig.db, rig.clock.now() + timedelta(hours=23)) == 0
+    assert await inbox.prune(rig.db, rig.clock.now() + timedelta(hours=25)) == 1
+    assert await inbox_row(rig, said["update_id"]) is None
