@@ -57,6 +57,11 @@ from storage import chats, inbox, repo, reports
 from storage.models import Button, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
+# PTB logs whole updates and request parameters at DEBUG (what carers typed about children);
+# httpx logs every request URL at INFO, and a Bot API URL holds the bot's token.
+for _name, _level in (("telegram", logging.INFO), ("httpx", logging.WARNING),
+                      ("httpcore", logging.WARNING)):  # fmt: skip
+    logging.getLogger(_name).setLevel(_level)
 
 Handler = Callable[[Update, "ContextTypes.DEFAULT_TYPE"], Awaitable[None]]
 

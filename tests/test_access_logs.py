@@ -68,3 +68,26 @@ def test_no_log_line_names_a_child(caplog, capsys):
     for record in caplog.records:
         line = record.getMessage()
         assert not any(name in line for name in names), f"{record.name}: {line[:200]}"
+
+
+async def test_telegram_logs_neither_a_child_nor_the_token(tmp_path, caplog):
+    from tests.telegram_rig import TelegramRig
+
+    with caplog.at_level(logging.DEBUG):
+        rig = await TelegramRig.start(tmp_path / "w.db", local("2026-10-23 21:10"))
+        try:
+            rig.says("sam", "/absent Jay 21:05 left after a row, phone off")
+            await rig.reply_to("sam", "Recorded")
+            await rig.reply_to("ooh1", "Take it")
+            rig.says("sam", "/profile Jay")
+            await rig.reply_to("sam", "C-0042")
+            rig.says("sam", "/found Jay 21:09 self came back on her own")
+            await rig.reply_to("sam", "found Fri")
+        finally:
+            await rig.stop()
+        token = rig.fake.token
+    assert [r for r in caplog.records if r.name.startswith("telegram")], "PTB logged nothing"
+    for record in caplog.records:
+        line = record.getMessage()
+        for secret in ("Jay", "C-0042", "phone off", token, token.split(":")[1]):
+            assert secret not in line, f"{record.name}: {line[:200]}"
