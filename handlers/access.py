@@ -92,6 +92,23 @@ def can_see(staff: Staff, child: Child) -> bool:
     return False
 
 
+def caseload(staff: Staff) -> tuple[str, str] | None:
+    """`can_see` as a (children column, value) a query can narrow by first; None: everyone.
+    Only a narrowing: callers still apply `can_see`, so the two can't drift into a leak."""
+    if staff.role in SERVICE_WIDE:
+        return None
+    column = {
+        Role.CARER: "home",
+        Role.SOCIAL_WORKER: "social_worker_id",
+        Role.TEAM_MANAGER: "team_manager_id",
+        Role.IRO: "iro_id",
+    }.get(staff.role)
+    value = staff.home if staff.role is Role.CARER else staff.id
+    if column is None or value is None:
+        return ("id", "")  # sees no child: match nothing
+    return (column, value)
+
+
 def may(staff: Staff, action: str, child: Child) -> bool:
     return staff.role in ACTIONS[action] and can_see(staff, child)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.access import can_see
+from handlers.access import can_see, caseload
 from handlers.context import Services
 from handlers.messages import Chat
 from reminders.formatting import duration, local_time
@@ -51,11 +51,10 @@ async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | 
         if episode is None:
             return f"{child.label}: no episodes recorded."
         return episode_line(svc, child, episode, now)
-    children = {c.id: c for c in await repo.list_children(svc.db)}  # one read, not one a row
     lines = []
-    for episode in await repo.unfinalised_episodes(svc.db):
-        who = children.get(episode.child_id)
-        if who is not None and can_see(staff, who) and _group_may_list(chat, who):
+    # One read, narrowed to the person's caseload (a carer's home, a worker's children).
+    for episode, who in await repo.unfinalised_episodes_with_children(svc.db, caseload(staff)):
+        if can_see(staff, who) and _group_may_list(chat, who):
             lines.append(episode_line(svc, who, episode, now))
     if not lines:
         return "No open episodes for the children you work with."

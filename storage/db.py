@@ -48,6 +48,10 @@ Row = aiosqlite.Row
 APPLYING: ContextVar[tuple[str, int, datetime] | None] = ContextVar("applying", default=None)
 
 
+def _first(rows: Iterable[Row]) -> Row | None:
+    return next(iter(rows), None)
+
+
 class Tx:
     """A write transaction in progress. Only storage code calls its SQL methods."""
 
@@ -61,12 +65,10 @@ class Tx:
         await self._conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return _first(await self._conn.execute_fetchall(sql, params))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         cur = await self._conn.execute(sql, params)
@@ -140,13 +142,13 @@ class Database:
                     )
                 await self._writer.execute("COMMIT")
 
+    # One round trip to the connection's thread each (a cursor's execute, fetch and close
+    # would be three). fetchone is for a key or LIMIT 1: it reads every row the query gives.
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._read_conn().execute(sql, params) as cur:
-            return await cur.fetchone()
+        return _first(await self._read_conn().execute_fetchall(sql, params))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._read_conn().execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._read_conn().execute_fetchall(sql, params))
 
     def _read_conn(self) -> aiosqlite.Connection:
         if self._reader is None:

@@ -115,21 +115,24 @@ async def identities_of(r: Reader, staff_id: str) -> dict[str, str]:
 # ---- children ---------------------------------------------------------------
 
 
-def _child(row: Row) -> Child:
+def _child(row: Row, prefix: str = "") -> Child:
+    def col(name: str) -> Any:
+        return row[prefix + name]
+
     return Child(
-        id=row["id"],
-        ref=row["ref"],
-        first_name=row["first_name"],
-        full_name=row["full_name"],
-        dob=date.fromisoformat(row["dob"]) if row["dob"] else None,
-        home=row["home"],
-        area=row["area"],
-        legal_status=LegalStatus(row["legal_status"]),
-        home_authority=row["home_authority"],
-        social_worker_id=row["social_worker_id"],
-        team_manager_id=row["team_manager_id"],
-        iro_id=row["iro_id"],
-        profile=json.loads(row["profile_json"] or "{}"),
+        id=col("id"),
+        ref=col("ref"),
+        first_name=col("first_name"),
+        full_name=col("full_name"),
+        dob=date.fromisoformat(col("dob")) if col("dob") else None,
+        home=col("home"),
+        area=col("area"),
+        legal_status=LegalStatus(col("legal_status")),
+        home_authority=col("home_authority"),
+        social_worker_id=col("social_worker_id"),
+        team_manager_id=col("team_manager_id"),
+        iro_id=col("iro_id"),
+        profile=json.loads(col("profile_json") or "{}"),
     )
 
 
@@ -266,11 +269,31 @@ async def last_found_at(r: Reader, child_id: int) -> datetime | None:
     return from_db_time(row["t"]) if row else None
 
 
-async def unfinalised_episodes(r: Reader) -> list[Episode]:
+CASELOAD_COLUMNS = frozenset({"home", "social_worker_id", "team_manager_id", "iro_id", "id"})
+
+
+async def unfinalised_episodes_with_children(
+    r: Reader, caseload: tuple[str, str] | None
+) -> list[tuple[Episode, Child]]:
+    """Open and found episodes with their children, narrowed to one caseload column first
+    (a carer's /status reads their home's children, not every child in the service)."""
+    where, params = "", []
+    if caseload is not None:
+        column, value = caseload
+        if column not in CASELOAD_COLUMNS:
+            raise ValueError(f"not a caseload column: {column}")
+        where, params = f" AND c.{column} = ?", [value]
     rows = await r.fetchall(
-        "SELECT * FROM episodes WHERE state IN ('open', 'found') ORDER BY last_seen_at, id"
+        "SELECT e.*, c.id AS c_id, c.ref AS c_ref, c.first_name AS c_first_name,"
+        " c.full_name AS c_full_name, c.dob AS c_dob, c.home AS c_home, c.area AS c_area,"
+        " c.legal_status AS c_legal_status, c.home_authority AS c_home_authority,"
+        " c.social_worker_id AS c_social_worker_id, c.team_manager_id AS c_team_manager_id,"
+        " c.iro_id AS c_iro_id, c.profile_json AS c_profile_json"
+        " FROM episodes e JOIN children c ON c.id = e.child_id"
+        f" WHERE e.state IN ('open', 'found'){where} ORDER BY e.last_seen_at, e.id",
+        params,
     )
-    return [_episode(row) for row in rows]
+    return [(_episode(row), _child(row, prefix="c_")) for row in rows]
 
 
 async def episodes_in_group(r: Reader, link_group: int) -> list[Episode]:

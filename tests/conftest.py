@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import gc
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +22,24 @@ from storage import repo
 from storage.db import Database
 
 LONDON = ZoneInfo("Europe/London")
+
+
+def _database_threads() -> int:
+    return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
+
+
+@pytest.fixture(autouse=True)
+def closes_its_databases() -> Iterator[None]:
+    """A test that leaves a database open fails here, by name: otherwise the connection's
+    thread would keep pytest from exiting after the last test, and CI would hang."""
+    before = _database_threads()
+    yield
+    for _ in range(50):
+        if _database_threads() <= before:
+            return
+        gc.collect()  # an unreferenced connection stops its own thread
+        time.sleep(0.01)
+    pytest.fail("the test left a database connection open: close it (Database.close)")
 
 
 def local(text: str, tz: ZoneInfo = LONDON) -> datetime:

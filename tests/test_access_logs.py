@@ -91,3 +91,20 @@ async def test_telegram_logs_neither_a_child_nor_the_token(tmp_path, caplog):
         line = record.getMessage()
         for secret in ("Jay", "C-0042", "phone off", token, token.split(":")[1]):
             assert secret not in line, f"{record.name}: {line[:200]}"
+
+
+async def test_the_caseload_narrowing_never_hides_a_child_can_see_allows(tmp_path):
+    """/status narrows by one column in SQL first; for every role it must list exactly
+    the open episodes `can_see` allows over every child."""
+    from handlers.access import can_see, caseload
+    from storage import repo
+
+    h = await Harness.open(tmp_path / "w.db", local("2026-11-09 10:00"))
+    await h.say("sam", "/absent Jay 09:30 left school")
+    everyone = await repo.unfinalised_episodes_with_children(h.svc.db, None)
+    assert everyone
+    for staff in await repo.list_staff(h.svc.db):
+        narrowed = await repo.unfinalised_episodes_with_children(h.svc.db, caseload(staff))
+        allowed = [(e.id, c.id) for e, c in everyone if can_see(staff, c)]
+        assert [(e.id, c.id) for e, c in narrowed if can_see(staff, c)] == allowed, staff.id
+    await h.close()

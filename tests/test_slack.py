@@ -662,14 +662,17 @@ async def _console_timeline(path: Path) -> list[tuple]:
     from bot.console import ConsoleTransport
 
     svc = await open_services(path, FRIDAY_NIGHT, None, None)
-    console = ConsoleTransport(svc, out=lambda line: None)
-    sweeper = Sweeper(svc.db, svc.clock, svc.presets)
-    for at, who, _, text in STEPS:
-        svc.clock.set(local(f"2026-10-23 {at}"))  # type: ignore[attr-defined]
-        await console.say(who, text)
-        await sweeper.sweep()
-        await console.deliver()
-    return await _timeline(svc)
+    try:
+        console = ConsoleTransport(svc, out=lambda line: None)
+        sweeper = Sweeper(svc.db, svc.clock, svc.presets)
+        for at, who, _, text in STEPS:
+            svc.clock.set(local(f"2026-10-23 {at}"))  # type: ignore[attr-defined]
+            await console.say(who, text)
+            await sweeper.sweep()
+            await console.deliver()
+        return await _timeline(svc)
+    finally:
+        await svc.db.close()  # an open connection's thread would keep pytest from exiting
 
 
 async def _chat_timeline(path: Path) -> list[tuple]:
