@@ -45,6 +45,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.delivery import PermanentDeliveryError, RetryLater
 from bot.router import Unreachable
+from bot.telegram_http import AiohttpRequest
 from bot.telegram_inbox import DurableUpdateQueue, PerPersonProcessor
 from handlers import enrolment
 from handlers.access import can_see, may
@@ -148,6 +149,8 @@ class TelegramPlatform:
             .rate_limiter(rate_limiter or PerChatRateLimiter(max_retries=3))
             .update_queue(self.queue)
             .concurrent_updates(PerPersonProcessor(self._handled))
+            .request(AiohttpRequest())
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
         if base_url:
             builder = builder.base_url(base_url).base_file_url(

@@ -1,0 +1,118 @@
+"""python-telegram-bot's networking on aiohttp instead of httpx.
+
+PTB makes every Bot API call through a `BaseRequest`; its default, `HTTPXRequest`, costs
+about 2 ms of CPU a call with many in flight (httpcore's pool bookkeeping), against about
+0.15 ms here (measured by bench/telegram_latency.py's echo variants). At night a backlog of
+alerts and a burst of replies share one CPU, so the bot uses this one. aiohttp is already
+a dependency (Slack). Timeouts and errors map onto PTB's exceptions as HTTPXRequest's do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class AiohttpRequest(BaseRequest):
+    """One aiohttp session; defaults as PTB's HTTPXRequest (5 s, 1 s to get a connection)."""
+
+    def __init__(
+        self,
+        connection_pool_size: int = 256,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                trust_env=True,  # HTTPS_PROXY and friends, as httpx honours them
+                headers={"User-Agent": self.USER_AGENT},
+            )
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data else None
+        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
+        connect = (
+            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
+        )
+        pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
+        write = (
+            (self._media_write_timeout if files else self._write_timeout)
+            if isinstance(write_timeout, DefaultValue)
+            else write_timeout
+        )
+        # aiohttp's `connect` covers waiting for a pooled connection and opening one; it has no
+        # separate write timeout, so sending the body counts against the read timeout's total.
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=_sum(pool, connect),
+            sock_connect=connect,
+            sock_read=_sum(read, write if files else None),
+        )
+        try:
+            async with self._session.request(
+                method, url, data=_body(request_data), timeout=timeout
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as err:
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+
+def _body(request_data: RequestData | None) -> Any:
+    """Form fields as PTB encodes them; a multipart form when there are files to upload."""
+    if request_data is None:
+        return None
+    fields = request_data.json_parameters
+    files = request_data.multipart_data
+    if not files:
+        return fields or None
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for name, part in files.items():
+        filename, content, mime = part  # type: ignore[misc]
+        form.add_field(name, content, filename=filename, content_type=mime)
+    return form
+
+
+def _sum(*parts: float | None) -> float | None:
+    given = [p for p in parts if p is not None]
+    return sum(given) if given else None
