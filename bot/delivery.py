@@ -125,6 +125,5 @@ class OutboxDelivery:
                 async with self.db.write() as tx:
                     await repo.mark_retry(tx, message.id, now + wait, repr(exc))
             return 0
-        async with self.db.write() as tx:
-            await repo.mark_sent(tx, message.id, self.clock.now())
+        await repo.mark_sent(self.db, message.id, self.clock.now())
         return 1

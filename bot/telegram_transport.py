@@ -353,17 +353,16 @@ class TelegramPlatform:
             if chat.is_group:
                 # group copies are threaded per episode and closed when it is finalised
                 for episode_id in outcome.episode_ids[:1]:
-                    async with self.svc.db.write() as tx:
-                        await chats.record_sent(
-                            tx,
-                            outbox_id=None,
-                            episode_id=episode_id,
-                            transport=NAME,
-                            chat_id=chat.chat_id,
-                            message_id=str(sent.message_id),
-                            kind="group",
-                            now=self.svc.clock.now(),
-                        )
+                    await chats.record_sent(
+                        self.svc.db,
+                        outbox_id=None,
+                        episode_id=episode_id,
+                        transport=NAME,
+                        chat_id=chat.chat_id,
+                        message_id=str(sent.message_id),
+                        kind="group",
+                        now=self.svc.clock.now(),
+                    )
 
     async def _after(self) -> None:
         if self.after_command is not None:
@@ -616,17 +615,16 @@ class TelegramPlatform:
         )
 
     async def _record(self, message: OutboxMessage, chat_id: str, sent: Message, kind: str) -> None:
-        async with self.svc.db.write() as tx:
-            await chats.record_sent(
-                tx,
-                outbox_id=message.id,
-                episode_id=message.episode_id,
-                transport=NAME,
-                chat_id=chat_id,
-                message_id=str(sent.message_id),
-                kind=kind,
-                now=self.svc.clock.now(),
-            )
+        await chats.record_sent(
+            self.svc.db,
+            outbox_id=message.id,
+            episode_id=message.episode_id,
+            transport=NAME,
+            chat_id=chat_id,
+            message_id=str(sent.message_id),
+            kind=kind,
+            now=self.svc.clock.now(),
+        )
 
     async def redact(self, message: OutboxMessage) -> None:
         """Finalised: delete profile messages while Telegram allows, and close group messages."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx, from_db_time, to_db_time
+from storage.db import Database, Tx, from_db_time, to_db_time, write_alone
 from storage.repo import Reader
 
 # ---- invites ------------------------------------------------------------------
@@ -106,7 +106,7 @@ class ChatMessage:
 
 
 async def record_sent(
-    tx: Tx,
+    w: Tx | Database,
     *,
     outbox_id: int | None,
     episode_id: int | None,
@@ -116,7 +116,8 @@ async def record_sent(
     kind: str,
     now: datetime,
 ) -> None:
-    await tx.execute(
+    await write_alone(
+        w,
         "INSERT INTO chat_messages (outbox_id, episode_id, transport, chat_id, message_id, kind,"
         " sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (outbox_id, episode_id, transport, chat_id, message_id, kind, to_db_time(now)),

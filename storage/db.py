@@ -48,6 +48,13 @@ Row = aiosqlite.Row
 APPLYING: ContextVar[tuple[str, int, datetime] | None] = ContextVar("applying", default=None)
 
 
+async def write_alone(w: Tx | Database, sql: str, params: Sequence[Any] = ()) -> int:
+    """The statement inside the caller's transaction, or as its own (`Database.write_one`)."""
+    if isinstance(w, Database):
+        return await w.write_one(sql, params)
+    return (await w.execute(sql, params)).rowcount
+
+
 def _first(rows: Iterable[Row]) -> Row | None:
     return next(iter(rows), None)
 
@@ -144,6 +151,16 @@ class Database:
 
     # One round trip to the connection's thread each (a cursor's execute, fetch and close
     # would be three). fetchone is for a key or LIMIT 1: it reads every row the query gives.
+    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement as its own transaction, in one round trip; returns the rows changed.
+        For bookkeeping that stands alone (an update stored, a message marked sent): a
+        command's effects go through `write()`, all in one transaction."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        async with self._write_lock:  # never inside another coroutine's open transaction
+            cursor = await self._writer.execute(sql, params)
+            return cursor.rowcount
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         return _first(await self._read_conn().execute_fetchall(sql, params))
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import APPLYING, Database, Tx, from_db_time, to_db_time
+from storage.db import APPLYING, Database, from_db_time, to_db_time
 
 KEEP_HANDLED = timedelta(days=1)
 
@@ -29,13 +29,12 @@ class Pending:
 async def store(db: Database, transport: str, update_id: int, payload: str, now: datetime) -> bool:
     """Keep an update before the platform is told we have it. False if it is already kept
     (re-sent by the platform, or being replayed): the caller must not handle it again."""
-    async with db.write() as tx:
-        cursor = await tx.execute(
-            "INSERT INTO inbox (transport, update_id, payload, received_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (transport, update_id) DO NOTHING",
-            (transport, update_id, payload, to_db_time(now)),
-        )
-        return cursor.rowcount == 1
+    stored = await db.write_one(
+        "INSERT INTO inbox (transport, update_id, payload, received_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (transport, update_id) DO NOTHING",
+        (transport, update_id, payload, to_db_time(now)),
+    )
+    return stored == 1
 
 
 async def unhandled(db: Database, transport: str) -> list[Pending]:
@@ -51,25 +50,18 @@ async def unhandled(db: Database, transport: str) -> list[Pending]:
 
 
 async def mark_handled(db: Database, transport: str, update_id: int, now: datetime) -> None:
-    async with db.write() as tx:
-        await tx.execute(
-            "UPDATE inbox SET handled_at = ?, payload = NULL WHERE transport = ? AND update_id = ?",
-            (to_db_time(now), transport, update_id),
-        )
+    await db.write_one(
+        "UPDATE inbox SET handled_at = ?, payload = NULL WHERE transport = ? AND update_id = ?",
+        (to_db_time(now), transport, update_id),
+    )
 
 
 async def prune(db: Database, now: datetime) -> int:
     """Forget handled updates after a day: by then no platform re-sends them."""
-    async with db.write() as tx:
-        return await _prune(tx, now)
-
-
-async def _prune(tx: Tx, now: datetime) -> int:
-    cursor = await tx.execute(
+    return await db.write_one(
         "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?",
         (to_db_time(now - KEEP_HANDLED),),
     )
-    return cursor.rowcount
 
 
 @contextmanager

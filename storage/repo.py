@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from storage.db import Row, Tx, from_db_time, to_db_time
+from storage.db import Database, Row, Tx, from_db_time, to_db_time, write_alone
 from storage.models import (
     Button,
     Category,
@@ -671,8 +671,9 @@ async def retry_time(r: Reader, message_id: int) -> datetime | None:
     return _t(row["next_attempt_at"]) if row else None
 
 
-async def mark_sent(tx: Tx, message_id: int, now: datetime) -> None:
-    await tx.execute(
+async def mark_sent(w: Tx | Database, message_id: int, now: datetime) -> None:
+    await write_alone(
+        w,
         "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
         (to_db_time(now), message_id),
     )
