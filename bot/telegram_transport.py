@@ -46,7 +46,7 @@ from telegram.warnings import PTBUserWarning
 from bot.delivery import PermanentDeliveryError, RetryLater
 from bot.router import Unreachable
 from bot.telegram_http import AiohttpRequest
-from bot.telegram_inbox import DurableUpdateQueue, PerPersonProcessor
+from bot.telegram_inbox import DurableUpdateQueue, HandledMarks, PerPersonProcessor
 from handlers import enrolment
 from handlers.access import can_see, may
 from handlers.context import Services
@@ -142,6 +142,7 @@ class TelegramPlatform:
         # Updates are stored before Telegram is told we have them and replayed after a crash;
         # people's updates run concurrently, each person's in order (see bot/telegram_inbox).
         self.queue = DurableUpdateQueue(svc.db, svc.clock, NAME)
+        self.marks = HandledMarks(svc.db, svc.clock, NAME)
         self._applied_before: dict[int, datetime] = {}
         builder = (
             ApplicationBuilder()
@@ -179,6 +180,7 @@ class TelegramPlatform:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        await self.marks.flush()
 
     # ---- incoming ----------------------------------------------------------------------
 
@@ -200,7 +202,7 @@ class TelegramPlatform:
 
     async def _handled(self, update: Update) -> None:
         self._applied_before.pop(update.update_id, None)
-        await inbox.mark_handled(self.svc.db, NAME, update.update_id, self.svc.clock.now())
+        self.marks.add(update.update_id)
 
     async def _replayed_after_crash(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE

@@ -9,7 +9,7 @@ people typed is dropped once handled; the ids stay a day so a re-sent update is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,10 +49,15 @@ async def unhandled(db: Database, transport: str) -> list[Pending]:
     ]
 
 
-async def mark_handled(db: Database, transport: str, update_id: int, now: datetime) -> None:
+async def mark_handled(
+    db: Database, transport: str, update_ids: Sequence[int], now: datetime
+) -> None:
+    """Handled: the text is dropped; the ids stay a day (see `prune`). One statement."""
+    marks = ", ".join("?" * len(update_ids))
     await db.write_one(
-        "UPDATE inbox SET handled_at = ?, payload = NULL WHERE transport = ? AND update_id = ?",
-        (to_db_time(now), transport, update_id),
+        f"UPDATE inbox SET handled_at = ?, payload = NULL WHERE transport = ?"
+        f" AND update_id IN ({marks})",
+        (to_db_time(now), transport, *update_ids),
     )
 
 
