@@ -135,6 +135,7 @@ class TelegramPlatform:
         base_url: str | None = None,
         rate_limiter: AIORateLimiter | None = None,
         guided_timeout: float = GUIDED_TIMEOUT,
+        read_timeout: float = 5.0,
     ) -> None:
         self.svc = svc
         self.dispatcher = Dispatcher(svc)
@@ -150,7 +151,7 @@ class TelegramPlatform:
             .rate_limiter(rate_limiter or PerChatRateLimiter(max_retries=3))
             .update_queue(self.queue)
             .concurrent_updates(PerPersonProcessor(self._handled))
-            .request(AiohttpRequest())
+            .request(AiohttpRequest(read_timeout=read_timeout))
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
         if base_url:

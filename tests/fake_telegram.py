@@ -10,6 +10,7 @@ retry_after, 5xx) can be injected on chosen methods.
 from __future__ import annotations
 
 import asyncio
+import random
 import contextlib
 import json
 import time
@@ -50,6 +51,11 @@ class FakeTelegram:
     fault_rate: float = 0.0  # share of send calls answered with a fault, deterministic
     fault_status: int = 500
     fault_retry_after: int = 1
+    # A mix at fault_rate instead of fault_status: "429", "500", "502", or "timeout" (no
+    # answer for hang_seconds, and the message is not taken), chosen by a seeded generator.
+    fault_kinds: tuple[str, ...] = ()
+    fault_seed: int = 0
+    hang_seconds: float = 2.0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update_id: int = 1
     _next_message_id: int = 1000
@@ -59,11 +65,13 @@ class FakeTelegram:
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
     _new_call: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
+    _rng: random.Random = field(default_factory=random.Random)
     port: int = 0
 
     # ---- server -------------------------------------------------------------------
 
     async def start(self) -> FakeTelegram:
+        self._rng.seed(self.fault_seed)
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -91,6 +99,10 @@ class FakeTelegram:
             self.calls.append(Call(method, params, time.monotonic()))
             self._new_call.set()
         fault = self._take_fault(method)
+        if fault is not None and fault.status == 0:
+            self.calls[-1].params["timed out"] = True
+            await asyncio.sleep(self.hang_seconds)  # the bot has given up waiting by now
+            return _error(504, "Gateway Timeout")
         if fault is not None:
             return _error(
                 fault.status,
@@ -121,6 +133,10 @@ class FakeTelegram:
             self._fault_counter += self.fault_rate
             if self._fault_counter >= 1:
                 self._fault_counter -= 1
+                if self.fault_kinds:
+                    kind = self._rng.choice(self.fault_kinds)
+                    status = 0 if kind == "timeout" else int(kind)
+                    return Fault(status, self.fault_retry_after if status == 429 else None)
                 retry = self.fault_retry_after if self.fault_status == 429 else None
                 return Fault(self.fault_status, retry)
         return None

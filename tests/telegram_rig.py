@@ -49,8 +49,10 @@ class TelegramRig:
         guided_timeout: float = 600,
         rota_rows: list[dict] | None = None,
         children: list[dict] | None = None,
+        read_timeout: float = 5.0,
+        fake: FakeTelegram | None = None,
     ) -> TelegramRig:
-        fake = await FakeTelegram().start()
+        fake = await (fake or FakeTelegram()).start()
         db = await Database(path).open()
         clock = FakeClock(now)
         svc = Services(db=db, clock=clock)
@@ -78,6 +80,7 @@ class TelegramRig:
                     chat_rate=1, chat_period=chat_period, max_retries=limiter_retries
                 ),
                 guided_timeout=guided_timeout,
+                read_timeout=read_timeout,
             )
 
         platform = make_platform()

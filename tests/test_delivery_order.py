@@ -113,3 +113,48 @@ async def test_someone_on_two_platforms_gets_a_retried_message_once_on_each(tmp_
         clock.advance(timedelta(seconds=2))
         await delivery.deliver_due()
     assert telegram.sent == ["hello"] and slack.sent == ["hello"]
+
+
+async def test_the_telegram_stand_in_failing_one_send_in_five_loses_nothing(tmp_path):
+    """The same through python-telegram-bot and HTTP: the stand-in answers 429 with a
+    retry-after, 500 or 502, or does not answer at all (past the bot's read timeout), at 20%."""
+    from tests.fake_telegram import FakeTelegram
+    from tests.telegram_rig import IDS, OAK_GROUP, TelegramRig
+
+    fake = FakeTelegram(
+        fault_rate=0.2, fault_kinds=("429", "500", "502", "timeout"), fault_seed=9,
+        hang_seconds=1.0,
+    )  # fmt: skip
+    rig = await TelegramRig.start(
+        tmp_path / "w.db", local("2026-10-23 21:10"), fake=fake, chat_period=0.001,
+        limiter_retries=0, read_timeout=0.3,
+    )  # fmt: skip
+    try:
+        chats = {"staff:sam": IDS["sam"], "staff:ooh1": IDS["ooh1"], "staff:priya": IDS["priya"],
+                 "staff:tom": IDS["tom"], "team:oak": OAK_GROUP}  # fmt: skip
+        expected: dict[int, list[str]] = {chat: [] for chat in chats.values()}
+        async with rig.db.write() as tx:
+            for n in range(100):
+                # Telegram lets a bot post 20 a minute in a group: the group gets every tenth
+                recipient = "team:oak" if n % 10 == 9 else list(chats)[n % 4]
+                expected[chats[recipient]].append(f"message {n}")
+                await repo.enqueue(
+                    tx, idem_key=f"k{n}", recipient=recipient, text=f"message {n}",
+                    rule_id="ABS-LOG", now=rig.clock.now(),
+                )  # fmt: skip
+        for _ in range(200):  # time passes; retries fall due
+            await rig.delivery.deliver_due()
+            left = await rig.db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE state != 'sent'")
+            if left["n"] == 0:
+                break
+            rig.clock.advance(timedelta(seconds=30))
+        assert left["n"] == 0, "every message is sent once the faults clear"
+        faults = [c for c in fake.sent() if c.message_id is None]
+        assert {c.params.get("timed out", False) for c in faults} == {True, False}
+        assert len(faults) >= 15
+        for chat, texts in expected.items():
+            taken = [c.params["text"].split("\n(late by")[0] for c in fake.sent(chat_id=chat)
+                     if c.message_id is not None]  # fmt: skip
+            assert taken == texts, f"chat {chat}: each once, in the order queued"
+    finally:
+        await rig.stop()
