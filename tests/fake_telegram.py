@@ -10,9 +10,9 @@ retry_after, 5xx) can be injected on chosen methods.
 from __future__ import annotations
 
 import asyncio
-import random
 import contextlib
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
