@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from telegram import Bot, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
 
 from reminders.clock import Clock
@@ -40,11 +41,17 @@ class DurableUpdateQueue(asyncio.Queue[object]):
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
             payload = json.dumps(item.to_dict(), ensure_ascii=False)
-            # An error here propagates: the poller retries without confirming, a webhook
-            # answers 500, and Telegram sends the update again.
-            if not await inbox.store(
-                self.db, self.transport, item.update_id, payload, self.clock.now()
-            ):
+            try:
+                stored = await inbox.store(
+                    self.db, self.transport, item.update_id, payload, self.clock.now()
+                )
+            except Exception as exc:
+                # As a TelegramError the poller backs off and asks again without confirming
+                # (any other error would end polling), and a webhook answers 500: either
+                # way Telegram sends the update again.
+                log.error("could not store telegram update: %s", type(exc).__name__)
+                raise TelegramError("the update could not be stored; it will come again") from exc
+            if not stored:
                 return  # already kept: being replayed, or handled before a restart
         await super().put(item)
 

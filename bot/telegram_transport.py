@@ -64,7 +64,6 @@ for _name, _level in (("telegram", logging.INFO), ("httpx", logging.WARNING),
                       ("httpcore", logging.WARNING)):  # fmt: skip
     logging.getLogger(_name).setLevel(_level)
 
-Handler = Callable[[Update, "ContextTypes.DEFAULT_TYPE"], Awaitable[None]]
 
 NAME = "telegram"
 TEXT_LIMIT = 4096  # Bot API: characters in one message

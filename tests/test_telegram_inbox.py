@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -132,3 +133,21 @@ async def test_handled_updates_are_forgotten_after_a_day(rig):
     assert await inbox.prune(rig.db, rig.clock.now() + timedelta(hours=23)) == 0
     assert await inbox.prune(rig.db, rig.clock.now() + timedelta(hours=25)) == 1
     assert await inbox_row(rig, said["update_id"]) is None
+
+
+async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig, monkeypatch):
+    real_store = inbox.store
+    failures = []
+
+    async def locked_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        return await real_store(*args, **kwargs)
+
+    monkeypatch.setattr(inbox, "store", locked_once)
+    rig.says("sam", "/absent Jay 21:05 left after a row")
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")  # fetched again after a back-off
+    assert failures and len(await absent_events(rig)) == 1
+    rig.says("sam", "/status")
+    await rig.reply_to("sam", "Episodes in progress")  # and polling goes on
