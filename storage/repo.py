@@ -272,17 +272,22 @@ async def last_found_at(r: Reader, child_id: int) -> datetime | None:
 CASELOAD_COLUMNS = frozenset({"home", "social_worker_id", "team_manager_id", "iro_id", "id"})
 
 
-async def unfinalised_episodes_with_children(
-    r: Reader, caseload: tuple[str, str] | None
-) -> list[tuple[Episode, Child]]:
-    """Open and found episodes with their children, narrowed to one caseload column first
-    (a carer's /status reads their home's children, not every child in the service)."""
-    where, params = "", []
-    if caseload is not None:
-        column, value = caseload
+def _narrowed(where: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    for column, value in where:
         if column not in CASELOAD_COLUMNS:
             raise ValueError(f"not a caseload column: {column}")
-        where, params = f" AND c.{column} = ?", [value]
+        clauses.append(f" AND c.{column} = ?")
+        params.append(value)
+    return "".join(clauses), params
+
+
+async def unfinalised_episodes_with_children(
+    r: Reader, where: Sequence[tuple[str, str]] = (), limit: int | None = None
+) -> list[tuple[Episode, Child]]:
+    """Open and found episodes with their children, longest missing first, narrowed by
+    children's columns (a carer's /status reads their home's, not the whole service's)."""
+    clauses, params = _narrowed(where)
     rows = await r.fetchall(
         "SELECT e.*, c.id AS c_id, c.ref AS c_ref, c.first_name AS c_first_name,"
         " c.full_name AS c_full_name, c.dob AS c_dob, c.home AS c_home, c.area AS c_area,"
@@ -290,10 +295,21 @@ async def unfinalised_episodes_with_children(
         " c.social_worker_id AS c_social_worker_id, c.team_manager_id AS c_team_manager_id,"
         " c.iro_id AS c_iro_id, c.profile_json AS c_profile_json"
         " FROM episodes e JOIN children c ON c.id = e.child_id"
-        f" WHERE e.state IN ('open', 'found'){where} ORDER BY e.last_seen_at, e.id",
-        params,
+        f" WHERE e.state IN ('open', 'found'){clauses} ORDER BY e.last_seen_at, e.id"
+        + (" LIMIT ?" if limit is not None else ""),
+        [*params, limit] if limit is not None else params,
     )
     return [(_episode(row), _child(row, prefix="c_")) for row in rows]
+
+
+async def count_unfinalised(r: Reader, where: Sequence[tuple[str, str]] = ()) -> int:
+    clauses, params = _narrowed(where)
+    row = await r.fetchone(
+        "SELECT COUNT(*) AS n FROM episodes e JOIN children c ON c.id = e.child_id"
+        f" WHERE e.state IN ('open', 'found'){clauses}",
+        params,
+    )
+    return int(row["n"]) if row else 0
 
 
 async def episodes_in_group(r: Reader, link_group: int) -> list[Episode]:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from storage import repo
 from storage.models import Category, Concern, EndReason, EpisodeState, RhiStatus
 from tests.conftest import local
+from tests.harness import STAFF, Harness, child
 
 
 async def episode_of(svc, ref: str):
@@ -266,3 +267,20 @@ async def test_timeline_asked_in_a_group_goes_to_the_asker_privately(svc):
     outcome = await Dispatcher(svc).handle(sam, "/timeline Jay", group)
     assert outcome.replies[0].private and "Timeline of episode" in outcome.replies[0].text
     assert not outcome.replies[1].private and "direct message" in outcome.replies[1].text
+
+
+async def test_status_shows_the_40_longest_and_counts_the_rest_in_each_persons_scope(tmp_path):
+    staff = [*STAFF, {"id": "kim", "name": "Kim", "role": "carer", "home": "elm"}]
+    kids = [child(ref=f"C-{n:04d}", first_name=f"Kid{n}", home="oak" if n < 45 else "elm")
+            for n in range(48)]  # fmt: skip
+    h = await Harness.open(tmp_path / "w.db", local("2026-11-09 10:00"), children=kids, staff=staff)
+    for n in range(48):
+        await h.say("sam" if n < 45 else "kim", f"/absent C-{n:04d} 09:{n % 60:02d} not back")
+    duty = await h.say("ooh1", "/status")
+    assert duty.startswith("Episodes in progress (48):")
+    assert duty.count("\n• ") == 40 and "… and 8 more." in duty
+    assert duty.index("C-0000") < duty.index("C-0001"), "longest missing first"
+    kim = await h.say("kim", "/status")
+    assert kim.startswith("Episodes in progress (3):") and "C-0000" not in kim
+    assert "more." not in kim
+    await h.close()
