@@ -7,6 +7,7 @@ again: a repeated alert costs less than a missed one about a missing child.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -59,6 +60,7 @@ class OutboxDelivery:
         self.batch = batch
         # e.g. a climb moves on to the next person when this one can't be reached
         self.on_undeliverable = on_undeliverable
+        self._one_pass = asyncio.Lock()
 
     async def recover(self) -> int:
         """At start-up: rows a crash left mid-send are pending again."""
@@ -73,7 +75,13 @@ class OutboxDelivery:
                 await self.on_undeliverable(tx, message, reason)
 
     async def deliver_due(self) -> int:
-        """Send everything due now; returns how many were sent."""
+        """Send everything due now, one message at a time; returns how many were sent.
+        One pass at a time (the heartbeat's jobs and a command's kick may overlap): two passes
+        could each take one of a recipient's messages and send them out of order."""
+        async with self._one_pass:
+            return await self._deliver_pass()
+
+    async def _deliver_pass(self) -> int:
         sent = 0
         while True:
             now = self.clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -148,3 +149,18 @@ async def test_clearing_a_finalised_episode_waits_for_its_earlier_messages(svc, 
     await delivery.deliver_due()
     mine = [o for o in order if o in ("profile", "clear", "profile failed")]
     assert mine == ["profile failed", "profile", "clear"]
+
+
+async def test_two_delivery_passes_at_once_keep_a_recipients_order(svc):
+    # The safety-net job and a command's kick may both start a pass.
+    for i in range(6):
+        await queue(svc, f"k{i}", f"m{i}")
+    got = []
+
+    async def slow(message):
+        await asyncio.sleep(0.05 if message.text == "m0" else 0.001)  # a slow first send
+        got.append(message.text)
+
+    delivery = OutboxDelivery(svc.db, svc.clock, slow, batch=1)
+    await asyncio.gather(delivery.deliver_due(), delivery.deliver_due())
+    assert got == [f"m{i}" for i in range(6)]
