@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot, Update
@@ -27,6 +27,8 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT = 4096  # people's updates in flight at once; one person's run one at a time
+MARK_BATCH = 5000  # ids in one statement (SQLite allows 32,766 parameters)
+PRUNE_EVERY = timedelta(hours=1)  # handled ids are forgotten after a day (storage/inbox.py)
 
 
 class DurableUpdateQueue(asyncio.Queue[object]):
@@ -55,25 +57,28 @@ class DurableUpdateQueue(asyncio.Queue[object]):
                 return  # already kept: being replayed, or handled before a restart
         await super().put(item)
 
-    async def replay(self, bot: Bot) -> dict[int, datetime]:
-        """Queue what was stored but not handled before the last stop, oldest first.
-        Returns {update_id: applied_at} for those whose command had already been carried out."""
-        applied: dict[int, datetime] = {}
+    async def replay(self, bot: Bot, applied: dict[int, datetime]) -> int:
+        """Queue what was stored but not handled before the last stop, oldest first. `applied`
+        is filled, before anything is queued, with {update_id: applied_at} for those whose
+        command had already been carried out. Returns how many were queued."""
+        updates: list[Update] = []
+        unreadable: list[int] = []
         for pending in await inbox.unhandled(self.db, self.transport):
             try:
-                update = Update.de_json(json.loads(pending.payload), bot)
+                updates.append(Update.de_json(json.loads(pending.payload), bot))
             except (ValueError, TypeError, KeyError):
                 log.error("inbox update %s could not be read; skipped", pending.update_id)
-                await inbox.mark_handled(
-                    self.db, self.transport, pending.update_id, self.clock.now()
-                )
+                unreadable.append(pending.update_id)
                 continue
             if pending.applied_at is not None:
                 applied[pending.update_id] = pending.applied_at
+        if unreadable:
+            await inbox.mark_handled(self.db, self.transport, unreadable, self.clock.now())
+        for update in updates:
             super().put_nowait(update)
-        if applied or not self.empty():
-            log.info("replaying %d telegram updates left unhandled at the last stop", self.qsize())
-        return applied
+        if updates:
+            log.info("replaying %d telegram updates left unhandled at the last stop", len(updates))
+        return len(updates)
 
 
 class HandledMarks:
@@ -86,6 +91,7 @@ class HandledMarks:
         self.transport = transport
         self._pending: list[int] = []
         self._writing: asyncio.Task[None] | None = None
+        self._pruned_at: datetime | None = None
 
     def add(self, update_id: int) -> None:
         self._pending.append(update_id)
@@ -99,9 +105,13 @@ class HandledMarks:
 
     async def _write(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending[:MARK_BATCH], self._pending[MARK_BATCH:]
+            now = self.clock.now()
             try:
-                await inbox.mark_handled(self.db, self.transport, batch, self.clock.now())
+                await inbox.mark_handled(self.db, self.transport, batch, now)
+                if self._pruned_at is None or now - self._pruned_at > PRUNE_EVERY:
+                    self._pruned_at = now
+                    await inbox.prune(self.db, now)
             except Exception:  # noqa: BLE001 - those updates are replayed at the next start
                 log.exception("could not mark %d telegram updates handled", len(batch))
 
@@ -125,11 +135,9 @@ class PerPersonProcessor(BaseUpdateProcessor):
         self._people[person] = (lock, users + 1)
         try:
             async with lock:
-                try:
-                    await coroutine
-                finally:
-                    if isinstance(update, Update):
-                        await self._mark(update)
+                await coroutine  # cancelled (shutting down): not marked, so replayed next start
+                if isinstance(update, Update):
+                    await self._mark(update)
         finally:
             lock, users = self._people[person]
             if users == 1:

@@ -168,7 +168,7 @@ class TelegramPlatform:
         await inbox.prune(self.svc.db, self.svc.clock.now())
         await self.app.start()
         # Left unhandled by a crash: handled first, before anything new is fetched.
-        self._applied_before = await self.queue.replay(self.app.bot)
+        await self.queue.replay(self.app.bot, self._applied_before)
         if webhook:
             await self.app.updater.start_webhook(**webhook)  # type: ignore[union-attr]
         else:
@@ -177,10 +177,12 @@ class TelegramPlatform:
     async def stop(self) -> None:
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
-        await self.marks.flush()
+        try:
+            if self.app.running:
+                await self.app.stop()
+            await self.app.shutdown()
+        finally:
+            await self.marks.flush()  # before the database closes
 
     # ---- incoming ----------------------------------------------------------------------
 
@@ -215,24 +217,28 @@ class TelegramPlatform:
         said = (update.callback_query.data if update.callback_query else None) or (
             message.text if message else None
         )
-        command = (said or "").split()[0].split("@")[0] if said else "message"
+        command = said.split()[0].split("@")[0] if said and said.startswith("/") else "message"
         text = (
             f"Recorded before a restart, at {short_time(applied_at, self.svc.display_zone)}: "
             f"your {command} is saved and its alerts go out. Send /status to check it."
         )
-        if update.callback_query is not None:
-            with contextlib.suppress(BadRequest):  # too old to answer: say it in the chat
-                await update.callback_query.answer(text[:190], show_alert=True)
-                raise ApplicationHandlerStop
-        chat = update.effective_chat
-        if chat is not None:
-            reply = (
-                ReplyParameters(message.message_id, allow_sending_without_reply=True)
-                if message is not None
-                else None
-            )
-            await self.app.bot.send_message(chat.id, text, reply_parameters=reply)
-        raise ApplicationHandlerStop
+        try:
+            if update.callback_query is not None:
+                with contextlib.suppress(BadRequest):  # too old to answer: say it in the chat
+                    await update.callback_query.answer(text[:190], show_alert=True)
+                    return
+            chat = update.effective_chat
+            if chat is not None:
+                reply = (
+                    ReplyParameters(message.message_id, allow_sending_without_reply=True)
+                    if message is not None
+                    else None
+                )
+                await self.app.bot.send_message(chat.id, text, reply_parameters=reply)
+        except Exception as exc:  # noqa: BLE001 - the note is lost, but the command is not redone
+            log.warning("replay note not sent: %s", type(exc).__name__)
+        finally:
+            raise ApplicationHandlerStop  # noqa: B012 - whatever happened, never run it again
 
     async def _dispatch(
         self, update: Update, staff: Staff | None, text: str, chat: Chat

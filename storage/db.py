@@ -8,8 +8,10 @@ messages it causes land together or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -139,15 +141,22 @@ class Database:
                 await self._writer.execute("ROLLBACK")
                 raise
             else:
-                applying = APPLYING.get()
-                if applying is not None:
-                    transport, update_id, when = applying
-                    await self._writer.execute(
-                        "UPDATE inbox SET applied_at = ?"
-                        " WHERE transport = ? AND update_id = ? AND applied_at IS NULL",
-                        (to_db_time(when), transport, update_id),
-                    )
-                await self._writer.execute("COMMIT")
+                try:
+                    applying = APPLYING.get()
+                    if applying is not None:
+                        transport, update_id, when = applying
+                        await self._writer.execute(
+                            "UPDATE inbox SET applied_at = ?"
+                            " WHERE transport = ? AND update_id = ? AND applied_at IS NULL",
+                            (to_db_time(when), transport, update_id),
+                        )
+                    await self._writer.execute("COMMIT")
+                except BaseException:
+                    # never leave the connection inside a transaction: every later
+                    # BEGIN would fail
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._writer.execute("ROLLBACK")
+                    raise
 
     # One round trip to the connection's thread each (a cursor's execute, fetch and close
     # would be three). fetchone is for a key or LIMIT 1: it reads every row the query gives.

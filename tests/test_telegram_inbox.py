@@ -151,3 +151,35 @@ async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig,
     assert failures and len(await absent_events(rig)) == 1
     rig.says("sam", "/status")
     await rig.reply_to("sam", "Episodes in progress")  # and polling goes on
+
+
+async def test_a_replay_whose_note_cannot_be_sent_is_still_not_carried_out_again(rig, monkeypatch):
+    crashed = asyncio.Event()
+
+    async def crash_first(*args, **kwargs):
+        crashed.set()
+
+    monkeypatch.setattr(inbox, "mark_handled", crash_first)
+    said = rig.says("sam", "/absent Jay 21:05 left after a row")
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    await asyncio.wait_for(crashed.wait(), 5)
+    monkeypatch.undo()
+    rig.fake.fail("sendMessage", 403)  # sam has blocked the bot meanwhile
+
+    await rig.restart()
+    row = await handled_row(rig, said["update_id"])
+    assert row["payload"] is None
+    assert len(await absent_events(rig)) == 1
+    refused = [c for c in rig.fake.sent(chat_id=IDS["sam"]) if c.message_id is None]
+    assert [c.params["text"][:25] for c in refused] == ["Recorded before a restart"]
+    texts = [c.params["text"] for c in rig.fake.sent(chat_id=IDS["sam"]) if c.message_id]
+    assert not [t for t in texts if "already" in t or t.startswith("Recorded before")]
+
+
+async def test_an_unreadable_stored_update_is_skipped_and_the_bot_starts(rig):
+    await rig.platform.stop()
+    await inbox.store(rig.db, "telegram", 999, "{not json", rig.clock.now())
+    await rig.restart()
+    rig.says("sam", "/status")
+    await rig.reply_to("sam", "No open episodes")
+    assert (await inbox_row(rig, 999))["handled_at"] is not None
