@@ -35,6 +35,7 @@ from handlers.report_jobs import ReportJobs  # noqa: E402
 from reminders.clock import FakeClock, SystemClock  # noqa: E402
 from reminders.sweeper import Sweeper  # noqa: E402
 from storage.db import Database, to_db_time  # noqa: E402
+from storage.maintenance import checkpoint as wal_checkpoint  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 
 CHILDREN = 500
@@ -119,6 +120,10 @@ class Sized:
         t0 = time.perf_counter()
         await seed(self.db, self.events, self.duties, self.now)
         self.seed_s = time.perf_counter() - t0
+        # Seeding wrote the history in a few huge transactions: fold the WAL into the file
+        # as SQLite's autocheckpoint keeps it in a running bot (small commits, WAL under 4 MB),
+        # so every read is not a search of hundreds of megabytes of WAL.
+        await wal_checkpoint(self.db)
         clock = FakeClock(self.now)
         presets = load_all_presets()
         self.sweeper = Sweeper(self.db, clock, presets, jobs=[ReportJobs(self.db, clock, presets)])

@@ -9,6 +9,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.db import Database
+
 
 @dataclass(frozen=True)
 class Health:
@@ -61,3 +63,8 @@ def _check(path: Path) -> Health:
 
 async def check(path: Path) -> Health:
     return await asyncio.to_thread(_check, path)
+
+
+async def checkpoint(db: Database) -> None:
+    """Fold the write-ahead log into the database file (after a bulk load)."""
+    await db.write_one("PRAGMA wal_checkpoint(TRUNCATE)")
