@@ -44,7 +44,9 @@ async def record(step: Step, child: Child, what: str, text: str) -> Outcome:
 
 async def summary(step: Step) -> Outcome:
     _reader(step)
-    view = View(step.svc.db, step.now, step.svc.display_zone, None, summaries.scope_of(step.staff))
+    view = View(
+        step.svc.db.heavy, step.now, step.svc.display_zone, None, summaries.scope_of(step.staff)
+    )
     text = await summaries.daily(view, f"Missing summary for {step.staff.name}")
     text = text.replace("[SUM-DAILY-HOS]", "[SUM-DAILY-TM, SUM-DAILY-HOS]", 1)
     return Outcome.say(text)
@@ -69,7 +71,9 @@ async def subscribe(step: Step, kind: str, on: bool) -> Outcome:
 async def chart(step: Step) -> Outcome:
     """The episodes chart, sent through the outbox as an image to the asker directly."""
     _reader(step)
-    view = View(step.svc.db, step.now, step.svc.display_zone, None, summaries.scope_of(step.staff))
+    view = View(
+        step.svc.db.heavy, step.now, step.svc.display_zone, None, summaries.scope_of(step.staff)
+    )
     png = await charts.episodes_chart(view, f"Missing episodes, {step.staff.name}'s view")
     stamp = step.now.strftime("%Y%m%dT%H%M%S")
     async with step.svc.db.write() as tx:

@@ -113,7 +113,7 @@ class ReportJobs:
         # Compose outside the write lock: reads only, and charts take a moment.
         outgoing = []
         for recipient, staff in recipients:
-            view = View(self.db, now, preset.zone, job.area, summaries.scope_of(staff))
+            view = View(self.db.heavy, now, preset.zone, job.area, summaries.scope_of(staff))
             outgoing.append((recipient, *await self._compose(job, view, preset, late)))
         async with self.db.write() as tx:
             if not await reports.claim_run(tx, job.name, day.isoformat(), now):

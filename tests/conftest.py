@@ -19,13 +19,14 @@ from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from reminders.clock import FakeClock
 from storage import repo
-from storage.db import Database
+from storage.db import WRITER_THREAD, Database
 
 LONDON = ZoneInfo("Europe/London")
 
 
 def _database_threads() -> int:
-    return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
+    names = ("_connection_worker_thread", WRITER_THREAD)
+    return sum(any(n in t.name for n in names) for t in threading.enumerate())
 
 
 @pytest.fixture(autouse=True)
