@@ -556,7 +556,7 @@ def _bottleneck(r: Result, args: argparse.Namespace) -> str:
         )
     return (
         f"The bot is partly waiting (event loop {r.loop_cpu:.0%} busy, all threads "
-        f"{r.bot_cpu:.0%}): on SQLite (aiosqlite's thread, fsync at every commit) and on HTTP "
+        f"{r.bot_cpu:.0%}): on SQLite (the single writer, an fsync at every commit) and on HTTP "
         "round trips for the reply and the outbox."
     )
 

@@ -1,8 +1,10 @@
-"""The SQLite database: one write connection behind a lock, one read connection, WAL.
+"""The SQLite database: one write connection behind a lock, readers beside it, WAL.
 
 Every write goes through `Database.write()`, a `BEGIN IMMEDIATE` transaction that
 commits on success and rolls back on any exception, so an episode change and the
-messages it causes land together or not at all.
+messages it causes land together or not at all. Its statements run on the event loop's
+thread; BEGIN and COMMIT (the fsync) on a writer thread. Short reads run on the loop's
+thread; long ones (`Database.heavy`) on a reader thread.
 """
 
 from __future__ import annotations
