@@ -62,6 +62,13 @@ async def write_alone(w: Tx | Database, sql: str, params: Sequence[Any] = ()) ->
     return (await w.execute(sql, params)).rowcount
 
 
+def _undo(writer: sqlite3.Connection) -> None:
+    """Never leave the connection inside a transaction: every later BEGIN would fail."""
+    if writer.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            writer.execute("ROLLBACK")
+
+
 def _first(rows: Iterable[Row]) -> Row | None:
     return next(iter(rows), None)
 
@@ -181,11 +188,15 @@ class Database:
         if writer is None:
             raise RuntimeError("database is not open")
         async with self._write_lock:
-            await self._on_write_thread(writer.execute, "BEGIN IMMEDIATE")
+            try:
+                await self._to_the_end(writer.execute, "BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                _undo(writer)  # the BEGIN went through after all
+                raise
             try:
                 yield Tx(writer)
             except BaseException:
-                writer.execute("ROLLBACK")
+                _undo(writer)
                 raise
             else:
                 try:
@@ -197,13 +208,21 @@ class Database:
                             " WHERE transport = ? AND update_id = ? AND applied_at IS NULL",
                             (to_db_time(when), transport, update_id),
                         )
-                    await self._on_write_thread(writer.execute, "COMMIT")
+                    await self._to_the_end(writer.execute, "COMMIT")
                 except BaseException:
-                    # never leave the connection inside a transaction: every later
-                    # BEGIN would fail
-                    with contextlib.suppress(sqlite3.Error):
-                        writer.execute("ROLLBACK")
+                    _undo(writer)
                     raise
+
+    async def _to_the_end(self, fn: Callable[..., T], *args: Any) -> T:
+        """On the writer thread, and waited for even if the caller is cancelled meanwhile: the
+        lock must never pass on while a BEGIN or COMMIT is still running."""
+        future = asyncio.ensure_future(self._on_write_thread(fn, *args))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await future
+            raise
 
     async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement as its own transaction, in one trip to the write thread; returns the

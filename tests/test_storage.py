@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import timedelta
 
@@ -137,3 +138,41 @@ async def test_times_are_stored_in_utc(svc, chat):
     row = await svc.db.fetchone("SELECT last_seen_at FROM episodes")
     assert row["last_seen_at"] == "2026-10-23T20:05:00Z"
     assert svc.clock.now() - timedelta(minutes=5) == local("2026-10-23 21:05")
+
+
+async def test_a_write_cancelled_at_any_moment_leaves_the_database_usable(tmp_path):
+    """A command cancelled mid-write (shutdown, a timeout) must not leave the connection
+    inside a transaction, or every later write would fail."""
+    import asyncio
+    import time
+
+    async with Database(tmp_path / "w.db") as db:
+        on_thread = db._on_write_thread
+
+        async def slow_thread(fn, *args):  # a BEGIN or COMMIT that takes 5 ms (a slow disk)
+            def slow():
+                time.sleep(0.005)
+                return fn(*args)
+
+            return await on_thread(slow)
+
+        db._on_write_thread = slow_thread  # type: ignore[method-assign]
+
+        async def write(n: int) -> None:
+            async with db.write() as tx:
+                await tx.execute(
+                    "INSERT INTO scheduled_runs (job, run_key, ran_at) VALUES (?, ?, ?)",
+                    ("t", str(n), "2026-01-01T00:00:00Z"),
+                )
+
+        finished = 0
+        for n, wait in enumerate([0.001, 0.002, 0.006, 0.008, 0.011, 0.003] * 5):
+            task = asyncio.ensure_future(write(n))
+            await asyncio.sleep(wait)  # during BEGIN, between, or during COMMIT
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            finished += not task.cancelled()
+        await write(1000)  # still usable
+        rows = await db.fetchall("SELECT run_key FROM scheduled_runs WHERE job = 't'")
+        assert finished + 1 <= len(rows) <= 31  # a cancel after the COMMIT keeps its row
