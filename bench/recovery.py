@@ -116,29 +116,11 @@ def home_of(n: int, homes: int) -> str:
 
 
 def climb(preset, ladder_name: str, actor: str, details: str) -> tuple[list, dict]:  # noqa: ANN001
-    """The steps and context a climb carries, as reminders/escalation.py `_start` copies them."""
-    ladder = preset.ladders[ladder_name]
-    interval = preset.absence.review_interval
-    steps = [
-        {"notify": list(s.notify), "wait": s.wait.total_seconds(), "repeat": s.repeat}
-        for s in ladder.steps
-    ]
-    context = {
-        "actor": actor,
-        "details": details,
-        "cutoff": "",
-        "ladder": {
-            "rule": ladder.rule,
-            "rule_out_of_hours": ladder.rule_out_of_hours,
-            "message": ladder.message,
-            "include_profile": ladder.include_profile,
-            "keep_on_found": ladder.keep_on_found,
-            "stop_on": list(ladder.stop_on),
-            "reset_on": list(ladder.reset_on),
-            "interval": interval.total_seconds(),
-            "review": (ladder.review or interval).total_seconds(),
-        },
-    }
+    """The steps and context a climb carries, made as reminders/escalation.py makes them."""
+    from reminders.escalation import climb_snapshot
+
+    steps, context = climb_snapshot(preset.ladders[ladder_name], preset.absence.review_interval)
+    context |= {"actor": actor, "details": details}
     return steps, context
 
 

@@ -79,22 +79,13 @@ ACTIONS: dict[str, frozenset[Role]] = {
 
 def can_see(staff: Staff, child: Child) -> bool:
     """Carers see their home's children; social workers, managers and IROs their own."""
-    if staff.role in SERVICE_WIDE:
-        return True
-    if staff.role is Role.CARER:
-        return staff.home is not None and staff.home == child.home
-    if staff.role is Role.SOCIAL_WORKER:
-        return child.social_worker_id == staff.id
-    if staff.role is Role.TEAM_MANAGER:
-        return child.team_manager_id == staff.id
-    if staff.role is Role.IRO:
-        return child.iro_id == staff.id
-    return False
+    narrow = caseload(staff)
+    return narrow is None or getattr(child, narrow[0]) == narrow[1]
 
 
 def caseload(staff: Staff) -> tuple[str, str] | None:
-    """`can_see` as a (children column, value) a query can narrow by first; None: everyone.
-    Only a narrowing: callers still apply `can_see`, so the two can't drift into a leak."""
+    """Whom `can_see` lets a person see, as (a child's field, value); None: every child.
+    The field is also the children table's column, so a query can narrow by it first."""
     if staff.role in SERVICE_WIDE:
         return None
     column = {
@@ -105,7 +96,7 @@ def caseload(staff: Staff) -> tuple[str, str] | None:
     }.get(staff.role)
     value = staff.home if staff.role is Role.CARER else staff.id
     if column is None or value is None:
-        return ("id", "")  # sees no child: match nothing
+        return ("id", "")  # sees no child: matches none
     return (column, value)
 
 

@@ -119,7 +119,6 @@ class ReportJobs:
             if not await reports.claim_run(tx, job.name, day.isoformat(), now):
                 return 0  # another instance, or a sweep that overlapped, has it
             for recipient, text, files in outgoing:
-                attachment = None
                 for filename, mime, data in files:
                     attachment = await reports.add_attachment(tx, filename, mime, data, now)
                     await repo.enqueue(

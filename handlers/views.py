@@ -12,18 +12,17 @@ from storage import repo
 from storage.models import Child, Episode, EpisodeState, Staff
 
 
-def _group_may_list(chat: Chat | None, child: Child) -> bool:
-    """A home's group chat lists only that home's children; other team chats list all."""
-    if chat is None or not chat.is_group or chat.team is None:
-        return True
-    return chat.team == child.home or not _is_home_team(chat.team)
-
-
 def _group_home(chat: Chat | None) -> tuple[str, str] | None:
-    """`_group_may_list` as a query narrowing: a home's group chat lists that home's children."""
+    """A home's group chat lists only that home's children (as a narrowing a query can use);
+    other team chats, and direct messages, list all the person may see."""
     if chat is None or not chat.is_group or chat.team is None or not _is_home_team(chat.team):
         return None
     return ("home", chat.team)
+
+
+def _group_may_list(chat: Chat | None, child: Child) -> bool:
+    home = _group_home(chat)
+    return home is None or child.home == home[1]
 
 
 def _is_home_team(team: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,6 +96,35 @@ def _applies(ladder: Ladder, preset: Preset, now: datetime, episode: Episode, ch
     return True
 
 
+def climb_snapshot(
+    ladder: Ladder, interval: timedelta, shorten: Callable[[timedelta], timedelta] = lambda w: w
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The steps and context a climb carries: the ladder as it stood when the climb began,
+    so a preset changed later does not change a climb already under way."""
+    steps = [
+        {"notify": list(step.notify), "wait": shorten(step.wait).total_seconds(),
+         "repeat": step.repeat}
+        for step in ladder.steps
+    ]  # fmt: skip
+    context: dict[str, Any] = {
+        "actor": "",
+        "details": "",
+        "cutoff": "",
+        "ladder": {
+            "rule": ladder.rule,
+            "rule_out_of_hours": ladder.rule_out_of_hours,
+            "message": ladder.message,
+            "include_profile": ladder.include_profile,
+            "keep_on_found": ladder.keep_on_found,
+            "stop_on": list(ladder.stop_on),
+            "reset_on": list(ladder.reset_on),
+            "interval": interval.total_seconds(),
+            "review": (ladder.review or interval).total_seconds(),
+        },
+    }
+    return steps, context
+
+
 async def _start(
     at: Moment,
     name: str,
@@ -123,30 +153,10 @@ async def _start(
     for live in await timers.live_escalations(at.tx, episode.id):
         if live.ladder == name:
             return  # already climbing; a second report adds to it (RET-ONEOPEN)
-    steps = [
-        {
-            "notify": list(step.notify),
-            "wait": plan.shorten(step.wait).total_seconds(),
-            "repeat": step.repeat,
-        }
-        for step in ladder.steps
-    ]
-    context: dict[str, Any] = {
-        "actor": actor.name,
-        "details": _short(details),
-        "cutoff": short_time(cutoff_at, at.preset.zone) if cutoff_at else "",
-        "ladder": {
-            "rule": ladder.rule,
-            "rule_out_of_hours": ladder.rule_out_of_hours,
-            "message": ladder.message,
-            "include_profile": ladder.include_profile,
-            "keep_on_found": ladder.keep_on_found,
-            "stop_on": list(ladder.stop_on),
-            "reset_on": list(ladder.reset_on),
-            "interval": interval.total_seconds(),
-            "review": (ladder.review or interval).total_seconds(),
-        },
-    }
+    steps, context = climb_snapshot(ladder, interval, plan.shorten)
+    context["actor"] = actor.name
+    context["details"] = _short(details)
+    context["cutoff"] = short_time(cutoff_at, at.preset.zone) if cutoff_at else ""
     esc_id = await timers.insert_escalation(
         at.tx,
         episode_id=episode.id,

@@ -653,8 +653,8 @@ async def enqueue(
 async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
     """Mark up to `limit` due messages as being sent and return them, oldest first."""
     # In order per recipient: nothing overtakes an earlier message that is waiting to retry.
-    # A finalised episode's clearing waits until everything queued before it for that
-    # episode has gone: a profile sent after it would never be deleted.
+    # A finalised episode's clearing (RET-FINAL) waits until everything queued before it for
+    # that episode has gone: a profile sent after it would never be deleted.
     rows = await tx.fetchall(
         "UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1"
         " WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending'"

@@ -11,7 +11,6 @@ read back every call, every message as it is now, and what each person was told.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import time
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.waiting import wait_until
 
 TEAM_ID = "T0WHERE"
 BOT_USER_ID = "UBOT"
@@ -366,17 +367,7 @@ class FakeSlack:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Wait until `predicate()` is truthy (bounded: the bot works after it acknowledges)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError("timed out waiting for the bot")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+        return await wait_until(predicate, self._changed, timeout)
 
 
 def dm_of(user: str) -> str:

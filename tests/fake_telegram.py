@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.waiting import wait_until
+
 BOT_USER = {
     "id": 999_000,
     "is_bot": True,
@@ -299,17 +301,7 @@ class FakeTelegram:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Wait until `predicate()` is truthy (bounded: the bot works in the background)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError("timed out waiting for the bot")
-            self._new_call.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_call.wait(), min(remaining, 0.2))
+        return await wait_until(predicate, self._new_call, timeout)
 
 
 def _chat(chat_id: int) -> dict[str, Any]:

@@ -42,6 +42,22 @@ async def inbox_row(rig: TelegramRig, update_id: int):
     )
 
 
+async def report_then_crash_before_handled(rig: TelegramRig, monkeypatch) -> dict:
+    """sam reports Jay; the crash falls after the report was written and answered, before
+    "handled" was noted (the mark is dropped once)."""
+    crashed = asyncio.Event()
+
+    async def crash_first(*args, **kwargs):
+        crashed.set()
+
+    monkeypatch.setattr(inbox, "mark_handled", crash_first)
+    said = rig.says("sam", "/absent Jay 21:05 left after a row")
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    await asyncio.wait_for(crashed.wait(), 5)
+    monkeypatch.undo()
+    return said
+
+
 async def handled_row(rig: TelegramRig, update_id: int):
     """The inbox row once its handlers have finished (they may still run after the reply)."""
     for _ in range(200):
@@ -69,17 +85,7 @@ async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_after_re
 
 
 async def test_a_command_stored_before_a_crash_is_not_carried_out_again(rig, monkeypatch):
-    # The crash falls after the report was written and answered, before "handled" was noted.
-    crashed = asyncio.Event()
-
-    async def crash_first(*args, **kwargs):
-        crashed.set()
-
-    monkeypatch.setattr(inbox, "mark_handled", crash_first)
-    said = rig.says("sam", "/absent Jay 21:05 left after a row")
-    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
-    await asyncio.wait_for(crashed.wait(), 5)
-    monkeypatch.undo()
+    said = await report_then_crash_before_handled(rig, monkeypatch)
     assert (await inbox_row(rig, said["update_id"]))["handled_at"] is None
 
     await rig.restart()
@@ -154,16 +160,7 @@ async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig,
 
 
 async def test_a_replay_whose_note_cannot_be_sent_is_still_not_carried_out_again(rig, monkeypatch):
-    crashed = asyncio.Event()
-
-    async def crash_first(*args, **kwargs):
-        crashed.set()
-
-    monkeypatch.setattr(inbox, "mark_handled", crash_first)
-    said = rig.says("sam", "/absent Jay 21:05 left after a row")
-    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
-    await asyncio.wait_for(crashed.wait(), 5)
-    monkeypatch.undo()
+    said = await report_then_crash_before_handled(rig, monkeypatch)
     rig.fake.fail("sendMessage", 403)  # sam has blocked the bot meanwhile
 
     await rig.restart()
