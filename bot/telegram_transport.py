@@ -66,6 +66,7 @@ for _name, _level in (("telegram", logging.INFO), ("httpx", logging.WARNING),
 
 
 NAME = "telegram"
+ANSWER_LIMIT = 200  # a button press's pop-up answer (answerCallbackQuery)
 TEXT_LIMIT = 4096  # Bot API: characters in one message
 CAPTION_LIMIT = 1024  # and in a photo or document caption
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
@@ -387,19 +388,27 @@ class TelegramPlatform:
             return
         chat = await self._chat(update)
         outcome = await self._dispatch(update, staff, query.data, chat)
-        if outcome.refused:
-            await query.answer(outcome.text[:190], show_alert=True)
+        message = query.message if isinstance(query.message, Message) else None
+        # The answer pops up on the presser's screen; Telegram cuts it at 200 characters, so
+        # a longer one comes as a message instead of being cut.
+        fits = len(outcome.text) <= ANSWER_LIMIT or message is None
+        see_below = "Nothing was done: see my message." if outcome.refused else "See my message."
+        await query.answer(
+            outcome.text[:ANSWER_LIMIT] if fits else see_below, show_alert=outcome.refused
+        )
+        if message is None:
             return
-        await query.answer(outcome.text[:190])
-        message = query.message
-        if isinstance(message, Message) and message.text:
+        if not outcome.refused and message.text:  # refused: nothing stored, nobody has it
             label = _pressed_label(message, query.data)
             stamp = short_time(self.svc.clock.now(), self.svc.display_zone)
             pressed = f"\n✔ {label}: {staff.name}, {stamp}"
             await query.edit_message_text(message.text[: TEXT_LIMIT - len(pressed)] + pressed)
-        for reply in outcome.replies:
-            if reply.buttons and isinstance(message, Message):
-                await message.reply_text(reply.text, reply_markup=keyboard(reply.buttons))
+        if not fits:
+            await self._reply(message, outcome, chat)
+        else:
+            for reply in outcome.replies:
+                if reply.buttons:
+                    await message.reply_text(reply.text, reply_markup=keyboard(reply.buttons))
         await self._after()
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -175,18 +175,19 @@ class Dispatcher:
         step = Step(self.svc, staff, self.svc.clock.now(), chat)
         try:
             return await command(step, parsed.args)
+        # Refused: nothing was stored, so a pressed button must not show as taken.
         except Refusal as refusal:
-            return Outcome.say(refusal.message)
+            return Outcome.refuse(refusal.message)
         except TimeParseError as error:
-            return Outcome.say(f"{error} Nothing was saved.")
+            return Outcome.refuse(f"{error} Nothing was saved.")
         except StaleWrite:
-            return Outcome.say(
+            return Outcome.refuse(
                 "The episode changed while you were typing. Nothing was saved: try again."
             )
         except Exception:
             # The transaction rolled back; say so. No message text in the log: it may name a child.
             log.exception("command /%s failed", parsed.name)
-            return Outcome.say(
+            return Outcome.refuse(
                 "Something went wrong and nothing was saved. Try again; if it keeps failing, "
                 "phone the duty team and record it later."
             )

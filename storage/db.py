@@ -1,10 +1,11 @@
 """The SQLite database: one write connection behind a lock, readers beside it, WAL.
 
-Every write goes through `Database.write()`, a `BEGIN IMMEDIATE` transaction that
-commits on success and rolls back on any exception, so an episode change and the
-messages it causes land together or not at all. Its statements run on the event loop's
-thread; BEGIN and COMMIT (the fsync) on a writer thread. Short reads run on the loop's
-thread; long ones (`Database.heavy`) on a reader thread.
+Every write goes through `Database.write()`: its statements land together or not at all
+(a savepoint), so an episode change and the messages it causes are stored as one, and it
+returns once they are on disk. Writes that arrive together share one `BEGIN IMMEDIATE` …
+`COMMIT` (group commit): one fsync for the batch, with synchronous=FULL kept. Statements
+run on the event loop's thread; COMMIT (the fsync) on a writer thread. Short reads run on
+the loop's thread; long ones (`Database.heavy`) on a reader thread.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -53,6 +55,8 @@ Row = sqlite3.Row
 # write committed while it is set marks that update applied in the same transaction, so a
 # replay after a crash knows the command's effect is already stored and does not repeat it.
 APPLYING: ContextVar[tuple[str, int, datetime] | None] = ContextVar("applying", default=None)
+# The writer connection, while the current task is inside a `Database.write()` body.
+_WRITING: ContextVar[sqlite3.Connection | None] = ContextVar("writing", default=None)
 
 
 async def write_alone(w: Tx | Database, sql: str, params: Sequence[Any] = ()) -> int:
@@ -69,17 +73,51 @@ def _undo(writer: sqlite3.Connection) -> None:
             writer.execute("ROLLBACK")
 
 
+@dataclass
+class _Batch:
+    """Writes done in the open transaction, each waiting for its COMMIT."""
+
+    done: asyncio.Future[None]
+    members: int = 0
+
+
+async def _committed(batch: _Batch) -> None:
+    # Shielded: a caller cancelled now still has its write stored, as with any COMMIT.
+    await asyncio.shield(batch.done)
+
+
+_LOST = sqlite3.OperationalError("the transaction was rolled back; nothing of it was stored")
+
+
+def _settle(batch: _Batch, error: Exception | None) -> None:
+    if batch.done.done():
+        return
+    if error is None:
+        batch.done.set_result(None)
+    else:
+        batch.done.set_exception(error)
+
+
+def _begin_waiting(writer: sqlite3.Connection) -> None:
+    """BEGIN that waits up to 5 s for another process's write to finish."""
+    writer.execute("PRAGMA busy_timeout=5000")
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+    finally:
+        writer.execute("PRAGMA busy_timeout=0")
+
+
 def _first(rows: Iterable[Row]) -> Row | None:
     return next(iter(rows), None)
 
 
 class Tx:
-    """A write transaction in progress. Only storage code calls its SQL methods.
+    """A write in progress. Only storage code calls its SQL methods.
 
-    Statements run on the event loop's thread: each takes microseconds once the transaction
-    holds the write lock, whereas a round trip to a database thread waits its turn on a busy
-    loop (about 1 ms at 200 commands/s), all of it with the lock held. The slow parts,
-    BEGIN (which may wait for another process) and COMMIT (the fsync), go to the thread.
+    Statements run on the event loop's thread: each takes microseconds once the write holds
+    the lock, whereas a round trip to a database thread waits its turn on a busy loop (about
+    1 ms at 200 commands/s), all of it with the lock held. Only a BEGIN that must wait for
+    another process, and COMMIT (the fsync), go to the writer thread.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -113,8 +151,11 @@ class Database:
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None  # long reads, on its own thread
         self._quick: sqlite3.Connection | None = None  # short reads, on the loop's thread
-        self._write_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()  # who may run statements on the writer now
         self._write_thread: ThreadPoolExecutor | None = None
+        self._batch: _Batch | None = None  # the open transaction: writes awaiting COMMIT
+        self._committer: asyncio.Task[None] | None = None
+        self.commits = 0  # COMMITs done; fewer than writes under load (group commit)
 
     async def open(self) -> Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +182,9 @@ class Database:
         conn.row_factory = sqlite3.Row
         for pragma in self._pragmas():
             conn.execute(pragma)
+        # BEGIN is tried on the loop's thread without waiting; only a BEGIN that finds
+        # another process writing waits (`_begin_waiting`, on the writer thread).
+        conn.execute("PRAGMA busy_timeout=0")
         return conn
 
     def _pragmas(self) -> list[str]:
@@ -169,7 +213,11 @@ class Database:
         if self._reader is not None:
             await self._reader.close()
         if self._writer is not None:
+            while self._committer is not None and not self._committer.done():
+                with contextlib.suppress(Exception):
+                    await self._committer  # writes that joined a batch are stored
             async with self._write_lock:
+                _undo(self._writer)
                 await self._on_write_thread(self._writer.close)
         if self._write_thread is not None:
             self._write_thread.shutdown(wait=True)
@@ -184,34 +232,115 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
-        writer = self._writer
-        if writer is None:
-            raise RuntimeError("database is not open")
+        """A transaction: all of the body's statements are stored, or none. Returns once they
+        are on disk. Concurrent writes share one COMMIT (group commit), so under load the
+        fsync is paid once per batch rather than once per command, and the lock is held only
+        while statements run."""
+        writer = self._writer_conn()
         async with self._write_lock:
+            batch = await self._join_batch(writer)
+            writer.execute("SAVEPOINT one_write")
+            inside = _WRITING.set(writer)
             try:
-                await self._to_the_end(writer.execute, "BEGIN IMMEDIATE")
+                yield Tx(writer)
+                applying = APPLYING.get()
+                if applying is not None:
+                    transport, update_id, when = applying
+                    writer.execute(
+                        "UPDATE inbox SET applied_at = ?"
+                        " WHERE transport = ? AND update_id = ? AND applied_at IS NULL",
+                        (to_db_time(when), transport, update_id),
+                    )
+            except BaseException:
+                self._undo_one(writer, batch)
+                raise
+            finally:
+                _WRITING.reset(inside)
+            writer.execute("RELEASE one_write")
+            self._joined(batch)
+        await _committed(batch)
+
+    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement as its own write; returns the rows changed. For bookkeeping that
+        stands alone (an update stored, a message marked sent): a command's effects go
+        through `write()`, all in one transaction. Returns once it is on disk."""
+        writer = self._writer_conn()
+        async with self._write_lock:  # never inside another coroutine's unfinished write
+            batch = await self._join_batch(writer)
+            try:
+                changed = writer.execute(sql, params).rowcount  # a failed statement undoes itself
+            except BaseException:
+                self._undo_one(writer, batch, savepoint=False)
+                raise
+            self._joined(batch)
+        await _committed(batch)
+        return changed
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        return self._writer
+
+    async def _join_batch(self, writer: sqlite3.Connection) -> _Batch:
+        """The transaction now open for writes to join; BEGIN one if there is none. Called
+        with the write lock held."""
+        if self._batch is not None:
+            return self._batch
+        try:
+            # Takes microseconds unless another process holds the write lock (busy_timeout
+            # is 0 on this connection): then wait for it on the writer thread.
+            writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            try:
+                await self._to_the_end(_begin_waiting, writer)
             except asyncio.CancelledError:
                 _undo(writer)  # the BEGIN went through after all
                 raise
-            try:
-                yield Tx(writer)
-            except BaseException:
-                _undo(writer)
-                raise
-            else:
+        self._batch = _Batch(asyncio.get_running_loop().create_future())
+        return self._batch
+
+    def _undo_one(self, writer: sqlite3.Connection, batch: _Batch, savepoint: bool = True) -> None:
+        """A write that failed: undo its statements and leave the batch's others be. An error
+        that ended the whole transaction (disk full, I/O) fails every write in the batch."""
+        if writer.in_transaction and savepoint:
+            with contextlib.suppress(sqlite3.Error):
+                writer.execute("ROLLBACK TO one_write")
+                writer.execute("RELEASE one_write")
+        if not writer.in_transaction or batch.members == 0:
+            _undo(writer)  # nothing of the batch to keep, or nothing kept
+            self._batch = None
+            if batch.members:
+                _settle(batch, _LOST)
+
+    def _joined(self, batch: _Batch) -> None:
+        batch.members += 1
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_batches())
+
+    async def _commit_batches(self) -> None:
+        """COMMIT whatever has joined, batch after batch. It waits its turn for the lock, so
+        writes already waiting for it join the batch first."""
+        writer = self._writer_conn()
+        while self._batch is not None:
+            async with self._write_lock:
+                batch, self._batch = self._batch, None
+                if batch is None:
+                    return
                 try:
-                    applying = APPLYING.get()
-                    if applying is not None:
-                        transport, update_id, when = applying
-                        writer.execute(
-                            "UPDATE inbox SET applied_at = ?"
-                            " WHERE transport = ? AND update_id = ? AND applied_at IS NULL",
-                            (to_db_time(when), transport, update_id),
-                        )
                     await self._to_the_end(writer.execute, "COMMIT")
-                except BaseException:
+                except asyncio.CancelledError:
+                    # Shutting down: `_to_the_end` let the COMMIT finish; say how it ended.
+                    _settle(batch, None if not writer.in_transaction else _LOST)
                     _undo(writer)
                     raise
+                except Exception as exc:
+                    _undo(writer)
+                    _settle(batch, exc)
+                else:
+                    self.commits += 1
+                    _settle(batch, None)
 
     async def _to_the_end(self, fn: Callable[..., T], *args: Any) -> T:
         """On the writer thread, and waited for even if the caller is cancelled meanwhile: the
@@ -223,17 +352,6 @@ class Database:
             with contextlib.suppress(Exception):
                 await future
             raise
-
-    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One statement as its own transaction, in one trip to the write thread; returns the
-        rows changed. For bookkeeping that stands alone (an update stored, a message marked
-        sent): a command's effects go through `write()`, all in one transaction."""
-        writer = self._writer
-        if writer is None:
-            raise RuntimeError("database is not open")
-        async with self._write_lock:  # never inside another coroutine's open transaction
-            cursor = await self._on_write_thread(writer.execute, sql, params)
-            return cursor.rowcount
 
     # Reads of a few rows by key or index (nearly all of them) run on the loop's thread: in
     # WAL they never wait for the writer, and take microseconds, where a trip to a thread
@@ -255,7 +373,9 @@ class Database:
     def _quick_conn(self) -> sqlite3.Connection:
         if self._quick is None:
             raise RuntimeError("database is not open")
-        return self._quick
+        # Inside a write, read what it and the writes batched before it have done: the
+        # reader sees only what is committed, and their COMMIT is still to come.
+        return _WRITING.get() or self._quick
 
 
 class ThreadedReader:

@@ -176,3 +176,117 @@ async def test_a_write_cancelled_at_any_moment_leaves_the_database_usable(tmp_pa
         await write(1000)  # still usable
         rows = await db.fetchall("SELECT run_key FROM scheduled_runs WHERE job = 't'")
         assert finished + 1 <= len(rows) <= 31  # a cancel after the COMMIT keeps its row
+
+
+def _run_row(n: int) -> tuple[str, str, str]:
+    return ("t", str(n), "2026-01-01T00:00:00Z")
+
+
+INSERT_RUN = "INSERT INTO scheduled_runs (job, run_key, ran_at) VALUES (?, ?, ?)"
+
+
+async def _runs(db: Database) -> list[str]:
+    rows = await db.fetchall("SELECT run_key FROM scheduled_runs WHERE job = 't'")
+    return sorted(r["run_key"] for r in rows)
+
+
+async def test_writes_that_arrive_together_share_one_commit(tmp_path):
+    """Group commit: fewer fsyncs than writes, each write still whole and on disk on return."""
+    import asyncio
+
+    async with Database(tmp_path / "g.db") as db:
+
+        async def write(n: int) -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(n))
+                await tx.execute(INSERT_RUN, _run_row(n + 1000))
+
+        await asyncio.gather(*(write(n) for n in range(40)))
+        assert len(await _runs(db)) == 80
+        assert 1 <= db.commits < 40
+
+
+async def test_a_failed_write_in_a_batch_leaves_the_others_stored(tmp_path):
+    import asyncio
+
+    async with Database(tmp_path / "g.db") as db:
+
+        async def write(n: int) -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(n))
+                if n == 2:
+                    await tx.execute(INSERT_RUN, _run_row(1))  # duplicate key: this write fails
+
+        results = await asyncio.gather(*(write(n) for n in range(5)), return_exceptions=True)
+        assert [type(r).__name__ for r in results] == ["NoneType"] * 2 + ["IntegrityError"] + [
+            "NoneType"
+        ] * 2
+        assert await _runs(db) == ["0", "1", "3", "4"]  # none of the failed write's rows
+
+
+async def test_a_read_inside_a_write_sees_the_writes_batched_before_it(tmp_path):
+    """The reader connection sees only what is committed; inside a write, reads must also see
+    writes that joined the batch first, or two presses of one button could both win."""
+    import asyncio
+
+    async with Database(tmp_path / "g.db") as db:
+        seen: list[str] = []
+
+        async def first() -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(1))
+
+        async def second() -> None:
+            async with db.write() as tx:
+                seen.extend(await _runs(db))
+                await tx.execute(INSERT_RUN, _run_row(2))
+
+        await asyncio.gather(first(), second())
+        assert db.commits == 1  # both in one batch: the case under test
+        assert seen == ["1"]
+
+
+async def test_a_failed_commit_fails_every_write_in_its_batch_and_stores_none(tmp_path):
+    import asyncio
+
+    async with Database(tmp_path / "g.db") as db:
+        on_thread = db._on_write_thread
+        failing = True
+
+        async def disk_error_on_commit(fn, *args):
+            if failing and args == ("COMMIT",):
+                raise sqlite3.OperationalError("disk I/O error")
+            return await on_thread(fn, *args)
+
+        db._on_write_thread = disk_error_on_commit  # type: ignore[method-assign]
+
+        async def write(n: int) -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(n))
+
+        results = await asyncio.gather(*(write(n) for n in range(3)), return_exceptions=True)
+        assert all(isinstance(r, sqlite3.OperationalError) for r in results)
+        assert await _runs(db) == []
+        failing = False
+        await write(9)  # the connection is usable again
+        assert await _runs(db) == ["9"]
+
+
+async def test_a_write_waits_for_another_process_holding_the_write_lock(tmp_path):
+    import asyncio
+
+    async with Database(tmp_path / "g.db") as db:
+        other = sqlite3.connect(tmp_path / "g.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # e.g. `whereabouts enrol` run while the bot runs
+
+        async def write() -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(1))
+
+        task = asyncio.ensure_future(write())
+        await asyncio.sleep(0.2)
+        assert not task.done()
+        other.execute("COMMIT")
+        other.close()
+        await asyncio.wait_for(task, 5)
+        assert await _runs(db) == ["1"]

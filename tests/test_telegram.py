@@ -152,9 +152,14 @@ async def test_two_duty_workers_press_at_once_one_wins_the_other_is_told(tmp_pat
         texts = sorted(a.params.get("text", "") for a in answers)
         assert any(t.startswith("You have C-0042 Jay") for t in texts)
         assert any("already has C-0042 Jay" in t for t in texts)
-        edits = await rig.fake.wait_for(lambda: rig.fake.sent("editMessageText"))
-        assert len(edits) == 1 and "✔ I've got it:" in edits[0].params["text"]
+        await rig.fake.wait_for(lambda: rig.fake.sent("editMessageText"))
         await rig.reply_to("sam", "has C-0042 Jay")
+        # only the winner's alert shows it taken: the other press stored nothing
+        edits = rig.fake.sent("editMessageText")
+        assert len(edits) == 1 and "✔ I've got it:" in edits[0].params["text"]
+        refusal = next(t for t in texts if "already has" in t)
+        holder = refusal.split(" (since", 1)[0]
+        assert edits[0].params["text"].endswith(f"✔ I've got it: {holder}, 21:10")
     finally:
         await rig.stop()
 
