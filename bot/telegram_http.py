@@ -10,6 +10,7 @@ a dependency (Slack). Timeouts and errors map onto PTB's exceptions as HTTPXRequ
 from __future__ import annotations
 
 from typing import Any
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -37,6 +38,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str | None] = {}  # origin -> proxy, read from the environment once
 
     @property
     def read_timeout(self) -> float | None:
@@ -44,11 +46,18 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
+            # Not trust_env: with it aiohttp reads ~/.netrc on a thread before every call (a
+            # round trip through a busy loop for each reply). Proxies are honoured below.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
-                trust_env=True,  # HTTPS_PROXY and friends, as httpx honours them
                 headers={"User-Agent": self.USER_AGENT},
             )
+
+    def _proxy(self, url: str) -> str | None:
+        origin = "/".join(url.split("/", 3)[:3])  # scheme://host[:port]
+        if origin not in self._proxies:
+            self._proxies[origin] = _proxy_for(origin)
+        return self._proxies[origin]
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -87,13 +96,21 @@ class AiohttpRequest(BaseRequest):
         )
         try:
             async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout
+                method, url, data=_body(request_data), timeout=timeout, proxy=self._proxy(url)
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+
+def _proxy_for(origin: str) -> str | None:
+    """HTTPS_PROXY and friends, and NO_PROXY, as httpx honours them."""
+    scheme, _, host = origin.partition("://")
+    if proxy_bypass(host.split(":", 1)[0]):
+        return None
+    return getproxies().get(scheme)
 
 
 def _body(request_data: RequestData | None) -> Any:

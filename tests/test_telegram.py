@@ -378,3 +378,19 @@ async def test_webhook_mode_checks_the_secret_token(tmp_path):
         assert len(rig.fake.sent(chat_id=4242)) == 1, "the forged request did nothing"
     finally:
         await rig.stop()
+
+
+def test_proxies_come_from_the_environment_once_per_host(monkeypatch):
+    """aiohttp's trust_env is off (it read ~/.netrc on a thread before every call); the
+    proxy settings it would have honoured still are."""
+    from bot.telegram_http import AiohttpRequest
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    request = AiohttpRequest()
+    assert request._proxy("https://api.telegram.org/botT/sendMessage") == (
+        "http://proxy.example:3128"
+    )
+    assert request._proxy("http://127.0.0.1:8081/botT/getUpdates") is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert request._proxy("https://api.telegram.org/botT/getMe") == "http://proxy.example:3128"
