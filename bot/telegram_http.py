@@ -9,6 +9,7 @@ a dependency (Slack). Timeouts and errors map onto PTB's exceptions as HTTPXRequ
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.request import getproxies, proxy_bypass
 
@@ -30,7 +31,10 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        before_each: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`before_each` is awaited before every call (the getUpdates request: until what was
+        fetched is stored, see bot/telegram_inbox.py); a TelegramError from it fails the call."""
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -38,6 +42,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._before_each = before_each
         self._proxies: dict[str, str | None] = {}  # origin -> proxy, read from the environment once
 
     @property
@@ -75,6 +80,8 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
+        if self._before_each is not None:
+            await self._before_each()
         files = request_data.multipart_data if request_data else None
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
         connect = (

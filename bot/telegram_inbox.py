@@ -2,9 +2,10 @@
 
 python-telegram-bot confirms a polled batch (the next getUpdates offset) as soon as it has
 queued it, and a webhook's 200 goes back as soon as the update is queued: a crash before
-the handler finishes would lose a carer's report. Here the queue's `put` stores the update
-in the inbox first, so by the time Telegram hears we have it, it is on disk; the processor
-marks it handled only after its handlers have finished; start-up replays what was left.
+the handler finishes would lose a carer's report. Here the queue's `put` writes the update
+to the inbox, and Telegram hears we have it only once that is on disk (the next getUpdates
+waits for it; a webhook's `put` does); the processor marks it handled only after its
+handlers have finished; start-up replays what was left.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from telegram.ext import BaseUpdateProcessor
 
 from reminders.clock import Clock
 from storage import inbox
-from storage.db import Database
+from storage.db import Database, OnDisk
 
 log = logging.getLogger(__name__)
 
@@ -32,53 +33,81 @@ PRUNE_EVERY = timedelta(hours=1)  # handled ids are forgotten after a day (stora
 
 
 class DurableUpdateQueue(asyncio.Queue[object]):
-    """The Application's update queue; an update is in the inbox before `put` returns."""
+    """The Application's update queue. An update is in the inbox before Telegram hears we
+    have it: when polling, the next getUpdates waits for `on_disk` (the update is handled
+    meanwhile, so its reply is not held up by an fsync); a webhook's `put` waits itself."""
 
     def __init__(self, db: Database, clock: Clock, transport: str) -> None:
         super().__init__()
         self.db = db
         self.clock = clock
         self.transport = transport
+        self.wait_for_disk = True  # a webhook's 200 goes back when `put` returns
+        self._on_the_way: list[tuple[int, str, OnDisk]] = []
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
             payload = json.dumps(item.to_dict(), ensure_ascii=False)
             try:
-                stored = await inbox.store(
+                stored, on_disk = await inbox.store_soon(
                     self.db, self.transport, item.update_id, payload, self.clock.now()
                 )
+                if self.wait_for_disk:
+                    await on_disk
             except Exception as exc:
-                # As a TelegramError the poller backs off and asks again without confirming
-                # (any other error would end polling), and a webhook answers 500: either
-                # way Telegram sends the update again.
-                log.error("could not store telegram update: %s", type(exc).__name__)
-                raise TelegramError("the update could not be stored; it will come again") from exc
+                raise _not_stored(exc) from exc
             if not stored:
                 return  # already kept: being replayed, or handled before a restart
+            if not self.wait_for_disk:
+                self._on_the_way.append((item.update_id, payload, on_disk))
         await super().put(item)
+
+    async def on_disk(self) -> None:
+        """Every update fetched so far is on disk: called before each getUpdates, whose
+        offset tells Telegram to forget them. One whose commit failed is stored again."""
+        while self._on_the_way:
+            update_id, payload, on_disk = self._on_the_way[0]
+            try:
+                await on_disk
+            except Exception:  # noqa: BLE001 - the batch it joined was lost: store it alone
+                try:
+                    await inbox.store(self.db, self.transport, update_id, payload, self.clock.now())
+                except Exception as exc:
+                    raise _not_stored(exc) from exc
+            self._on_the_way.pop(0)
 
     async def replay(self, bot: Bot, applied: dict[int, datetime]) -> int:
         """Queue what was stored but not handled before the last stop, oldest first. `applied`
         is filled, before anything is queued, with {update_id: applied_at} for those whose
         command had already been carried out. Returns how many were queued."""
         updates: list[Update] = []
-        unreadable: list[int] = []
+        skipped: list[int] = []
         for pending in await inbox.unhandled(self.db, self.transport):
+            if pending.payload is None:  # its command was carried out; only that was kept
+                skipped.append(pending.update_id)
+                continue
             try:
                 updates.append(Update.de_json(json.loads(pending.payload), bot))
             except (ValueError, TypeError, KeyError):
                 log.error("inbox update %s could not be read; skipped", pending.update_id)
-                unreadable.append(pending.update_id)
+                skipped.append(pending.update_id)
                 continue
             if pending.applied_at is not None:
                 applied[pending.update_id] = pending.applied_at
-        if unreadable:
-            await inbox.mark_handled(self.db, self.transport, unreadable, self.clock.now())
+        if skipped:
+            await inbox.mark_handled(self.db, self.transport, skipped, self.clock.now())
         for update in updates:
             super().put_nowait(update)
         if updates:
             log.info("replaying %d telegram updates left unhandled at the last stop", len(updates))
         return len(updates)
+
+
+def _not_stored(exc: Exception) -> TelegramError:
+    # As a TelegramError the poller backs off and asks again without confirming (any other
+    # error would end polling), and a webhook answers 500: either way nothing is lost.
+    log.error("could not store telegram update: %s", type(exc).__name__)
+    return TelegramError("the update could not be stored; it will come again")
 
 
 class HandledMarks:

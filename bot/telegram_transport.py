@@ -152,7 +152,10 @@ class TelegramPlatform:
             .update_queue(self.queue)
             .concurrent_updates(PerPersonProcessor(self._handled))
             .request(AiohttpRequest(read_timeout=read_timeout))
-            .get_updates_request(AiohttpRequest(connection_pool_size=1))
+            # getUpdates confirms what it fetched before: only once that is on disk
+            .get_updates_request(
+                AiohttpRequest(connection_pool_size=1, before_each=self.queue.on_disk)
+            )
         )
         if base_url:
             builder = builder.base_url(base_url).base_file_url(
@@ -173,6 +176,7 @@ class TelegramPlatform:
         if webhook:
             await self.app.updater.start_webhook(**webhook)  # type: ignore[union-attr]
         else:
+            self.queue.wait_for_disk = False  # the next getUpdates waits instead
             await self.app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
 
     async def stop(self) -> None:

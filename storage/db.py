@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -79,6 +79,17 @@ class _Batch:
 
     done: asyncio.Future[None]
     members: int = 0
+
+
+class OnDisk:
+    """Awaitable, as often as needed, until a write is committed; raises if its commit failed.
+    Cancelling the awaiting task leaves the commit (shared with other writes) alone."""
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self._done = done
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return asyncio.shield(self._done).__await__()
 
 
 async def _committed(batch: _Batch) -> None:
@@ -246,10 +257,14 @@ class Database:
                 applying = APPLYING.get()
                 if applying is not None:
                     transport, update_id, when = applying
+                    # An upsert: the update's own row may still be on its way to disk (see
+                    # bot/telegram_inbox.py), or lost with a failed commit; then this keeps it.
                     writer.execute(
-                        "UPDATE inbox SET applied_at = ?"
-                        " WHERE transport = ? AND update_id = ? AND applied_at IS NULL",
-                        (to_db_time(when), transport, update_id),
+                        "INSERT INTO inbox (transport, update_id, received_at, applied_at)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT (transport, update_id)"
+                        " DO UPDATE SET applied_at = excluded.applied_at"
+                        " WHERE inbox.applied_at IS NULL",
+                        (transport, update_id, to_db_time(when), to_db_time(when)),
                     )
             except BaseException:
                 self._undo_one(writer, batch)
@@ -264,6 +279,14 @@ class Database:
         """One statement as its own write; returns the rows changed. For bookkeeping that
         stands alone (an update stored, a message marked sent): a command's effects go
         through `write()`, all in one transaction. Returns once it is on disk."""
+        changed, on_disk = await self.write_one_soon(sql, params)
+        await on_disk
+        return changed
+
+    async def write_one_soon(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, OnDisk]:
+        """`write_one`, returning as soon as the statement has run: the rows changed, and what
+        to await for it to be on disk. Later writes see it (they join the same transaction or
+        a later one); readers outside a write see it once it is committed."""
         writer = self._writer_conn()
         async with self._write_lock:  # never inside another coroutine's unfinished write
             batch = await self._join_batch(writer)
@@ -273,8 +296,7 @@ class Database:
                 self._undo_one(writer, batch, savepoint=False)
                 raise
             self._joined(batch)
-        await _committed(batch)
-        return changed
+        return changed, OnDisk(batch.done)
 
     def _writer_conn(self) -> sqlite3.Connection:
         if self._writer is None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import APPLYING, Database, from_db_time, to_db_time
+from storage.db import APPLYING, Database, OnDisk, from_db_time, to_db_time
 
 KEEP_HANDLED = timedelta(days=1)
 
@@ -22,19 +22,28 @@ KEEP_HANDLED = timedelta(days=1)
 @dataclass(frozen=True)
 class Pending:
     update_id: int
-    payload: str
+    payload: str | None  # None: only its command's mark was kept (see storage.db.APPLYING)
     applied_at: datetime | None
 
 
 async def store(db: Database, transport: str, update_id: int, payload: str, now: datetime) -> bool:
     """Keep an update before the platform is told we have it. False if it is already kept
     (re-sent by the platform, or being replayed): the caller must not handle it again."""
-    stored = await db.write_one(
+    stored, on_disk = await store_soon(db, transport, update_id, payload, now)
+    await on_disk
+    return stored
+
+
+async def store_soon(
+    db: Database, transport: str, update_id: int, payload: str, now: datetime
+) -> tuple[bool, OnDisk]:
+    """`store`, returning once the row is written, with what to await for it to be on disk."""
+    changed, on_disk = await db.write_one_soon(
         "INSERT INTO inbox (transport, update_id, payload, received_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (transport, update_id) DO NOTHING",
         (transport, update_id, payload, to_db_time(now)),
     )
-    return stored == 1
+    return changed == 1, on_disk
 
 
 async def unhandled(db: Database, transport: str) -> list[Pending]:
@@ -44,9 +53,7 @@ async def unhandled(db: Database, transport: str) -> list[Pending]:
         " WHERE transport = ? AND handled_at IS NULL ORDER BY update_id",
         (transport,),
     )
-    return [
-        Pending(r["update_id"], r["payload"] or "{}", from_db_time(r["applied_at"])) for r in rows
-    ]
+    return [Pending(r["update_id"], r["payload"], from_db_time(r["applied_at"])) for r in rows]
 
 
 async def mark_handled(

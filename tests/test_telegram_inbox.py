@@ -142,7 +142,7 @@ async def test_handled_updates_are_forgotten_after_a_day(rig):
 
 
 async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig, monkeypatch):
-    real_store = inbox.store
+    real_store = inbox.store_soon
     failures = []
 
     async def locked_once(*args, **kwargs):
@@ -151,7 +151,7 @@ async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig,
             raise sqlite3.OperationalError("database is locked")
         return await real_store(*args, **kwargs)
 
-    monkeypatch.setattr(inbox, "store", locked_once)
+    monkeypatch.setattr(inbox, "store_soon", locked_once)
     rig.says("sam", "/absent Jay 21:05 left after a row")
     await rig.reply_to("sam", "Recorded: C-0042 Jay absent")  # fetched again after a back-off
     assert failures and len(await absent_events(rig)) == 1
@@ -180,3 +180,58 @@ async def test_an_unreadable_stored_update_is_skipped_and_the_bot_starts(rig):
     rig.says("sam", "/status")
     await rig.reply_to("sam", "No open episodes")
     assert (await inbox_row(rig, 999))["handled_at"] is not None
+
+
+async def test_telegram_is_told_to_forget_an_update_only_once_it_is_on_disk(rig, monkeypatch):
+    """The update is handled while its row is still on the way to disk (so the reply waits
+    for no extra fsync), but the getUpdates whose offset confirms it waits for the row."""
+    on_thread = rig.db._on_write_thread
+
+    async def slow_commit(fn, *args):  # a disk that takes 0.1 s over every COMMIT
+        if args == ("COMMIT",):
+            await asyncio.sleep(0.1)
+        return await on_thread(fn, *args)
+
+    monkeypatch.setattr(rig.db, "_on_write_thread", slow_commit)
+    confirmed_before_stored = []
+    real_get_updates = rig.fake._m_getUpdates
+
+    async def get_updates(params):
+        offset = int(params.get("offset") or 0)
+        disk = sqlite3.connect(rig.db.path)
+        try:
+            stored = {r[0] for r in disk.execute("SELECT update_id FROM inbox")}
+        finally:
+            disk.close()
+        confirmed_before_stored.extend(i for i in said_ids if i < offset and i not in stored)
+        return await real_get_updates(params)
+
+    said_ids: list[int] = []
+    monkeypatch.setattr(rig.fake, "_m_getUpdates", get_updates)
+    said_ids.append(rig.says("sam", "/absent Jay 21:05 left after a row")["update_id"])
+    said_ids.append(rig.says("priya", "/status")["update_id"])
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    await rig.fake.wait_for(lambda: rig.fake.sent(chat_id=IDS["priya"]))
+    said_ids.append(rig.says("sam", "/status")["update_id"])
+    await rig.reply_to("sam", "C-0042 Jay")
+    await handled_row(rig, said_ids[-1])
+    assert confirmed_before_stored == []
+
+
+async def test_an_update_whose_commit_failed_is_stored_again_before_it_is_confirmed(
+    rig, monkeypatch
+):
+    on_thread = rig.db._on_write_thread
+    failed = []
+
+    async def commit_fails_once(fn, *args):
+        if args == ("COMMIT",) and not failed:
+            failed.append(1)
+            raise sqlite3.OperationalError("disk I/O error")
+        return await on_thread(fn, *args)
+
+    monkeypatch.setattr(rig.db, "_on_write_thread", commit_fails_once)
+    said = rig.says("priya", "/status")
+    await rig.fake.wait_for(lambda: rig.fake.sent(chat_id=IDS["priya"]))
+    row = await handled_row(rig, said["update_id"])
+    assert failed and row is not None
