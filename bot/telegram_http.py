@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
@@ -127,7 +128,8 @@ def _body(request_data: RequestData | None) -> Any:
     fields = request_data.json_parameters
     files = request_data.multipart_data
     if not files:
-        return fields or None
+        # as aiohttp's FormData would encode them, without its per-call bookkeeping
+        return _Form(urlencode(fields).encode()) if fields else None
     form = aiohttp.FormData()
     for name, value in fields.items():
         form.add_field(name, value)
@@ -135,6 +137,11 @@ def _body(request_data: RequestData | None) -> Any:
         filename, content, mime = part  # type: ignore[misc]
         form.add_field(name, content, filename=filename, content_type=mime)
     return form
+
+
+class _Form(aiohttp.BytesPayload):
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body, content_type="application/x-www-form-urlencoded")
 
 
 def _sum(*parts: float | None) -> float | None:
