@@ -6,7 +6,10 @@ poll Telegram. Each variant gets a fresh stand-in; the Whereabouts variants get 
 copy of the same seeded SQLite file (a real file on disk, synchronous=FULL):
 
   echo                   the floor: a bare python-telegram-bot Application, one
-                         MessageHandler that replies with the text (no rate limiter)
+                         MessageHandler that replies with the text (no rate limiter),
+                         on asyncio's own event loop
+  echo-uvloop            the same echo bot on uvloop, the loop `whereabouts run` uses
+                         (bot/cli.py): what the loop alone gives, for comparison
   whereabouts            `whereabouts run`, exactly as shipped (bot/app.py)
   whereabouts-no-limits  the same, with the Telegram flood limits in the outgoing rate
                          limiter switched off: a diagnostic that separates the bot's own
@@ -16,7 +19,7 @@ Latency is from the update being queued at the stand-in to the stand-in recordin
 reply's sendMessage. The load is open-loop at a constant rate: a bot that falls behind
 builds a queue, which shows in the latency, not in a slower sender.
 
-    python bench/telegram_latency.py                      # 200 updates/s for 20 s
+    python bench/telegram_latency.py                      # 200 updates/s for 20 s, all four
     python bench/telegram_latency.py --rate 100 --duration 10 --variants echo,whereabouts
 """
 
@@ -56,7 +59,8 @@ from _common import (
     whereabouts_command,
 )
 
-VARIANTS = ("echo", "whereabouts", "whereabouts-no-limits")
+VARIANTS = ("echo", "echo-uvloop", "whereabouts", "whereabouts-no-limits")
+FLOORS = ("echo", "echo-uvloop")
 MIX = {"status": 30, "update": 28, "duties": 16, "ack": 10, "absent": 8, "found": 8}
 TARGET_ADDED_P99 = 0.005  # seconds over the echo floor
 TARGET_RATE = 200.0  # updates/s, at which the target is set
@@ -293,8 +297,8 @@ async def run_variant(
     vdir = workdir / variant
     vdir.mkdir()
     db = vdir / "whereabouts.db"
-    if variant == "echo":
-        argv = [sys.executable, str(Path(__file__).resolve()), "--echo-bot"]
+    if variant in FLOORS:
+        argv = [sys.executable, str(Path(__file__).resolve()), f"--{variant}-bot"]
     else:
         shutil.copy(template, db)
         argv = whereabouts_command(rate_limits=variant == "whereabouts")
@@ -374,7 +378,7 @@ async def run_variant(
         mean_batch=sum(batches) / len(batches) if batches else 0.0,
         max_batch=max(batches, default=0),
         peak_rss_mb=bot.peak_rss_kb / 1024 if bot.peak_rss_kb else None,
-        db_after="" if variant == "echo" else db_state(db),
+        db_after="" if variant in FLOORS else db_state(db),
     )
 
 
@@ -407,7 +411,7 @@ def db_state(db: Path) -> str:
 # ---- the echo bot (the floor), run in its own process like the bot --------------------------
 
 
-def echo_bot() -> int:
+def echo_bot(on_uvloop: bool = False) -> int:
 
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
@@ -437,7 +441,12 @@ def echo_bot() -> int:
             await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
 
-    asyncio.run(main())
+    if on_uvloop:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
     return 0
 
 
@@ -463,13 +472,15 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
     rows = []
     for r in results:
         added = "(floor)" if r is floor else "n/a"
-        if floor is not None and r is not floor:
+        if r.variant == "echo-uvloop" and floor is not None:
+            added = f"({(r.p99 - floor.p99) * 1000:+.1f} ms)"
+        elif floor is not None and r is not floor:
             added = "unbounded" if math.isinf(r.p99) else f"{(r.p99 - floor.p99) * 1000:+.1f} ms"
         rows.append(
             [r.variant, ms(r.p50), ms(r.p99), added, f"{r.offered:.1f}", f"{r.achieved:.1f}",
              f"{r.answered}/{r.sent}", str(r.outbox_sends),
              f"{r.bot_cpu:.0%} ({r.loop_cpu:.0%})",
-             "n/a (no db)" if r.variant == "echo" else SYNCHRONOUS]
+             "n/a (no db)" if r.variant in FLOORS else SYNCHRONOUS]
         )  # fmt: skip
     print(table(headers, rows))
     print("(p99 'unanswered': more than 1% of commands got no reply within the drain of "
@@ -516,8 +527,9 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
               + ("" if not notes else "; " + "; ".join(notes)))  # fmt: skip
 
     print("\nVerdict:")
+    same_loop = next((r for r in results if r.variant == "echo-uvloop"), None)
     for r in results:
-        if r is floor:
+        if r.variant in FLOORS:
             continue
         bottleneck = _bottleneck(r, args)
         if floor is None:
@@ -533,6 +545,9 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
         print(f"  {r.variant}: target (at most 5 ms added at p99 at {TARGET_RATE:g} updates/s) "
               f"{verdict}: added p99 {added_text}, achieved {r.achieved:.1f}/s of "
               f"{args.rate:g}/s offered [synchronous={SYNCHRONOUS}]. {bottleneck}")  # fmt: skip
+        if same_loop is not None and not math.isinf(r.p99):
+            print(f"    against the echo bot on uvloop, the same loop: added p99 "
+                  f"{(r.p99 - same_loop.p99) * 1000:.1f} ms")  # fmt: skip
     if args.keep:
         print(f"\nLogs and databases: {workdir}")
 
@@ -580,6 +595,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--echo-bot", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--echo-uvloop-bot", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(args.variants) - set(VARIANTS)
@@ -620,8 +636,8 @@ async def amain(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.echo_bot:
-        return echo_bot()
+    if args.echo_bot or args.echo_uvloop_bot:
+        return echo_bot(on_uvloop=args.echo_uvloop_bot)
     args.tmpdir = None
     return asyncio.run(amain(args))
 

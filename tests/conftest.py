@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import time
@@ -86,3 +87,12 @@ async def svc(db: Database, clock: FakeClock) -> Services:
 @pytest.fixture
 def chat(svc: Services) -> Chat:
     return Chat(svc)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict:
+    """The loop the bot runs on (bot/cli.py): uvloop where it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return {"asyncio": asyncio.new_event_loop}
+    return {"uvloop": uvloop.new_event_loop}
