@@ -94,12 +94,8 @@ class OnDisk:
         return asyncio.shield(self._done).__await__()
 
 
-async def _committed(batch: _Batch) -> None:
-    # Shielded: a caller cancelled now still has its write stored, as with any COMMIT.
-    await asyncio.shield(batch.done)
-
-
-_LOST = sqlite3.OperationalError("the transaction was rolled back; nothing of it was stored")
+def _lost() -> sqlite3.OperationalError:
+    return sqlite3.OperationalError("the transaction was rolled back; nothing of it was stored")
 
 
 def _settle(batch: _Batch, error: Exception | None) -> None:
@@ -226,9 +222,7 @@ class Database:
         if self._reader is not None:
             await self._reader.close()
         if self._writer is not None:
-            while self._committer is not None and not self._committer.done():
-                with contextlib.suppress(Exception):
-                    await self._committer  # writes that joined a batch are stored
+            await self._committed_all()  # writes that joined a batch are stored
             async with self._write_lock:
                 _undo(self._writer)
                 await self._on_write_thread(self._writer.close)
@@ -252,9 +246,9 @@ class Database:
         writer = self._writer_conn()
         async with self._write_lock:
             batch = await self._join_batch(writer)
-            writer.execute("SAVEPOINT one_write")
             inside = _WRITING.set(writer)
             try:
+                writer.execute("SAVEPOINT one_write")
                 yield Tx(writer)
                 applying = APPLYING.get()
                 if applying is not None:
@@ -275,7 +269,7 @@ class Database:
                 _WRITING.reset(inside)
             writer.execute("RELEASE one_write")
             self._joined(batch)
-        await _committed(batch)
+        await OnDisk(batch.done)  # a caller cancelled now still has its write stored
 
     async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement as its own write; returns the rows changed. For bookkeeping that
@@ -300,6 +294,22 @@ class Database:
             self._joined(batch)
         return changed, OnDisk(batch.done)
 
+    async def outside_transaction(self, sql: str) -> None:
+        """A statement that cannot run inside a transaction (a WAL checkpoint), on the writer
+        thread once the writes waiting for their COMMIT have it."""
+        writer = self._writer_conn()
+        while True:
+            await self._committed_all()
+            async with self._write_lock:
+                if self._batch is None:
+                    await self._to_the_end(writer.execute, sql)
+                    return
+
+    async def _committed_all(self) -> None:
+        while self._committer is not None and not self._committer.done():
+            with contextlib.suppress(Exception):
+                await self._committer
+
     def _writer_conn(self) -> sqlite3.Connection:
         if self._writer is None:
             raise RuntimeError("database is not open")
@@ -315,7 +325,7 @@ class Database:
             # is 0 on this connection): then wait for it on the writer thread.
             writer.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes too
                 raise
             try:
                 await self._to_the_end(_begin_waiting, writer)
@@ -336,7 +346,7 @@ class Database:
             _undo(writer)  # nothing of the batch to keep, or nothing kept
             self._batch = None
             if batch.members:
-                _settle(batch, _LOST)
+                _settle(batch, _lost())
 
     def _joined(self, batch: _Batch) -> None:
         batch.members += 1
@@ -356,7 +366,7 @@ class Database:
                     await self._to_the_end(writer.execute, "COMMIT")
                 except asyncio.CancelledError:
                     # Shutting down: `_to_the_end` let the COMMIT finish; say how it ended.
-                    _settle(batch, None if not writer.in_transaction else _LOST)
+                    _settle(batch, None if not writer.in_transaction else _lost())
                     _undo(writer)
                     raise
                 except Exception as exc:

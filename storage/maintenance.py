@@ -67,4 +67,4 @@ async def check(path: Path) -> Health:
 
 async def checkpoint(db: Database) -> None:
     """Fold the write-ahead log into the database file (after a bulk load)."""
-    await db.write_one("PRAGMA wal_checkpoint(TRUNCATE)")
+    await db.outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -290,3 +290,20 @@ async def test_a_write_waits_for_another_process_holding_the_write_lock(tmp_path
         other.close()
         await asyncio.wait_for(task, 5)
         assert await _runs(db) == ["1"]
+
+
+async def test_a_checkpoint_waits_for_the_open_batch_and_empties_the_log(tmp_path):
+    import asyncio
+
+    from storage.maintenance import checkpoint
+
+    async with Database(tmp_path / "g.db") as db:
+
+        async def write(n: int) -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(n))
+
+        await asyncio.gather(*(write(n) for n in range(20)), checkpoint(db))
+        await checkpoint(db)
+        assert (tmp_path / "g.db-wal").stat().st_size == 0
+        assert len(await _runs(db)) == 20

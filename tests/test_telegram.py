@@ -394,3 +394,21 @@ def test_proxies_come_from_the_environment_once_per_host(monkeypatch):
     assert request._proxy("http://127.0.0.1:8081/botT/getUpdates") is None
     monkeypatch.delenv("HTTPS_PROXY")
     assert request._proxy("https://api.telegram.org/botT/getMe") == "http://proxy.example:3128"
+
+
+async def test_a_button_answer_too_long_for_the_pop_up_comes_whole_as_a_message(tmp_path):
+    """Telegram cuts a press's pop-up answer at 200 characters: a longer one is sent."""
+    from handlers.dispatch import HELP
+
+    rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
+    try:
+        rig.says("sam", "/status")
+        status = await rig.reply_to("sam", "")
+        rig.fake.user_presses(IDS["sam"], status, "/help")
+        answer = await rig.fake.wait_for(lambda: rig.fake.sent("answerCallbackQuery"))
+        assert answer[0].params["text"] == "See my message."
+        first_line = HELP.splitlines()[0]
+        whole = await rig.reply_to("sam", first_line)
+        assert len(HELP) > 200 and HELP.strip() in whole.params["text"]
+    finally:
+        await rig.stop()
