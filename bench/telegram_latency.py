@@ -8,8 +8,9 @@ copy of the same seeded SQLite file (a real file on disk, synchronous=FULL):
   echo                   the floor: a bare python-telegram-bot Application, one
                          MessageHandler that replies with the text (no rate limiter),
                          on asyncio's own event loop
-  echo-uvloop            the same echo bot on uvloop, the loop `whereabouts run` uses
-                         (bot/cli.py): what the loop alone gives, for comparison
+  echo-same-stack        the same echo bot on the stack `whereabouts run` uses: uvloop
+                         (bot/cli.py) and PTB's requests on aiohttp (bot/telegram_http.py);
+                         a lower floor, so what those two give is shown apart
   whereabouts            `whereabouts run`, exactly as shipped (bot/app.py)
   whereabouts-no-limits  the same, with the Telegram flood limits in the outgoing rate
                          limiter switched off: a diagnostic that separates the bot's own
@@ -59,8 +60,8 @@ from _common import (
     whereabouts_command,
 )
 
-VARIANTS = ("echo", "echo-uvloop", "whereabouts", "whereabouts-no-limits")
-FLOORS = ("echo", "echo-uvloop")
+VARIANTS = ("echo", "echo-same-stack", "whereabouts", "whereabouts-no-limits")
+FLOORS = ("echo", "echo-same-stack")
 MIX = {"status": 30, "update": 28, "duties": 16, "ack": 10, "absent": 8, "found": 8}
 TARGET_ADDED_P99 = 0.005  # seconds over the echo floor
 TARGET_RATE = 200.0  # updates/s, at which the target is set
@@ -411,7 +412,7 @@ def db_state(db: Path) -> str:
 # ---- the echo bot (the floor), run in its own process like the bot --------------------------
 
 
-def echo_bot(on_uvloop: bool = False) -> int:
+def echo_bot(same_stack: bool = False) -> int:
 
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
@@ -422,12 +423,18 @@ def echo_bot(on_uvloop: bool = False) -> int:
             await message.reply_text(message.text)
 
     async def main() -> None:
-        app = (
+        builder = (
             ApplicationBuilder()
             .token(os.environ["TELEGRAM_BOT_TOKEN"])
             .base_url(os.environ["WHEREABOUTS_TELEGRAM_BASE_URL"])
-            .build()
         )
+        if same_stack:
+            from bot.telegram_http import AiohttpRequest
+
+            builder = builder.request(AiohttpRequest()).get_updates_request(
+                AiohttpRequest(connection_pool_size=1)
+            )
+        app = builder.build()
         app.add_handler(MessageHandler(filters.TEXT, echo))
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -441,7 +448,7 @@ def echo_bot(on_uvloop: bool = False) -> int:
             await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
 
-    if on_uvloop:
+    if same_stack:
         import uvloop
 
         uvloop.run(main())
@@ -472,7 +479,7 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
     rows = []
     for r in results:
         added = "(floor)" if r is floor else "n/a"
-        if r.variant == "echo-uvloop" and floor is not None:
+        if r.variant == "echo-same-stack" and floor is not None:
             added = f"({(r.p99 - floor.p99) * 1000:+.1f} ms)"
         elif floor is not None and r is not floor:
             added = "unbounded" if math.isinf(r.p99) else f"{(r.p99 - floor.p99) * 1000:+.1f} ms"
@@ -527,7 +534,7 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
               + ("" if not notes else "; " + "; ".join(notes)))  # fmt: skip
 
     print("\nVerdict:")
-    same_loop = next((r for r in results if r.variant == "echo-uvloop"), None)
+    same_stack = next((r for r in results if r.variant == "echo-same-stack"), None)
     for r in results:
         if r.variant in FLOORS:
             continue
@@ -545,9 +552,9 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
         print(f"  {r.variant}: target (at most 5 ms added at p99 at {TARGET_RATE:g} updates/s) "
               f"{verdict}: added p99 {added_text}, achieved {r.achieved:.1f}/s of "
               f"{args.rate:g}/s offered [synchronous={SYNCHRONOUS}]. {bottleneck}")  # fmt: skip
-        if same_loop is not None and not math.isinf(r.p99):
-            print(f"    against the echo bot on uvloop, the same loop: added p99 "
-                  f"{(r.p99 - same_loop.p99) * 1000:.1f} ms")  # fmt: skip
+        if same_stack is not None and not math.isinf(r.p99):
+            print(f"    against the echo bot on the same stack (uvloop, aiohttp): added p99 "
+                  f"{(r.p99 - same_stack.p99) * 1000:.1f} ms")  # fmt: skip
     if args.keep:
         print(f"\nLogs and databases: {workdir}")
 
@@ -595,7 +602,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--echo-bot", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--echo-uvloop-bot", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--echo-same-stack-bot", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(args.variants) - set(VARIANTS)
@@ -636,8 +643,8 @@ async def amain(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.echo_bot or args.echo_uvloop_bot:
-        return echo_bot(on_uvloop=args.echo_uvloop_bot)
+    if args.echo_bot or args.echo_same_stack_bot:
+        return echo_bot(same_stack=args.echo_same_stack_bot)
     args.tmpdir = None
     return asyncio.run(amain(args))
 

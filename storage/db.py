@@ -116,6 +116,14 @@ def _begin_waiting(writer: sqlite3.Connection) -> None:
         writer.execute("PRAGMA busy_timeout=0")
 
 
+def _to_the_last_row(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """Run a statement to its end; returns the rows changed. A statement left with rows to
+    read stays in progress, and then no SAVEPOINT or COMMIT can run on the connection."""
+    cursor = conn.execute(sql, params)
+    cursor.fetchall()
+    return cursor.rowcount
+
+
 def _first(rows: Iterable[Row]) -> Row | None:
     return next(iter(rows), None)
 
@@ -287,7 +295,7 @@ class Database:
         async with self._write_lock:  # never inside another coroutine's unfinished write
             batch = await self._join_batch(writer)
             try:
-                changed = writer.execute(sql, params).rowcount  # a failed statement undoes itself
+                changed = _to_the_last_row(writer, sql, params)  # a failure undoes itself
             except BaseException:
                 self._undo_one(writer, batch, savepoint=False)
                 raise
@@ -302,7 +310,7 @@ class Database:
             await self._committed_all()
             async with self._write_lock:
                 if self._batch is None:
-                    await self._to_the_end(writer.execute, sql)
+                    await self._to_the_end(_to_the_last_row, writer, sql)
                     return
 
     async def _committed_all(self) -> None:
