@@ -189,6 +189,31 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def measure(dbs: list[Sized]) -> list[float]:
+    for sized in dbs:
+        await sized.open()
+    # Rounds alternate between the sizes, so machine noise falls on all of them alike.
+    for sized in dbs:
+        await sized.idle_round(20)  # warm-up, not counted
+        sized.idle.clear()
+    for _ in range(10):
+        for sized in dbs:
+            await sized.idle_round(20)
+    print(
+        f"{'events':>9} {'open duties':>11} {'seed s':>7} {'idle sweep ms':>14} {'100 due ms':>11}"
+    )
+    idle = []
+    for sized in dbs:
+        busy = await sized.due_100()
+        median = statistics.median(sized.idle)
+        idle.append(median)
+        print(
+            f"{sized.events:>9,} {sized.duties:>11,} {sized.seed_s:>7.1f}"
+            f" {median * 1000:>14.3f} {busy * 1000:>11.1f}"
+        )
+    return idle
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10k and 100k history only")
@@ -202,28 +227,12 @@ async def main() -> None:
     print("synchronous=FULL (the bot's default), WAL, one file per size")
     with tempfile.TemporaryDirectory() as tmp:
         dbs = [Sized(events, duties, Path(tmp)) for events, duties in sizes]
-        for sized in dbs:
-            await sized.open()
-        # Rounds alternate between the sizes, so machine noise falls on all of them alike.
-        for sized in dbs:
-            await sized.idle_round(20)  # warm-up, not counted
-            sized.idle.clear()
-        for _ in range(10):
-            for sized in dbs:
-                await sized.idle_round(20)
-        print(
-            f"{'events':>9} {'open duties':>11} {'seed s':>7} {'idle sweep ms':>14} {'100 due ms':>11}"
-        )
-        idle = []
-        for sized in dbs:
-            busy = await sized.due_100()
-            median = statistics.median(sized.idle)
-            idle.append(median)
-            print(
-                f"{sized.events:>9,} {sized.duties:>11,} {sized.seed_s:>7.1f}"
-                f" {median * 1000:>14.3f} {busy * 1000:>11.1f}"
-            )
-            await sized.db.close()
+        try:
+            idle = await measure(dbs)
+        finally:
+            for sized in dbs:  # open databases would keep the process from exiting
+                if getattr(sized, "db", None) is not None:
+                    await sized.db.close()
     ratio = idle[-1] / idle[0]
     verdict = "met" if ratio <= 1.5 else "NOT met"
     print(f"idle sweep, largest vs smallest history: {ratio:.2f}x (target <= 1.5x: {verdict})")
