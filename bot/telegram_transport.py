@@ -173,10 +173,12 @@ class TelegramPlatform:
         await self.app.start()
         # Left unhandled by a crash: handled first, before anything new is fetched.
         await self.queue.replay(self.app.bot, self._applied_before)
+        # A webhook's 200 goes back when `put` returns, so `put` waits for the disk; when
+        # polling, the next getUpdates waits instead (bot/telegram_inbox.py).
+        self.queue.wait_for_disk = bool(webhook)
         if webhook:
             await self.app.updater.start_webhook(**webhook)  # type: ignore[union-attr]
         else:
-            self.queue.wait_for_disk = False  # the next getUpdates waits instead
             await self.app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
 
     async def stop(self) -> None:

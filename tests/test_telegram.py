@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -374,6 +375,13 @@ async def test_webhook_mode_checks_the_secret_token(tmp_path):
                 url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
             ) as r:
                 assert r.status == 200
+                # the 200 tells Telegram to forget the update: it is on disk by then
+                disk = sqlite3.connect(rig.db.path)
+                try:
+                    kept = disk.execute("SELECT update_id FROM inbox WHERE update_id = 1")
+                    assert kept.fetchall() == [(1,)]
+                finally:
+                    disk.close()
         await rig.reply_to(4242, "not enrolled")
         assert len(rig.fake.sent(chat_id=4242)) == 1, "the forged request did nothing"
     finally:
