@@ -28,7 +28,7 @@ from storage.db import Database, OnDisk
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT = 4096  # people's updates in flight at once; one person's run one at a time
-MARK_BATCH = 5000  # ids in one statement (SQLite allows 32,766 parameters)
+MARK_BATCH = 5000  # ids in one statement, 4 parameters each (SQLite allows 32,766)
 PRUNE_EVERY = timedelta(hours=1)  # handled ids are forgotten after a day (storage/inbox.py)
 
 
@@ -141,8 +141,10 @@ class HandledMarks:
                 if self._pruned_at is None or now - self._pruned_at > PRUNE_EVERY:
                     self._pruned_at = now
                     await inbox.prune(self.db, now)
-            except Exception:  # noqa: BLE001 - those updates are replayed at the next start
+            except Exception:  # noqa: BLE001 - tried again with the next mark, and at stop
                 log.exception("could not mark %d telegram updates handled", len(batch))
+                self._pending[:0] = batch
+                return
 
 
 class PerPersonProcessor(BaseUpdateProcessor):

@@ -57,8 +57,9 @@ Row = sqlite3.Row
 # write committed while it is set marks that update applied in the same transaction, so a
 # replay after a crash knows the command's effect is already stored and does not repeat it.
 APPLYING: ContextVar[tuple[str, int, datetime] | None] = ContextVar("applying", default=None)
-# The writer connection, while the current task is inside a `Database.write()` body.
-_WRITING: ContextVar[sqlite3.Connection | None] = ContextVar("writing", default=None)
+# The write the current task is inside (a `Database.write()` body), if any. A task started
+# inside one inherits it, so it counts only while `active`.
+_WRITING: ContextVar[_Inside | None] = ContextVar("writing", default=None)
 
 
 async def write_alone(w: Tx | Database, sql: str, params: Sequence[Any] = ()) -> int:
@@ -70,8 +71,8 @@ async def write_alone(w: Tx | Database, sql: str, params: Sequence[Any] = ()) ->
 
 def _undo(writer: sqlite3.Connection) -> None:
     """Never leave the connection inside a transaction: every later BEGIN would fail."""
-    if writer.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
+    with contextlib.suppress(sqlite3.Error):  # ProgrammingError too: closed meanwhile
+        if writer.in_transaction:
             writer.execute("ROLLBACK")
 
 
@@ -109,11 +110,50 @@ def _settle(batch: _Batch, error: Exception | None) -> None:
 
 def _begin_waiting(writer: sqlite3.Connection) -> None:
     """BEGIN that waits up to 5 s for another process's write to finish."""
+    _waiting_for_others(writer, "BEGIN IMMEDIATE")
+
+
+def _waiting_for_others(writer: sqlite3.Connection, sql: str) -> None:
+    """On the writer thread: a statement that may wait up to 5 s for other connections (the
+    writer's busy_timeout is 0, for BEGIN on the loop's thread)."""
     writer.execute("PRAGMA busy_timeout=5000")
     try:
-        writer.execute("BEGIN IMMEDIATE")
+        _to_the_last_row(writer, sql)
     finally:
         writer.execute("PRAGMA busy_timeout=0")
+
+
+def _as_exception(error: BaseException | None) -> Exception:
+    return error if isinstance(error, Exception) else _lost()
+
+
+@dataclass
+class _Inside:
+    """The write the current task is inside; its reads go through the writer meanwhile."""
+
+    writer: sqlite3.Connection
+    active: bool = True
+
+
+def _not_inside_a_write() -> None:
+    inside = _WRITING.get()
+    if inside is not None and inside.active:
+        raise RuntimeError("a write inside a write would wait for itself: use its Tx")
+
+
+def _mark_applied(writer: sqlite3.Connection) -> None:
+    applying = APPLYING.get()
+    if applying is None:
+        return
+    transport, update_id, when = applying
+    # An upsert: the update's own row may still be on its way to disk (see
+    # bot/telegram_inbox.py), or lost with a failed commit; then this keeps it.
+    writer.execute(
+        "INSERT INTO inbox (transport, update_id, received_at, applied_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (transport, update_id)"
+        " DO UPDATE SET applied_at = excluded.applied_at WHERE inbox.applied_at IS NULL",
+        (transport, update_id, to_db_time(when), to_db_time(when)),
+    )
 
 
 def _to_the_last_row(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> int:
@@ -141,7 +181,11 @@ class Tx:
         self._conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        return self._conn.execute(sql, params)
+        """Run to its end (rows a caller did not read would keep the statement in progress,
+        and then no SAVEPOINT or COMMIT could run); `rowcount` and `lastrowid` stay."""
+        cursor = self._conn.execute(sql, params)
+        cursor.fetchall()
+        return cursor
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
@@ -230,10 +274,15 @@ class Database:
         if self._reader is not None:
             await self._reader.close()
         if self._writer is not None:
-            await self._committed_all()  # writes that joined a batch are stored
-            async with self._write_lock:
-                _undo(self._writer)
-                await self._on_write_thread(self._writer.close)
+            while True:  # writes that joined a batch are stored first, however they queued
+                await self._committed_all()
+                async with self._write_lock:
+                    if self._batch is None:
+                        _undo(self._writer)
+                        await self._on_write_thread(self._writer.close)
+                        break
+                    if self._committer is None or self._committer.done():
+                        self._committer = asyncio.create_task(self._commit_batches())
         if self._write_thread is not None:
             self._write_thread.shutdown(wait=True)
         self._reader = self._writer = None
@@ -252,32 +301,36 @@ class Database:
         fsync is paid once per batch rather than once per command, and the lock is held only
         while statements run."""
         writer = self._writer_conn()
+        _not_inside_a_write()
+        failed: BaseException | None = None
         async with self._write_lock:
             batch = await self._join_batch(writer)
-            inside = _WRITING.set(writer)
+            inside = _Inside(writer)
+            token = _WRITING.set(inside)
             try:
                 writer.execute("SAVEPOINT one_write")
                 yield Tx(writer)
-                applying = APPLYING.get()
-                if applying is not None:
-                    transport, update_id, when = applying
-                    # An upsert: the update's own row may still be on its way to disk (see
-                    # bot/telegram_inbox.py), or lost with a failed commit; then this keeps it.
-                    writer.execute(
-                        "INSERT INTO inbox (transport, update_id, received_at, applied_at)"
-                        " VALUES (?, ?, ?, ?) ON CONFLICT (transport, update_id)"
-                        " DO UPDATE SET applied_at = excluded.applied_at"
-                        " WHERE inbox.applied_at IS NULL",
-                        (transport, update_id, to_db_time(when), to_db_time(when)),
-                    )
-            except BaseException:
+                _mark_applied(writer)
+                writer.execute("RELEASE one_write")
+            except BaseException as exc:
                 self._undo_one(writer, batch)
-                raise
+                failed = exc
+            else:
+                self._joined(batch)
             finally:
-                _WRITING.reset(inside)
-            writer.execute("RELEASE one_write")
-            self._joined(batch)
-        await OnDisk(batch.done)  # a caller cancelled now still has its write stored
+                inside.active = False
+                _WRITING.reset(token)
+        if failed is None:
+            await OnDisk(batch.done)  # a caller cancelled now still has its write stored
+            return
+        if isinstance(failed, Exception) and batch.members:
+            # The body may have refused on what writes batched before it did: if their
+            # COMMIT fails, that is the answer, not the refusal.
+            try:
+                await OnDisk(batch.done)
+            except Exception as lost:
+                raise lost from failed
+        raise failed
 
     async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement as its own write; returns the rows changed. For bookkeeping that
@@ -292,6 +345,7 @@ class Database:
         to await for it to be on disk. Later writes see it (they join the same transaction or
         a later one); readers outside a write see it once it is committed."""
         writer = self._writer_conn()
+        _not_inside_a_write()
         async with self._write_lock:  # never inside another coroutine's unfinished write
             batch = await self._join_batch(writer)
             try:
@@ -307,10 +361,12 @@ class Database:
         thread once the writes waiting for their COMMIT have it."""
         writer = self._writer_conn()
         while True:
+            if self._batch is not None and (self._committer is None or self._committer.done()):
+                self._committer = asyncio.create_task(self._commit_batches())
             await self._committed_all()
             async with self._write_lock:
                 if self._batch is None:
-                    await self._to_the_end(_to_the_last_row, writer, sql)
+                    await self._to_the_end(_waiting_for_others, writer, sql)
                     return
 
     async def _committed_all(self) -> None:
@@ -345,13 +401,17 @@ class Database:
 
     def _undo_one(self, writer: sqlite3.Connection, batch: _Batch, savepoint: bool = True) -> None:
         """A write that failed: undo its statements and leave the batch's others be. An error
-        that ended the whole transaction (disk full, I/O) fails every write in the batch."""
-        if writer.in_transaction and savepoint:
-            with contextlib.suppress(sqlite3.Error):
+        that ended the whole transaction (disk full, I/O), or a savepoint that cannot be
+        undone, fails every write in the batch."""
+        whole = not writer.in_transaction or batch.members == 0
+        if not whole and savepoint:
+            try:
                 writer.execute("ROLLBACK TO one_write")
                 writer.execute("RELEASE one_write")
-        if not writer.in_transaction or batch.members == 0:
-            _undo(writer)  # nothing of the batch to keep, or nothing kept
+            except sqlite3.Error:
+                whole = True
+        if whole:
+            _undo(writer)  # nothing of the batch to keep, or nothing can be kept
             self._batch = None
             if batch.members:
                 _settle(batch, _lost())
@@ -364,25 +424,35 @@ class Database:
     async def _commit_batches(self) -> None:
         """COMMIT whatever has joined, batch after batch. It waits its turn for the lock, so
         writes already waiting for it join the batch first."""
-        writer = self._writer_conn()
         while self._batch is not None:
             async with self._write_lock:
                 batch, self._batch = self._batch, None
                 if batch is None:
                     return
                 try:
-                    await self._to_the_end(writer.execute, "COMMIT")
-                except asyncio.CancelledError:
-                    # Shutting down: `_to_the_end` let the COMMIT finish; say how it ended.
-                    _settle(batch, None if not writer.in_transaction else _lost())
-                    _undo(writer)
-                    raise
-                except Exception as exc:
-                    _undo(writer)
-                    _settle(batch, exc)
-                else:
-                    self.commits += 1
-                    _settle(batch, None)
+                    await self._commit(batch)
+                finally:
+                    _settle(batch, _lost())  # if nothing settled it: never leave a writer waiting
+
+    async def _commit(self, batch: _Batch) -> None:
+        writer = self._writer_conn()
+        commit = asyncio.ensure_future(self._on_write_thread(writer.execute, "COMMIT"))
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            # Shutting down: the lock must not pass on while the COMMIT runs; say how it ended.
+            with contextlib.suppress(BaseException):
+                await commit
+            error = None if commit.cancelled() else commit.exception()
+            _settle(batch, _as_exception(error) if error or writer.in_transaction else None)
+            _undo(writer)
+            raise
+        except Exception as exc:
+            _undo(writer)
+            _settle(batch, exc)
+        else:
+            self.commits += 1
+            _settle(batch, None)
 
     async def _to_the_end(self, fn: Callable[..., T], *args: Any) -> T:
         """On the writer thread, and waited for even if the caller is cancelled meanwhile: the
@@ -417,7 +487,8 @@ class Database:
             raise RuntimeError("database is not open")
         # Inside a write, read what it and the writes batched before it have done: the
         # reader sees only what is committed, and their COMMIT is still to come.
-        return _WRITING.get() or self._quick
+        inside = _WRITING.get()
+        return inside.writer if inside is not None and inside.active else self._quick
 
 
 class ThreadedReader:

@@ -59,12 +59,17 @@ async def unhandled(db: Database, transport: str) -> list[Pending]:
 async def mark_handled(
     db: Database, transport: str, update_ids: Sequence[int], now: datetime
 ) -> None:
-    """Handled: the text is dropped; the ids stay a day (see `prune`). One statement."""
-    marks = ", ".join("?" * len(update_ids))
+    """Handled: the text is dropped; the ids stay a day (see `prune`). One statement. An
+    upsert: if the update's own row was lost with a failed commit, it must not be stored
+    again later as unhandled (bot/telegram_inbox.py) and replayed at the next start."""
+    when = to_db_time(now)
+    rows = ", ".join("(?, ?, ?, ?)" for _ in update_ids)
+    params = [value for update_id in update_ids for value in (transport, update_id, when, when)]
     await db.write_one(
-        f"UPDATE inbox SET handled_at = ?, payload = NULL WHERE transport = ?"
-        f" AND update_id IN ({marks})",
-        (to_db_time(now), transport, *update_ids),
+        f"INSERT INTO inbox (transport, update_id, received_at, handled_at) VALUES {rows}"
+        " ON CONFLICT (transport, update_id) DO UPDATE SET handled_at = excluded.handled_at,"
+        " payload = NULL",
+        params,
     )
 
 

@@ -308,3 +308,101 @@ async def test_a_checkpoint_waits_for_the_open_batch_and_empties_the_log(tmp_pat
         assert (tmp_path / "g.db-wal").stat().st_size == 0
         await write(20)  # the checkpoint's result row was read to the end: writes go on
         assert len(await _runs(db)) == 21
+
+
+async def test_closing_stores_a_write_that_joined_a_batch_first(tmp_path):
+    """close() queued behind a write still running its body: the write is stored, and its
+    caller is told so, before the connection closes."""
+    import asyncio
+
+    db = await Database(tmp_path / "g.db").open()
+
+    async def slow_write() -> str:
+        async with db.write() as tx:
+            await tx.execute(INSERT_RUN, _run_row(1))
+            await asyncio.sleep(0.05)  # the lock is held across an await
+        return "stored"
+
+    task = asyncio.ensure_future(slow_write())
+    await asyncio.sleep(0.01)
+    await db.close()
+    assert await asyncio.wait_for(task, 2) == "stored"
+    async with Database(tmp_path / "g.db") as again:
+        assert await _runs(again) == ["1"]
+
+
+async def test_a_refusal_read_from_a_batch_whose_commit_fails_reports_the_failure(tmp_path):
+    """A write that refused because of what a write batched before it did must not stand if
+    that write never reached the disk: the caller hears the commit failed instead."""
+    import asyncio
+
+    class AlreadyThere(Exception):
+        pass
+
+    async with Database(tmp_path / "g.db") as db:
+        on_thread = db._on_write_thread
+
+        async def disk_error_on_commit(fn, *args):
+            if args == ("COMMIT",):
+                raise sqlite3.OperationalError("disk I/O error")
+            return await on_thread(fn, *args)
+
+        db._on_write_thread = disk_error_on_commit  # type: ignore[method-assign]
+
+        async def first() -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(1))
+
+        async def second() -> None:
+            async with db.write() as tx:
+                if await tx.fetchone("SELECT 1 FROM scheduled_runs WHERE run_key = '1'"):
+                    raise AlreadyThere
+
+        results = await asyncio.gather(first(), second(), return_exceptions=True)
+        assert [type(r).__name__ for r in results] == ["OperationalError", "OperationalError"]
+        assert isinstance(results[1].__cause__, AlreadyThere)
+
+
+async def test_rows_a_write_leaves_unread_never_block_the_next_write(tmp_path):
+    """A statement with rows unread stays in progress, and then no SAVEPOINT or COMMIT can
+    run on the connection: every statement a write runs is run to its end."""
+    import asyncio
+
+    async with Database(tmp_path / "g.db") as db:
+
+        async def careless() -> None:
+            async with db.write() as tx:
+                cursor = await tx.execute(INSERT_RUN + " RETURNING run_key", _run_row(1))
+                await tx.execute(INSERT_RUN, _run_row(2))
+                assert cursor.rowcount == 1  # held, rows never read, to the end of the body
+
+        async def fine(n: int) -> None:
+            async with db.write() as tx:
+                await tx.execute(INSERT_RUN, _run_row(n))
+
+        await asyncio.gather(fine(0), careless(), fine(3))
+        await fine(4)
+        assert await _runs(db) == ["0", "1", "2", "3", "4"]
+
+
+async def test_a_write_inside_a_write_is_refused_instead_of_waiting_for_itself(tmp_path):
+    async with Database(tmp_path / "g.db") as db:
+        with pytest.raises(RuntimeError, match="inside a write"):
+            async with db.write():
+                await db.write_one(*([INSERT_RUN, _run_row(1)]))
+        await db.write_one(INSERT_RUN, _run_row(2))  # outside: fine
+        assert await _runs(db) == ["2"]
+
+
+async def test_a_handled_mark_keeps_an_update_whose_own_row_was_lost(tmp_path):
+    """The inbox row's commit failed after the update was handled: the mark stores the row
+    as handled, so storing it again later does not make it look new (no replay)."""
+    from datetime import UTC, datetime
+
+    from storage import inbox
+
+    now = datetime(2026, 10, 23, 21, 10, tzinfo=UTC)
+    async with Database(tmp_path / "g.db") as db:
+        await inbox.mark_handled(db, "telegram", [41, 42], now)
+        assert not await inbox.store(db, "telegram", 41, "{}", now)
+        assert await inbox.unhandled(db, "telegram") == []
