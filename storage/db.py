@@ -441,8 +441,9 @@ class Database:
             await asyncio.shield(commit)
         except asyncio.CancelledError:
             # Shutting down: the lock must not pass on while the COMMIT runs; say how it ended.
-            with contextlib.suppress(BaseException):
-                await commit
+            while not commit.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({commit})
             error = None if commit.cancelled() else commit.exception()
             _settle(batch, _as_exception(error) if error or writer.in_transaction else None)
             _undo(writer)
