@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -21,6 +22,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -50,7 +52,7 @@ from handlers.dispatch import HELP, NOT_ENROLLED, Dispatcher
 from handlers.episodes import Step
 from handlers.messages import Chat, Outcome, Reply
 from reminders.formatting import short_time
-from storage import chats, repo
+from storage import chats, inbox, repo
 from storage.models import Button, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,23 @@ CANT_POST = "(I can't post in this channel yet: invite me with /invite @Whereabo
 SUBMIT_WAIT = 2.0  # seconds a submitted form may take before it closes anyway (Slack allows 3)
 CONNECT_TIMEOUT = 30.0
 STOP_WAIT = 5.0
+
+
+NOT_STORED = "I couldn't save that just now, so nothing was done. Please send it again."
+
+
+def command_key(body: dict[str, Any]) -> int:
+    """The inbox id of a slash command: from its trigger_id, unique per invocation."""
+    unique = str(body.get("trigger_id") or json.dumps(body, sort_keys=True))
+    return int.from_bytes(hashlib.blake2b(unique.encode(), digest_size=7).digest(), "big")
+
+
+def _stored_body(payload: str | None) -> dict[str, Any] | None:
+    try:
+        body = json.loads(payload) if payload else None
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 class SlackStartupError(RuntimeError):
@@ -130,6 +149,7 @@ class SlackPlatform:
         """auth.test (a rejected token is a SlackStartupError), then Socket Mode or HTTP."""
         try:
             await self.client.auth_test()
+            await self._replay()  # left unhandled by a crash: before anything new
             if app_token:
                 await self._start_socket(app_token)
             elif http is not None:
@@ -243,9 +263,54 @@ class SlackPlatform:
     # ---- slash commands ----------------------------------------------------------------
 
     async def _on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        # Stored before Slack hears we have it (the ack), so a crash before it is handled
+        # replays it at the next start instead of losing a carer's report (as Telegram's).
+        key = command_key(body)
+        try:
+            stored = await inbox.store(
+                self.svc.db, NAME, key, json.dumps(body), self.svc.clock.now()
+            )
+        except Exception as exc:  # noqa: BLE001 - the person is told to send it again
+            log.error("could not store a slack command: %s", type(exc).__name__)
+            await ack(text=NOT_STORED)
+            return
         await ack()  # within Slack's three seconds; the answer follows
-        async with self._job("command"):
-            await self._command(body, respond)
+        if stored:
+            async with self._job("command"):
+                await self._handle_stored(key, body, respond)
+
+    async def _handle_stored(self, key: int, body: dict[str, Any], respond: Any) -> None:
+        """Carry out a stored command; its writes mark it applied, so a replay never redoes it."""
+        try:
+            with inbox.applying(NAME, key, self.svc.clock.now()):
+                await self._command(body, respond)
+        except asyncio.CancelledError:
+            raise  # stopping, like a crash: replayed at the next start
+        except Exception:
+            await inbox.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
+            raise  # logged by _job; not replayed again and again
+        await inbox.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
+
+    async def _replay(self) -> None:
+        """Commands stored but not handled when the bot last stopped, oldest first."""
+        for pending in await inbox.unhandled(self.svc.db, NAME):
+            async with self._job("replayed command"):
+                body = _stored_body(pending.payload)
+                if body is not None and pending.applied_at is not None:
+                    what = f"{body.get('command', '')} {body.get('text', '')}".strip()[:60]
+                    stamp = short_time(pending.applied_at, self.svc.display_zone)
+                    await self.sender.dm(
+                        str(body.get("user_id") or ""),
+                        f"Recorded before a restart, at {stamp}: your {what} is saved. "
+                        "Nothing more to do.",
+                    )
+                elif body is not None:
+                    respond = AsyncRespond(response_url=body.get("response_url"))
+                    await self._handle_stored(pending.update_id, body, respond)
+                    continue
+                await inbox.mark_handled(
+                    self.svc.db, NAME, [pending.update_id], self.svc.clock.now()
+                )
 
     async def _command(self, body: dict[str, Any], respond: Any) -> None:
         user_id = str(body.get("user_id") or "")

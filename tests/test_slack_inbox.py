@@ -1,0 +1,113 @@
+"""Slack slash commands survive a crash: stored before the ack, replayed at the next start,
+never carried out twice (bot/slack_transport.py, storage/inbox.py), as Telegram's updates do
+(tests/test_telegram_inbox.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from urllib.parse import parse_qsl
+
+import pytest
+
+from bot.router import Router
+from bot.slack_transport import NOT_STORED, HttpListen, SlackPlatform, command_key
+from storage import inbox, repo
+from tests.conftest import local
+from tests.slack_rig import OAK_CHANNEL, SECRET, SlackRig
+
+FRIDAY_NIGHT = local("2026-10-23 21:10")
+REPORT = "/absent Jay 21:05 left after a row"
+
+
+@pytest.fixture
+async def rig(tmp_path):
+    r = await SlackRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
+    yield r
+    await r.stop()
+
+
+async def restart(rig: SlackRig) -> None:
+    """The process is gone and starts again on the same database and Slack workspace."""
+    await rig.platform.stop()
+    platform = SlackPlatform(
+        rig.svc, rig.fake.token, signing_secret=SECRET, base_url=rig.fake.base_url,
+        channel_period=0.0,
+    )  # fmt: skip
+    platform.sender.patience = (0.0, 0.0)
+    await platform.start(http=HttpListen("127.0.0.1", 0))
+    platform.after_command = rig.delivery.deliver_due
+    rig.delivery.send = Router(rig.db, [platform]).send
+    rig.platform = platform
+    rig.url = f"http://127.0.0.1:{platform.http_port}/slack/events"
+
+
+async def reports_of_jay(rig: SlackRig) -> list:
+    child = await repo.get_child_by_ref(rig.db, "C-0042")
+    assert child is not None
+    episodes = await repo.episodes_of_child(rig.db, child.id)
+    events = [e for ep in episodes for e in await repo.events_for_episode(rig.db, ep.id)]
+    return [e for e in events if "left after a row" in e.text]
+
+
+async def handled(rig: SlackRig, key: int) -> bool:
+    row = await rig.db.fetchone(
+        "SELECT handled_at FROM inbox WHERE transport = 'slack' AND update_id = ?", (key,)
+    )
+    return row is not None and row["handled_at"] is not None
+
+
+async def test_a_command_acknowledged_but_not_handled_before_a_crash_is_handled_after(rig):
+    await rig.platform.stop()  # the process is gone ...
+    body = dict(parse_qsl(rig.command_body("sam", REPORT, OAK_CHANNEL)))
+    # ... after it stored the command and acknowledged it (Slack never sends it again).
+    key = command_key(body)
+    await inbox.store(rig.db, "slack", key, json.dumps(body), rig.clock.now())
+
+    await restart(rig)
+    await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
+    assert len(await reports_of_jay(rig)) == 1
+    assert await handled(rig, key)
+
+
+async def test_a_command_carried_out_before_a_crash_is_not_carried_out_again(rig, monkeypatch):
+    crashed = asyncio.Event()
+
+    async def crash_before_the_mark(*args, **kwargs):
+        crashed.set()
+
+    monkeypatch.setattr(inbox, "mark_handled", crash_before_the_mark)
+    await rig.command("sam", REPORT, OAK_CHANNEL)
+    await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
+    await asyncio.wait_for(crashed.wait(), 5)
+    monkeypatch.undo()
+
+    await restart(rig)
+    await rig.reply_to("sam", "Recorded before a restart, at 21:10: your /absent Jay")
+    assert len(await reports_of_jay(rig)) == 1
+    rows = await rig.db.fetchall("SELECT handled_at FROM inbox WHERE transport = 'slack'")
+    assert rows and all(r["handled_at"] is not None for r in rows)
+
+
+async def test_a_command_that_cannot_be_stored_is_refused_at_once_and_nothing_is_done(
+    rig, monkeypatch
+):
+    async def disk_full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(inbox, "store", disk_full)
+    status, answer = await rig.command("sam", REPORT, OAK_CHANNEL)
+    assert status == 200 and NOT_STORED in answer
+    monkeypatch.undo()
+    await asyncio.sleep(0.1)
+    assert await reports_of_jay(rig) == []
+
+
+async def test_the_same_command_twice_is_carried_out_once(rig):
+    body = rig.command_body("sam", REPORT, OAK_CHANNEL)
+    await rig.post(body)
+    await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
+    await rig.post(body)  # the same trigger_id: a retry, not a new command
+    await asyncio.sleep(0.2)
+    assert len(await reports_of_jay(rig)) == 1
