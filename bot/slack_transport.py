@@ -76,18 +76,33 @@ STOP_WAIT = 5.0
 NOT_STORED = "I couldn't save that just now, so nothing was done. Please send it again."
 
 
-def command_key(body: dict[str, Any]) -> int:
-    """The inbox id of a slash command: from its trigger_id, unique per invocation."""
+def event_key(body: dict[str, Any]) -> int:
+    """The inbox id of a slash command or button press: from its trigger_id, unique to it."""
     unique = str(body.get("trigger_id") or json.dumps(body, sort_keys=True))
     return int.from_bytes(hashlib.blake2b(unique.encode(), digest_size=7).digest(), "big")
 
 
-def _stored_body(payload: str | None) -> dict[str, Any] | None:
+def _stored(payload: str | None) -> dict[str, Any] | None:
+    """{"command": body} or {"press": body, "action": action}, as `_durably` stored it."""
     try:
-        body = json.loads(payload) if payload else None
+        stored = json.loads(payload) if payload else None
     except ValueError:
         return None
-    return body if isinstance(body, dict) else None
+    if not isinstance(stored, dict):
+        return None
+    if isinstance(stored.get("command"), dict):
+        return stored
+    if isinstance(stored.get("press"), dict) and isinstance(stored.get("action"), dict):
+        return stored
+    return None
+
+
+def _what(stored: dict[str, Any]) -> str:
+    if "command" in stored:
+        body = stored["command"]
+        return f"{body.get('command', '')} {body.get('text', '')}".strip()[:60]
+    action = stored["action"]
+    return f"press of {(action.get('text') or {}).get('text') or 'a button'}"
 
 
 class SlackStartupError(RuntimeError):
@@ -263,27 +278,41 @@ class SlackPlatform:
     # ---- slash commands ----------------------------------------------------------------
 
     async def _on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
-        # Stored before Slack hears we have it (the ack), so a crash before it is handled
-        # replays it at the next start instead of losing a carer's report (as Telegram's).
-        key = command_key(body)
+        await self._durably(ack, {"command": body}, body, respond)
+
+    async def _durably(
+        self, ack: Any, stored: dict[str, Any], body: dict[str, Any], respond: Any
+    ) -> None:
+        """Store a slash command or button press before Slack hears we have it (the ack),
+        so a crash before it is handled replays it at the next start instead of losing a
+        carer's report (as Telegram's updates are kept)."""
+        key = event_key(body)
         try:
-            stored = await inbox.store(
-                self.svc.db, NAME, key, json.dumps(body), self.svc.clock.now()
+            new = await inbox.store(
+                self.svc.db, NAME, key, json.dumps(stored), self.svc.clock.now()
             )
         except Exception as exc:  # noqa: BLE001 - the person is told to send it again
-            log.error("could not store a slack command: %s", type(exc).__name__)
-            await ack(text=NOT_STORED)
+            log.error("could not store a slack request: %s", type(exc).__name__)
+            if "command" in stored:
+                await ack(text=NOT_STORED)
+            else:
+                await ack()
+                with contextlib.suppress(Exception):
+                    await self._ephemeral(respond, NOT_STORED)
             return
         await ack()  # within Slack's three seconds; the answer follows
-        if stored:
-            async with self._job("command"):
-                await self._handle_stored(key, body, respond)
+        if new:  # not new: the same request again, already kept
+            async with self._job("command" if "command" in stored else "button"):
+                await self._handle_stored(key, stored, respond)
 
-    async def _handle_stored(self, key: int, body: dict[str, Any], respond: Any) -> None:
-        """Carry out a stored command; its writes mark it applied, so a replay never redoes it."""
+    async def _handle_stored(self, key: int, stored: dict[str, Any], respond: Any) -> None:
+        """Carry out a stored request; its writes mark it applied, so a replay never redoes it."""
         try:
             with inbox.applying(NAME, key, self.svc.clock.now()):
-                await self._command(body, respond)
+                if "command" in stored:
+                    await self._command(stored["command"], respond)
+                else:
+                    await self._pressed(stored["press"], stored["action"], respond)
         except asyncio.CancelledError:
             raise  # stopping, like a crash: replayed at the next start
         except Exception:
@@ -292,21 +321,21 @@ class SlackPlatform:
         await inbox.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
 
     async def _replay(self) -> None:
-        """Commands stored but not handled when the bot last stopped, oldest first."""
+        """Requests stored but not handled when the bot last stopped, oldest first."""
         for pending in await inbox.unhandled(self.svc.db, NAME):
-            async with self._job("replayed command"):
-                body = _stored_body(pending.payload)
-                if body is not None and pending.applied_at is not None:
-                    what = f"{body.get('command', '')} {body.get('text', '')}".strip()[:60]
+            async with self._job("replayed request"):
+                stored = _stored(pending.payload)
+                body = stored and (stored.get("command") or stored.get("press"))
+                if stored and body and pending.applied_at is not None:
                     stamp = short_time(pending.applied_at, self.svc.display_zone)
                     await self.sender.dm(
-                        str(body.get("user_id") or ""),
-                        f"Recorded before a restart, at {stamp}: your {what} is saved. "
-                        "Nothing more to do.",
+                        str(body.get("user_id") or (body.get("user") or {}).get("id") or ""),
+                        f"Recorded before a restart, at {stamp}: your {_what(stored)} is "
+                        "saved. Nothing more to do.",
                     )
-                elif body is not None:
+                elif stored and body:
                     respond = AsyncRespond(response_url=body.get("response_url"))
-                    await self._handle_stored(pending.update_id, body, respond)
+                    await self._handle_stored(pending.update_id, stored, respond)
                     continue
                 await inbox.mark_handled(
                     self.svc.db, NAME, [pending.update_id], self.svc.clock.now()
@@ -487,9 +516,7 @@ class SlackPlatform:
     async def _on_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
     ) -> None:
-        await ack()
-        async with self._job("button"):
-            await self._pressed(body, action, respond)
+        await self._durably(ack, {"press": body, "action": action}, body, respond)
 
     async def _pressed(self, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         """The same as typing the button's command; the message then shows who took it. Two

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from bot.router import Router
-from bot.slack_transport import NOT_STORED, HttpListen, SlackPlatform, command_key
+from bot.slack_transport import NOT_STORED, HttpListen, SlackPlatform, event_key
 from storage import inbox, repo
 from tests.conftest import local
 from tests.slack_rig import OAK_CHANNEL, SECRET, SlackRig
@@ -58,12 +58,20 @@ async def handled(rig: SlackRig, key: int) -> bool:
     return row is not None and row["handled_at"] is not None
 
 
+async def all_handled(rig: SlackRig) -> None:
+    for _ in range(200):
+        if not await inbox.unhandled(rig.db, "slack"):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("a stored Slack request was never marked handled")
+
+
 async def test_a_command_acknowledged_but_not_handled_before_a_crash_is_handled_after(rig):
     await rig.platform.stop()  # the process is gone ...
     body = dict(parse_qsl(rig.command_body("sam", REPORT, OAK_CHANNEL)))
     # ... after it stored the command and acknowledged it (Slack never sends it again).
-    key = command_key(body)
-    await inbox.store(rig.db, "slack", key, json.dumps(body), rig.clock.now())
+    key = event_key(body)
+    await inbox.store(rig.db, "slack", key, json.dumps({"command": body}), rig.clock.now())
 
     await restart(rig)
     await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
@@ -111,3 +119,40 @@ async def test_the_same_command_twice_is_carried_out_once(rig):
     await rig.post(body)  # the same trigger_id: a retry, not a new command
     await asyncio.sleep(0.2)
     assert len(await reports_of_jay(rig)) == 1
+
+
+async def test_a_button_press_carried_out_before_a_crash_is_not_carried_out_again(rig, monkeypatch):
+    await rig.command("sam", REPORT, OAK_CHANNEL)
+    alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    await all_handled(rig)  # the report's own mark is not the one that "crashes"
+    crashed = asyncio.Event()
+
+    async def crash_before_the_mark(*args, **kwargs):
+        crashed.set()
+
+    monkeypatch.setattr(inbox, "mark_handled", crash_before_the_mark)
+    await rig.press("ooh1", alert, "I've got it")
+    await rig.told("ooh1", "You have C-0042 Jay")
+    await asyncio.wait_for(crashed.wait(), 5)
+    monkeypatch.undo()
+
+    await restart(rig)
+    await rig.reply_to("ooh1", "Recorded before a restart, at 21:10: your press of I've got it")
+    acks = [e for e in await repo.events_for_episode(rig.db, 1) if e.kind == "ack"]
+    assert len(acks) == 1
+
+
+async def test_a_button_press_not_handled_before_a_crash_is_handled_after(rig):
+    await rig.command("sam", REPORT, OAK_CHANNEL)
+    alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    await rig.platform.stop()  # the press is stored and acknowledged, then the crash
+    payload = rig.press_payload("ooh1", alert, "I've got it")
+    action = payload["actions"][0]
+    stored = {"press": payload, "action": action}
+    await inbox.store(rig.db, "slack", event_key(payload), json.dumps(stored), rig.clock.now())
+
+    await restart(rig)
+    await rig.fake.wait_for(lambda: alert.edits)
+    assert "✔ I've got it: Olu" in alert.shown
+    acks = [e for e in await repo.events_for_episode(rig.db, 1) if e.kind == "ack"]
+    assert len(acks) == 1
