@@ -50,7 +50,7 @@ from handlers.access import ACTIONS, may
 from handlers.context import Services
 from handlers.dispatch import HELP, NOT_ENROLLED, Dispatcher
 from handlers.episodes import Step
-from handlers.messages import Chat, Outcome, Reply
+from handlers.messages import Chat, Outcome, Reply, recorded_before_restart
 from reminders.formatting import short_time
 from storage import chats, inbox, repo
 from storage.models import Button, OutboxMessage, Staff
@@ -327,11 +327,11 @@ class SlackPlatform:
                 stored = _stored(pending.payload)
                 body = stored and (stored.get("command") or stored.get("press"))
                 if stored and body and pending.applied_at is not None:
-                    stamp = short_time(pending.applied_at, self.svc.display_zone)
                     await self.sender.dm(
                         str(body.get("user_id") or (body.get("user") or {}).get("id") or ""),
-                        f"Recorded before a restart, at {stamp}: your {_what(stored)} is "
-                        "saved. Nothing more to do.",
+                        recorded_before_restart(
+                            _what(stored), pending.applied_at, self.svc.display_zone
+                        ),
                     )
                 elif stored and body:
                     respond = AsyncRespond(response_url=body.get("response_url"))

@@ -51,7 +51,7 @@ from handlers import enrolment
 from handlers.access import can_see, may
 from handlers.context import Services
 from handlers.dispatch import NOT_ENROLLED, Dispatcher
-from handlers.messages import Chat, Outcome, split_text
+from handlers.messages import Chat, Outcome, recorded_before_restart, split_text
 from handlers.timeparse import TimeParseError, parse_when
 from reminders.formatting import PROFILE_HEADING, short_time
 from storage import chats, inbox, repo, reports
@@ -225,14 +225,11 @@ class TelegramPlatform:
             message.text if message else None
         )
         command = said.split()[0].split("@")[0] if said and said.startswith("/") else "message"
-        text = (
-            f"Recorded before a restart, at {short_time(applied_at, self.svc.display_zone)}: "
-            f"your {command} is saved and its alerts go out. Send /status to check it."
-        )
+        text = recorded_before_restart(command, applied_at, self.svc.display_zone)
         try:
             if update.callback_query is not None:
                 with contextlib.suppress(BadRequest):  # too old to answer: say it in the chat
-                    await update.callback_query.answer(text[:190], show_alert=True)
+                    await update.callback_query.answer(text[:ANSWER_LIMIT], show_alert=True)
                     return
             chat = update.effective_chat
             if chat is not None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from reminders.formatting import short_time
 from storage.models import Button
 
 
@@ -56,6 +59,14 @@ class Refusal(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def recorded_before_restart(what: str, applied_at: datetime, zone: ZoneInfo) -> str:
+    """A command replayed after a crash that had been carried out before it: said, not redone."""
+    return (
+        f"Recorded before a restart, at {short_time(applied_at, zone)}: your {what} is saved "
+        "and its alerts go out. Send /status to check it."
+    )
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -115,6 +115,13 @@ async def identities_of(r: Reader, staff_id: str) -> dict[str, str]:
 # ---- children ---------------------------------------------------------------
 
 
+# The columns `_child` reads (a join names them with a prefix).
+CHILD_COLUMNS = (
+    "id", "ref", "first_name", "full_name", "dob", "home", "area", "legal_status",
+    "home_authority", "social_worker_id", "team_manager_id", "iro_id", "profile_json",
+)  # fmt: skip
+
+
 def _child(row: Row, prefix: str = "") -> Child:
     def col(name: str) -> Any:
         return row[prefix + name]
@@ -289,11 +296,7 @@ async def unfinalised_episodes_with_children(
     children's columns (a carer's /status reads their home's, not the whole service's)."""
     clauses, params = _narrowed(where)
     rows = await r.fetchall(
-        "SELECT e.*, c.id AS c_id, c.ref AS c_ref, c.first_name AS c_first_name,"
-        " c.full_name AS c_full_name, c.dob AS c_dob, c.home AS c_home, c.area AS c_area,"
-        " c.legal_status AS c_legal_status, c.home_authority AS c_home_authority,"
-        " c.social_worker_id AS c_social_worker_id, c.team_manager_id AS c_team_manager_id,"
-        " c.iro_id AS c_iro_id, c.profile_json AS c_profile_json"
+        f"SELECT e.*, {', '.join(f'c.{name} AS c_{name}' for name in CHILD_COLUMNS)}"
         " FROM episodes e JOIN children c ON c.id = e.child_id"
         f" WHERE e.state IN ('open', 'found'){clauses} ORDER BY e.last_seen_at, e.id"
         + (" LIMIT ?" if limit is not None else ""),

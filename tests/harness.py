@@ -130,3 +130,13 @@ class Harness:
 
     async def close(self) -> None:
         await self.db.close()
+
+
+async def events_saying(db: Database, ref: str, words: str) -> list:
+    """Every timeline event of the child's episodes whose text has `words`: how many times
+    a report was recorded (once, after a crash and a replay)."""
+    child = await repo.get_child_by_ref(db, ref)
+    assert child is not None
+    episodes = await repo.episodes_of_child(db, child.id)
+    events = [e for ep in episodes for e in await repo.events_for_episode(db, ep.id)]
+    return [e for e in events if words in e.text]

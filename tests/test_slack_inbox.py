@@ -15,6 +15,7 @@ from bot.router import Router
 from bot.slack_transport import NOT_STORED, HttpListen, SlackPlatform, event_key
 from storage import inbox, repo
 from tests.conftest import local
+from tests.harness import events_saying
 from tests.slack_rig import OAK_CHANNEL, SECRET, SlackRig
 
 FRIDAY_NIGHT = local("2026-10-23 21:10")
@@ -43,14 +44,6 @@ async def restart(rig: SlackRig) -> None:
     rig.url = f"http://127.0.0.1:{platform.http_port}/slack/events"
 
 
-async def reports_of_jay(rig: SlackRig) -> list:
-    child = await repo.get_child_by_ref(rig.db, "C-0042")
-    assert child is not None
-    episodes = await repo.episodes_of_child(rig.db, child.id)
-    events = [e for ep in episodes for e in await repo.events_for_episode(rig.db, ep.id)]
-    return [e for e in events if "left after a row" in e.text]
-
-
 async def handled(rig: SlackRig, key: int) -> bool:
     row = await rig.db.fetchone(
         "SELECT handled_at FROM inbox WHERE transport = 'slack' AND update_id = ?", (key,)
@@ -75,7 +68,7 @@ async def test_a_command_acknowledged_but_not_handled_before_a_crash_is_handled_
 
     await restart(rig)
     await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
-    assert len(await reports_of_jay(rig)) == 1
+    assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
     assert await handled(rig, key)
 
 
@@ -93,7 +86,7 @@ async def test_a_command_carried_out_before_a_crash_is_not_carried_out_again(rig
 
     await restart(rig)
     await rig.reply_to("sam", "Recorded before a restart, at 21:10: your /absent Jay")
-    assert len(await reports_of_jay(rig)) == 1
+    assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
     rows = await rig.db.fetchall("SELECT handled_at FROM inbox WHERE transport = 'slack'")
     assert rows and all(r["handled_at"] is not None for r in rows)
 
@@ -109,7 +102,7 @@ async def test_a_command_that_cannot_be_stored_is_refused_at_once_and_nothing_is
     assert status == 200 and NOT_STORED in answer
     monkeypatch.undo()
     await asyncio.sleep(0.1)
-    assert await reports_of_jay(rig) == []
+    assert await events_saying(rig.db, "C-0042", "left after a row") == []
 
 
 async def test_the_same_command_twice_is_carried_out_once(rig):
@@ -118,7 +111,7 @@ async def test_the_same_command_twice_is_carried_out_once(rig):
     await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
     await rig.post(body)  # the same trigger_id: a retry, not a new command
     await asyncio.sleep(0.2)
-    assert len(await reports_of_jay(rig)) == 1
+    assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
 
 
 async def test_a_button_press_carried_out_before_a_crash_is_not_carried_out_again(rig, monkeypatch):

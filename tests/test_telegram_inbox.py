@@ -14,8 +14,9 @@ from datetime import timedelta
 
 import pytest
 
-from storage import inbox, repo
+from storage import inbox
 from tests.conftest import local
+from tests.harness import events_saying
 from tests.telegram_rig import IDS, TelegramRig
 
 FRIDAY_NIGHT = local("2026-10-23 21:10")
@@ -26,14 +27,6 @@ async def rig(tmp_path):
     r = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
     yield r
     await r.stop()
-
-
-async def absent_events(rig: TelegramRig) -> list:
-    child = await repo.get_child_by_ref(rig.db, "C-0042")
-    assert child is not None
-    episodes = await repo.episodes_of_child(rig.db, child.id)
-    events = [e for ep in episodes for e in await repo.events_for_episode(rig.db, ep.id)]
-    return [e for e in events if "left after a row" in e.text]
 
 
 async def inbox_row(rig: TelegramRig, update_id: int):
@@ -78,7 +71,7 @@ async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_after_re
     await rig.restart()
     await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
     await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
-    assert len(await absent_events(rig)) == 1
+    assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
     row = await handled_row(rig, said["update_id"])
     assert row["applied_at"] is not None
     assert row["payload"] is None  # what the carer typed is not kept once handled
@@ -91,7 +84,7 @@ async def test_a_command_stored_before_a_crash_is_not_carried_out_again(rig, mon
     await rig.restart()
     note = await rig.reply_to("sam", "Recorded before a restart")
     assert note.params["text"].startswith("Recorded before a restart, at 21:10: your /absent")
-    assert len(await absent_events(rig)) == 1
+    assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
     assert not [c for c in rig.fake.sent(chat_id=IDS["sam"]) if "already" in c.params["text"]]
     row = await handled_row(rig, said["update_id"])
     assert row["payload"] is None
@@ -109,7 +102,7 @@ async def test_telegram_offering_a_handled_update_again_does_not_repeat_it(rig):
     await asyncio.sleep(0.2)
     recorded = [c for c in rig.fake.sent(chat_id=IDS["sam"]) if "Recorded" in c.params["text"]]
     assert len(recorded) == 1
-    assert len(await absent_events(rig)) == 1
+    assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
 
 
 async def test_one_persons_slow_chat_holds_up_nobody_else_and_keeps_their_order(tmp_path):
@@ -154,7 +147,7 @@ async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig,
     monkeypatch.setattr(inbox, "store_soon", locked_once)
     rig.says("sam", "/absent Jay 21:05 left after a row")
     await rig.reply_to("sam", "Recorded: C-0042 Jay absent")  # fetched again after a back-off
-    assert failures and len(await absent_events(rig)) == 1
+    assert failures and len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
     rig.says("sam", "/status")
     await rig.reply_to("sam", "Episodes in progress")  # and polling goes on
 
@@ -166,7 +159,7 @@ async def test_a_replay_whose_note_cannot_be_sent_is_still_not_carried_out_again
     await rig.restart()
     row = await handled_row(rig, said["update_id"])
     assert row["payload"] is None
-    assert len(await absent_events(rig)) == 1
+    assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
     refused = [c for c in rig.fake.sent(chat_id=IDS["sam"]) if c.message_id is None]
     assert [c.params["text"][:25] for c in refused] == ["Recorded before a restart"]
     texts = [c.params["text"] for c in rig.fake.sent(chat_id=IDS["sam"]) if c.message_id]
