@@ -120,6 +120,7 @@ CHILD_COLUMNS = (
     "id", "ref", "first_name", "full_name", "dob", "home", "area", "legal_status",
     "home_authority", "social_worker_id", "team_manager_id", "iro_id", "profile_json",
 )  # fmt: skip
+_CHILD_AS_C = ", ".join(f"c.{name} AS c_{name}" for name in CHILD_COLUMNS)
 
 
 def _child(row: Row, prefix: str = "") -> Child:
@@ -296,7 +297,7 @@ async def unfinalised_episodes_with_children(
     children's columns (a carer's /status reads their home's, not the whole service's)."""
     clauses, params = _narrowed(where)
     rows = await r.fetchall(
-        f"SELECT e.*, {', '.join(f'c.{name} AS c_{name}' for name in CHILD_COLUMNS)}"
+        f"SELECT e.*, {_CHILD_AS_C}"
         " FROM episodes e JOIN children c ON c.id = e.child_id"
         f" WHERE e.state IN ('open', 'found'){clauses} ORDER BY e.last_seen_at, e.id"
         + (" LIMIT ?" if limit is not None else ""),
