@@ -6,8 +6,9 @@ from datetime import datetime
 
 from storage import repo
 from storage.models import Duty
-from tests.conftest import local
-from tests.harness import STAFF, Harness, child, weekend_rota
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child, weekend_rota
 
 SENIORS = [
     {"id": "hos", "name": "Hana", "role": "head_of_service"},

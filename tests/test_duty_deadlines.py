@@ -19,8 +19,9 @@ from config.presets import Deadline, Preset, load_all_presets
 from reminders.duties import deadline_at
 from storage import repo
 from storage.models import Duty
-from tests.conftest import LONDON, local
-from tests.harness import STAFF, Harness, child, weekend_rota
+from tests.support.clock import LONDON, local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child, weekend_rota
 
 PRESETS: dict[str, Preset] = load_all_presets()
 

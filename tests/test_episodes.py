@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from storage import repo
 from storage.models import Category, Concern, EndReason, EpisodeState, RhiStatus
-from tests.conftest import local
-from tests.harness import STAFF, Harness, child
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child, seed_team, team_file
 
 
 async def episode_of(svc, ref: str):
@@ -140,14 +141,9 @@ async def test_stranger_sees_nothing(chat):
 
 
 async def test_ambiguous_first_name_asks_for_reference(chat, svc):
-    from bot.admin import import_team
-    from config.team import TeamFile
-
     twin = {"ref": "C-0099", "first_name": "Jay", "home": "oak-house", "social_worker": "priya"}
-    team = TeamFile.model_validate(
-        {"staff": [{"id": "priya", "role": "social_worker"}], "children": [twin]}
-    )
-    await import_team(svc.db, team, default_area="west-yorkshire")
+    team = team_file(staff=[{"id": "priya", "role": "social_worker"}], children=[twin])
+    await seed_team(svc.db, team)
     reply = await chat.say("sam", "/absent Jay 21:00 out")
     assert "More than one child called Jay" in reply and "C-0042" in reply and "C-0099" in reply
 

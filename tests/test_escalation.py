@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from storage import repo, timers
-from tests.conftest import local
-from tests.harness import Harness, child, rota, weekend_rota
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import child, rota, weekend_rota
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from bot.admin import import_team
-from config.team import TeamFile
 from handlers.context import Services
-from tests.conftest import Chat
+from tests.support.chat import Chat
+from tests.support.team import seed_team, team_file
 
 TEAM = {
     "staff": [{"id": "sam", "role": "carer", "home": "h1"}],
@@ -25,7 +24,7 @@ TEAM = {
 
 
 async def _chat(db, clock) -> Chat:
-    await import_team(db, TeamFile.model_validate(TEAM))
+    await seed_team(db, team_file(staff=TEAM["staff"], children=TEAM["children"]), area=None)
     return Chat(Services(db=db, clock=clock))
 
 

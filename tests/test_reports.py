@@ -11,8 +11,9 @@ from bot.cli import main
 from handlers import exports
 from reminders import schedule
 from storage import repo, reports
-from tests.conftest import LONDON, local
-from tests.harness import STAFF, Harness, child
+from tests.support.clock import LONDON, local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child
 
 OTHERS = [
     {"id": "hos", "name": "Hana", "role": "head_of_service"},
