@@ -55,8 +55,16 @@ async def open_harness(
 
 
 async def duties_of(h: Harness, rule: str) -> list[Duty]:
-    rows = await h.db.fetchall("SELECT id FROM duties WHERE rule_id = ? ORDER BY id", (rule,))
-    return [d for row in rows if (d := await repo.get_duty(h.db, row["id"])) is not None]
+    """Every duty of this rule, open or closed, for every child of the test team."""
+    found = []
+    for ref in (child()["ref"], KAI["ref"]):
+        if (kid := await repo.get_child_by_ref(h.db, ref)) is None:
+            continue
+        for episode in await repo.episodes_of_child(h.db, kid.id):
+            found += [
+                d for d in await repo.duties_for_episode(h.db, episode.id) if d.rule_id == rule
+            ]
+    return sorted(found, key=lambda d: d.id)
 
 
 async def only(h: Harness, rule: str) -> Duty:
