@@ -1,6 +1,6 @@
 """Shared helpers for the benchmarks in bench/ (run by hand, never by pytest).
 
-- `MeasuringTelegram`: the Bot API stand-in from tests/fake_telegram.py, wrapped (not edited)
+- `MeasuringTelegram`: the Bot API stand-in from tests/support/fake_telegram.py, wrapped (not edited)
   to timestamp every queued update and every sendMessage, to pair replies with commands,
   and to count how getUpdates batches them.
 - `BotProcess`: a bot in its own process (`whereabouts run`, as in production), with its
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests` is not an installed package; bench/ runs from a checkout
     sys.path.insert(0, str(ROOT))
 
-from tests.fake_telegram import FakeTelegram  # noqa: E402
+from tests.support.fake_telegram import FakeTelegram  # noqa: E402
 
 SYNCHRONOUS = "FULL"  # the product default; the benchmarks never lower it
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

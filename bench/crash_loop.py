@@ -3,7 +3,7 @@
 `whereabouts run` runs in its own process against the Telegram Bot API stand-in while
 scripted episodes (one carer per child; shared social worker, managers, police liaison)
 are typed and pressed; the bot is killed at random moments (seeded) and restarted. At the
-end it drains and stops, and tests/crash_rig.py checks the database against what the
+end it drains and stops, and tests/support/crash_rig.py checks the database against what the
 stand-in received: answered commands on the timeline, every message delivered, none twice
 except one in flight at a kill, no duty or climb step fired twice, no half-written
 episode, PRAGMA integrity_check. The CI run of the same harness is
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests` is not an installed package; run from a checkout
     sys.path.insert(0, str(ROOT))
 
-from tests.crash_rig import CrashConfig, run_crash_loop  # noqa: E402
+from tests.support.crash_rig import CrashConfig, run_crash_loop  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Command latency through the real Telegram stack (issue #9).
 
-Simulated users send commands through the Bot API stand-in (tests/fake_telegram.py,
+Simulated users send commands through the Bot API stand-in (tests/support/fake_telegram.py,
 wrapped in bench/_common.py) to a bot in its own process, long polling it as it would
 poll Telegram. Each variant gets a fresh stand-in; the Whereabouts variants get a fresh
 copy of the same seeded SQLite file (a real file on disk, synchronous=FULL):

@@ -7,22 +7,16 @@ import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.admin import import_team
-from bot.cli import demo_team_path
-from config.team import load_team_file
 from handlers.context import Services
-from handlers.dispatch import Dispatcher
 from reminders.clock import FakeClock
-from storage import repo
 from storage.db import WRITER_THREAD, Database
-
-LONDON = ZoneInfo("Europe/London")
+from tests.support.chat import Chat
+from tests.support.clock import local
+from tests.support.team import demo_team, seed_team
 
 
 def _database_threads() -> int:
@@ -44,24 +38,6 @@ def closes_its_databases() -> Iterator[None]:
     pytest.fail("the test left a database connection open: close it (Database.close)")
 
 
-def local(text: str, tz: ZoneInfo = LONDON) -> datetime:
-    """'2026-10-23 21:10' in the area's zone, as an aware datetime."""
-    return datetime.fromisoformat(text).replace(tzinfo=tz)
-
-
-class Chat:
-    """Types commands as a staff member and returns the bot's reply text."""
-
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self.dispatcher = Dispatcher(svc)
-
-    async def say(self, staff_id: str | None, text: str) -> str:
-        staff = await repo.get_staff(self.svc.db, staff_id) if staff_id else None
-        outcome = await self.dispatcher.handle(staff, text)
-        return "\n".join(r.text for r in outcome.replies)
-
-
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "whereabouts.db"
@@ -80,7 +56,7 @@ async def db(db_path: Path) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def svc(db: Database, clock: FakeClock) -> Services:
-    await import_team(db, load_team_file(demo_team_path()), default_area="west-yorkshire")
+    await seed_team(db, demo_team())
     return Services(db=db, clock=clock)
 
 

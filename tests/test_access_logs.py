@@ -11,8 +11,9 @@ import yaml
 
 from bot.cli import main
 from handlers.dispatch import NOT_ENROLLED, Dispatcher
-from tests.conftest import local
-from tests.harness import STAFF, Harness
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import STAFF
 
 SCENARIOS = Path(str(resources.files("bot").joinpath("scenarios")))
 EVERY_COMMAND = [
@@ -71,7 +72,7 @@ def test_no_log_line_names_a_child(caplog, capsys):
 
 
 async def test_telegram_logs_neither_a_child_nor_the_token(tmp_path, caplog):
-    from tests.telegram_rig import TelegramRig
+    from tests.support.telegram_rig import TelegramRig
 
     with caplog.at_level(logging.DEBUG):
         rig = await TelegramRig.start(tmp_path / "w.db", local("2026-10-23 21:10"))

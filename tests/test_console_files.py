@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from bot.admin import import_team
-from bot.cli import demo_team_path
 from bot.console import ConsoleTransport
-from config.team import load_team_file
 from handlers.context import Services
 from reminders.clock import FakeClock
 from storage.db import Database
-from tests.conftest import local
+from tests.support.clock import local
+from tests.support.team import demo_team, seed_team
 
 
 async def test_a_chart_is_saved_and_its_path_printed(tmp_path):
     lines: list[str] = []
     async with Database(tmp_path / "w.db") as db:
-        await import_team(db, load_team_file(demo_team_path()), default_area="west-yorkshire")
+        await seed_team(db, demo_team())
         svc = Services(db=db, clock=FakeClock(local("2026-11-09 10:00")))
         console = ConsoleTransport(svc, out=lines.append, files_dir=tmp_path / "files")
         await console.say("tom", "/chart")

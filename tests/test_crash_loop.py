@@ -1,6 +1,6 @@
 """Crash loop (issue #9): the bot as a process, SIGKILLed at random moments and restarted.
 
-20 kills here; bench/crash_loop.py runs 1,000. What is checked is in tests/crash_rig.py.
+20 kills here; bench/crash_loop.py runs 1,000. What is checked is in tests/support/crash_rig.py.
 Deselect with `-m "not crash_loop"` (or `-k "not crash_loop"`). The tests after it pin what
 the crash loop once found: python-telegram-bot confirms an update to Telegram as soon as it
 has fetched it, so a crash before handling lost it. Updates now go to the inbox first.
@@ -8,16 +8,11 @@ has fetched it, so a crash before handling lost it. Updates now go to the inbox 
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
-from tests.crash_rig import CrashConfig, run_crash_loop, set_up
+from tests.support.crash_rig import CrashConfig, run_crash_loop, set_up
 
-with warnings.catch_warnings():
-    # A marker only for deselecting this slow test; pyproject.toml registers no markers.
-    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-    crash_loop = pytest.mark.crash_loop
+crash_loop = pytest.mark.crash_loop  # registered in pyproject.toml, for deselecting
 
 SEED = 9
 

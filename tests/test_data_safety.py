@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bot.cli import main
 from storage import maintenance
-from tests.conftest import local
-from tests.harness import Harness
+from tests.support.clock import local
+from tests.support.harness import Harness
 
 
 async def test_the_database_is_readable_by_its_owner_only(tmp_path):

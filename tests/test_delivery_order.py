@@ -6,16 +6,14 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from bot.admin import import_team
-from bot.cli import demo_team_path
 from bot.delivery import OutboxDelivery, RetryLater
 from bot.router import Router
-from config.team import load_team_file
 from reminders.clock import FakeClock
 from storage import chats, repo
 from storage.db import Database
 from storage.models import OutboxMessage
-from tests.conftest import local
+from tests.support.clock import local
+from tests.support.team import demo_team, seed_team
 
 
 class FlakyPlatform:
@@ -98,7 +96,7 @@ class RecordingPlatform:
 async def test_someone_on_two_platforms_gets_a_retried_message_once_on_each(tmp_path):
     clock = FakeClock(local("2026-11-09 10:00"))
     async with Database(tmp_path / "w.db") as db:
-        await import_team(db, load_team_file(demo_team_path()), default_area="west-yorkshire")
+        await seed_team(db, demo_team())
         async with db.write() as tx:
             await repo.bind_identity(tx, "telegram", "100", "sam")
             await repo.bind_identity(tx, "slack", "U100", "sam")
@@ -118,8 +116,8 @@ async def test_someone_on_two_platforms_gets_a_retried_message_once_on_each(tmp_
 async def test_the_telegram_stand_in_failing_one_send_in_five_loses_nothing(tmp_path):
     """The same through python-telegram-bot and HTTP: the stand-in answers 429 with a
     retry-after, 500 or 502, or does not answer at all (past the bot's read timeout), at 20%."""
-    from tests.fake_telegram import FakeTelegram
-    from tests.telegram_rig import IDS, OAK_GROUP, TelegramRig
+    from tests.support.fake_telegram import FakeTelegram
+    from tests.support.telegram_rig import IDS, OAK_GROUP, TelegramRig
 
     fake = FakeTelegram(
         fault_rate=0.2, fault_kinds=("429", "500", "502", "timeout"), fault_seed=9,

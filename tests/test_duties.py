@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from storage import repo
 from storage.models import Duty
-from tests.conftest import local
-from tests.harness import STAFF, Harness, child, weekend_rota
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child, weekend_rota
 
 SENIORS = [
     {"id": "hos", "name": "Hana", "role": "head_of_service"},
@@ -53,6 +56,7 @@ async def missing_then_found(h: Harness, seen: str, found: str) -> None:
 # ---- chasing and the hand-up ----------------------------------------------------------------
 
 
+@pytest.mark.rule("RHI-72H")
 async def test_return_interview_is_chased_then_the_manager_is_told(tmp_path):
     # Mid-November, no clock change: found Mon 10:00 -> due Thu 10:00 (RHI-72H, 72 h).
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "west-yorkshire")
@@ -77,6 +81,7 @@ async def test_return_interview_is_chased_then_the_manager_is_told(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("RHI-LATE")
 async def test_hipsw_late_interview_goes_to_the_head_of_service_as_rhi_late(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "hipsw")
     await missing_then_found(h, "2026-11-09 08:30", "2026-11-09 10:00")
@@ -87,6 +92,7 @@ async def test_hipsw_late_interview_goes_to_the_head_of_service_as_rhi_late(tmp_
     await h.close()
 
 
+@pytest.mark.rule("RHI-72H")
 async def test_done_stops_the_chase_and_goes_on_the_timeline(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "west-yorkshire")
     await missing_then_found(h, "2026-11-09 08:30", "2026-11-09 10:00")
@@ -103,6 +109,7 @@ async def test_done_stops_the_chase_and_goes_on_the_timeline(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("RET-SWC")
 async def test_not_applicable_needs_a_reason(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "west-yorkshire")
     await missing_then_found(h, "2026-11-09 08:30", "2026-11-09 10:00")
@@ -141,6 +148,8 @@ async def test_duties_lists_overdue_first_with_deadlines(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("RHI-72H")
+@pytest.mark.rule("RHI-SIGNOFF")
 async def test_interview_held_closes_the_interview_duties_and_asks_for_sign_off(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "hipsw")
     await missing_then_found(h, "2026-11-09 08:30", "2026-11-09 10:00")
@@ -169,6 +178,8 @@ async def test_a_duty_with_nobody_to_own_it_is_reported_to_the_admins(tmp_path):
 # ---- meetings that recur while the child is missing -------------------------------------------
 
 
+@pytest.mark.rule("MIS-STRAT-B")
+@pytest.mark.rule("MIS-MAMM-B")
 async def test_strategy_meeting_recurs_weekly_and_lapses_when_found(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "buckinghamshire")
     await h.until(local("2026-11-09 11:00"))
@@ -193,6 +204,7 @@ async def test_strategy_meeting_recurs_weekly_and_lapses_when_found(tmp_path):
 # ---- patterns across episodes ------------------------------------------------------------------
 
 
+@pytest.mark.rule("REP-J")
 async def test_jersey_third_missing_episode_in_30_days_calls_a_meeting_once(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-02 08:00"), "jersey")
     for day in ("02", "09"):
@@ -206,6 +218,7 @@ async def test_jersey_third_missing_episode_in_30_days_calls_a_meeting_once(tmp_
     await h.close()
 
 
+@pytest.mark.rule("REP-B")
 async def test_buckinghamshire_counts_absences_towards_the_hub_consultation(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-02 08:00"), "buckinghamshire")
     for day in ("02", "04"):
@@ -224,6 +237,7 @@ async def test_buckinghamshire_counts_absences_towards_the_hub_consultation(tmp_
 # ---- the Director letter (DIR-LETTER, NS §4.3) ---------------------------------------------------
 
 
+@pytest.mark.rule("DIR-LETTER")
 async def test_fourth_notification_for_a_child_looked_after_elsewhere_needs_a_signed_letter(
     tmp_path,
 ):
@@ -260,6 +274,7 @@ async def test_fourth_notification_for_a_child_looked_after_elsewhere_needs_a_si
     await h.close()
 
 
+@pytest.mark.rule("DIR-LETTER")
 async def test_a_notification_showing_risk_of_harm_needs_a_letter_at_once(tmp_path):
     h = await open_harness(
         tmp_path,
@@ -280,6 +295,7 @@ async def test_a_notification_showing_risk_of_harm_needs_a_letter_at_once(tmp_pa
 # ---- flags, independent interviews, host authority --------------------------------------------------
 
 
+@pytest.mark.rule("MIS-ABDUCT")
 async def test_suspected_abduction_calls_a_strategy_meeting_now(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "jersey")
     await h.until(local("2026-11-09 10:00"))
@@ -295,6 +311,8 @@ async def test_suspected_abduction_calls_a_strategy_meeting_now(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("RHI-INDEP")
+@pytest.mark.rule("RHI-CHASE")
 async def test_independent_interviewer_request_is_followed_up(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"), "north-somerset")
     await missing_then_found(h, "2026-11-09 08:30", "2026-11-09 10:00")
@@ -309,6 +327,8 @@ async def test_independent_interviewer_request_is_followed_up(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("HOST-TELL")
+@pytest.mark.rule("MIS-SIN")
 async def test_host_authority_told_and_sin_raised_for_a_child_from_elsewhere(tmp_path):
     h = await open_harness(
         tmp_path,
@@ -346,6 +366,7 @@ async def test_duty_reminders_survive_a_restart(tmp_path):
     await again.close()
 
 
+@pytest.mark.rule("RET-HOURS")
 async def test_hipsw_says_who_brings_a_child_back_by_the_clock(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 20:00"), "hipsw")
     await h.say("sam", "/absent Jay 19:30 not back from town")
@@ -359,6 +380,7 @@ async def test_hipsw_says_who_brings_a_child_back_by_the_clock(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("RET-HOURS")
 async def test_areas_without_the_rule_give_no_advice(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 20:00"), "west-yorkshire")
     await h.say("sam", "/absent Jay 19:30 not back from town")
@@ -366,6 +388,7 @@ async def test_areas_without_the_rule_give_no_advice(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("MIS-SIN")
 async def test_serious_incident_notification_for_a_child_without_a_plan_after_24_hours(tmp_path):
     # NS §3.4: looked after, CIN or CP at once; anyone else once missing 24 hours.
     h = await open_harness(
@@ -384,6 +407,7 @@ async def test_serious_incident_notification_for_a_child_without_a_plan_after_24
     await h.close()
 
 
+@pytest.mark.rule("MIS-SIN")
 async def test_serious_incident_notification_lapses_if_found_within_24_hours(tmp_path):
     h = await open_harness(
         tmp_path, local("2026-11-09 08:00"), "north-somerset", legal_status="no_plan"
@@ -394,6 +418,7 @@ async def test_serious_incident_notification_lapses_if_found_within_24_hours(tmp
     await h.close()
 
 
+@pytest.mark.rule("RHI-EDT")
 async def test_out_of_hours_return_interview_depends_on_the_gap_to_the_next_working_day(tmp_path):
     # NS §1.6: found Friday 22:00, next working day Monday 09:00 is 59 h away -> hold it.
     h = await open_harness(
@@ -410,6 +435,7 @@ async def test_out_of_hours_return_interview_depends_on_the_gap_to_the_next_work
     await h.close()
 
 
+@pytest.mark.rule("RHI-EDT")
 async def test_no_out_of_hours_interview_duty_when_the_office_opens_soon(tmp_path):
     # Found Tuesday 06:00: the office opens in 3 hours, under NS §1.6's 16.
     h = await open_harness(tmp_path, local("2026-11-10 04:00"), "north-somerset")
@@ -418,6 +444,7 @@ async def test_no_out_of_hours_interview_duty_when_the_office_opens_soon(tmp_pat
     await h.close()
 
 
+@pytest.mark.rule("MIS-STRAT-NS")
 async def test_a_late_police_report_does_not_move_the_24_hour_strategy_clock(tmp_path):
     # NS §1.7: 72 hours after the child has been missing 24 hours, however late the report.
     h = await open_harness(tmp_path, local("2026-11-10 16:00"), "north-somerset")
@@ -429,6 +456,7 @@ async def test_a_late_police_report_does_not_move_the_24_hour_strategy_clock(tmp
     await h.close()
 
 
+@pytest.mark.rule("MIS-24H-POLICE")
 async def test_a_daily_police_update_recurs_from_when_the_last_was_recorded(tmp_path):
     # H §5.6.3: missing 24 h, then the police update the local authority daily.
     h = await open_harness(tmp_path, local("2026-11-09 10:00"), "hipsw")

@@ -19,8 +19,9 @@ from config.presets import Deadline, Preset, load_all_presets
 from reminders.duties import deadline_at
 from storage import repo
 from storage.models import Duty
-from tests.conftest import LONDON, local
-from tests.harness import STAFF, Harness, child, weekend_rota
+from tests.support.clock import LONDON, local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child, weekend_rota
 
 PRESETS: dict[str, Preset] = load_all_presets()
 
@@ -227,6 +228,7 @@ async def one(h: Harness, rule: str) -> Duty:
     return found[0]
 
 
+@pytest.mark.rule("MIS-48H")
 async def test_hipsw_48_hours_missing_counts_elapsed_from_last_seen(reported: Report) -> None:
     h = await reported("hipsw")
     mis48 = await one(h, "MIS-48H")
@@ -240,6 +242,7 @@ async def test_hipsw_48_hours_missing_counts_elapsed_from_last_seen(reported: Re
     ]
 
 
+@pytest.mark.rule("MIS-NEXTDAY")
 async def test_hipsw_out_of_hours_report_is_picked_up_at_9_on_monday(reported: Report) -> None:
     h = await reported("hipsw")
     nextday = await one(h, "MIS-NEXTDAY")
@@ -252,11 +255,13 @@ async def test_hipsw_out_of_hours_report_is_picked_up_at_9_on_monday(reported: R
     assert [s.at for s in h.to("staff:tom", "MIS-NEXTDAY")][:1] == [local("2026-10-26 09:00")]
 
 
+@pytest.mark.rule("MIS-NEXTDAY")
 async def test_hipsw_office_hours_report_makes_no_next_day_duty(reported: Report) -> None:
     h = await reported("hipsw", local("2026-10-26 10:00"), "09:30")  # Monday morning
     assert "MIS-NEXTDAY" not in {d.rule_id for d in await repo.open_duties(h.db)}
 
 
+@pytest.mark.rule("MIS-STRAT-NS")
 async def test_north_somerset_strategy_meeting_72_hours_after_24_missing(reported: Report) -> None:
     h = await reported("north-somerset")
     strat = await one(h, "MIS-STRAT-NS")
@@ -267,6 +272,7 @@ async def test_north_somerset_strategy_meeting_72_hours_after_24_missing(reporte
     assert [s.at for s in h.to("staff:priya", "MIS-STRAT-NS")] == [local("2026-10-24 21:30")]
 
 
+@pytest.mark.rule("MIS-STRAT-NS")
 async def test_north_somerset_strategy_meeting_lapses_if_found_within_24_hours(
     reported: Report,
 ) -> None:
@@ -283,6 +289,7 @@ async def test_north_somerset_strategy_meeting_lapses_if_found_within_24_hours(
 RHI_AREAS = [a for a, p in PRESETS.items() if "RHI-72H" in p.duties]
 
 
+@pytest.mark.rule("RHI-72H")
 @pytest.mark.parametrize("area", RHI_AREAS)
 async def test_return_interview_72_elapsed_hours_across_the_clock_change(
     reported: Report, area: str
@@ -299,6 +306,7 @@ async def test_return_interview_72_elapsed_hours_across_the_clock_change(
     ]
 
 
+@pytest.mark.rule("RHI-72H")
 async def test_return_interview_counts_from_the_return_not_from_the_report(
     reported: Report,
 ) -> None:

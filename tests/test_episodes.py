@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from storage import repo
 from storage.models import Category, Concern, EndReason, EpisodeState, RhiStatus
-from tests.conftest import local
-from tests.harness import STAFF, Harness, child
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child, seed_team, team_file
 
 
 async def episode_of(svc, ref: str):
@@ -15,6 +18,7 @@ async def episode_of(svc, ref: str):
     return await repo.latest_episode_for_child(svc.db, child.id)
 
 
+@pytest.mark.rule("ABS-LOG")
 async def test_full_episode_absent_to_finalised(chat, svc, clock):
     reply = await chat.say("sam", "/absent Jay 21:05 left after a row, phone off")
     assert "Recorded: C-0042 Jay absent, last seen Fri 23 Oct 21:05" in reply
@@ -56,6 +60,7 @@ async def test_found_before_reported_is_refused_and_writes_nothing(chat, svc):
     assert await episode_of(svc, "C-0042") is None
 
 
+@pytest.mark.rule("RET-FINAL")
 async def test_finalise_needs_interview_when_reported_missing(chat, svc, clock):
     await chat.say("sam", "/absent Jay 21:00 out")
     await chat.say("sam", "/police Jay ref R1 grade high")
@@ -70,6 +75,7 @@ async def test_finalise_needs_interview_when_reported_missing(chat, svc, clock):
     assert "finalised" in await chat.say("tom", "/finalise Jay")
 
 
+@pytest.mark.rule("RET-FINAL")
 async def test_absence_never_reported_to_police_finalises_without_interview(chat, clock):
     await chat.say("sam", "/absent Jay 21:00 late back from town")
     clock.advance(timedelta(minutes=40))
@@ -77,6 +83,7 @@ async def test_absence_never_reported_to_police_finalises_without_interview(chat
     assert "finalised" in await chat.say("tom", "/finalise Jay")
 
 
+@pytest.mark.rule("RET-FINAL")
 async def test_only_a_manager_finalises(chat, clock):
     await chat.say("sam", "/absent Jay 21:00 late")
     clock.advance(timedelta(minutes=30))
@@ -85,6 +92,7 @@ async def test_only_a_manager_finalises(chat, clock):
     assert "can't do that" in reply and "team manager" in reply
 
 
+@pytest.mark.rule("RET-ONEOPEN")
 async def test_second_report_adds_to_open_episode(chat, svc, clock):
     await chat.say("sam", "/absent Jay 21:05 left after a row")
     clock.advance(timedelta(minutes=10))
@@ -97,6 +105,7 @@ async def test_second_report_adds_to_open_episode(chat, svc, clock):
     assert events[-1].kind == "reported_again" and events[-1].actor_id == "alex"
 
 
+@pytest.mark.rule("RET-SIBLINGS")
 async def test_siblings_reported_together_get_linked_episodes(chat, svc):
     reply = await chat.say("sam", "/absent Jay,Kai 20:50 both left together on bikes")
     assert reply.count("Recorded:") == 2 and "RET-SIBLINGS" in reply
@@ -140,14 +149,9 @@ async def test_stranger_sees_nothing(chat):
 
 
 async def test_ambiguous_first_name_asks_for_reference(chat, svc):
-    from bot.admin import import_team
-    from config.team import TeamFile
-
     twin = {"ref": "C-0099", "first_name": "Jay", "home": "oak-house", "social_worker": "priya"}
-    team = TeamFile.model_validate(
-        {"staff": [{"id": "priya", "role": "social_worker"}], "children": [twin]}
-    )
-    await import_team(svc.db, team, default_area="west-yorkshire")
+    team = team_file(staff=[{"id": "priya", "role": "social_worker"}], children=[twin])
+    await seed_team(svc.db, team)
     reply = await chat.say("sam", "/absent Jay 21:00 out")
     assert "More than one child called Jay" in reply and "C-0042" in reply and "C-0099" in reply
 
@@ -160,12 +164,15 @@ async def test_away_only_for_looked_after(chat, svc):
     assert (await episode_of(svc, "C-0042")).category is Category.AWAY
 
 
+@pytest.mark.rule("MIS-REF")
+@pytest.mark.rule("MIS-GRADE")
 async def test_police_report_needs_ref_and_grade(chat):
     await chat.say("sam", "/absent Jay 21:00 out")
     assert "MIS-REF" in await chat.say("sam", "/police Jay grade high")
     assert "low, medium or high" in await chat.say("sam", "/police Jay ref X1 grade severe")
 
 
+@pytest.mark.rule("MIS-GRADE")
 async def test_regrading_is_recorded(chat, svc):
     await chat.say("sam", "/absent Jay 21:00 out")
     await chat.say("sam", "/police Jay ref X1 grade medium")
@@ -186,6 +193,7 @@ async def test_held_interview_needs_who(chat, clock):
     assert "Say who held" in await chat.say("priya", "/rhi Jay held")
 
 
+@pytest.mark.rule("ABS-LOG")
 async def test_timeline_lists_events_in_order_with_rule_ids(chat, clock):
     await chat.say("sam", "/absent Jay 21:05 left after a row")
     clock.advance(timedelta(minutes=15))

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from storage import repo, timers
-from tests.conftest import local
-from tests.harness import Harness, child, rota, weekend_rota
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import child, rota, weekend_rota
 
 
 @pytest.fixture
@@ -18,6 +19,7 @@ async def friday_night(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("ABS-SW")
 async def test_office_hours_report_goes_to_the_allocated_social_worker(tmp_path):
     h = await Harness.open(tmp_path / "w.db", local("2026-10-26 10:00"))  # a Monday
     await h.say("sam", "/absent Jay 09:50 did not come back from the shop")
@@ -27,6 +29,8 @@ async def test_office_hours_report_goes_to_the_allocated_social_worker(tmp_path)
     await h.close()
 
 
+@pytest.mark.rule("ABS-OOH")
+@pytest.mark.rule("ABS-IRO")
 async def test_out_of_hours_report_goes_to_the_duty_worker_on_the_rota(friday_night):
     h = friday_night
     await h.say("sam", "/absent Jay 21:05 left after a row")
@@ -35,6 +39,7 @@ async def test_out_of_hours_report_goes_to_the_duty_worker_on_the_rota(friday_ni
     assert [s.rule for s in h.to("staff:iro1")] == ["ABS-IRO"]
 
 
+@pytest.mark.rule("ABS-OOH")
 async def test_bank_holiday_daytime_is_out_of_hours(tmp_path):
     christmas = local("2026-12-25 11:00")  # a Friday, and a bank holiday in England
     h = await Harness.open(
@@ -48,6 +53,8 @@ async def test_bank_holiday_daytime_is_out_of_hours(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("ABS-OOH")
+@pytest.mark.rule("ABS-SW")
 async def test_jersey_liberation_day_is_out_of_hours_there_only(tmp_path):
     day = local("2028-05-09 11:00")  # Liberation Day, a Tuesday: a working day in England
     rows = [rota("out_of_hours", "ooh2", "2028-05-08T17:00", "2028-05-10T09:00")]
@@ -63,6 +70,8 @@ async def test_jersey_liberation_day_is_out_of_hours_there_only(tmp_path):
     await england.close()
 
 
+@pytest.mark.rule("ABS-OOH")
+@pytest.mark.rule("ABS-SW")
 async def test_spring_clock_change_office_hours_boundary(tmp_path):
     rows = [rota("out_of_hours", "ooh1", "2026-03-27T17:00", "2026-03-30T09:00")]
     h = await Harness.open(tmp_path / "w.db", local("2026-03-30 08:59"), rota_rows=rows)
@@ -75,6 +84,7 @@ async def test_spring_clock_change_office_hours_boundary(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("ABS-OOH")
 async def test_climb_across_the_autumn_clock_change_counts_elapsed_time(tmp_path):
     rows = weekend_rota()
     h = await Harness.open(tmp_path / "w.db", local("2026-10-25 00:50"), rota_rows=rows)
@@ -89,6 +99,7 @@ async def test_climb_across_the_autumn_clock_change_counts_elapsed_time(tmp_path
     await h.close()
 
 
+@pytest.mark.rule("ABS-OOH")
 async def test_nobody_acknowledges_the_ladder_climbs_to_the_end(friday_night):
     h = friday_night
     await h.say("sam", "/absent Jay 21:05 left after a row")
@@ -183,6 +194,7 @@ async def test_step_with_nobody_on_the_rota_is_skipped_and_reported(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("ABS-OVERNIGHT")
 async def test_overnight_prompt(friday_night):
     h = friday_night
     h.clock.set(local("2026-10-23 20:00"))
@@ -198,6 +210,7 @@ async def test_overnight_prompt(friday_night):
     assert "must not stay out overnight" in prompts[0].text
 
 
+@pytest.mark.rule("ABS-OVERNIGHT")
 async def test_police_report_stops_the_overnight_prompt(friday_night):
     h = friday_night
     h.clock.set(local("2026-10-23 20:00"))
@@ -208,6 +221,7 @@ async def test_police_report_stops_the_overnight_prompt(friday_night):
     assert not [s for s in h.sent if s.rule == "ABS-OVERNIGHT"]
 
 
+@pytest.mark.rule("ABS-REVIEW")
 async def test_carer_silent_past_review_interval_is_nagged(friday_night):
     h = friday_night
     await h.say("sam", "/absent Jay 21:05 left after a row")
@@ -238,6 +252,8 @@ async def test_trigger_plan_shortens_waits_and_sets_report_by(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("MIS-NOTIFY")
+@pytest.mark.rule("MIS-IRO")
 async def test_police_report_notifies_and_police_liaison_gets_the_profile(tmp_path):
     profile = {
         "description": "slim, short dark hair",
@@ -267,6 +283,7 @@ async def test_police_report_notifies_and_police_liaison_gets_the_profile(tmp_pa
     await h.close()
 
 
+@pytest.mark.rule("MIS-NEXTDAY")
 async def test_hipsw_out_of_hours_police_report_reaches_the_team_next_working_day(tmp_path):
     h = await Harness.open(
         tmp_path / "w.db",
@@ -284,6 +301,7 @@ async def test_hipsw_out_of_hours_police_report_reaches_the_team_next_working_da
     await h.close()
 
 
+@pytest.mark.rule("MIS-DISAGREE")
 async def test_police_disagreement_calls_in_the_manager_on_duty(friday_night):
     h = friday_night
     await h.say("sam", "/absent Jay 21:05 out")
@@ -292,6 +310,7 @@ async def test_police_disagreement_calls_in_the_manager_on_duty(friday_night):
     assert h.to("staff:oohm", "MIS-DISAGREE")
 
 
+@pytest.mark.rule("RET-TELL")
 async def test_found_tells_everyone_who_was_told(friday_night):
     h = friday_night
     await h.say("sam", "/absent Jay 21:05 out")
@@ -379,6 +398,7 @@ async def test_second_person_to_ack_is_told_who_has_it(friday_night):
     assert "Olu (since 21:10) already has C-0042 Jay" in reply and "/handover C-0042 ooh2" in reply
 
 
+@pytest.mark.rule("ABS-REVIEW")
 async def test_carer_review_nags_again_after_an_update_resets_it(friday_night):
     h = friday_night
     await h.say("sam", "/absent Jay 21:05 out")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.admin import import_team
-from config.team import TeamFile
+import pytest
+
 from handlers.context import Services
-from tests.conftest import Chat
+from tests.support.chat import Chat
+from tests.support.team import seed_team, team_file
 
 TEAM = {
     "staff": [{"id": "sam", "role": "carer", "home": "h1"}],
@@ -25,10 +26,11 @@ TEAM = {
 
 
 async def _chat(db, clock) -> Chat:
-    await import_team(db, TeamFile.model_validate(TEAM))
+    await seed_team(db, team_file(staff=TEAM["staff"], children=TEAM["children"]), area=None)
     return Chat(Services(db=db, clock=clock))
 
 
+@pytest.mark.rule("MIS-GRADE")
 async def test_hipsw_under_16_cannot_be_graded_low(db, clock):
     chat = await _chat(db, clock)
     await chat.say("sam", "/absent Ann 21:00 out")
@@ -37,18 +39,21 @@ async def test_hipsw_under_16_cannot_be_graded_low(db, clock):
     assert "medium" in await chat.say("sam", "/police Ann ref H1 grade medium")
 
 
+@pytest.mark.rule("MIS-GRADE")
 async def test_hipsw_over_16_may_be_low(db, clock):
     chat = await _chat(db, clock)
     await chat.say("sam", "/absent Ben 21:00 out")
     assert "grade low" in await chat.say("sam", "/police Ben ref H2 grade low")
 
 
+@pytest.mark.rule("MIS-GRADE")
 async def test_buckinghamshire_never_low(db, clock):
     chat = await _chat(db, clock)
     await chat.say("sam", "/absent Cal 21:00 out")
     assert "medium or high" in await chat.say("sam", "/police Cal ref B1 grade low")
 
 
+@pytest.mark.rule("MIS-GRADE")
 async def test_jersey_allows_low(db, clock):
     chat = await _chat(db, clock)
     await chat.say("sam", "/absent Dee 21:00 out")

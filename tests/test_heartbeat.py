@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import NEXT_DUE_JOB, SAFETY_NET_JOB, Heartbeat
 from reminders.sweeper import Sweeper
-from tests.conftest import local
-from tests.harness import Harness, weekend_rota
+from tests.support.clock import local
+from tests.support.harness import Harness
+from tests.support.team import weekend_rota
 
 
 async def test_wake_schedules_the_next_climb_and_the_safety_net(tmp_path):

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from handlers.dispatch import NOT_ENROLLED, Dispatcher
 from handlers.messages import split_text
 from storage import repo
-from tests.conftest import local
-from tests.harness import Harness
+from tests.support.clock import local
+from tests.support.harness import Harness
 
 GENERIC_FAILURE = "Something went wrong"
 COMMANDS = [

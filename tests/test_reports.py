@@ -7,12 +7,15 @@ import io
 from collections import Counter
 from datetime import date, datetime, time
 
+import pytest
+
 from bot.cli import main
 from handlers import exports
 from reminders import schedule
 from storage import repo, reports
-from tests.conftest import LONDON, local
-from tests.harness import STAFF, Harness, child
+from tests.support.clock import LONDON, local
+from tests.support.harness import Harness
+from tests.support.team import STAFF, child
 
 OTHERS = [
     {"id": "hos", "name": "Hana", "role": "head_of_service"},
@@ -62,6 +65,7 @@ def test_a_skipped_or_repeated_wall_clock_time_still_has_one_instant():
     assert autumn.isoformat() == "2026-10-25T00:30:00+00:00"  # the first of the two 01:30s
 
 
+@pytest.mark.rule("SUM-DAILY-TM")
 async def test_the_daily_summary_goes_once_a_local_day_across_both_clock_changes(tmp_path):
     h = await open_harness(tmp_path, local("2026-10-23 12:00"))
     await h.say("tom", "/subscribe daily")
@@ -106,6 +110,7 @@ async def test_a_restart_does_not_send_the_day_again(tmp_path):
     await again.close()
 
 
+@pytest.mark.rule("SUM-DAILY-HOS")
 async def test_a_report_missed_this_morning_goes_out_late_saying_so(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 11:00"))
     await h.say("tom", "/subscribe daily")
@@ -118,6 +123,8 @@ async def test_a_report_missed_this_morning_goes_out_late_saying_so(tmp_path):
 # ---- what the summary says --------------------------------------------------------------------------
 
 
+@pytest.mark.rule("SUM-DAILY-TM")
+@pytest.mark.rule("SUM-DAILY-HOS")
 async def test_summary_counts_a_child_missing_across_midnight_and_the_clock_change(tmp_path):
     h = await open_harness(tmp_path, local("2026-10-24 23:10"))
     await h.say("sam", "/absent Jay 23:00 climbed out of the window")
@@ -137,6 +144,7 @@ async def test_summary_counts_a_child_missing_across_midnight_and_the_clock_chan
     await h.close()
 
 
+@pytest.mark.rule("SUM-DAILY-TM")
 async def test_returned_children_and_overdue_duties_are_in_the_summary(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"))
     await h.say("sam", "/absent Jay 07:30 not in bed")
@@ -176,6 +184,7 @@ async def attachment_of(h: Harness, recipient: str, name_part: str) -> bytes:
     raise AssertionError(f"no {name_part} attachment to {recipient}")
 
 
+@pytest.mark.rule("SUM-WEEKLY")
 async def test_the_weekly_pack_goes_the_evening_before_with_file_and_chart(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"))
     await h.say("hos", "/subscribe weekly")
@@ -208,6 +217,7 @@ async def test_chart_on_request_goes_to_the_asker_as_an_image(tmp_path):
 # ---- SUM-AD -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.rule("SUM-AD")
 async def test_the_assistant_director_hears_of_notifications_and_concerns(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 10:00"), area="north-somerset")
     await h.say("sam", "/absent Jay 09:30 did not arrive at school")
@@ -222,6 +232,7 @@ async def test_the_assistant_director_hears_of_notifications_and_concerns(tmp_pa
     await h.close()
 
 
+@pytest.mark.rule("SUM-AD")
 async def test_west_yorkshire_does_not_use_the_north_somerset_ad_alerts(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 10:00"))
     await h.say("sam", "/absent Jay 09:30 did not arrive at school")
@@ -237,6 +248,7 @@ def rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+@pytest.mark.rule("SUM-QUARTER")
 async def test_exports_limit_children_and_fields_to_the_callers_role(tmp_path):
     h = await open_harness(tmp_path, local("2026-11-09 08:00"))
     await h.say("sam", "/absent Jay 07:30 not in bed")
@@ -257,6 +269,7 @@ async def test_exports_limit_children_and_fields_to_the_callers_role(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("SUM-QUARTER")
 async def test_ssda903_missing_table_from_the_record(tmp_path):
     h = await open_harness(tmp_path, local("2026-03-30 20:00"))
     await h.say("sam", "/absent Jay 19:30 gone")  # before April: the previous 903 year
@@ -281,6 +294,7 @@ async def test_ssda903_missing_table_from_the_record(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("SUM-QUARTER")
 def test_export_command_writes_the_files(tmp_path, capsys):
     db = tmp_path / "w.db"
     assert main(["import", str(_demo_team()), "--db", str(db)]) == 0

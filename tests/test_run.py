@@ -7,7 +7,7 @@ import pytest
 from bot import app
 from bot.cli import main
 from config.settings import Settings
-from tests.fake_telegram import FakeTelegram
+from tests.support.fake_telegram import FakeTelegram
 
 
 def test_run_without_any_token_is_a_clear_error(tmp_path, capsys, monkeypatch):

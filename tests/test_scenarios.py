@@ -68,11 +68,13 @@ def test_scenario_output_is_deterministic(area, capsys):
     assert simulate(area, capsys) == simulate(area, capsys)
 
 
+@pytest.mark.rule("MIS-GRADE")
 def test_refused_grade_is_visible_in_the_hipsw_scenario(capsys):
     records = simulate("hipsw", capsys)
     assert any("no child under 16 is graded low" in (r.get("text") or "") for r in records)
 
 
+@pytest.mark.rule("MIS-NEXTDAY")
 def test_mis_nextday_reaches_the_allocated_team_on_monday_morning(capsys):
     records = simulate("hipsw", capsys)
     next_day = [r for r in records if r["type"] == "message" and r["rule"] == "MIS-NEXTDAY"]

@@ -1,7 +1,7 @@
 """Slack through the real slack-bolt stack, against a local Slack stand-in.
 
 Every request reaches Bolt's own aiohttp app signed as Slack signs it; every reply goes
-through the real AsyncWebClient to tests/fake_slack.py. Times are a FakeClock's.
+through the real AsyncWebClient to tests/support/fake_slack.py. Times are a FakeClock's.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ from handlers.dispatch import HELP, NOT_ENROLLED
 from handlers.episodes import Step
 from reminders.sweeper import Sweeper
 from storage import chats, repo, reports
-from tests.conftest import local
-from tests.fake_slack import FakeSlack, dm_of
-from tests.fake_telegram import FakeTelegram
-from tests.harness import child, weekend_rota
-from tests.slack_rig import (
+from tests.support.clock import local
+from tests.support.fake_slack import FakeSlack, dm_of
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.slack_rig import (
     ELM_CHANNEL,
     OAK_CHANNEL,
     SECRET,
@@ -49,7 +48,8 @@ from tests.slack_rig import (
     start_slack,
     unreachable_handler,
 )
-from tests.telegram_rig import IDS as TELEGRAM_IDS
+from tests.support.team import child, weekend_rota
+from tests.support.telegram_rig import IDS as TELEGRAM_IDS
 
 FRIDAY_NIGHT = local("2026-10-23 21:10")
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -14,9 +14,9 @@ import pytest
 from bot.router import Router
 from bot.slack_transport import NOT_STORED, HttpListen, SlackPlatform, event_key
 from storage import inbox, repo
-from tests.conftest import local
-from tests.harness import events_saying
-from tests.slack_rig import OAK_CHANNEL, SECRET, SlackRig
+from tests.support.clock import local
+from tests.support.harness import events_saying
+from tests.support.slack_rig import OAK_CHANNEL, SECRET, SlackRig
 
 FRIDAY_NIGHT = local("2026-10-23 21:10")
 REPORT = "/absent Jay 21:05 left after a row"

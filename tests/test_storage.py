@@ -15,7 +15,8 @@ from handlers.episodes import Step
 from storage import repo
 from storage.db import Database, migrate, migration_scripts
 from storage.models import Concern
-from tests.conftest import Chat, local
+from tests.support.chat import Chat
+from tests.support.clock import local
 
 
 async def test_migrations_from_empty_file(db_path):

@@ -11,9 +11,9 @@ import pytest
 from handlers import enrolment
 from handlers.dispatch import NOT_ENROLLED
 from storage import chats, repo
-from tests.conftest import local
-from tests.harness import child
-from tests.telegram_rig import IDS, OAK_GROUP, TelegramRig
+from tests.support.clock import local
+from tests.support.team import child
+from tests.support.telegram_rig import IDS, OAK_GROUP, TelegramRig
 
 FRIDAY_NIGHT = local("2026-10-23 21:10")
 

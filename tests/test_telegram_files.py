@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import local
-from tests.telegram_rig import IDS, TelegramRig
+from tests.support.clock import local
+from tests.support.telegram_rig import IDS, TelegramRig
 
 
 @pytest.fixture

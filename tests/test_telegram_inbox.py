@@ -15,9 +15,9 @@ from datetime import timedelta
 import pytest
 
 from storage import inbox
-from tests.conftest import local
-from tests.harness import events_saying
-from tests.telegram_rig import IDS, TelegramRig
+from tests.support.clock import local
+from tests.support.harness import events_saying
+from tests.support.telegram_rig import IDS, TelegramRig
 
 FRIDAY_NIGHT = local("2026-10-23 21:10")
 

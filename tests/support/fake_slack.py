@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 TEAM_ID = "T0WHERE"
 BOT_USER_ID = "UBOT"

@@ -7,18 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.admin import import_team
 from bot.delivery import OutboxDelivery
 from bot.router import Router
 from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
-from config.team import TeamFile
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock
 from storage import repo
 from storage.db import Database
-from tests.fake_telegram import FakeTelegram
-from tests.harness import STAFF, child, weekend_rota
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.team import seed_team, team_file, weekend_rota
 
 # Telegram user ids of the enrolled test staff (a group chat has a negative id).
 IDS = {"sam": 101, "alex": 102, "priya": 103, "tom": 104, "ooh1": 105, "ooh2": 106,
@@ -56,12 +54,7 @@ class TelegramRig:
         db = await Database(path).open()
         clock = FakeClock(now)
         svc = Services(db=db, clock=clock)
-        team = {
-            "staff": STAFF,
-            "children": children or [child()],
-            "rota": rota_rows or weekend_rota(),
-        }
-        await import_team(db, TeamFile.model_validate(team), default_area="west-yorkshire")
+        await seed_team(db, team_file(children=children, rota_rows=rota_rows or weekend_rota()))
         async with db.write() as tx:
             if enrol:
                 for staff_id, user_id in IDS.items():

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 BOT_USER = {
     "id": 999_000,

@@ -43,13 +43,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.admin import import_team
 from config.team import TeamFile
 from storage import chats, repo
 from storage.db import Database, to_db_time
-from tests.fake_telegram import Call, FakeTelegram
+from tests.support.fake_telegram import Call, FakeTelegram
+from tests.support.team import child, seed_team, team_file
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "123:abc"
 HOME = "oak-house"
@@ -302,7 +302,7 @@ def kids(count: int) -> list[Kid]:
     ]
 
 
-def team_file(children: list[Kid], now: datetime) -> TeamFile:
+def crash_team(children: list[Kid], now: datetime) -> TeamFile:
     staff: list[dict[str, Any]] = [
         {"id": k.carer, "name": f"Carer {k.first_name}", "role": "carer", "home": HOME}
         for k in children
@@ -315,33 +315,22 @@ def team_file(children: list[Kid], now: datetime) -> TeamFile:
         "from": (now - timedelta(days=1)).isoformat(),
         "to": (now + timedelta(days=7)).isoformat(),
     }
-    return TeamFile.model_validate(
-        {
-            "staff": staff,
-            "children": [
-                {
-                    "ref": k.ref,
-                    "first_name": k.first_name,
-                    "dob": "2011-05-02",
-                    "home": HOME,
-                    "legal_status": "looked_after",
-                    "social_worker": "priya",
-                    "team_manager": "tom",
-                    "iro": "iro1",
-                    "profile": {"description": "fictional", "trigger_plan": plan},
-                }
-                for k in children
-            ],
-            "rota": [
-                {"role": role, "staff": who, **span}
-                for role, who in (
-                    ("out_of_hours", "ooh1"),
-                    ("out_of_hours_manager", "oohm"),
-                    ("police_liaison", "pc1"),
-                    ("missing_coordinator", "mc1"),
-                )
-            ],
-        }
+    rota_rows = [
+        {"role": role, "staff": who, **span}
+        for role, who in (
+            ("out_of_hours", "ooh1"),
+            ("out_of_hours_manager", "oohm"),
+            ("police_liaison", "pc1"),
+            ("missing_coordinator", "mc1"),
+        )
+    ]
+    profile = {"description": "fictional", "trigger_plan": plan}
+    return team_file(
+        staff=staff,
+        children=[
+            child(ref=k.ref, first_name=k.first_name, home=HOME, profile=profile) for k in children
+        ],
+        rota_rows=rota_rows,
     )
 
 
@@ -349,7 +338,7 @@ async def prepare_db(path: Path, children: list[Kid], people: dict[str, Person],
     """The team imported, everyone enrolled on Telegram, the home's group chat registered."""
     now = datetime.now(UTC)
     async with Database(path, sync) as db:
-        await import_team(db, team_file(children, now), default_area="west-yorkshire")
+        await seed_team(db, crash_team(children, now))
         async with db.write() as tx:
             for person in people.values():
                 await repo.bind_identity(tx, "telegram", str(person.uid), person.staff_id)

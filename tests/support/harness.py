@@ -7,9 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.admin import import_team
 from bot.delivery import OutboxDelivery
-from config.team import TeamFile
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.report_jobs import ReportJobs
@@ -18,46 +16,8 @@ from reminders.sweeper import Sweeper, run_until
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage
-from tests.conftest import LONDON
-
-STAFF = [
-    {"id": "sam", "name": "Sam", "role": "carer", "home": "oak"},
-    {"id": "alex", "name": "Alex", "role": "carer", "home": "oak"},
-    {"id": "priya", "name": "Priya", "role": "social_worker", "manager": "tom"},
-    {"id": "tom", "name": "Tom", "role": "team_manager"},
-    {"id": "ooh1", "name": "Olu", "role": "out_of_hours"},
-    {"id": "ooh2", "name": "Ola", "role": "out_of_hours"},
-    {"id": "oohm", "name": "Morgan", "role": "out_of_hours_manager"},
-    {"id": "pc1", "name": "PC Rees", "role": "police_liaison"},
-    {"id": "iro1", "name": "Irene", "role": "iro"},
-    {"id": "admin", "name": "Ada", "role": "admin"},
-]
-
-
-def child(**extra: Any) -> dict[str, Any]:
-    base = {
-        "ref": "C-0042",
-        "first_name": "Jay",
-        "dob": "2011-05-02",
-        "home": "oak",
-        "legal_status": "looked_after",
-        "social_worker": "priya",
-        "team_manager": "tom",
-        "iro": "iro1",
-    }
-    return base | extra
-
-
-def rota(role: str, staff: str, start: str, end: str) -> dict[str, str]:
-    return {"role": role, "staff": staff, "from": start, "to": end}
-
-
-def weekend_rota(start: str = "2026-10-23T17:00", end: str = "2026-10-26T09:00") -> list[dict]:
-    return [
-        rota("out_of_hours", "ooh1", start, end),
-        rota("out_of_hours_manager", "oohm", start, end),
-        rota("police_liaison", "pc1", start, end),
-    ]
+from tests.support.clock import LONDON
+from tests.support.team import seed_team, team_file
 
 
 @dataclass
@@ -93,10 +53,8 @@ class Harness:
         db = await Database(path).open()
         clock = FakeClock(start)
         svc = Services(db=db, clock=clock)
-        team = TeamFile.model_validate(
-            {"staff": staff or STAFF, "children": children or [child()], "rota": rota_rows or []}
-        )
-        await import_team(db, team, default_area=area)
+        team = team_file(staff=staff, children=children, rota_rows=rota_rows)
+        await seed_team(db, team, area=area)
         sweeper = Sweeper(db, clock, svc.presets, jobs=[ReportJobs(db, clock, svc.presets)])
         harness = cls(db, clock, svc, sweeper, None)  # type: ignore[arg-type]
         harness.delivery = OutboxDelivery(db, clock, harness._record)

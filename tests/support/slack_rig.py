@@ -3,7 +3,7 @@
 Slash commands, button presses, form submissions and events go to Bolt's own aiohttp app on
 127.0.0.1, form-encoded or JSON exactly as Slack sends them, signed with the signing secret
 (`v0=HMAC_SHA256(secret, "v0:{ts}:{body}")`). What the bot does comes back through the
-stand-in Web API (tests/fake_slack.py).
+stand-in Web API (tests/support/fake_slack.py).
 """
 
 from __future__ import annotations
@@ -22,19 +22,26 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.admin import import_team
 from bot.delivery import OutboxDelivery
 from bot.router import Router
 from bot.slack_transport import HttpListen, SlackPlatform
-from config.team import TeamFile
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock
 from storage import chats, repo
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
-from tests.fake_slack import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, Message, Told, dm_of
-from tests.harness import STAFF, child, weekend_rota
+from tests.support.fake_slack import (
+    APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_ID,
+    FakeSlack,
+    Message,
+    Told,
+    dm_of,
+)
+from tests.support.team import seed_team, team_file, weekend_rota
 
 # Slack user ids of the enrolled test staff.
 SLACK_IDS = {"sam": "USAM", "alex": "UALEX", "priya": "UPRIYA", "tom": "UTOM", "ooh1": "UOOH1",
@@ -56,8 +63,7 @@ async def open_services(
 ) -> Services:
     db = await Database(path).open()
     svc = Services(db=db, clock=FakeClock(now))
-    team = {"staff": STAFF, "children": children or [child()], "rota": rota_rows or weekend_rota()}
-    await import_team(db, TeamFile.model_validate(team), default_area="west-yorkshire")
+    await seed_team(db, team_file(children=children, rota_rows=rota_rows or weekend_rota()))
     return svc
 
 
