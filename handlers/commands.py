@@ -2,8 +2,9 @@
 
 The dispatcher looks commands up here; /help and the usage replies are built from here;
 the Slack manifests are generated from here (bot/slack/manifest.py) and a test checks the
-README's command list against it. A new command is one entry in COMMANDS (and, if /help
-should show it, a place in HELP_LAYOUT).
+README's command list against it. A new command: its reading of the words in
+handlers/arguments.py, one entry in COMMANDS, a place in HELP_LAYOUT if /help shows it, a
+line in the README's list; then `python -m bot.slack.manifest`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from storage.models import Role
 Handler = Callable[[Step, Typed], Awaitable[Outcome]]
 
 # Who may use a command: an action of handlers.access.ACTIONS (checked on the child named),
-# or one of these.
+# or one of these. The check itself is made where it always was, in the flow once the words
+# are read, so refusals come in the same order; tests/test_commands.py holds the two together.
 ANYONE = "anyone"  # even before enrolling
 ENROLLED = "enrolled"  # anyone enrolled, about the children they can see
 DUTY_HOLDERS = "duty holders"  # the duty's owner, their manager, oversight (duty_commands)
