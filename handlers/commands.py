@@ -43,10 +43,10 @@ class Command:
     handler: Handler | None  # None: no typed meaning beyond what a transport does with it
     usage_args: str = ""  # the usage reply's arguments, where they differ from `args`
     also: tuple[str, ...] = ()  # the arguments of its other forms (/rhi <child> independent)
-    hint: str = ""  # the forms' arguments in one line, where they differ from `args`
+    hint: str = ""  # the arguments as a slash command's hint, where they differ from `args`
     aliases: tuple[str, ...] = ()
     in_help: bool = True  # listed by /help
-    typed: bool = True  # False: a button's command, listed nowhere
+    listed: bool = True  # False: a button's command, listed nowhere (not in README, Slack)
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -138,7 +138,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("ack", "<child>", "I've got it: take an alert", "ack", run.ack),
     Command(
         "callme", "<child>", "Ask the reporter to phone you", "ack", run.callme,
-        in_help=False, typed=False,
+        in_help=False, listed=False,
     ),
     Command(
         "handover", "<child> <staff id>", "Pass an alert you hold to a colleague", "ack",
@@ -222,10 +222,15 @@ Times: 21:10, now, 20 min ago, 2h ago, yesterday 23:15, Fri 21:10, 2026-10-23 21
 HELP_PLACE = re.compile(r"\{([a-z]+)(?: ([a-z]+))?\}")
 
 
-def _help_entry(match: re.Match[str]) -> str:
+def placed(match: re.Match[str]) -> tuple[Command, str]:
+    """The command and the arguments of the form a {name} or {name word} place stands for."""
     command, word = BY_NAME[match[1]], match[2]
-    args = next(f for f in command.forms if word in f.split()) if word else command.args
+    return command, next(f for f in command.forms if word in f.split()) if word else command.args
+
+
+def _shown(place: re.Match[str]) -> str:
+    command, args = placed(place)
     return synopsis(command.name, args)
 
 
-HELP = HELP_PLACE.sub(_help_entry, HELP_LAYOUT)
+HELP = HELP_PLACE.sub(_shown, HELP_LAYOUT)

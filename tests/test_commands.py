@@ -19,6 +19,7 @@ from handlers.commands import (
     HELP_LAYOUT,
     HELP_PLACE,
     MANAGERS_VIEW,
+    placed,
 )
 from handlers.dispatch import Dispatcher, parse_command
 from storage import repo
@@ -50,12 +51,12 @@ def registry_forms(*, help_only: bool = False) -> set[tuple[str, str]]:
     return {
         (c.name, form)
         for c in COMMANDS
-        if c.typed and (c.in_help or not help_only)
+        if c.listed and (c.in_help or not help_only)
         for form in c.forms
     }
 
 
-def test_the_readme_lists_every_typed_command_with_its_arguments_and_no_other():
+def test_the_readme_lists_every_listed_command_with_its_arguments_and_no_other():
     listed = readme_commands()
     assert listed == registry_forms(), (
         f"in the registry, not the README: {registry_forms() - listed}; "
@@ -64,14 +65,10 @@ def test_the_readme_lists_every_typed_command_with_its_arguments_and_no_other():
 
 
 def test_help_shows_every_command_meant_for_it_once():
-    places = [(m[1], m[2]) for m in HELP_PLACE.finditer(HELP_LAYOUT)]
-    assert len(places) == len(set(places)), "a command placed twice in /help"
-    shown = {
-        (name, next(f for f in BY_NAME[name].forms if word in f.split()) if word else
-         BY_NAME[name].args)
-        for name, word in places
-    }  # fmt: skip
-    assert shown == registry_forms(help_only=True)
+    places = [placed(match) for match in HELP_PLACE.finditer(HELP_LAYOUT)]
+    shown = [(command.name, args) for command, args in places]
+    assert len(shown) == len(set(shown)), "a command placed twice in /help"
+    assert set(shown) == registry_forms(help_only=True)
     assert "{" not in HELP and "}" not in HELP
     for command in COMMANDS:
         if not command.in_help:

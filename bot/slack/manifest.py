@@ -63,7 +63,7 @@ def slash_commands(single: bool) -> str:
     carrier = _entry(f"/{CARRIER}", CARRIER_SUMMARY, CARRIER_HINT)
     if single:
         return carrier
-    return "".join(_registry_entry(c) for c in COMMANDS if c.typed) + carrier
+    return "".join(_registry_entry(c) for c in COMMANDS if c.listed) + carrier
 
 
 _FULL_HEADER = """\
