@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from bot.slack.manifest import CARRIER, command_name
 from bot.slack_blocks import escape, pressed, read_report
 from handlers import duty_commands
 from handlers.access import may
@@ -54,11 +55,11 @@ class Remembered(Generic[K, V]):
 
 def command_words(command: str, text: str) -> tuple[str, str]:
     """('/missing', 'absent Jay 21:05 …') or ('/absent', 'Jay 21:05 …') → ('absent', 'Jay …')."""
-    name = command.strip().lstrip("/").lower().removeprefix("wb-")
+    name = command_name(command.strip())
     text = text.strip()
-    if name == "missing":
+    if name == CARRIER:
         head, _, rest = text.partition(" ")
-        name = head.lstrip("/").lower().removeprefix("wb-") or "help"
+        name = command_name(head) or "help"
         text = rest.strip()
     return name, text
 

@@ -26,6 +26,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.manifest import OPENS_A_FORM
 from bot.slack_blocks import (
     ACTION_PREFIX,
     OPEN_REPORT,
@@ -47,8 +48,9 @@ from bot.slack_sender import (
 )
 from handlers import duty_commands, enrolment, views
 from handlers.access import ACTIONS, may
+from handlers.commands import HELP
 from handlers.context import Services
-from handlers.dispatch import HELP, NOT_ENROLLED, Dispatcher
+from handlers.dispatch import NOT_ENROLLED, Dispatcher
 from handlers.episodes import Step
 from handlers.messages import Chat, Outcome, Reply, recorded_before_restart
 from reminders.formatting import short_time
@@ -358,7 +360,7 @@ class SlackPlatform:
         if chat.is_group and chat.team is None:
             await self._ephemeral(respond, NOT_SET_UP)
             return
-        if name == "absent" and not text and staff is not None:
+        if name == OPENS_A_FORM and not text and staff is not None:
             await self._open_report(str(body.get("trigger_id") or ""), staff, user_id, chat)
             return
         outcome = await self.dispatcher.handle(staff, f"/{name} {text}".strip(), chat)

@@ -21,13 +21,16 @@ import yaml
 from bot import app as live
 from bot.delivery import OutboxDelivery
 from bot.router import Router
+from bot.slack.manifest import main as manifest_main
+from bot.slack.manifest import manifests, slash_name
 from bot.slack_blocks import REPORT_CALLBACK
 from bot.slack_sender import ChannelPacer
 from bot.slack_transport import SLACK_HELP, SlackPlatform, command_words
 from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
 from config.settings import Settings
 from handlers import duty_commands, enrolment
-from handlers.dispatch import HELP, NOT_ENROLLED
+from handlers.commands import COMMANDS, HELP
+from handlers.dispatch import NOT_ENROLLED
 from handlers.episodes import Step
 from reminders.sweeper import Sweeper
 from storage import chats, repo, reports
@@ -619,6 +622,15 @@ def test_the_manifests_name_only_commands_the_bot_understands():
     assert typed <= words, f"every typed command has its own slash command: {typed - words}"
     single = yaml.safe_load((DOCS / "slack-manifest-single-command.yaml").read_text())
     assert [c["command"] for c in single["features"]["slash_commands"]] == ["/missing"]
+
+
+def test_the_committed_manifests_are_the_ones_the_command_registry_makes():
+    for path, text in manifests().items():
+        assert path.read_text(encoding="utf-8") == text, f"python -m bot.slack.manifest: {path}"
+    assert manifest_main(["--check"]) == 0
+    for command in COMMANDS:
+        assert command_words(slash_name(command.name), "x") == (command.name, "x")
+        assert command_words("/missing", f"{command.name} x") == (command.name, "x")
 
 
 # ---- privacy in logs ---------------------------------------------------------------------------

@@ -406,7 +406,7 @@ def test_proxies_come_from_the_environment_once_per_host(monkeypatch):
 
 async def test_a_button_answer_too_long_for_the_pop_up_comes_whole_as_a_message(tmp_path):
     """Telegram cuts a press's pop-up answer at 200 characters: a longer one is sent."""
-    from handlers.dispatch import HELP
+    from handlers.commands import HELP
 
     rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
     try:
