@@ -77,7 +77,7 @@ async def start(settings: Settings) -> LiveBot:
 async def _start_telegram(settings: Settings, svc: Services) -> Platform:
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.telegram_transport import TelegramPlatform
+    from bot.telegram.app import TelegramPlatform
 
     assert settings.telegram_token is not None
     platform = TelegramPlatform(

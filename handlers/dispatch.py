@@ -15,7 +15,7 @@ from handlers import duty_commands, episodes, report_commands, views
 from handlers.access import action_refusal, can_see, may
 from handlers.context import Services
 from handlers.episodes import Step
-from handlers.messages import Chat, Outcome, Refusal, Reply
+from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
 from reminders.formatting import profile_text
 from storage import repo
@@ -32,8 +32,6 @@ from storage.models import (
 from storage.repo import StaleWrite
 
 log = logging.getLogger(__name__)
-
-NOT_ENROLLED = "You're not enrolled in Whereabouts. Ask your manager for an invite code."
 
 HELP = """Whereabouts commands (a child is named by reference, e.g. C-0042, or first name):
 /absent <child> <last seen> <where and what happened> [concern none|carer|police]
@@ -177,7 +175,7 @@ class Dispatcher:
             return await command(step, parsed.args)
         # Refused: nothing was stored, so a pressed button must not show as taken.
         except Refusal as refusal:
-            return Outcome.refuse(refusal.message)
+            return Outcome.refuse(refusal.message, refusal.field_code)
         except TimeParseError as error:
             return Outcome.refuse(f"{error} Nothing was saved.")
         except StaleWrite:

@@ -10,7 +10,8 @@ from pathlib import Path
 from bot.admin import import_team
 from bot.delivery import OutboxDelivery
 from bot.router import Router
-from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
+from bot.telegram.app import TelegramPlatform
+from bot.telegram.sender import PerChatRateLimiter
 from config.team import TeamFile
 from handlers.context import Services
 from reminders import escalation

@@ -24,7 +24,8 @@ from bot.router import Router
 from bot.slack_blocks import REPORT_CALLBACK
 from bot.slack_sender import ChannelPacer
 from bot.slack_transport import SLACK_HELP, SlackPlatform, command_words
-from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
+from bot.telegram.app import TelegramPlatform
+from bot.telegram.sender import PerChatRateLimiter
 from config.settings import Settings
 from handlers import duty_commands, enrolment
 from handlers.dispatch import HELP, NOT_ENROLLED
