@@ -25,7 +25,7 @@ import aiohttp
 from bot.admin import import_team
 from bot.delivery import OutboxDelivery
 from bot.router import Router
-from bot.slack_transport import HttpListen, SlackPlatform
+from bot.slack.app import HttpListen, SlackPlatform
 from config.team import TeamFile
 from handlers.context import Services
 from reminders import escalation

@@ -21,15 +21,18 @@ import yaml
 from bot import app as live
 from bot.delivery import OutboxDelivery
 from bot.router import Router
-from bot.slack_blocks import REPORT_CALLBACK
-from bot.slack_sender import ChannelPacer
-from bot.slack_transport import SLACK_HELP, SlackPlatform, command_words
+from bot.slack.app import SlackPlatform
+from bot.slack.blocks import REPORT_CALLBACK
+from bot.slack.interactions import command_words
+from bot.slack.listeners import SLACK_HELP
+from bot.slack.sender import ChannelPacer
 from bot.telegram.app import TelegramPlatform
 from bot.telegram.sender import PerChatRateLimiter
 from config.settings import Settings
 from handlers import duty_commands, enrolment
-from handlers.dispatch import HELP, NOT_ENROLLED
+from handlers.dispatch import HELP
 from handlers.episodes import Step
+from handlers.messages import NOT_ENROLLED
 from reminders.sweeper import Sweeper
 from storage import chats, repo, reports
 from tests.conftest import local

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from handlers import enrolment
-from handlers.dispatch import NOT_ENROLLED
+from handlers.messages import NOT_ENROLLED
 from storage import chats, repo
 from tests.conftest import local
 from tests.harness import child

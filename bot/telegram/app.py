@@ -81,7 +81,9 @@ class TelegramPlatform:
             )
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.sender = TelegramSender(svc, self.app.bot)
-        self.listeners = Listeners(svc, self.app.bot, self.sender, self._applied_before, self._after)
+        self.listeners = Listeners(
+            svc, self.app.bot, self.sender, self._applied_before, self._after
+        )
         self.dispatcher = self.listeners.dispatcher
         self._add_handlers(guided_timeout)
 
