@@ -8,7 +8,6 @@ every button is a typed command.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -27,6 +26,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import logs
 from bot.telegram.guided import GUIDED_TIMEOUT, GuidedReport
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.inbox import DurableUpdateQueue, HandledMarks, PerPersonProcessor
@@ -38,9 +38,7 @@ from storage.models import OutboxMessage
 
 # PTB logs whole updates and request parameters at DEBUG (what carers typed about children);
 # httpx logs every request URL at INFO, and a Bot API URL holds the bot's token.
-for _name, _level in (("telegram", logging.INFO), ("httpx", logging.WARNING),
-                      ("httpcore", logging.WARNING)):  # fmt: skip
-    logging.getLogger(_name).setLevel(_level)
+logs.keep_quiet()
 
 
 class TelegramPlatform:
