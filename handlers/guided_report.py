@@ -113,7 +113,6 @@ class Ask:
     choices: tuple[Button, ...] = ()  # each choice's command is the answer it gives
     next: ReportField | None = None  # the field the answer is for; None: the talk is over
     typed: bool = False  # the answer is typed, not chosen
-    command: str | None = None  # the finished report, to run as typed
 
 
 @dataclass
