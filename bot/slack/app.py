@@ -3,7 +3,7 @@
 This module builds the app and starts and stops it (Socket Mode or HTTP); listeners.py
 handles what comes in (slash commands: each word of the vocabulary, and one
 `/missing <sub-command>`; the report form; alert buttons; the App Home tab; enrolment by
-direct message), sender.py what goes out, inbox.py keeps requests across a crash. Every rule
+direct message), form.py the report form, sender.py what goes out, inbox.py keeps requests across a crash. Every rule
 stays in handlers/ and reminders/; every button and the form become typed commands.
 """
 
@@ -23,7 +23,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import ACTION_PREFIX, OPEN_REPORT, REPORT_CALLBACK
-from bot.slack.listeners import SUBMIT_WAIT, Listeners
+from bot.slack.form import SUBMIT_WAIT
+from bot.slack.listeners import Listeners
 from bot.slack.sender import (
     NAME,
     ChannelPacer,
@@ -94,8 +95,8 @@ class SlackPlatform:
         app, on = self.app, self.listeners
         app.command(re.compile(r"^/[\w-]+$"))(on.on_command)
         app.action(re.compile(f"^{ACTION_PREFIX}"))(on.on_button)
-        app.action(OPEN_REPORT)(on.on_open_report)
-        app.view(REPORT_CALLBACK)(on.on_report_submitted)
+        app.action(OPEN_REPORT)(on.form.on_open_report)
+        app.view(REPORT_CALLBACK)(on.form.on_report_submitted)
         app.event("app_home_opened")(on.on_home_opened)
         app.event("message")(on.on_message)
 

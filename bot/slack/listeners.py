@@ -1,5 +1,5 @@
-"""Slack, incoming: slash commands, the report form, alert buttons, the App Home tab and
-direct messages, as Bolt listeners.
+"""Slack, incoming: slash commands, alert buttons, the App Home tab and direct messages, as
+Bolt listeners (the report form is form.py).
 
 Each becomes a typed command for the dispatcher, after the same first steps as on every
 transport (handlers/intake.py); the flows (enrolment, registration, the guided report's
@@ -9,8 +9,6 @@ a team channel, ephemeral answers, direct messages, errors against a form's fiel
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,11 +16,12 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.blocks import escape, home_view, message_parts, read_report, report_modal
+from bot.slack.blocks import escape, home_view, message_parts
+from bot.slack.form import SUBMIT_WAIT, ReportForm
 from bot.slack.inbox import DurableRequests, Jobs
 from bot.slack.interactions import Presses, Remembered, command_words, unescape
 from bot.slack.sender import NAME, SlackSender, error_code
-from handlers import duty_commands, enrolment, guided_report, views
+from handlers import duty_commands, enrolment, views
 from handlers.access import ACTIONS
 from handlers.context import Services
 from handlers.dispatch import HELP, Dispatcher
@@ -47,7 +46,6 @@ SLACK_HELP = (
     "here they are /wb-status and /wb-away."
 )
 CANT_POST = "(I can't post in this channel yet: invite me with /invite @Whereabouts.)"
-SUBMIT_WAIT = 2.0  # seconds a submitted form may take before it closes anyway (Slack allows 3)
 
 
 class Listeners:
@@ -63,19 +61,19 @@ class Listeners:
         self.client = client
         self.sender = sender
         self.after = after
-        self.submit_wait = submit_wait
         self.dispatcher = Dispatcher(svc)
         self.jobs = Jobs()
         self.requests = DurableRequests(svc, self.jobs, self._carry_out)
         self.presses = Presses(svc)
+        self.form = ReportForm(self, submit_wait)
         self._events: Remembered[str, bool] = Remembered()
 
-    async def _who(self, user_id: str) -> Staff | None:
+    async def who(self, user_id: str) -> Staff | None:
         if not user_id:
             return None
         return await repo.staff_by_identity(self.svc.db, NAME, user_id)
 
-    async def _chat(self, channel_id: str, channel_name: str | None, user_id: str) -> Chat:
+    async def chat(self, channel_id: str, channel_name: str | None, user_id: str) -> Chat:
         """A team channel (registered or not), else the person's direct chat with the bot."""
         if not channel_id or channel_id.startswith("D") or channel_name == "directmessage":
             return Chat(NAME, user_id)
@@ -97,10 +95,8 @@ class Listeners:
         user_id = str(body.get("user_id") or "")
         text = unescape(str(body.get("text") or ""))  # Slack escapes &, < and >
         name, text = command_words(str(body.get("command") or ""), text)
-        staff = await self._who(user_id)
-        chat = await self._chat(
-            str(body.get("channel_id") or ""), body.get("channel_name"), user_id
-        )
+        staff = await self.who(user_id)
+        chat = await self.chat(str(body.get("channel_id") or ""), body.get("channel_name"), user_id)
         way = route(name, text, staff, chat)
         if way is Route.ENROL:
             await self._start(user_id, staff, text)
@@ -112,10 +108,10 @@ class Listeners:
             await self._ephemeral(respond, NOT_SET_UP)
             return
         if way is Route.GUIDED_REPORT and staff is not None:
-            await self._open_report(str(body.get("trigger_id") or ""), staff, user_id, chat)
+            await self.form.open(str(body.get("trigger_id") or ""), staff, user_id, chat)
             return
         outcome = await self.dispatcher.handle(staff, f"/{name} {text}".strip(), chat)
-        await self._answer(user_id, staff, chat, outcome, respond, name)
+        await self.answer(user_id, staff, chat, outcome, respond, name)
         await self.after()
 
     async def _start(self, user_id: str, staff: Staff | None, code: str) -> None:
@@ -137,7 +133,7 @@ class Listeners:
         except SlackApiError:
             await self._ephemeral(respond, f"{outcome.text}\n{CANT_POST}")
 
-    async def _answer(
+    async def answer(
         self,
         user_id: str,
         staff: Staff | None,
@@ -187,67 +183,6 @@ class Listeners:
                 replace_original=False,
             )
 
-    # ---- the report form ---------------------------------------------------------------
-
-    async def _open_report(self, trigger_id: str, staff: Staff, user_id: str, chat: Chat) -> None:
-        children = await guided_report.reportable_children(self.svc, staff)
-        if not children:
-            await self.sender.dm(user_id, guided_report.NO_CHILDREN)
-            return
-        metadata = {"channel": chat.chat_id if chat.is_group else ""}
-        await self.client.views_open(trigger_id=trigger_id, view=report_modal(children, metadata))
-
-    async def on_open_report(self, ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        async with self.jobs.job("open report"):
-            user_id = str((body.get("user") or {}).get("id") or "")
-            staff = await self._who(user_id)
-            if staff is None:
-                await self.sender.dm(user_id, NOT_ENROLLED)
-                return
-            await self._open_report(
-                str(body.get("trigger_id") or ""), staff, user_id, Chat(NAME, user_id)
-            )
-
-    async def on_report_submitted(
-        self, ack: Any, body: dict[str, Any], view: dict[str, Any]
-    ) -> None:
-        async with self.jobs.job("report"):
-            await self._report_submitted(ack, body, view)
-
-    async def _report_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """Checked against the form's fields first; then the same /absent command as typed."""
-        user_id = str((body.get("user") or {}).get("id") or "")
-        staff = await self._who(user_id)
-        if staff is None:
-            await ack(response_action="errors", errors={"child": NOT_ENROLLED})
-            return
-        values = (view.get("state") or {}).get("values") or {}
-        errors, command = await guided_report.check_form(self.svc, staff, read_report(values))
-        if errors:
-            await ack(response_action="errors", errors={str(f): e for f, e in errors.items()})
-            return
-        try:
-            metadata = json.loads(view.get("private_metadata") or "{}")
-        except ValueError:
-            metadata = {}
-        chat = await self._chat(str(metadata.get("channel") or ""), None, user_id)
-        if chat.is_group and chat.team is None:
-            chat = Chat(NAME, user_id)
-        task = asyncio.ensure_future(self.dispatcher.handle(staff, command, chat))
-        done, _ = await asyncio.wait({task}, timeout=self.submit_wait)
-        if done and not task.result().episode_ids:
-            refused = task.result()  # nothing was saved: say why, against its field
-            field = guided_report.field_refused(refused.field_code)
-            await ack(response_action="errors", errors={str(field): refused.text})
-            return
-        await ack()
-        outcome = await task
-        if not outcome.episode_ids:
-            outcome = Outcome.say(f"{outcome.text}\nYour report was not saved.")
-        await self._answer(user_id, staff, chat, outcome, None, "absent")
-        await self.after()
-
     # ---- alert buttons -----------------------------------------------------------------
 
     async def on_button(
@@ -265,8 +200,8 @@ class Listeners:
         channel = body.get("channel") or {}
         container = body.get("container") or {}
         channel_id = str(channel.get("id") or container.get("channel_id") or "")
-        staff = await self._who(user_id)
-        chat = await self._chat(channel_id, channel.get("name"), user_id)
+        staff = await self.who(user_id)
+        chat = await self.chat(channel_id, channel.get("name"), user_id)
         if staff is None or (chat.is_group and chat.team is None):
             await self._tell(body, respond, user_id, Reply(NOT_SET_UP if staff else NOT_ENROLLED))
             return
@@ -323,7 +258,7 @@ class Listeners:
     async def publish_home(self, user_id: str) -> None:
         """The person's open episodes and open duties (overdue first), from the same queries
         as /status and /duties."""
-        staff = await self._who(user_id)
+        staff = await self.who(user_id)
         now = self.svc.clock.now()
         stamp = short_time(now, self.svc.display_zone)
         if staff is None:
@@ -356,7 +291,7 @@ class Listeners:
         words = unescape(text).split()
         if not words or not user_id:
             return
-        staff = await self._who(user_id)
+        staff = await self.who(user_id)
         first = words[0].lower()
         if first in ("/start", "start"):
             await self._start(user_id, staff, " ".join(words[1:]))
@@ -371,7 +306,7 @@ class Listeners:
                 await self._register(user_id, staff, chat, rest, None)
                 return
             outcome = await self.dispatcher.handle(staff, f"/{name} {rest}".strip(), chat)
-            await self._answer(user_id, staff, chat, outcome, None, name)
+            await self.answer(user_id, staff, chat, outcome, None, name)
             await self.after()
         else:
             await self.sender.dm(user_id, DM_HINT)
