@@ -28,11 +28,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _log_level(settings: Settings, args: argparse.Namespace) -> None:
-    """The long-running commands log at WHEREABOUTS_LOG_LEVEL (-v: DEBUG, set in main)."""
+    """The long-running commands log at WHEREABOUTS_LOG_LEVEL (-v: DEBUG, as in main)."""
     from bot import logs
 
-    if not args.verbose:
-        logs.set_level(settings.log_level)
+    logs.set_level(logging.DEBUG if args.verbose else settings.log_level)
 
 
 def demo_scenario_path() -> Path:
