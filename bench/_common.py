@@ -387,14 +387,14 @@ def machine() -> str:
 def run_without_rate_limits() -> int:
     """`whereabouts run` exactly, except the Telegram limiter enforces no flood limits.
 
-    bot/telegram_transport.py builds its Application with PerChatRateLimiter (Telegram's
+    bot/telegram/app.py builds its Application with PerChatRateLimiter (Telegram's
     limits: 30 messages/s overall, 20/min per group, 1/s per chat). Here that class is
     swapped, in this process only, for PTB's AIORateLimiter with its limits at zero (it still
     retries on 429), so a benchmark can show what the bot itself costs.
     """
     from telegram.ext import AIORateLimiter
 
-    import bot.telegram_transport as transport
+    import bot.telegram.app as transport
     from bot.cli import main
 
     class NoFloodLimits(AIORateLimiter):

@@ -9,7 +9,7 @@ copy of the same seeded SQLite file (a real file on disk, synchronous=FULL):
                          MessageHandler that replies with the text (no rate limiter),
                          on asyncio's own event loop
   echo-same-stack        the same echo bot on the stack `whereabouts run` uses: uvloop
-                         (bot/cli.py) and PTB's requests on aiohttp (bot/telegram_http.py);
+                         (bot/cli.py) and PTB's requests on aiohttp (bot/telegram/http.py);
                          a lower floor, so what those two give is shown apart
   whereabouts            `whereabouts run`, exactly as shipped (bot/app.py)
   whereabouts-no-limits  the same, with the Telegram flood limits in the outgoing rate
@@ -429,7 +429,7 @@ def echo_bot(same_stack: bool = False) -> int:
             .base_url(os.environ["WHEREABOUTS_TELEGRAM_BASE_URL"])
         )
         if same_stack:
-            from bot.telegram_http import AiohttpRequest
+            from bot.telegram.http import AiohttpRequest
 
             builder = builder.request(AiohttpRequest()).get_updates_request(
                 AiohttpRequest(connection_pool_size=1)
@@ -442,7 +442,7 @@ def echo_bot(same_stack: bool = False) -> int:
             loop.add_signal_handler(sig, stopping.set)
         async with app:
             await app.start()
-            # as bot/telegram_transport.py polls
+            # as bot/telegram/app.py polls
             await app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
             await stopping.wait()
             await app.updater.stop()  # type: ignore[union-attr]

@@ -77,7 +77,7 @@ async def start(settings: Settings) -> LiveBot:
 async def _start_telegram(settings: Settings, svc: Services) -> Platform:
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.telegram_transport import TelegramPlatform
+    from bot.telegram.app import TelegramPlatform
 
     assert settings.telegram_token is not None
     platform = TelegramPlatform(
@@ -106,7 +106,7 @@ async def _start_telegram(settings: Settings, svc: Services) -> Platform:
 
 
 async def _start_slack(settings: Settings, svc: Services) -> Platform:
-    from bot.slack_transport import HttpListen, SlackPlatform, SlackStartupError
+    from bot.slack.app import HttpListen, SlackPlatform, SlackStartupError
 
     assert settings.slack_bot_token is not None
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None

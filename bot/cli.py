@@ -9,12 +9,15 @@ import sys
 from collections.abc import Coroutine
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from config.presets import PresetError, load_all_presets
 from config.settings import Settings
 from config.yamlfile import DataFileError
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 EXIT_USAGE = 2
 
@@ -22,6 +25,13 @@ EXIT_USAGE = 2
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {"db": args.db} if getattr(args, "db", None) else {}
     return Settings(**overrides)
+
+
+def _log_level(settings: Settings, args: argparse.Namespace) -> None:
+    """The long-running commands log at WHEREABOUTS_LOG_LEVEL (-v: DEBUG, as in main)."""
+    from bot import logs
+
+    logs.set_level(logging.DEBUG if args.verbose else settings.log_level)
 
 
 def demo_scenario_path() -> Path:
@@ -32,7 +42,7 @@ def demo_team_path() -> Path:
     return Path(str(resources.files("config").joinpath("demo", "team.yaml")))
 
 
-async def _open(settings: Settings):  # noqa: ANN202 - Database
+async def _open(settings: Settings) -> Database:
     from storage.db import Database
 
     return await Database(settings.db, settings.synchronous).open()
@@ -171,6 +181,7 @@ async def cmd_console(args: argparse.Namespace) -> int:
     from storage import repo
 
     settings = _settings(args)
+    _log_level(settings, args)
     db = await _open(settings)
     try:
         if not await repo.list_staff(db):
@@ -220,8 +231,10 @@ async def cmd_invite(args: argparse.Namespace) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import StartupError, run_forever
 
+    settings = _settings(args)
+    _log_level(settings, args)
     try:
-        await run_forever(_settings(args))
+        await run_forever(settings)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

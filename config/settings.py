@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -66,7 +66,14 @@ class Settings(BaseSettings):
     slack_http_port: int = 3000
     slack_http_path: str = "/slack/events"
     slack_channel_period: float = 1.0  # seconds between messages into one channel
-    log_level: str = "INFO"
+    # `whereabouts run` and `console` (-v: DEBUG). Loggers that would print what people typed
+    # or the bot's token stay quiet whatever this says (bot/logs.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(

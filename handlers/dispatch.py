@@ -13,14 +13,12 @@ from handlers.arguments import Typed
 from handlers.commands import ALIASES, BY_NAME, HELP
 from handlers.context import Services
 from handlers.episodes import Step
-from handlers.messages import Chat, Outcome, Refusal
+from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal
 from handlers.timeparse import TimeParseError
 from storage.models import Staff
 from storage.repo import StaleWrite
 
 log = logging.getLogger(__name__)
-
-NOT_ENROLLED = "You're not enrolled in Whereabouts. Ask your manager for an invite code."
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class Dispatcher:
             return await command.handler(step, Typed(parsed.name, parsed.args, command.usage))
         # Refused: nothing was stored, so a pressed button must not show as taken.
         except Refusal as refusal:
-            return Outcome.refuse(refusal.message)
+            return Outcome.refuse(refusal.message, refusal.field_code)
         except TimeParseError as error:
             return Outcome.refuse(f"{error} Nothing was saved.")
         except StaleWrite:

@@ -1,4 +1,8 @@
-"""Who may talk to the bot: one-time invite codes, and team chats registered by a manager."""
+"""Who may talk to the bot: one-time invite codes, and team chats registered by a manager.
+
+`start` (/start <code>) and `register` (/register <team>) are the flows every transport
+runs; each returns an Outcome whose replies the transport delivers in its own way.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from handlers.context import Services
+from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply
 from storage import chats, repo
 from storage.models import Role, Staff
 
 INVITE_LIFETIME = timedelta(hours=72)
 REFUSED = "That invite code can't be used. Ask your manager for a new one."
+ALREADY_ENROLLED = "You're enrolled. Send /help."
 # Roles that may register a team chat.
 REGISTRARS = frozenset(
     {Role.ADMIN, Role.TEAM_MANAGER, Role.OUT_OF_HOURS_MANAGER, Role.HEAD_OF_SERVICE}
@@ -74,3 +80,45 @@ async def register_chat(
         f"This chat is now the {team} team chat. Alerts for {team} come here, showing a child's "
         "reference and first name only; profiles go by direct message."
     )
+
+
+def welcome(staff: Staff) -> str:
+    where = staff.home or staff.team or "the service"
+    return (
+        f"Welcome, {staff.name}. You're enrolled as {staff.role.value.replace('_', ' ')}"
+        f" ({where}). Send /help for the commands, or /absent to report a child missing."
+    )
+
+
+async def start(
+    svc: Services, transport: str, external_id: str, staff: Staff | None, code: str
+) -> Outcome:
+    """/start <code>: enrol this chat identity. Every reply is for the person alone."""
+    if not code.strip():
+        return _to_them(NOT_ENROLLED if staff is None else ALREADY_ENROLLED)
+    enrolled = await redeem(svc, transport, external_id, code)
+    if enrolled is None:
+        refused = _to_them(REFUSED)
+        refused.refused = True
+        return refused
+    return _to_them(welcome(enrolled))
+
+
+async def register(
+    svc: Services, staff: Staff | None, chat: Chat, team: str, where_to: str
+) -> Outcome:
+    """/register <team>, typed in `chat`. Not enrolled, or not in a team chat: a private
+    reply (`where_to` says where to send it instead, in the platform's words). Not allowed,
+    or no team named: refused. Registered: the answer is for everyone in the chat."""
+    if staff is None:
+        return _to_them(NOT_ENROLLED)
+    if not chat.is_group:
+        return _to_them(f"Send /register <team> {where_to}.")
+    answer = await register_chat(svc, staff, chat.transport, chat.chat_id, team)
+    if staff.role not in REGISTRARS or not team.strip():
+        return Outcome.refuse(answer)
+    return Outcome.say(answer)
+
+
+def _to_them(text: str) -> Outcome:
+    return Outcome([Reply(text, private=True)])

@@ -13,6 +13,7 @@ from datetime import datetime
 from config.presets import Preset
 from handlers.access import action_refusal, may
 from handlers.context import Services
+from handlers.guided_report import ReportField
 from handlers.messages import Chat, Outcome, Refusal
 from reminders import escalation, hub
 from reminders.formatting import local_time, short_time
@@ -140,7 +141,8 @@ async def report_absent(
     if not details.strip():
         raise Refusal(
             "Say where the child was last seen and what happened, e.g. "
-            "/absent C-0042 21:05 left after a row, phone off"
+            "/absent C-0042 21:05 left after a row, phone off",
+            ReportField.WHERE,
         )
     lines: list[str] = []
     async with step.svc.db.write() as tx:
@@ -193,7 +195,8 @@ async def _report_one(
     if previous_end is not None and last_seen < previous_end:
         raise Refusal(
             f"{child.label}'s previous episode ended at {local_time(previous_end, tz)}; "
-            f"last seen {local_time(last_seen, tz)} is before that. Check the time."
+            f"last seen {local_time(last_seen, tz)} is before that. Check the time.",
+            ReportField.SEEN,
         )
     episode_id = await repo.insert_episode(
         tx,

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from reminders.formatting import short_time
 from storage.models import Button
 
+NOT_ENROLLED = "You're not enrolled in Whereabouts. Ask your manager for an invite code."
+
 
 @dataclass(frozen=True)
 class Chat:
@@ -32,6 +34,8 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     refused: bool = False  # nothing was done (a button press lost, a bad command)
     episode_ids: list[int] = field(default_factory=list)  # the episodes the replies are about
+    # refused: the report field it is about, by code (a guided_report.ReportField)
+    field_code: str | None = None
 
     def about(self, *episode_ids: int) -> Outcome:
         self.episode_ids.extend(episode_ids)
@@ -42,8 +46,8 @@ class Outcome:
         return cls([Reply(text, tuple(buttons))])
 
     @classmethod
-    def refuse(cls, text: str) -> Outcome:
-        return cls([Reply(text)], refused=True)
+    def refuse(cls, text: str, field_code: str | None = None) -> Outcome:
+        return cls([Reply(text)], refused=True, field_code=field_code)
 
     @property
     def text(self) -> str:
@@ -54,11 +58,14 @@ class Refusal(Exception):
     """A command that cannot be done now. The message says why and what is allowed instead.
 
     Raised inside a write transaction, it rolls the transaction back: nothing is written.
+    `field_code` names the report field it is about (a guided_report.ReportField), so a form can
+    show it against that field.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field_code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field_code = field_code
 
 
 def recorded_before_restart(what: str, applied_at: datetime, zone: ZoneInfo) -> str:
@@ -67,6 +74,11 @@ def recorded_before_restart(what: str, applied_at: datetime, zone: ZoneInfo) -> 
         f"Recorded before a restart, at {short_time(applied_at, zone)}: your {what} is saved "
         "and its alerts go out. Send /status to check it."
     )
+
+
+def taken_line(label: str, staff_name: str, at: datetime, zone: ZoneInfo) -> str:
+    """What a pressed alert gains: which button, who pressed it, when."""
+    return f"✔ {label}: {staff_name}, {short_time(at, zone)}"
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 from bot.cli import main
-from handlers.dispatch import NOT_ENROLLED, Dispatcher
+from handlers.dispatch import Dispatcher
+from handlers.messages import NOT_ENROLLED
 from tests.support.clock import local
 from tests.support.harness import Harness
 from tests.support.team import STAFF

@@ -89,3 +89,35 @@ def test_bad_time_names_its_line(tmp_path, capsys):
     )
     assert main(["simulate", str(bad)]) == 2
     assert f"{bad}:6" in capsys.readouterr().err
+
+
+def test_log_level_setting_sets_the_level_and_keeps_quiet_loggers_quiet(tmp_path, monkeypatch):
+    """WHEREABOUTS_LOG_LEVEL sets `whereabouts run`'s level; the loggers that would print what
+    people typed (aiosqlite, python-telegram-bot) or the bot token (httpx) stay quiet."""
+    import logging
+
+    for name in ("TELEGRAM_BOT_TOKEN", "WHEREABOUTS_TELEGRAM_TOKEN", "SLACK_BOT_TOKEN",
+                 "WHEREABOUTS_SLACK_BOT_TOKEN", "WHEREABOUTS_CONFIG"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WHEREABOUTS_LOG_LEVEL", "debug")
+    root = logging.getLogger()
+    quiet = {name: logging.getLogger(name) for name in ("aiosqlite", "telegram", "httpx")}
+    before = root.level, {name: logger.level for name, logger in quiet.items()}
+    try:
+        assert main(["run", "--db", str(tmp_path / "w.db")]) == 2  # no platform configured
+        assert root.level == logging.DEBUG
+        assert quiet["aiosqlite"].getEffectiveLevel() >= logging.INFO
+        assert quiet["telegram"].getEffectiveLevel() >= logging.INFO
+        assert quiet["httpx"].getEffectiveLevel() >= logging.WARNING
+    finally:
+        root.setLevel(before[0])
+        for name, level in before[1].items():
+            quiet[name].setLevel(level)
+
+
+def test_log_level_defaults_to_warnings_only(monkeypatch):
+    from config.settings import Settings
+
+    monkeypatch.delenv("WHEREABOUTS_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("WHEREABOUTS_CONFIG", raising=False)
+    assert Settings().log_level == "WARNING"

@@ -7,8 +7,8 @@ import asyncio
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from handlers.dispatch import NOT_ENROLLED, Dispatcher
-from handlers.messages import split_text
+from handlers.dispatch import Dispatcher
+from handlers.messages import NOT_ENROLLED, split_text
 from storage import repo
 from tests.support.clock import local
 from tests.support.harness import Harness

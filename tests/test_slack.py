@@ -21,17 +21,20 @@ import yaml
 from bot import app as live
 from bot.delivery import OutboxDelivery
 from bot.router import Router
+from bot.slack.app import SlackPlatform
+from bot.slack.blocks import REPORT_CALLBACK
+from bot.slack.interactions import command_words
+from bot.slack.listeners import SLACK_HELP
 from bot.slack.manifest import main as manifest_main
 from bot.slack.manifest import manifests, slash_name
-from bot.slack_blocks import REPORT_CALLBACK
-from bot.slack_sender import ChannelPacer
-from bot.slack_transport import SLACK_HELP, SlackPlatform, command_words
-from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
+from bot.slack.sender import ChannelPacer
+from bot.telegram.app import TelegramPlatform
+from bot.telegram.sender import PerChatRateLimiter
 from config.settings import Settings
 from handlers import duty_commands, enrolment
 from handlers.commands import COMMANDS, HELP
-from handlers.dispatch import NOT_ENROLLED
 from handlers.episodes import Step
+from handlers.messages import NOT_ENROLLED
 from reminders.sweeper import Sweeper
 from storage import chats, repo, reports
 from tests.support.clock import local

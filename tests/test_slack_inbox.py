@@ -1,5 +1,5 @@
 """Slack slash commands survive a crash: stored before the ack, replayed at the next start,
-never carried out twice (bot/slack_transport.py, storage/inbox.py), as Telegram's updates do
+never carried out twice (bot/slack/inbox.py, storage/inbox.py), as Telegram's updates do
 (tests/test_telegram_inbox.py)."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from bot.router import Router
-from bot.slack_transport import NOT_STORED, HttpListen, SlackPlatform, event_key
+from bot.slack.app import HttpListen, SlackPlatform
+from bot.slack.inbox import NOT_STORED, event_key
 from storage import inbox, repo
 from tests.support.clock import local
 from tests.support.harness import events_saying

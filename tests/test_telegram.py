@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from handlers import enrolment
-from handlers.dispatch import NOT_ENROLLED
+from handlers.messages import NOT_ENROLLED
 from storage import chats, repo
 from tests.support.clock import local
 from tests.support.team import child
@@ -338,7 +338,7 @@ async def test_webhook_mode_checks_the_secret_token(tmp_path):
 
     rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
     await rig.platform.stop()  # restart the same bot in webhook mode
-    from bot.telegram_transport import TelegramPlatform
+    from bot.telegram.app import TelegramPlatform
 
     platform = TelegramPlatform(rig.svc, rig.fake.token, base_url=rig.fake.base_url)
     with socket.socket() as probe:
@@ -391,7 +391,7 @@ async def test_webhook_mode_checks_the_secret_token(tmp_path):
 def test_proxies_come_from_the_environment_once_per_host(monkeypatch):
     """aiohttp's trust_env is off (it read ~/.netrc on a thread before every call); the
     proxy settings it would have honoured still are."""
-    from bot.telegram_http import AiohttpRequest
+    from bot.telegram.http import AiohttpRequest
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

@@ -1,5 +1,5 @@
 """Telegram updates survive a crash: stored before Telegram is told we have them, replayed
-after a restart, never carried out twice (bot/telegram_inbox.py, storage/inbox.py).
+after a restart, never carried out twice (bot/telegram/inbox.py, storage/inbox.py).
 
 The crash loop (tests/test_crash_loop.py) shows the same with real SIGKILLs; these pin each
 path in one process.

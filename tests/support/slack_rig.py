@@ -24,7 +24,7 @@ import aiohttp
 
 from bot.delivery import OutboxDelivery
 from bot.router import Router
-from bot.slack_transport import HttpListen, SlackPlatform
+from bot.slack.app import HttpListen, SlackPlatform
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bot.delivery import OutboxDelivery
 from bot.router import Router
-from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
+from bot.telegram.app import TelegramPlatform
+from bot.telegram.sender import PerChatRateLimiter
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock

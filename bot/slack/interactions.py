@@ -1,9 +1,8 @@
-"""Slack's interactive parts that need the record: the report form's check, button presses.
+"""Slack's interactive parts that need the record: button presses, and slash command words.
 
-The form is checked field by field (so Slack can show each error against its field) and
-then becomes the same /absent command a person could type. A button press is its typed
-command; whether it took effect is read from the record (a press that lost a race writes
-nothing), so only a press that did something changes the message.
+A button press is its typed command; whether it took effect is read from the record (a
+press that lost a race writes nothing), so only a press that did something changes the
+message.
 """
 
 from __future__ import annotations
@@ -13,16 +12,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from bot.slack.blocks import escape, pressed
 from bot.slack.manifest import CARRIER, command_name
-from bot.slack_blocks import escape, pressed, read_report
 from handlers import duty_commands
-from handlers.access import may
 from handlers.context import Services
 from handlers.dispatch import parse_command
 from handlers.messages import Refusal
-from handlers.timeparse import TimeParseError, parse_when
 from storage import repo
-from storage.models import Concern, Staff
+from storage.models import Staff
 
 REMEMBERED = 500  # pressed messages, locks and event ids kept in memory
 
@@ -66,40 +63,6 @@ def command_words(command: str, text: str) -> tuple[str, str]:
 
 def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-async def check_report(
-    svc: Services, staff: Staff, values: dict[str, Any]
-) -> tuple[dict[str, str], str]:
-    """(errors by field, '') or ({}, the /absent command the form stands for)."""
-    form = read_report(values)
-    errors: dict[str, str] = {}
-    child = await repo.get_child_by_ref(svc.db, form.child) if form.child else None
-    if child is None or not may(staff, "report", child):
-        errors["child"] = "Choose one of the children you can report."
-    zone = svc.preset_for(child).zone if child is not None else svc.display_zone
-    when = None
-    try:
-        if not form.seen:
-            raise TimeParseError("Say when they were last seen: 21:10, 20 min ago …")
-        when = parse_when(form.seen, svc.clock.now(), zone)
-    except TimeParseError as error:
-        errors["seen"] = str(error)
-    if not form.where:
-        errors["where"] = "Say where they were last seen and what happened."
-    if not form.done:
-        errors["done"] = "Say what you have done so far (searched, called, visited …)."
-    try:
-        level = Concern(form.concern)
-    except ValueError:
-        errors["concern"] = "Choose your level of concern."
-    if errors or child is None or when is None:
-        return errors, ""
-    # The form becomes the typed command, so both paths are one rule.
-    return {}, (
-        f"/absent {child.ref} {when.isoformat()} {form.where}; "
-        f"done so far: {form.done} concern {level.value}"
-    )
 
 
 @dataclass(frozen=True)

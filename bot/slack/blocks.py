@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.guided_report import CONCERN_LABELS, QUESTIONS, ReportField
 from handlers.messages import split_text
-from storage.models import Button, Child, Concern
+from storage.models import Button, Child
 
 Block = dict[str, Any]
 
@@ -27,12 +28,6 @@ ACTION_PREFIX = "cmd:"  # action_id of a button that runs its value as a typed c
 OPEN_REPORT = "open_report"  # the Home tab's "Report a child absent" button
 REPORT_CALLBACK = "whereabouts_report"  # the guided report modal
 PRESSED_BLOCK = "whereabouts_pressed"  # block_id prefix of the "who took it" context lines
-
-CONCERN_LABELS = {
-    Concern.NONE: "No intervention",
-    Concern.CARER: "Carer intervention",
-    Concern.POLICE: "Police intervention",
-}
 
 
 def escape(text: str) -> str:
@@ -112,7 +107,8 @@ def pressed(blocks: list[Block], line: str) -> list[Block]:
 
 
 def report_modal(children: list[Child], metadata: dict[str, str]) -> dict[str, Any]:
-    """The report as a form: nothing is saved until it is submitted."""
+    """The report as a form (the questions are handlers/guided_report.py's): nothing is saved
+    until it is submitted."""
     if len(children) <= SELECT_OPTIONS_LIMIT:
         child_element: dict[str, Any] = {
             "type": "static_select",
@@ -126,6 +122,26 @@ def report_modal(children: list[Child], metadata: dict[str, str]) -> dict[str, A
             "action_id": "value",
             "placeholder": plain("Their reference, e.g. C-0042"),
         }
+    seen = {"type": "plain_text_input", "action_id": "value"}
+    where = {"type": "plain_text_input", "action_id": "value", "multiline": True}
+    done = {"type": "plain_text_input", "action_id": "value", "multiline": True}
+    concern = {
+        "type": "radio_buttons",
+        "action_id": "value",
+        "options": [
+            {"text": plain(label), "value": level.value} for level, label in CONCERN_LABELS.items()
+        ],
+    }
+    elements: dict[ReportField, dict[str, Any]] = {
+        ReportField.CHILD: child_element,
+        ReportField.SEEN: seen,
+        ReportField.WHERE: where,
+        ReportField.DONE: done,
+        ReportField.CONCERN: concern,
+    }
+    for question, element in elements.items():
+        if hint := QUESTIONS[question].hint:
+            element["placeholder"] = plain(hint)
     return {
         "type": "modal",
         "callback_id": REPORT_CALLBACK,
@@ -134,43 +150,8 @@ def report_modal(children: list[Child], metadata: dict[str, str]) -> dict[str, A
         "submit": plain("Report"),
         "close": plain("Cancel"),
         "blocks": [
-            _input("child", "Who is it?", child_element),
-            _input(
-                "seen",
-                "When were they last seen?",
-                {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "placeholder": plain("21:10, 20 min ago, yesterday 23:15"),
-                },
-            ),
-            _input(
-                "where",
-                "Where were they last seen, and what happened?",
-                {"type": "plain_text_input", "action_id": "value", "multiline": True},
-            ),
-            _input(
-                "done",
-                "What have you done so far?",
-                {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "multiline": True,
-                    "placeholder": plain("searched, called, visited …"),
-                },
-            ),
-            _input(
-                "concern",
-                "Your level of concern",
-                {
-                    "type": "radio_buttons",
-                    "action_id": "value",
-                    "options": [
-                        {"text": plain(label), "value": level.value}
-                        for level, label in CONCERN_LABELS.items()
-                    ],
-                },
-            ),
+            _input(question, QUESTIONS[question].label, element)
+            for question, element in elements.items()
         ],
     }
 
@@ -179,16 +160,7 @@ def _input(block_id: str, label: str, element: dict[str, Any]) -> Block:
     return {"type": "input", "block_id": block_id, "label": plain(label), "element": element}
 
 
-@dataclass(frozen=True)
-class ReportForm:
-    child: str
-    seen: str
-    where: str
-    done: str
-    concern: str
-
-
-def read_report(values: dict[str, Any]) -> ReportForm:
+def read_report(values: dict[str, Any]) -> dict[ReportField, str]:
     """The submitted form's answers, as text (missing answers are empty)."""
 
     def answer(block_id: str) -> str:
@@ -196,9 +168,7 @@ def read_report(values: dict[str, Any]) -> ReportForm:
         option = state.get("selected_option") or {}
         return " ".join(str(option.get("value") or state.get("value") or "").split())
 
-    return ReportForm(
-        answer("child"), answer("seen"), answer("where"), answer("done"), answer("concern")
-    )
+    return {question: answer(question) for question in ReportField}
 
 
 # ---- the App Home tab ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import PermanentDeliveryError, RetryLater, backoff
 from bot.router import Unreachable
-from bot.slack_blocks import Block, escape, message_parts, section
+from bot.slack.blocks import Block, escape, message_parts, section
 from handlers.context import Services
 from reminders.formatting import PROFILE_HEADING
 from storage import chats, reports

@@ -35,7 +35,7 @@ class AiohttpRequest(BaseRequest):
         before_each: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`before_each` is awaited before every call (the getUpdates request: until what was
-        fetched is stored, see bot/telegram_inbox.py); a TelegramError from it fails the call."""
+        fetched is stored, see bot/telegram/inbox.py); a TelegramError from it fails the call."""
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -134,7 +134,7 @@ def _body(request_data: RequestData | None) -> Any:
     for name, value in fields.items():
         form.add_field(name, value)
     for name, part in files.items():
-        filename, content, mime = part  # type: ignore[misc]
+        filename, content, mime = part
         form.add_field(name, content, filename=filename, content_type=mime)
     return form
 

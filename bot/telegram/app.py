@@ -1,0 +1,144 @@
+"""Telegram: the same conversation logic, through python-telegram-bot's real Application.
+
+This module builds the Application (networking, rate limits, the durable update queue) and
+starts and stops it; listeners.py and guided.py handle what comes in, sender.py what goes
+out, inbox.py keeps updates across a crash. Every rule stays in handlers/ and reminders/;
+every button is a typed command.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+# Opt in to PTB's future behaviour: RetryAfter.retry_after as a timedelta (no deprecation noise).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import logs
+from bot.telegram.guided import GUIDED_TIMEOUT, GuidedReport
+from bot.telegram.http import AiohttpRequest
+from bot.telegram.inbox import DurableUpdateQueue, HandledMarks, PerPersonProcessor
+from bot.telegram.listeners import Listeners
+from bot.telegram.sender import NAME, PerChatRateLimiter, TelegramSender
+from handlers.context import Services
+from storage import inbox
+from storage.models import OutboxMessage
+
+# PTB logs whole updates and request parameters at DEBUG (what carers typed about children);
+# httpx logs every request URL at INFO, and a Bot API URL holds the bot's token.
+logs.keep_quiet()
+
+
+class TelegramPlatform:
+    name = NAME
+
+    def __init__(
+        self,
+        svc: Services,
+        token: str,
+        *,
+        base_url: str | None = None,
+        rate_limiter: AIORateLimiter | None = None,
+        guided_timeout: float = GUIDED_TIMEOUT,
+        read_timeout: float = 5.0,
+    ) -> None:
+        self.svc = svc
+        self.after_command: Callable[[], Awaitable[object]] | None = None
+        # Updates are stored before Telegram is told we have them and replayed after a crash;
+        # people's updates run concurrently, each person's in order (see bot/telegram/inbox.py).
+        self.queue = DurableUpdateQueue(svc.db, svc.clock, NAME)
+        self.marks = HandledMarks(svc.db, svc.clock, NAME)
+        self._applied_before: dict[int, datetime] = {}
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .rate_limiter(rate_limiter or PerChatRateLimiter(max_retries=3))
+            .update_queue(self.queue)
+            .concurrent_updates(PerPersonProcessor(self._handled))
+            .request(AiohttpRequest(read_timeout=read_timeout))
+            # getUpdates confirms what it fetched before: only once that is on disk
+            .get_updates_request(
+                AiohttpRequest(connection_pool_size=1, before_each=self.queue.on_disk)
+            )
+        )
+        if base_url:
+            builder = builder.base_url(base_url).base_file_url(
+                base_url.replace("/bot", "/file/bot")
+            )
+        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.sender = TelegramSender(svc, self.app.bot)
+        self.listeners = Listeners(
+            svc, self.app.bot, self.sender, self._applied_before, self._after
+        )
+        self.dispatcher = self.listeners.dispatcher
+        self._add_handlers(guided_timeout)
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self, webhook: dict[str, Any] | None = None) -> None:
+        """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen."""
+        await self.app.initialize()
+        await inbox.prune(self.svc.db, self.svc.clock.now())
+        await self.app.start()
+        # Left unhandled by a crash: handled first, before anything new is fetched.
+        await self.queue.replay(self.app.bot, self._applied_before)
+        # A webhook's 200 goes back when `put` returns, so `put` waits for the disk; when
+        # polling, the next getUpdates waits instead (bot/telegram/inbox.py).
+        self.queue.wait_for_disk = bool(webhook)
+        if webhook:
+            await self.app.updater.start_webhook(**webhook)  # type: ignore[union-attr]
+        else:
+            await self.app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        try:
+            if self.app.running:
+                await self.app.stop()
+            await self.app.shutdown()
+        finally:
+            await self.marks.flush()  # before the database closes
+
+    def _add_handlers(self, guided_timeout: float) -> None:
+        fresh = filters.UpdateType.MESSAGE  # edits never rewrite the timeline
+        on = self.listeners
+        # Handlers block: an update counts as handled only when they have finished. The
+        # processor runs different people at once, so one slow chat holds up nobody else.
+        self.app.add_handler(TypeHandler(Update, on.replayed_after_crash), group=-1)
+        self.app.add_handler(GuidedReport(on).handler(guided_timeout))
+        self.app.add_handler(MessageHandler(filters.COMMAND & fresh, on.on_command))
+        self.app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on.on_edited))
+        self.app.add_handler(CallbackQueryHandler(on.on_button, pattern=r"^/"))
+        self.app.add_error_handler(on.on_error)
+
+    async def _handled(self, update: Update) -> None:
+        self._applied_before.pop(update.update_id, None)
+        self.marks.add(update.update_id)
+
+    async def _after(self) -> None:
+        if self.after_command is not None:
+            await self.after_command()
+
+    # ---- outgoing (the outbox calls these) ------------------------------------------
+
+    async def send_direct(self, external_id: str, message: OutboxMessage) -> None:
+        await self.sender.send_direct(external_id, message)
+
+    async def send_team(self, chat_id: str, message: OutboxMessage) -> None:
+        await self.sender.send_team(chat_id, message)
+
+    async def redact(self, message: OutboxMessage) -> None:
+        await self.sender.redact(message)
