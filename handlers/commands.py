@@ -47,6 +47,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     in_help: bool = True  # listed by /help
     listed: bool = True  # False: a button's command, listed nowhere (not in README, Slack)
+    guided: bool = False  # typed on its own, it starts the guided report (handlers.intake)
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -81,6 +82,7 @@ COMMANDS: tuple[Command, ...] = (
         "report",
         run.absent,
         usage_args="<child> <last seen time> <where and what happened>",
+        guided=True,
     ),
     Command(
         "away", "<child> <where they are>", "Away from placement, whereabouts known", "update",

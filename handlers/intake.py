@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from handlers.commands import BY_NAME
 from handlers.messages import Chat
 from storage.models import Staff
 
@@ -32,6 +33,7 @@ def route(
         return Route.REGISTER
     if chat.is_group and chat.team is None:
         return Route.NOT_SET_UP
-    if name == "absent" and not args.strip() and staff is not None:
+    command = BY_NAME.get(name)
+    if command is not None and command.guided and not args.strip() and staff is not None:
         return Route.GUIDED_REPORT
     return Route.COMMAND

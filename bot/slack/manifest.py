@@ -25,8 +25,6 @@ RESERVED_PREFIX = "wb-"
 CARRIER = "missing"
 CARRIER_SUMMARY = "Every Whereabouts command: /missing <command> …"
 CARRIER_HINT = "<command> … e.g. absent Jay 21:05 left after a row"
-# On its own, this one opens the report form: on Slack all its arguments are optional.
-OPENS_A_FORM = "absent"
 
 
 def slash_name(command: str) -> str:
@@ -53,7 +51,7 @@ def _quoted(text: str) -> str:
 
 def _registry_entry(command: Command) -> str:
     description, hint = command.summary, command.hint or command.args
-    if command.name == OPENS_A_FORM:
+    if command.guided:  # on its own it opens the report form: every argument is optional
         description += " (on its own: opens a form)"
         hint = re.sub(r"<([^>]*)>", r"[\1]", hint)
     return _entry(slash_name(command.name), description, hint)
