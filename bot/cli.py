@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.presets import PresetError, load_all_presets
-from config.settings import Settings
+from config.settings import DISPLAY_TIMEZONE, Settings
 from config.yamlfile import DataFileError
 
 EXIT_USAGE = 2
@@ -88,7 +88,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
     from handlers import exports
     from storage import repo
 
-    zone = ZoneInfo("Europe/London")
+    zone = ZoneInfo(DISPLAY_TIMEZONE)
     db = await _open(_settings(args))
     try:
         staff = await repo.get_staff(db, args.as_)
@@ -210,7 +210,7 @@ async def cmd_invite(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         await db.close()
-    when = expires.astimezone(ZoneInfo("Europe/London")).strftime("%a %d %b %H:%M")
+    when = expires.astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%a %d %b %H:%M")
     print(f"Invite code for {args.staff}: {code}")
     print(f"They send '/start {code}' to the bot in a direct message (Telegram), or DM the code")
     print(f"to the app (Slack). It works once and expires {when}.")

@@ -47,9 +47,8 @@ from bot.slack_sender import (
 )
 from handlers import duty_commands, enrolment, views
 from handlers.access import ACTIONS, may
-from handlers.context import Services
+from handlers.context import Services, Step
 from handlers.dispatch import HELP, NOT_ENROLLED, Dispatcher
-from handlers.episodes import Step
 from handlers.messages import Chat, Outcome, Reply, recorded_before_restart
 from reminders.formatting import short_time
 from storage import chats, inbox, repo

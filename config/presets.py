@@ -27,9 +27,9 @@ from pydantic import (
     model_validator,
 )
 
+from config.calendar import AreaCalendar
 from config.rules import catalogue
 from config.yamlfile import DataFileError, load_model
-from reminders.calendar import AreaCalendar
 
 AREAS = ("jersey", "hipsw", "buckinghamshire", "north-somerset", "west-yorkshire")
 

@@ -13,8 +13,7 @@ from functools import partial
 
 from handlers import duty_commands, episodes, report_commands, views
 from handlers.access import action_refusal, can_see, may
-from handlers.context import Services
-from handlers.episodes import Step
+from handlers.context import Services, Step
 from handlers.messages import Chat, Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
 from reminders.formatting import profile_text

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 
 from handlers.access import may
-from handlers.episodes import Step
+from handlers.context import Step
 from handlers.messages import Outcome, Refusal
 from reminders import duties
 from reminders.formatting import duration, local_time

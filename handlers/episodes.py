@@ -7,13 +7,12 @@ rolls all of it back and is shown to the person with what they can do instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from config.presets import Preset
 from handlers.access import action_refusal, may
-from handlers.context import Services
-from handlers.messages import Chat, Outcome, Refusal
+from handlers.context import Step
+from handlers.messages import Outcome, Refusal
 from reminders import escalation, hub
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
@@ -30,16 +29,6 @@ from storage.models import (
     RhiStatus,
     Staff,
 )
-
-
-@dataclass(frozen=True)
-class Step:
-    """Everything an operation needs about the moment it runs."""
-
-    svc: Services
-    staff: Staff
-    now: datetime
-    chat: Chat | None = None
 
 
 def _check(step: Step, action: str, child: Child) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from handlers import charts, summaries
 from handlers.access import SERVICE_WIDE
-from handlers.episodes import Step, _check, _event, _open_episode
+from handlers.context import Step
+from handlers.episodes import _check, _event, _open_episode
 from handlers.messages import Outcome, Refusal
 from handlers.summaries import RECORDED, View
 from reminders import alerts

@@ -27,8 +27,8 @@ from bot.slack_transport import SLACK_HELP, SlackPlatform, command_words
 from bot.telegram_transport import PerChatRateLimiter, TelegramPlatform
 from config.settings import Settings
 from handlers import duty_commands, enrolment
+from handlers.context import Step
 from handlers.dispatch import HELP, NOT_ENROLLED
-from handlers.episodes import Step
 from reminders.sweeper import Sweeper
 from storage import chats, repo, reports
 from tests.conftest import local
