@@ -15,11 +15,11 @@ from typing import Any, Generic, TypeVar
 
 from bot.slack_blocks import escape, pressed, read_report
 from handlers import duty_commands
-from handlers.access import may
 from handlers.context import Services
 from handlers.dispatch import parse_command
 from handlers.messages import Refusal
 from handlers.timeparse import TimeParseError, parse_when
+from reminders.access import may
 from storage import repo
 from storage.models import Concern, Staff
 

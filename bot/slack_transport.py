@@ -46,10 +46,10 @@ from bot.slack_sender import (
     status_code,
 )
 from handlers import duty_commands, enrolment, views
-from handlers.access import ACTIONS, may
 from handlers.context import Services, Step
 from handlers.dispatch import HELP, NOT_ENROLLED, Dispatcher
 from handlers.messages import Chat, Outcome, Reply, recorded_before_restart
+from reminders.access import ACTIONS, may
 from reminders.formatting import short_time
 from storage import chats, inbox, repo
 from storage.models import Button, OutboxMessage, Staff

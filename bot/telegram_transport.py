@@ -48,11 +48,11 @@ from bot.router import Unreachable
 from bot.telegram_http import AiohttpRequest
 from bot.telegram_inbox import DurableUpdateQueue, HandledMarks, PerPersonProcessor
 from handlers import enrolment
-from handlers.access import can_see, may
 from handlers.context import Services
 from handlers.dispatch import NOT_ENROLLED, Dispatcher
 from handlers.messages import Chat, Outcome, recorded_before_restart, split_text
 from handlers.timeparse import TimeParseError, parse_when
+from reminders.access import can_see, may
 from reminders.formatting import PROFILE_HEADING, short_time
 from storage import chats, inbox, repo, reports
 from storage.models import Button, OutboxMessage, Staff

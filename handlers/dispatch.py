@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import partial
 
 from handlers import duty_commands, episodes, report_commands, views
-from handlers.access import action_refusal, can_see, may
 from handlers.context import Services, Step
 from handlers.messages import Chat, Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
+from reminders.access import action_refusal, can_see, may
 from reminders.formatting import profile_text
 from storage import repo
 from storage.models import (

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from handlers.access import may
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal
 from reminders import duties
+from reminders.access import may
 from reminders.formatting import duration, local_time
 from storage import repo
 from storage.models import Child, Duty, Role

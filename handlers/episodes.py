@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from config.presets import Preset
-from handlers.access import action_refusal, may
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal
 from reminders import escalation, hub
+from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
 from storage import repo

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from handlers import charts, summaries
-from handlers.access import SERVICE_WIDE
 from handlers.context import Step
 from handlers.episodes import _check, _event, _open_episode
 from handlers.messages import Outcome, Refusal
 from handlers.summaries import RECORDED, View
 from reminders import alerts
+from reminders.access import SERVICE_WIDE
 from storage import repo, reports
 from storage.models import Child, Role
 

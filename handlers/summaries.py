@@ -1,7 +1,7 @@
 """The managers' view: the daily missing summary and the weekly multi-agency pack.
 
 Both are read-only views over the episode record, scoped to what the reader may see
-(handlers.access.can_see): a team manager their teams' children, a Director the service.
+(reminders.access.can_see): a team manager their teams' children, a Director the service.
 Children are named by reference and first name only, so either may go to a managers' chat.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.access import can_see
+from reminders.access import can_see
 from reminders.formatting import duration, local_time
 from storage import repo, reports
 from storage.models import Category, Child, Duty, Episode, Event, Staff

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from config.presets import Ladder, Preset
-from handlers.access import ACTIONS
 from reminders import routing
+from reminders.access import ACTIONS
 from reminders.formatting import duration, local_time, profile_text, short_time
 from reminders.trigger_plan import TriggerPlan, overnight_at
 from storage import repo, timers
