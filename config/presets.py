@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from config import rule_ids
 from config.calendar import AreaCalendar
 from config.rules import catalogue
 from config.yamlfile import DataFileError, load_model
@@ -319,6 +320,48 @@ class DutySpec(Strict):
         return self
 
 
+def _placeholders_in(text: str, known: frozenset[str], what: str) -> None:
+    names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    unknown = names - known
+    if unknown:
+        raise ValueError(
+            f"{what} uses unknown placeholders {sorted(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+
+class OutOfHoursReturn(Strict):
+    """RHI-EDT: what the out-of-hours worker does about the return interview (NS §1.6), by
+    how far away the next working day is; the duty's {rhi_edt_instruction}."""
+
+    ask: str  # 16-47 h away: they ask the child who they want (NS §1.6.1)
+    hold: str  # 48 h or more: they hold the interview themselves (NS §1.6.2)
+
+
+LETTER_FIELDS = frozenset({"authority", "today", "child", "count", "section", "drafted"})
+LETTER_EPISODE_FIELDS = frozenset({"start", "end", "police_ref", "grade"})
+LETTER_EPISODES = "{episodes}"
+
+
+class DirectorLetter(Strict):
+    """DIR-LETTER: the draft letter to the home authority's Director (/letter).
+
+    `lines` is the letter; a line that is exactly "{episodes}" stands for one `episode` line
+    per missing episode of the child's.
+    """
+
+    section: str  # the protocol section the letter cites
+    episode: str
+    lines: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> DirectorLetter:
+        _placeholders_in(self.episode, LETTER_EPISODE_FIELDS, "episode")
+        for line in self.lines:
+            if line != LETTER_EPISODES:
+                _placeholders_in(line, LETTER_FIELDS, "lines")
+        return self
+
+
 class Preset(Strict):
     name: str
     title: str
@@ -330,6 +373,8 @@ class Preset(Strict):
     absence: AbsenceRules = AbsenceRules()
     bringing_back: BringingBack | None = None  # RET-HOURS, where the area sets it
     reports: Reports = Reports()
+    out_of_hours_return: OutOfHoursReturn | None = None  # RHI-EDT, where the area sets it
+    director_letter: DirectorLetter | None = None  # DIR-LETTER, where the area sets it
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}
@@ -351,6 +396,16 @@ class Preset(Strict):
             for rid in ladder.rule_ids:
                 if rid not in self.rules:
                     raise ValueError(f"ladder {name!r} uses {rid}, which the preset does not list")
+        if (self.director_letter is not None) != self.implements(rule_ids.DIRECTOR_LETTER):
+            raise ValueError(
+                f"a preset gives director_letter exactly when it implements "
+                f"{rule_ids.DIRECTOR_LETTER}"
+            )
+        if self.implements(rule_ids.OUT_OF_HOURS_RETURN) and self.out_of_hours_return is None:
+            raise ValueError(
+                f"{rule_ids.OUT_OF_HOURS_RETURN} needs out_of_hours_return: what the "
+                "out-of-hours worker does about the return interview"
+            )
         try:
             ZoneInfo(self.timezone)
         except Exception as exc:

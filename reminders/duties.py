@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from config.presets import Deadline, DutySpec, Preset
+from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset
+from config.rule_effects import rule_effects
 from reminders import alerts, routing
 from reminders.formatting import duration, local_time, short_time
 from storage import repo
@@ -34,9 +35,7 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-# Duties that close themselves when the return interview is recorded as held or declined.
 HANDED_UP_EVERY = timedelta(hours=24)
-CLOSED_BY_INTERVIEW = ("RHI-72H", "RHI-RECORD", "RHI-EDT", "RHI-CHASE")
 
 
 @dataclass(frozen=True)
@@ -155,13 +154,12 @@ async def trigger(
     if name == "found":
         await _close_when_found(at, episode)
     if name in ("rhi_held", "rhi_declined"):
-        await close_rules(
-            at, episode, CLOSED_BY_INTERVIEW, "done", actor.id, f"return interview {name[4:]}"
-        )
+        closed = rule_effects().closed_by_interview
+        await close_rules(at, episode, closed, "done", actor.id, f"return interview {name[4:]}")
     # A return is counted from when the child came back, not from when it was typed in.
     happened = episode.found_at if name == "found" and episode.found_at else now
     for rule_id, spec in preset.duties.items():
-        if spec.trigger != name and name not in _also_on(rule_id):
+        if spec.trigger != name and name not in rule_effects().also_triggered_by(rule_id):
             continue
         if not all(_holds(c, preset, happened, episode, child) for c in spec.when):
             if spec.otherwise_missing_for is None:
@@ -176,11 +174,6 @@ async def trigger(
         base = happened if happened != now else None
         made.append(await create(at, rule_id, spec, episode, child, actor, base=base))
     return made
-
-
-def _also_on(rule_id: str) -> tuple[str, ...]:
-    # NS §4.3: a Director letter for the 4th notification, or for any showing risk of harm.
-    return ("harm",) if rule_id == "DIR-LETTER" else ()
 
 
 async def create(
@@ -273,12 +266,8 @@ async def _owner(at: Moment, audience: str, child: Child, episode: Episode) -> s
 def _render(at: Moment, text: str, episode: Episode, child: Child) -> str:
     cal = at.preset.calendar
     hours = cal.hours_until_next_working_day(at.now)
-    edt = (
-        "Offer and, with consent, hold the return interview yourself (NS §1.6.2)."
-        if hours >= 48
-        else "Ask the child who they want for the return interview, and get parental consent "
-        "unless they are looked after (NS §1.6.1)."
-    )
+    instructions = at.preset.out_of_hours_return
+    edt = "" if instructions is None else instructions.hold if hours >= 48 else instructions.ask
     values = {
         "child": child.label,
         "ref": child.ref,
@@ -529,31 +518,30 @@ def _span(delta: timedelta) -> str:
 
 
 async def director_letter(tx: repo.Reader, preset: Preset, child: Child, now: datetime) -> str:
-    """A draft letter to the home authority's Director of Children's Services."""
+    """A draft letter to the home authority's Director of Children's Services, in the
+    preset's words."""
+    letter = preset.director_letter
+    assert letter is not None, "only an area with a director_letter drafts one"
     episodes = [e for e in await repo.episodes_of_child(tx, child.id) if e.ever_missing]
-    lines = []
-    for e in episodes:
-        end = local_time(e.found_at, preset.zone) if e.found_at else "still missing"
-        lines.append(
-            f"- from {local_time(e.last_seen_at, preset.zone)} to {end}; police reference "
-            f"{e.police_ref or 'not recorded'}, risk grade {e.police_grade.value if e.police_grade else 'not recorded'}"
+    episode_lines = [
+        letter.episode.format(
+            start=local_time(e.last_seen_at, preset.zone),
+            end=local_time(e.found_at, preset.zone) if e.found_at else "still missing",
+            police_ref=e.police_ref or "not recorded",
+            grade=e.police_grade.value if e.police_grade else "not recorded",
         )
-    today = now.astimezone(preset.zone).strftime("%d %B %Y")
+        for e in episodes
+    ]
     authority = child.home_authority or "the home authority"
-    return "\n".join(
-        [
-            f"To: the Director of Children's Services, {authority}",
-            f"Date: {today}",
-            f"Re: {child.label}, a child looked after by {authority} and living in our area",
-            "",
-            f"We have received {len(episodes)} missing notifications about this child "
-            "(North Somerset protocol §4.3):",
-            *lines,
-            "",
-            "We ask that you review the child's care plan and placement with us urgently, and "
-            "confirm the actions you will take to keep them safe.",
-            "",
-            "Signed: ______________________ Director / Assistant Director of Children's Services",
-            f"(to be signed today, {short_time(now, preset.zone)} draft)",
-        ]
-    )
+    values = {
+        "authority": authority,
+        "today": now.astimezone(preset.zone).strftime("%d %B %Y"),
+        "child": child.label,
+        "count": len(episodes),
+        "section": letter.section,
+        "drafted": short_time(now, preset.zone),
+    }
+    lines: list[str] = []
+    for line in letter.lines:
+        lines += episode_lines if line == LETTER_EPISODES else [line.format(**values)]
+    return "\n".join(lines)
