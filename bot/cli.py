@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config import rule_ids
 from config.presets import PresetError, load_all_presets
 from config.settings import DISPLAY_TIMEZONE, Settings
 from config.yamlfile import DataFileError
@@ -276,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("invite", help="issue a one-time enrolment code (72 hours)"))
     p.add_argument("--staff", required=True, help="staff id the code enrols")
     p.set_defaults(func=cmd_invite)
-    p = with_db(sub.add_parser("export", help="CSV for a period (SUM-QUARTER) or SSDA903"))
+    p = with_db(
+        sub.add_parser("export", help=f"CSV for a period ({rule_ids.QUARTERLY_EXPORT}) or SSDA903")
+    )
     p.add_argument("--as", dest="as_", required=True, help="staff id: what they may see")
     p.add_argument("--from", dest="from_", help="first day, YYYY-MM-DD")
     p.add_argument("--to", help="last day, YYYY-MM-DD (inclusive)")

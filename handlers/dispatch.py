@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
+from config.rule_effects import recorded_under
 from handlers import duty_commands, episodes, report_commands, views
 from handlers.context import Services, Step
 from handlers.messages import Chat, Outcome, Refusal, Reply
@@ -77,11 +78,7 @@ USAGE = {
 }
 
 # Events that make the area's duties: /command -> (trigger, rule id it is recorded under).
-FLAGS = {
-    "abduction": ("abduction", "MIS-ABDUCT"),
-    "harm": ("harm", "DIR-LETTER"),
-    "media": ("media", "MIS-MEDIA"),
-}
+FLAGS = {name: (name, recorded_under(name)) for name in ("abduction", "harm", "media")}
 
 END_REASONS = {
     "self": EndReason.SELF,

@@ -135,6 +135,6 @@ async def letter(step: Step, child: Child) -> str:
             "Only the child's social worker, managers and directors can draft the Director letter."
         )
     preset = step.svc.preset_for(child)
-    if not preset.implements("DIR-LETTER"):
+    if preset.director_letter is None:  # given exactly where the area implements DIR-LETTER
         raise Refusal(f"The {preset.name} protocol has no Director letter.")
     return await duties.director_letter(step.svc.db, preset, child, step.now)

@@ -17,8 +17,6 @@ from storage import repo, reports
 from storage.models import Category, Child, EpisodeState, Staff
 from storage.repo import Reader
 
-RULE = "SUM-QUARTER"
-
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     buffer = io.StringIO()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from config import rule_ids
 from config.presets import Ladder, Preset
 from reminders import routing
 from reminders.access import ACTIONS
@@ -579,10 +580,10 @@ async def on_found(
     assert episode.found_at is not None and episode.end_reason is not None
     found = local_time(episode.found_at, preset.zone)
     rules_for: dict[str, list[str]] = {}
-    if preset.implements("RET-TELL"):
+    if preset.implements(rule_ids.TELL_THOSE_TOLD):
         for recipient in await timers.recipients_told(tx, episode.id):
-            rules_for.setdefault(recipient, []).append("RET-TELL")
-    if preset.implements("RET-ALERT"):  # B LCS §1.9: allocated worker, missing tray, IRO / CP chair
+            rules_for.setdefault(recipient, []).append(rule_ids.TELL_THOSE_TOLD)
+    if preset.implements(rule_ids.RETURN_ALERT):  # B LCS §1.9: worker, missing tray, IRO / CP chair
         alert = await routing.resolve(
             tx,
             ("social_worker", "missing_coordinator", "iro"),
@@ -592,7 +593,7 @@ async def on_found(
             now=now,
         )
         for recipient in alert.recipients:
-            rules_for.setdefault(recipient, []).append("RET-ALERT")
+            rules_for.setdefault(recipient, []).append(rule_ids.RETURN_ALERT)
     for recipient, rules in rules_for.items():
         if recipient == routing.staff(actor.id):
             continue
@@ -619,8 +620,9 @@ async def on_finalised(tx: Tx, now: datetime, episode: Episode, child: Child) ->
         tx,
         idem_key=f"ep{episode.id}:redact",
         recipient="redact",
-        text=f"[RET-FINAL] {child.label}: episode closed. The record is kept in Whereabouts.",
-        rule_id="RET-FINAL",
+        text=f"[{rule_ids.FINALISE}] {child.label}: episode closed. The record is kept in "
+        "Whereabouts.",
+        rule_id=rule_ids.FINALISE,
         now=now,
         episode_id=episode.id,
         child_id=child.id,
