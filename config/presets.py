@@ -30,6 +30,7 @@ from pydantic import (
 from config import rule_ids
 from config.calendar import AreaCalendar
 from config.rules import catalogue
+from config.vocabulary import Audience, Condition, Start, Trigger
 from config.yamlfile import DataFileError, load_model
 
 AREAS = ("jersey", "hipsw", "buckinghamshire", "north-somerset", "west-yorkshire")
@@ -66,25 +67,6 @@ def parse_clock_time(value: Any) -> time:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
-
-# Who a ladder step tells. Resolved through the child, office hours and the rota
-# (reminders/routing.py), never by a transport.
-Audience = Literal[
-    "reporter",
-    "home_team",
-    "social_worker",
-    "manager",
-    "out_of_hours",
-    "out_of_hours_manager",
-    "police_liaison",
-    "iro",
-    "missing_coordinator",
-    "admins",
-    "team_manager",  # the child's team manager, at any hour
-    "head_of_service",
-    "assistant_director",
-    "director",
-]
 
 
 class Strict(BaseModel):
@@ -145,20 +127,6 @@ class AbsenceRules(Strict):
     )  # an acknowledger asked "still on it?" answers by then
 
 
-Trigger = Literal[
-    "absence_reported",
-    "police_concern",
-    "concern_lowered",
-    "reported_missing",
-    "police_disagree",
-    "away",
-    "update",
-    "found",
-]
-Start = Literal["now", "review_interval", "overnight_cutoff", "report_by", "next_office_open"]
-Condition = Literal["always", "out_of_hours", "looked_after", "whereabouts_unknown"]
-
-
 MESSAGE_FIELDS = frozenset(
     {"child", "ref", "actor", "details", "last_seen", "since", "grade", "cutoff", "police_ref",
      "status"}
@@ -210,33 +178,6 @@ class Ladder(Strict):
         return self
 
 
-DutyTrigger = Literal[
-    "absence_reported",
-    "reported_missing",
-    "away",
-    "found",
-    "rhi_independent",  # the child asked for an independent interviewer (NS §2.6)
-    "rhi_requested",  # the request went to the provider (NS §2.9)
-    "rhi_held",
-    "abduction",  # abduction suspected (J §7)
-    "harm",  # a notification showing risk of harm (NS §4.3)
-    "media",  # a media alert is proposed (B, WY §10)
-]
-DutyCondition = Literal[
-    "ever_missing",  # reported to the police at some point in the episode
-    "looked_after",
-    "looked_after_elsewhere",  # the host authority's duties (NS §4, B)
-    "cin_cp_or_looked_after",  # MIS-SIN's categories
-    "out_of_area",  # placed outside the responsible authority (WY §8)
-    "out_of_hours",  # the trigger happened outside office hours
-    "not_returned_by_police",  # RET-POLICE: the police may not know
-    "next_working_day_16_to_47h",  # RHI-EDT (NS §1.6.1)
-    "next_working_day_48h_plus",  # RHI-EDT (NS §1.6.2)
-    "next_working_day_16h_plus",  # RHI-EDT: either of the above
-    "iro_unknown",  # nobody on record as IRO: a person must tell one
-]
-
-
 class Deadline(Strict):
     """One way of counting, as RULES.md defines them; `cap` bounds it ("at the latest 3 days")."""
 
@@ -284,8 +225,8 @@ DUTY_FIELDS = frozenset(
 class DutySpec(Strict):
     """A statutory duty: made by an event, owned by a role, chased until it is done."""
 
-    trigger: DutyTrigger
-    when: tuple[DutyCondition, ...] = ()
+    trigger: Trigger
+    when: tuple[Condition, ...] = ()
     pattern: Pattern | None = None
     action: str  # what must be done, as the owner reads it
     owner: Audience

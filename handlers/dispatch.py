@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from config.rule_effects import recorded_under
+from config.vocabulary import Trigger
 from handlers import duty_commands, episodes, report_commands, views
 from handlers.context import Services, Step
 from handlers.messages import Chat, Outcome, Refusal, Reply
@@ -78,7 +79,8 @@ USAGE = {
 }
 
 # Events that make the area's duties: /command -> (trigger, rule id it is recorded under).
-FLAGS = {name: (name, recorded_under(name)) for name in ("abduction", "harm", "media")}
+FLAG_TRIGGERS: tuple[Trigger, ...] = ("abduction", "harm", "media")
+FLAGS: dict[str, tuple[Trigger, str]] = {n: (n, recorded_under(n)) for n in FLAG_TRIGGERS}
 
 END_REASONS = {
     "self": EndReason.SELF,

@@ -12,6 +12,7 @@ from datetime import datetime
 from config import rule_ids
 from config.presets import Preset
 from config.rule_effects import rule_effects
+from config.vocabulary import Trigger
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal
 from reminders import escalation, hub
@@ -437,6 +438,14 @@ async def record_found(
     return Outcome.say("\n".join(lines)).about(episode.id)
 
 
+# The event each recorded interview outcome raises.
+RHI_TRIGGERS: dict[RhiStatus, Trigger] = {
+    RhiStatus.OFFERED: "rhi_offered",
+    RhiStatus.HELD: "rhi_held",
+    RhiStatus.DECLINED: "rhi_declined",
+}
+
+
 async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> Outcome:
     """The return home interview: offered, held (by whom), or declined by the child."""
     _check(step, "rhi", child)
@@ -465,7 +474,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_event(
-            tx, _tz(step, child), step.now, f"rhi_{status.value}", fresh, child, step.staff
+            tx, _tz(step, child), step.now, RHI_TRIGGERS[status], fresh, child, step.staff
         )
     return Outcome.say(f"Recorded: return interview {label} for {child.label}.").about(episode.id)
 
@@ -666,7 +675,9 @@ async def rhi_independent(step: Step, child: Child, text: str) -> Outcome:
     )
 
 
-async def flag(step: Step, child: Child, trigger: str, text: str, rule: str, said: str) -> Outcome:
+async def flag(
+    step: Step, child: Child, trigger: Trigger, text: str, rule: str, said: str
+) -> Outcome:
     """/abduction, /harm, /media: an event that makes the area's duties for it."""
     _check(step, "update", child)
     if not text.strip():

@@ -16,7 +16,9 @@ from typing import Any
 
 from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset
 from config.rule_effects import rule_effects
+from config.vocabulary import Trigger
 from reminders import alerts, routing
+from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, short_time
 from storage import repo
 from storage.db import Tx, to_db_time
@@ -25,10 +27,8 @@ from storage.models import (
     Category,
     Child,
     Duty,
-    EndReason,
     Episode,
     EpisodeState,
-    LegalStatus,
     Role,
     Staff,
 )
@@ -76,41 +76,6 @@ def deadline_at(preset: Preset, rule: Deadline | dict[str, Any], base: datetime)
     return due
 
 
-# ---- conditions ------------------------------------------------------------------------
-
-
-def _holds(condition: str, preset: Preset, now: datetime, episode: Episode, child: Child) -> bool:
-    cal = preset.calendar
-    if condition == "ever_missing":
-        return episode.ever_missing or episode.category is Category.MISSING
-    if condition == "looked_after":
-        return child.legal_status.is_looked_after
-    if condition == "looked_after_elsewhere":
-        return child.legal_status is LegalStatus.LOOKED_AFTER_ELSEWHERE
-    if condition == "cin_cp_or_looked_after":
-        return child.legal_status in (
-            LegalStatus.LOOKED_AFTER,
-            LegalStatus.LOOKED_AFTER_ELSEWHERE,
-            LegalStatus.CHILD_PROTECTION,
-            LegalStatus.CHILD_IN_NEED,
-        )
-    if condition == "out_of_area":
-        return bool(child.profile.get("placed_out_of_area"))
-    if condition == "out_of_hours":
-        return not cal.in_office_hours(now)
-    if condition == "not_returned_by_police":
-        return episode.end_reason is not EndReason.POLICE
-    if condition == "next_working_day_16_to_47h":
-        return 16 <= cal.hours_until_next_working_day(now) < 48
-    if condition == "next_working_day_16h_plus":
-        return cal.hours_until_next_working_day(now) >= 16
-    if condition == "next_working_day_48h_plus":
-        return cal.hours_until_next_working_day(now) >= 48
-    if condition == "iro_unknown":
-        return not child.iro_id
-    raise ValueError(f"unknown duty condition {condition!r}")
-
-
 async def _pattern_met(
     at: Moment, rule_id: str, spec: DutySpec, episode: Episode, child: Child
 ) -> bool:
@@ -143,7 +108,7 @@ async def trigger(
     tx: Tx,
     preset: Preset,
     now: datetime,
-    name: str,
+    name: Trigger,
     episode: Episode,
     child: Child,
     actor: Staff,
@@ -161,7 +126,8 @@ async def trigger(
     for rule_id, spec in preset.duties.items():
         if spec.trigger != name and name not in rule_effects().also_triggered_by(rule_id):
             continue
-        if not all(_holds(c, preset, happened, episode, child) for c in spec.when):
+        situation = Situation(preset, happened, episode, child)
+        if not all(holds(c, situation) for c in spec.when):
             if spec.otherwise_missing_for is None:
                 continue
             spec = spec.model_copy(update={"missing_for": spec.otherwise_missing_for})

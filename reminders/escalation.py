@@ -16,13 +16,15 @@ from datetime import datetime, timedelta
 
 from config import rule_ids
 from config.presets import Ladder, Preset
+from config.vocabulary import STARTS, Start, Trigger, require_all
 from reminders import routing
 from reminders.access import ACTIONS
+from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, profile_text, short_time
 from reminders.trigger_plan import TriggerPlan, overnight_at
 from storage import repo, timers
 from storage.db import Tx
-from storage.models import Button, Category, Child, Episode, EpisodeState, Role, Staff
+from storage.models import Button, Child, Episode, EpisodeState, Role, Staff
 from storage.snapshot import ClimbContext, ClimbStep, LadderSnapshot
 from storage.timers import Escalation
 
@@ -46,7 +48,7 @@ async def trigger(
     tx: Tx,
     preset: Preset,
     now: datetime,
-    name: str,
+    name: Trigger,
     episode: Episode,
     child: Child,
     actor: Staff,
@@ -72,7 +74,7 @@ async def trigger(
                 next_at=now + spec.interval_time,
             )
     for ladder_name, ladder in preset.ladders.items():
-        if ladder.trigger == name and _applies(ladder, preset, now, episode, child):
+        if ladder.trigger == name and holds(ladder.when, Situation(preset, now, episode, child)):
             await _start(at, ladder_name, ladder, episode, child, actor, details)
 
 
@@ -83,16 +85,6 @@ def _short(details: str) -> str:
     if len(details) <= DETAILS_IN_ALERTS:
         return details
     return details[:DETAILS_IN_ALERTS].rstrip() + "… (more in /timeline)"
-
-
-def _applies(ladder: Ladder, preset: Preset, now: datetime, episode: Episode, child: Child) -> bool:
-    if ladder.when == "out_of_hours":
-        return not preset.calendar.in_office_hours(now)
-    if ladder.when == "looked_after":
-        return child.legal_status.is_looked_after
-    if ladder.when == "whereabouts_unknown":
-        return episode.category is Category.ABSENT
-    return True
 
 
 def climb_snapshot(
@@ -129,6 +121,40 @@ def climb_snapshot(
     return steps, context
 
 
+# When a climb's first send is due, and the cut-off its messages name, by the ladder's
+# `start` (config.vocabulary.Start); None: the climb does not start.
+FirstSend = Callable[
+    [Moment, Episode, TriggerPlan, timedelta], tuple[datetime, datetime | None] | None
+]
+
+
+def _first_at_report_by(
+    at: Moment, episode: Episode, plan: TriggerPlan, interval: timedelta
+) -> tuple[datetime, datetime | None] | None:
+    cutoff = plan.report_by_after(episode.last_seen_at, at.preset.zone)
+    return None if cutoff is None else (max(cutoff, at.now), cutoff)
+
+
+def _first_at_cutoff(
+    at: Moment, episode: Episode, plan: TriggerPlan, interval: timedelta
+) -> tuple[datetime, datetime | None]:
+    cutoff = overnight_at(at.preset, episode.last_seen_at, at.now)
+    return cutoff, cutoff
+
+
+FIRST_SEND: dict[Start, FirstSend] = {
+    "now": lambda at, episode, plan, interval: (at.now, None),
+    "review_interval": lambda at, episode, plan, interval: (at.now + interval, None),
+    "overnight_cutoff": _first_at_cutoff,
+    "report_by": _first_at_report_by,
+    "next_office_open": lambda at, episode, plan, interval: (
+        at.preset.calendar.next_office_open(at.now),
+        None,
+    ),
+}
+require_all("ladder starts", STARTS, FIRST_SEND)
+
+
 async def _start(
     at: Moment,
     name: str,
@@ -140,20 +166,10 @@ async def _start(
 ) -> None:
     plan = TriggerPlan.of(child)
     interval = plan.review_interval or at.preset.absence.review_interval
-    cutoff_at: datetime | None = None
-    if ladder.start == "now":
-        first = at.now
-    elif ladder.start == "review_interval":
-        first = at.now + interval
-    elif ladder.start == "overnight_cutoff":
-        first = cutoff_at = overnight_at(at.preset, episode.last_seen_at, at.now)
-    elif ladder.start == "report_by":
-        cutoff_at = plan.report_by_after(episode.last_seen_at, at.preset.zone)
-        if cutoff_at is None:
-            return
-        first = max(cutoff_at, at.now)
-    else:  # next_office_open
-        first = at.preset.calendar.next_office_open(at.now)
+    starts = FIRST_SEND[ladder.start](at, episode, plan, interval)
+    if starts is None:
+        return
+    first, cutoff_at = starts
     for live in await timers.live_escalations(at.tx, episode.id):
         if live.ladder == name:
             return  # already climbing; a second report adds to it (RET-ONEOPEN)
