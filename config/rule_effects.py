@@ -13,6 +13,7 @@ from importlib import resources
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from config.rules import catalogue
+from config.vocabulary import Audience
 from config.yamlfile import DataFileError, load_model
 
 PATH = "config/protocols/_rule_effects.yaml"
@@ -48,6 +49,7 @@ class RuleEffects(_Strict):
     closed_by_interview: tuple[str, ...] = ()
     also_on: dict[str, tuple[str, ...]] = {}
     weekly_patterns: tuple[str, ...] = ()
+    return_alert: tuple[Audience, ...] = ()
     assistant_director: AssistantDirectorAlerts = AssistantDirectorAlerts()
 
     @property

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from config import rule_ids
 from config.presets import Ladder, Preset
+from config.rule_effects import rule_effects
 from config.vocabulary import STARTS, Start, Trigger, require_all
 from reminders import routing
 from reminders.access import ACTIONS
@@ -602,7 +603,7 @@ async def on_found(
     if preset.implements(rule_ids.RETURN_ALERT):  # B LCS §1.9: worker, missing tray, IRO / CP chair
         alert = await routing.resolve(
             tx,
-            ("social_worker", "missing_coordinator", "iro"),
+            rule_effects().return_alert,
             preset=preset,
             child=child,
             episode=episode,
