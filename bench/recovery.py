@@ -115,13 +115,13 @@ def home_of(n: int, homes: int) -> str:
     return f"home-{n % homes:03d}"
 
 
-def climb(preset, ladder_name: str, actor: str, details: str) -> tuple[list, dict]:  # noqa: ANN001
+def climb(preset, ladder_name: str, actor: str, details: str) -> tuple:  # noqa: ANN001
     """The steps and context a climb carries, made as reminders/escalation.py makes them."""
     from reminders.escalation import climb_snapshot
 
-    steps, context = climb_snapshot(preset.ladders[ladder_name], preset.absence.review_interval)
-    context |= {"actor": actor, "details": details}
-    return steps, context
+    return climb_snapshot(
+        preset.ladders[ladder_name], preset.absence.review_interval, actor=actor, details=details
+    )
 
 
 async def build_database(path: Path, args: argparse.Namespace) -> dict[tuple[int, str], int]:

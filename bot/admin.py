@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from config.presets import load_preset
+from config.settings import DISPLAY_TIMEZONE
 from config.team import TeamFile
 from storage import repo, timers
 from storage.db import Database
@@ -55,8 +56,8 @@ async def import_team(
                     profile=dict(c.profile),
                 ),
             )
-        # Rota times without a zone are local to the default area (Europe/London otherwise).
-        tz = load_preset(default_area).zone if default_area else ZoneInfo("Europe/London")
+        # Rota times without a zone are local to the default area (the display zone otherwise).
+        tz = load_preset(default_area).zone if default_area else ZoneInfo(DISPLAY_TIMEZONE)
         for r in team.rota:
             await timers.add_rota(tx, str(r.role), r.staff, _aware(r.from_, tz), _aware(r.to, tz))
     return len(team.staff), len(team.children)

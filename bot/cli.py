@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from config import rule_ids
 from config.presets import PresetError, load_all_presets
-from config.settings import Settings
+from config.settings import DISPLAY_TIMEZONE, Settings
 from config.yamlfile import DataFileError
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
     from handlers import exports
     from storage import repo
 
-    zone = ZoneInfo("Europe/London")
+    zone = ZoneInfo(DISPLAY_TIMEZONE)
     db = await _open(_settings(args))
     try:
         staff = await repo.get_staff(db, args.as_)
@@ -221,7 +222,7 @@ async def cmd_invite(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         await db.close()
-    when = expires.astimezone(ZoneInfo("Europe/London")).strftime("%a %d %b %H:%M")
+    when = expires.astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%a %d %b %H:%M")
     print(f"Invite code for {args.staff}: {code}")
     print(f"They send '/start {code}' to the bot in a direct message (Telegram), or DM the code")
     print(f"to the app (Slack). It works once and expires {when}.")
@@ -289,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("invite", help="issue a one-time enrolment code (72 hours)"))
     p.add_argument("--staff", required=True, help="staff id the code enrols")
     p.set_defaults(func=cmd_invite)
-    p = with_db(sub.add_parser("export", help="CSV for a period (SUM-QUARTER) or SSDA903"))
+    p = with_db(
+        sub.add_parser("export", help=f"CSV for a period ({rule_ids.QUARTERLY_EXPORT}) or SSDA903")
+    )
     p.add_argument("--as", dest="as_", required=True, help="staff id: what they may see")
     p.add_argument("--from", dest="from_", help="first day, YYYY-MM-DD")
     p.add_argument("--to", help="last day, YYYY-MM-DD (inclusive)")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.delivery import OutboxDelivery
+from config.settings import DISPLAY_TIMEZONE
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.messages import Chat, Outcome
@@ -34,7 +35,7 @@ class ConsoleTransport:
         self,
         svc: Services,
         out: Printer = print,
-        tz_name: str = "Europe/London",
+        tz_name: str = DISPLAY_TIMEZONE,
         files_dir: Path | None = None,
     ) -> None:
         self.svc = svc

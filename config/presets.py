@@ -27,9 +27,11 @@ from pydantic import (
     model_validator,
 )
 
+from config import rule_ids
+from config.calendar import AreaCalendar
 from config.rules import catalogue
+from config.vocabulary import Audience, Condition, Start, Trigger
 from config.yamlfile import DataFileError, load_model
-from reminders.calendar import AreaCalendar
 
 AREAS = ("jersey", "hipsw", "buckinghamshire", "north-somerset", "west-yorkshire")
 
@@ -65,25 +67,6 @@ def parse_clock_time(value: Any) -> time:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
-
-# Who a ladder step tells. Resolved through the child, office hours and the rota
-# (reminders/routing.py), never by a transport.
-Audience = Literal[
-    "reporter",
-    "home_team",
-    "social_worker",
-    "manager",
-    "out_of_hours",
-    "out_of_hours_manager",
-    "police_liaison",
-    "iro",
-    "missing_coordinator",
-    "admins",
-    "team_manager",  # the child's team manager, at any hour
-    "head_of_service",
-    "assistant_director",
-    "director",
-]
 
 
 class Strict(BaseModel):
@@ -144,20 +127,6 @@ class AbsenceRules(Strict):
     )  # an acknowledger asked "still on it?" answers by then
 
 
-Trigger = Literal[
-    "absence_reported",
-    "police_concern",
-    "concern_lowered",
-    "reported_missing",
-    "police_disagree",
-    "away",
-    "update",
-    "found",
-]
-Start = Literal["now", "review_interval", "overnight_cutoff", "report_by", "next_office_open"]
-Condition = Literal["always", "out_of_hours", "looked_after", "whereabouts_unknown"]
-
-
 MESSAGE_FIELDS = frozenset(
     {"child", "ref", "actor", "details", "last_seen", "since", "grade", "cutoff", "police_ref",
      "status"}
@@ -209,33 +178,6 @@ class Ladder(Strict):
         return self
 
 
-DutyTrigger = Literal[
-    "absence_reported",
-    "reported_missing",
-    "away",
-    "found",
-    "rhi_independent",  # the child asked for an independent interviewer (NS §2.6)
-    "rhi_requested",  # the request went to the provider (NS §2.9)
-    "rhi_held",
-    "abduction",  # abduction suspected (J §7)
-    "harm",  # a notification showing risk of harm (NS §4.3)
-    "media",  # a media alert is proposed (B, WY §10)
-]
-DutyCondition = Literal[
-    "ever_missing",  # reported to the police at some point in the episode
-    "looked_after",
-    "looked_after_elsewhere",  # the host authority's duties (NS §4, B)
-    "cin_cp_or_looked_after",  # MIS-SIN's categories
-    "out_of_area",  # placed outside the responsible authority (WY §8)
-    "out_of_hours",  # the trigger happened outside office hours
-    "not_returned_by_police",  # RET-POLICE: the police may not know
-    "next_working_day_16_to_47h",  # RHI-EDT (NS §1.6.1)
-    "next_working_day_48h_plus",  # RHI-EDT (NS §1.6.2)
-    "next_working_day_16h_plus",  # RHI-EDT: either of the above
-    "iro_unknown",  # nobody on record as IRO: a person must tell one
-]
-
-
 class Deadline(Strict):
     """One way of counting, as RULES.md defines them; `cap` bounds it ("at the latest 3 days")."""
 
@@ -283,8 +225,8 @@ DUTY_FIELDS = frozenset(
 class DutySpec(Strict):
     """A statutory duty: made by an event, owned by a role, chased until it is done."""
 
-    trigger: DutyTrigger
-    when: tuple[DutyCondition, ...] = ()
+    trigger: Trigger
+    when: tuple[Condition, ...] = ()
     pattern: Pattern | None = None
     action: str  # what must be done, as the owner reads it
     owner: Audience
@@ -319,6 +261,48 @@ class DutySpec(Strict):
         return self
 
 
+def _placeholders_in(text: str, known: frozenset[str], what: str) -> None:
+    names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    unknown = names - known
+    if unknown:
+        raise ValueError(
+            f"{what} uses unknown placeholders {sorted(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+
+class OutOfHoursReturn(Strict):
+    """RHI-EDT: what the out-of-hours worker does about the return interview (NS §1.6), by
+    how far away the next working day is; the duty's {rhi_edt_instruction}."""
+
+    ask: str  # 16-47 h away: they ask the child who they want (NS §1.6.1)
+    hold: str  # 48 h or more: they hold the interview themselves (NS §1.6.2)
+
+
+LETTER_FIELDS = frozenset({"authority", "today", "child", "count", "section", "drafted"})
+LETTER_EPISODE_FIELDS = frozenset({"start", "end", "police_ref", "grade"})
+LETTER_EPISODES = "{episodes}"
+
+
+class DirectorLetter(Strict):
+    """DIR-LETTER: the draft letter to the home authority's Director (/letter).
+
+    `lines` is the letter; a line that is exactly "{episodes}" stands for one `episode` line
+    per missing episode of the child's.
+    """
+
+    section: str  # the protocol section the letter cites
+    episode: str
+    lines: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> DirectorLetter:
+        _placeholders_in(self.episode, LETTER_EPISODE_FIELDS, "episode")
+        for line in self.lines:
+            if line != LETTER_EPISODES:
+                _placeholders_in(line, LETTER_FIELDS, "lines")
+        return self
+
+
 class Preset(Strict):
     name: str
     title: str
@@ -330,6 +314,8 @@ class Preset(Strict):
     absence: AbsenceRules = AbsenceRules()
     bringing_back: BringingBack | None = None  # RET-HOURS, where the area sets it
     reports: Reports = Reports()
+    out_of_hours_return: OutOfHoursReturn | None = None  # RHI-EDT, where the area sets it
+    director_letter: DirectorLetter | None = None  # DIR-LETTER, where the area sets it
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}
@@ -351,6 +337,16 @@ class Preset(Strict):
             for rid in ladder.rule_ids:
                 if rid not in self.rules:
                     raise ValueError(f"ladder {name!r} uses {rid}, which the preset does not list")
+        if (self.director_letter is not None) != self.implements(rule_ids.DIRECTOR_LETTER):
+            raise ValueError(
+                f"a preset gives director_letter exactly when it implements "
+                f"{rule_ids.DIRECTOR_LETTER}"
+            )
+        if self.implements(rule_ids.OUT_OF_HOURS_RETURN) and self.out_of_hours_return is None:
+            raise ValueError(
+                f"{rule_ids.OUT_OF_HOURS_RETURN} needs out_of_hours_return: what the "
+                "out-of-hours worker does about the return interview"
+            )
         try:
             ZoneInfo(self.timezone)
         except Exception as exc:

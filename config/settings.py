@@ -14,6 +14,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+# The zone for times shown where no one area's preset is in reach (an export across areas, an
+# invite's expiry, the console); all five areas keep UK clock time.
+DISPLAY_TIMEZONE = "Europe/London"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from config.presets import AREAS, Audience
+from config.presets import AREAS
+from config.vocabulary import Audience
 from config.yamlfile import at, load_model
 from storage.models import LegalStatus, Role
 

@@ -10,11 +10,14 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from config import rule_ids
+from config.rule_effects import recorded_under
+from config.vocabulary import Trigger
 from handlers import duty_commands, episodes, report_commands, views
-from handlers.access import action_refusal, can_see, may
-from handlers.episodes import Step
+from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
+from reminders.access import action_refusal, can_see, may
 from reminders.formatting import profile_text
 from storage import repo
 from storage.models import (
@@ -28,11 +31,8 @@ from storage.models import (
 )
 
 # Events that make the area's duties: /command -> (trigger, rule id it is recorded under).
-FLAGS = {
-    "abduction": ("abduction", "MIS-ABDUCT"),
-    "harm": ("harm", "DIR-LETTER"),
-    "media": ("media", "MIS-MEDIA"),
-}
+FLAG_TRIGGERS: tuple[Trigger, ...] = ("abduction", "harm", "media")
+FLAGS: dict[str, tuple[Trigger, str]] = {n: (n, recorded_under(n)) for n in FLAG_TRIGGERS}
 
 END_REASONS = {
     "self": EndReason.SELF,
@@ -189,12 +189,14 @@ async def police(step: Step, typed: Typed) -> Outcome:
             i += 1
     if not ref or not grade:
         raise Refusal(
-            f"Record the police reference and risk grade [MIS-REF, MIS-GRADE]: {typed.usage}"
+            f"Record the police reference and risk grade [{rule_ids.POLICE_REFERENCE}, {rule_ids.POLICE_GRADE}]: {typed.usage}"
         )
     try:
         police_grade = PoliceGrade(grade)
     except ValueError:
-        raise Refusal("The police risk grade is low, medium or high [MIS-GRADE].") from None
+        raise Refusal(
+            f"The police risk grade is low, medium or high [{rule_ids.POLICE_GRADE}]."
+        ) from None
     return await episodes.report_police(step, child, ref, police_grade, " ".join(notes))
 
 

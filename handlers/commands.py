@@ -14,17 +14,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import arguments as run
-from handlers.access import ACTIONS
 from handlers.arguments import Typed
+from handlers.context import Step
 from handlers.enrolment import REGISTRARS
-from handlers.episodes import Step
 from handlers.messages import Outcome
 from handlers.report_commands import READERS
+from reminders.access import ACTIONS
 from storage.models import Role
 
 Handler = Callable[[Step, Typed], Awaitable[Outcome]]
 
-# Who may use a command: an action of handlers.access.ACTIONS (checked on the child named),
+# Who may use a command: an action of reminders.access.ACTIONS (checked on the child named),
 # or one of these. The check itself is made where it always was, in the flow once the words
 # are read, so refusals come in the same order; tests/test_commands.py holds the two together.
 ANYONE = "anyone"  # even before enrolling

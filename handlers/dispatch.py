@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from handlers.arguments import Typed
 from handlers.commands import ALIASES, BY_NAME, HELP
-from handlers.context import Services
-from handlers.episodes import Step
+from handlers.context import Services, Step
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal
 from handlers.timeparse import TimeParseError
 from storage.models import Staff

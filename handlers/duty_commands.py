@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from handlers.access import may
-from handlers.episodes import Step
+from handlers.context import Step
 from handlers.messages import Outcome, Refusal
 from reminders import duties
+from reminders.access import may
 from reminders.formatting import duration, local_time
 from storage import repo
 from storage.models import Child, Duty, Role
@@ -135,6 +135,6 @@ async def letter(step: Step, child: Child) -> str:
             "Only the child's social worker, managers and directors can draft the Director letter."
         )
     preset = step.svc.preset_for(child)
-    if not preset.implements("DIR-LETTER"):
+    if preset.director_letter is None:  # given exactly where the area implements DIR-LETTER
         raise Refusal(f"The {preset.name} protocol has no Director letter.")
     return await duties.director_letter(step.svc.db, preset, child, step.now)

@@ -7,15 +7,17 @@ rolls all of it back and is shown to the person with what they can do instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from config import rule_ids
 from config.presets import Preset
-from handlers.access import action_refusal, may
-from handlers.context import Services
+from config.rule_effects import rule_effects
+from config.vocabulary import Trigger
+from handlers.context import Step
 from handlers.guided_report import ReportField
-from handlers.messages import Chat, Outcome, Refusal
+from handlers.messages import Outcome, Refusal
 from reminders import escalation, hub
+from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
 from storage import repo
@@ -33,16 +35,6 @@ from storage.models import (
 )
 
 
-@dataclass(frozen=True)
-class Step:
-    """Everything an operation needs about the moment it runs."""
-
-    svc: Services
-    staff: Staff
-    now: datetime
-    chat: Chat | None = None
-
-
 def _check(step: Step, action: str, child: Child) -> None:
     if not may(step.staff, action, child):
         raise Refusal(action_refusal(step.staff, action, child))
@@ -58,6 +50,8 @@ async def _event(
     rule_id: str | None = None,
     at: datetime | None = None,
 ) -> int:
+    """Append to the timeline; `rule_id` defaults to the rule events of `kind` are recorded
+    under (config/protocols/_rule_effects.yaml)."""
     return await repo.append_event(
         tx,
         episode_id=episode_id,
@@ -67,7 +61,7 @@ async def _event(
         actor_id=step.staff.id,
         kind=kind,
         text=text,
-        rule_id=rule_id,
+        rule_id=rule_id or rule_effects().recorded_under(kind),
     )
 
 
@@ -105,7 +99,8 @@ async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
     if await repo.open_episode_for_child(tx, child.id) is not None:
         raise Refusal(
             f"{child.label} has not been recorded found yet, so I can't {doing}. "
-            f"First: /found {child.ref} <time> <end reason> <where, with whom> [RET-FINAL]"
+            f"First: /found {child.ref} <time> <end reason> <where, with whom> "
+            f"[{rule_ids.FINALISE}]"
         )
     latest = await repo.latest_episode_for_child(tx, child.id)
     if latest is not None and latest.state is EpisodeState.FINALISED:
@@ -182,14 +177,13 @@ async def _report_one(
             child,
             "reported_again",
             f"reported again (last seen {local_time(last_seen, tz)}): {details}",
-            rule_id="RET-ONEOPEN",
         )
         if group is not None and existing.link_group is None:
             await repo.update_episode(tx, existing, link_group=group)
         return (
             f"{child.label} is already reported {existing.category.value} since "
             f"{local_time(existing.last_seen_at, tz)} (episode #{existing.id}). "
-            "Your report was added to that episode's timeline [RET-ONEOPEN]."
+            f"Your report was added to that episode's timeline [{rule_ids.ONE_OPEN_EPISODE}]."
         )
     previous_end = await repo.last_found_at(tx, child.id)
     if previous_end is not None and last_seen < previous_end:
@@ -216,7 +210,6 @@ async def _report_one(
         child,
         "last_seen",
         f"last seen: {details}",
-        rule_id="ABS-LOG",
         at=last_seen,
     )
     await _event(
@@ -226,7 +219,6 @@ async def _report_one(
         child,
         "reported",
         f"reported {category.value} by {step.staff.name}; level of concern: {concern.value}",
-        rule_id="ABS-LOG",
     )
     episode = await repo.get_episode(tx, episode_id)
     assert episode is not None
@@ -237,7 +229,9 @@ async def _report_one(
         await hub.on_event(
             tx, preset, step.now, "police_concern", episode, child, step.staff, details
         )
-    linked = " (linked with the siblings reported with them) [RET-SIBLINGS]" if group else ""
+    linked = (
+        f" (linked with the siblings reported with them) [{rule_ids.SIBLINGS}]" if group else ""
+    )
     return (
         f"Recorded: {child.label} {category.value}, last seen "
         f"{local_time(last_seen, tz)}. Episode #{episode_id}{linked}."
@@ -260,7 +254,7 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
                 "Record what you know with /update and tell the police."
             )
         await repo.update_episode(tx, episode, category=Category.AWAY)
-        await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}", "ABS-LOG")
+        await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}")
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_event(tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text)
@@ -284,7 +278,7 @@ async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outco
                 f"{local_time(at, tz)} is before {child.label} was last seen "
                 f"({local_time(episode.last_seen_at, tz)}). Check the time."
             )
-        await _event(tx, step, episode.id, child, "update", text, rule_id="ABS-LOG", at=at)
+        await _event(tx, step, episode.id, child, "update", text, at=at)
         await hub.on_event(tx, _tz(step, child), step.now, "update", episode, child, step.staff)
     return Outcome.say(f"Added to {child.label}'s timeline.").about(episode.id)
 
@@ -299,9 +293,7 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             )
         await repo.update_episode(tx, episode, concern=level)
         note = f"level of concern {episode.concern.value} -> {level.value}"
-        await _event(
-            tx, step, episode.id, child, "concern", f"{note}. {text}".strip(), "ABS-REVIEW"
-        )
+        await _event(tx, step, episode.id, child, "concern", f"{note}. {text}".strip())
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
         preset = _tz(step, child)
@@ -370,9 +362,7 @@ async def report_police(
                     f"{child.label} is already reported missing, ref {ref}, grade {grade.value}."
                 ).about(episode.id)
             await repo.update_episode(tx, episode, police_ref=ref, police_grade=grade)
-            await _event(
-                tx, step, episode.id, child, "police_update", "; ".join(changes), "MIS-GRADE"
-            )
+            await _event(tx, step, episode.id, child, "police_update", "; ".join(changes))
             return Outcome.say(f"Recorded for {child.label}: {'; '.join(changes)}.").about(
                 episode.id
             )
@@ -393,7 +383,6 @@ async def report_police(
             child,
             "police_report",
             f"reported missing to the police, ref {ref}, grade {grade.value}. {text}".strip(),
-            "MIS-REF",
         )
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
@@ -430,9 +419,7 @@ async def record_found(
             end_reason=reason,
             found_where=where,
         )
-        await _event(
-            tx, step, episode.id, child, "found", f"{reason.label}: {where}", "ABS-LOG", at=at
-        )
+        await _event(tx, step, episode.id, child, "found", f"{reason.label}: {where}", at=at)
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
@@ -440,17 +427,26 @@ async def record_found(
     if nudge:
         lines.append(f"Add where and with whom: /update {child.ref} <where, with whom>")
     if episode.ever_missing or episode.category is Category.MISSING:
-        if reason is not EndReason.POLICE and preset.implements("RET-POLICE"):
+        if reason is not EndReason.POLICE and preset.implements(rule_ids.TELL_POLICE_OF_RETURN):
             lines.append(
                 f"Tell the police {child.first_name} is back now (ref {episode.police_ref}) "
-                "[RET-POLICE]."
+                f"[{rule_ids.TELL_POLICE_OF_RETURN}]."
             )
-        if preset.implements("RHI-72H"):
+        if preset.implements(rule_ids.RETURN_INTERVIEW):
             lines.append(
-                "A return home interview must be offered within 72 hours [RHI-72H]: "
+                "A return home interview must be offered within 72 hours "
+                f"[{rule_ids.RETURN_INTERVIEW}]: "
                 f"/rhi {child.ref} offered|held|declined <by whom / notes>"
             )
     return Outcome.say("\n".join(lines)).about(episode.id)
+
+
+# The event each recorded interview outcome raises.
+RHI_TRIGGERS: dict[RhiStatus, Trigger] = {
+    RhiStatus.OFFERED: "rhi_offered",
+    RhiStatus.HELD: "rhi_held",
+    RhiStatus.DECLINED: "rhi_declined",
+}
 
 
 async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> Outcome:
@@ -477,12 +473,11 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
             child,
             "rhi",
             f"return interview {label}. {text}".strip(),
-            "RHI-72H",
         )
         fresh = await repo.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_event(
-            tx, _tz(step, child), step.now, f"rhi_{status.value}", fresh, child, step.staff
+            tx, _tz(step, child), step.now, RHI_TRIGGERS[status], fresh, child, step.staff
         )
     return Outcome.say(f"Recorded: return interview {label} for {child.label}.").about(episode.id)
 
@@ -492,7 +487,7 @@ def finalise_blocker(episode: Episode, child: Child) -> str | None:
     if episode.state is EpisodeState.OPEN:
         return (
             f"{child.label} has not been found yet; an episode is finalised only after "
-            f"/found {child.ref} ... [RET-FINAL]"
+            f"/found {child.ref} ... [{rule_ids.FINALISE}]"
         )
     if episode.state is EpisodeState.FINALISED:
         return f"{child.label}'s episode #{episode.id} is already finalised."
@@ -500,7 +495,7 @@ def finalise_blocker(episode: Episode, child: Child) -> str | None:
         now_status = episode.rhi_status.value if episode.rhi_status else "not recorded"
         return (
             f"{child.label}'s return interview is {now_status}; it must be held or declined by "
-            f"the child before finalising [RET-FINAL]: /rhi {child.ref} held|declined ..."
+            f"the child before finalising [{rule_ids.FINALISE}]: /rhi {child.ref} held|declined ..."
         )
     return None
 
@@ -526,12 +521,11 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
             child,
             "finalised",
             f"finalised by {step.staff.name}. {note}".strip(),
-            "RET-FINAL",
         )
         await escalation.on_finalised(tx, step.now, episode, child)
-    return Outcome.say(f"Episode #{episode.id} for {child.label} finalised [RET-FINAL].").about(
-        episode.id
-    )
+    return Outcome.say(
+        f"Episode #{episode.id} for {child.label} finalised [{rule_ids.FINALISE}]."
+    ).about(episode.id)
 
 
 # ---- escalation commands ---------------------------------------------------------------
@@ -628,16 +622,16 @@ async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
     if not text.strip():
         raise Refusal(f"Say what the police said: /disagree {child.ref} <what they said>")
     preset = _tz(step, child)
-    if not preset.implements("MIS-DISAGREE"):
+    if not preset.implements(rule_ids.POLICE_DISAGREE):
         raise Refusal(f"The {preset.name} protocol has no police-disagreement route here.")
     async with step.svc.db.write() as tx:
         episode = await _open_episode(tx, child, "record a disagreement with the police")
-        await _event(tx, step, episode.id, child, "police_disagree", text, "MIS-DISAGREE")
+        await _event(tx, step, episode.id, child, "police_disagree", text)
         await hub.on_event(
             tx, preset, step.now, "police_disagree", episode, child, step.staff, text
         )
     return Outcome.say(
-        f"Recorded [MIS-DISAGREE]. The manager on duty is being called in to speak to the police "
+        f"Recorded [{rule_ids.POLICE_DISAGREE}]. The manager on duty is being called in to speak to the police "
         f"duty officer about {child.label}. Keep trying to locate them."
     ).about(episode.id)
 
@@ -654,8 +648,9 @@ async def call_me(step: Step, child: Child) -> Outcome:
             tx,
             idem_key=f"ep{episode.id}:callme:{event_id}",
             recipient=f"staff:{episode.reported_by}",
-            text=f"[ABS-LOG] {step.staff.name} asks you to phone them now about {child.label}.",
-            rule_id="ABS-LOG",
+            text=f"[{rule_ids.RECORD}] {step.staff.name} asks you to phone them now about "
+            f"{child.label}.",
+            rule_id=rule_ids.RECORD,
             now=step.now,
             episode_id=episode.id,
             child_id=child.id,
@@ -672,7 +667,7 @@ async def rhi_independent(step: Step, child: Child, text: str) -> Outcome:
         episode = await _returned_episode(tx, child, "record the request")
         await _event(
             tx, step, episode.id, child, "rhi_independent",
-            f"the child asked for an independent interviewer. {text}".strip(), "RHI-INDEP",
+            f"the child asked for an independent interviewer. {text}".strip(),
         )  # fmt: skip
         made = await hub.on_event(
             tx, _tz(step, child), step.now, "rhi_independent", episode, child, step.staff
@@ -683,7 +678,9 @@ async def rhi_independent(step: Step, child: Child, text: str) -> Outcome:
     )
 
 
-async def flag(step: Step, child: Child, trigger: str, text: str, rule: str, said: str) -> Outcome:
+async def flag(
+    step: Step, child: Child, trigger: Trigger, text: str, rule: str, said: str
+) -> Outcome:
     """/abduction, /harm, /media: an event that makes the area's duties for it."""
     _check(step, "update", child)
     if not text.strip():

@@ -12,12 +12,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from handlers.access import can_see, may
+from reminders.access import can_see, may
 from storage import repo, reports
 from storage.models import Category, Child, EpisodeState, Staff
 from storage.repo import Reader
-
-RULE = "SUM-QUARTER"
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from handlers.access import can_see, may
 from handlers.context import Services
 from handlers.timeparse import TimeParseError, parse_when
+from reminders.access import can_see, may
 from storage import repo
 from storage.models import Button, Child, Concern, Staff
 

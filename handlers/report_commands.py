@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from config import rule_ids
 from handlers import charts, summaries
-from handlers.access import SERVICE_WIDE
-from handlers.episodes import Step, _check, _event, _open_episode
+from handlers.context import Step
+from handlers.episodes import _check, _event, _open_episode
 from handlers.messages import Outcome, Refusal
 from handlers.summaries import RECORDED, View
 from reminders import alerts
+from reminders.access import SERVICE_WIDE
 from storage import repo, reports
 from storage.models import Child, Role
 
@@ -31,7 +33,7 @@ async def record(step: Step, child: Child, what: str, text: str) -> Outcome:
     preset = step.svc.preset_for(child)
     async with step.svc.db.write() as tx:
         episode = await _open_episode(tx, child, f"record {label.lower()}")
-        await _event(tx, step, episode.id, child, kind, text, "SUM-DAILY-TM")
+        await _event(tx, step, episode.id, child, kind, text)
         if what == "context":  # NS §5.4: contextual concerns go to the Assistant Director
             await alerts.tell_assistant_director(
                 tx, preset, step.now, child, episode.id, f"contextual concerns: {text}",
@@ -48,7 +50,8 @@ async def summary(step: Step) -> Outcome:
         step.svc.db.heavy, step.now, step.svc.display_zone, None, summaries.scope_of(step.staff)
     )
     text = await summaries.daily(view, f"Missing summary for {step.staff.name}")
-    text = text.replace("[SUM-DAILY-HOS]", "[SUM-DAILY-TM, SUM-DAILY-HOS]", 1)
+    daily, team = rule_ids.DAILY_SUMMARY, rule_ids.DAILY_TEAM_MANAGER
+    text = text.replace(f"[{daily}]", f"[{team}, {daily}]", 1)
     return Outcome.say(text)
 
 
@@ -84,8 +87,9 @@ async def chart(step: Step) -> Outcome:
             tx,
             idem_key=f"chart:{step.staff.id}:{stamp}",
             recipient=f"staff:{step.staff.id}",
-            text="Episodes per week over 6 months, and the children with the most [SUM-WEEKLY]",
-            rule_id="SUM-WEEKLY",
+            text="Episodes per week over 6 months, and the children with the most "
+            f"[{rule_ids.WEEKLY_PACK}]",
+            rule_id=rule_ids.WEEKLY_PACK,
             now=step.now,
             attachment_id=attachment,
         )

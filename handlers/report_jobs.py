@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from config import rule_ids
 from config.presets import Preset
 from handlers import charts, summaries
 from handlers.summaries import View
@@ -54,10 +55,10 @@ class ReportJobs:
             preset = self.presets.get(area)
             if preset is None:
                 continue
-            if preset.implements("SUM-DAILY-HOS"):
-                jobs.append(Job("daily", area, "SUM-DAILY-HOS"))
-            if preset.implements("SUM-WEEKLY"):
-                jobs.append(Job("weekly", area, "SUM-WEEKLY"))
+            if preset.implements(rule_ids.DAILY_SUMMARY):
+                jobs.append(Job("daily", area, rule_ids.DAILY_SUMMARY))
+            if preset.implements(rule_ids.WEEKLY_PACK):
+                jobs.append(Job("weekly", area, rule_ids.WEEKLY_PACK))
         return jobs
 
     def _when(self, job: Job) -> tuple:  # (time, weekday)

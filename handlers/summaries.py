@@ -1,7 +1,7 @@
 """The managers' view: the daily missing summary and the weekly multi-agency pack.
 
 Both are read-only views over the episode record, scoped to what the reader may see
-(handlers.access.can_see): a team manager their teams' children, a Director the service.
+(reminders.access.can_see): a team manager their teams' children, a Director the service.
 Children are named by reference and first name only, so either may go to a managers' chat.
 """
 
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.access import can_see
+from config import rule_ids
+from config.rule_effects import rule_effects
+from reminders.access import can_see
 from reminders.formatting import duration, local_time
 from storage import repo, reports
 from storage.models import Category, Child, Duty, Episode, Event, Staff
@@ -80,7 +82,7 @@ async def daily(view: View, title: str) -> str:
     names = await _names(view.r)
     police = sum(1 for e in missing if e.ever_missing)
     lines = [
-        f"[SUM-DAILY-HOS] {title}, {view.when(view.now)}",
+        f"[{rule_ids.DAILY_SUMMARY}] {title}, {view.when(view.now)}",
         f"Not where they should be now: {len(missing)} ({police} reported missing to police). "
         f"Returned in the last 24 h: {len(returned)}. Overdue duties: {len(overdue)}.",
     ]
@@ -130,7 +132,11 @@ def _latest(events: list[Event], kind: str) -> Event | None:
 
 
 async def _sin(view: View, episode: Episode) -> str:
-    sins = [d for d in await repo.duties_for_episode(view.r, episode.id) if d.rule_id == "MIS-SIN"]
+    sins = [
+        d
+        for d in await repo.duties_for_episode(view.r, episode.id)
+        if d.rule_id == rule_ids.SERIOUS_INCIDENT
+    ]
     if not sins:
         return "not required"
     duty = sins[-1]
@@ -182,7 +188,7 @@ async def weekly(view: View, title: str) -> WeeklyPack:
         md += await _episode_section(view, children[episode.child_id], episode, names)
     md += ["## Repeat patterns", ""]
     md += [f"- {line}" for line in repeat] or ["- none this week"]
-    message = [f"[SUM-WEEKLY] {heading}"]
+    message = [f"[{rule_ids.WEEKLY_PACK}] {heading}"]
     for episode in episodes:
         child = children[episode.child_id]
         end = view.when(episode.found_at) if episode.found_at else "still away"
@@ -232,9 +238,8 @@ async def _episode_section(
 async def _repeat_patterns(view: View, start: datetime, children: dict[int, Child]) -> list[str]:
     """Pattern duties (REP-*, DIR-LETTER) made this week, in words."""
     found = []
+    patterns = rule_effects().weekly_patterns
     for duty in await reports.duties_between(view.r, start, view.now):
-        if duty.child_id in children and (
-            duty.rule_id.startswith("REP-") or duty.rule_id == "DIR-LETTER"
-        ):
+        if duty.child_id in children and duty.rule_id in patterns:
             found.append(f"{children[duty.child_id].label} [{duty.rule_id}]")
     return found

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.access import can_see, caseload
 from handlers.context import Services
 from handlers.messages import Chat
+from reminders.access import can_see, caseload
 from reminders.formatting import duration, local_time
 from storage import repo
 from storage.models import Child, Episode, EpisodeState, Staff

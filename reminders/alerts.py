@@ -1,20 +1,22 @@
 """SUM-AD (NS §5.4): the Assistant Director hears of these as they arise.
 
 A Serious Incident Notification due or sent, a Director's letter, a looked-after or
-protected child persistently missing, contextual concerns. Runs in the caller's transaction.
+protected child persistently missing (which duties, in what words: _rule_effects.yaml),
+contextual concerns. Runs in the caller's transaction.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from config import rule_ids
 from config.presets import Preset
+from config.rule_effects import rule_effects
 from reminders import routing
 from storage import repo
 from storage.db import Tx
 from storage.models import Child, Duty, LegalStatus, Role
 
-PERSISTENT = ("REP-J", "REP-H", "REP-B", "REP-NS", "REP-WY")
 WATCHED_STATUS = (
     LegalStatus.LOOKED_AFTER,
     LegalStatus.LOOKED_AFTER_ELSEWHERE,
@@ -31,7 +33,7 @@ async def tell_assistant_director(
     what: str,
     key: str,
 ) -> int:
-    if not preset.implements("SUM-AD"):
+    if not preset.implements(rule_ids.ASSISTANT_DIRECTOR):
         return 0
     told = 0
     for person in await repo.staff_with_role(tx, Role.ASSISTANT_DIRECTOR):
@@ -39,8 +41,8 @@ async def tell_assistant_director(
             tx,
             idem_key=f"sum-ad:{key}:{person.id}",
             recipient=routing.staff(person.id),
-            text=f"[SUM-AD] {child.label}: {what}",
-            rule_id="SUM-AD",
+            text=f"[{rule_ids.ASSISTANT_DIRECTOR}] {child.label}: {what}",
+            rule_id=rule_ids.ASSISTANT_DIRECTOR,
             now=now,
             episode_id=episode_id,
             child_id=child.id,
@@ -49,23 +51,28 @@ async def tell_assistant_director(
 
 
 async def on_duty_made(tx: Tx, preset: Preset, now: datetime, duty: Duty, child: Child) -> None:
-    if duty.rule_id == "MIS-SIN":
-        what = f"a Serious Incident Notification is due ({duty.label})"
-    elif duty.rule_id == "DIR-LETTER":
-        what = f"a letter to the home authority's Director is to be signed today ({duty.label})"
-    elif duty.rule_id in PERSISTENT and child.legal_status in WATCHED_STATUS:
-        what = f"persistently missing ({duty.rule_id}): {duty.action}"
+    told = rule_effects().assistant_director
+    if duty.rule_id in told.made:
+        template = told.made[duty.rule_id]
+    elif duty.rule_id in told.persistently_missing and child.legal_status in WATCHED_STATUS:
+        template = told.persistently_missing_text
     else:
         return
     await tell_assistant_director(
-        tx, preset, now, child, duty.episode_id, what, key=f"made:{duty.id}"
+        tx, preset, now, child, duty.episode_id, _words(template, duty), key=f"made:{duty.id}"
     )
 
 
 async def on_duty_done(tx: Tx, preset: Preset, now: datetime, duty: Duty, child: Child) -> None:
-    if duty.rule_id == "MIS-SIN":
+    template = rule_effects().assistant_director.done.get(duty.rule_id)
+    if template is not None:
         await tell_assistant_director(
-            tx, preset, now, child, duty.episode_id,
-            f"the Serious Incident Notification was sent ({duty.label}): {duty.note or ''}",
+            tx, preset, now, child, duty.episode_id, _words(template, duty),
             key=f"done:{duty.id}",
         )  # fmt: skip
+
+
+def _words(template: str, duty: Duty) -> str:
+    return template.format(
+        label=duty.label, rule=duty.rule_id, action=duty.action, note=duty.note or ""
+    )

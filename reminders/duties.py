@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from config.presets import Deadline, DutySpec, Preset
+from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset
+from config.rule_effects import rule_effects
+from config.vocabulary import Trigger
 from reminders import alerts, routing
+from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, short_time
 from storage import repo
 from storage.db import Tx, to_db_time
@@ -24,19 +27,15 @@ from storage.models import (
     Category,
     Child,
     Duty,
-    EndReason,
     Episode,
     EpisodeState,
-    LegalStatus,
     Role,
     Staff,
 )
 
 log = logging.getLogger(__name__)
 
-# Duties that close themselves when the return interview is recorded as held or declined.
 HANDED_UP_EVERY = timedelta(hours=24)
-CLOSED_BY_INTERVIEW = ("RHI-72H", "RHI-RECORD", "RHI-EDT", "RHI-CHASE")
 
 
 @dataclass(frozen=True)
@@ -77,41 +76,6 @@ def deadline_at(preset: Preset, rule: Deadline | dict[str, Any], base: datetime)
     return due
 
 
-# ---- conditions ------------------------------------------------------------------------
-
-
-def _holds(condition: str, preset: Preset, now: datetime, episode: Episode, child: Child) -> bool:
-    cal = preset.calendar
-    if condition == "ever_missing":
-        return episode.ever_missing or episode.category is Category.MISSING
-    if condition == "looked_after":
-        return child.legal_status.is_looked_after
-    if condition == "looked_after_elsewhere":
-        return child.legal_status is LegalStatus.LOOKED_AFTER_ELSEWHERE
-    if condition == "cin_cp_or_looked_after":
-        return child.legal_status in (
-            LegalStatus.LOOKED_AFTER,
-            LegalStatus.LOOKED_AFTER_ELSEWHERE,
-            LegalStatus.CHILD_PROTECTION,
-            LegalStatus.CHILD_IN_NEED,
-        )
-    if condition == "out_of_area":
-        return bool(child.profile.get("placed_out_of_area"))
-    if condition == "out_of_hours":
-        return not cal.in_office_hours(now)
-    if condition == "not_returned_by_police":
-        return episode.end_reason is not EndReason.POLICE
-    if condition == "next_working_day_16_to_47h":
-        return 16 <= cal.hours_until_next_working_day(now) < 48
-    if condition == "next_working_day_16h_plus":
-        return cal.hours_until_next_working_day(now) >= 16
-    if condition == "next_working_day_48h_plus":
-        return cal.hours_until_next_working_day(now) >= 48
-    if condition == "iro_unknown":
-        return not child.iro_id
-    raise ValueError(f"unknown duty condition {condition!r}")
-
-
 async def _pattern_met(
     at: Moment, rule_id: str, spec: DutySpec, episode: Episode, child: Child
 ) -> bool:
@@ -144,7 +108,7 @@ async def trigger(
     tx: Tx,
     preset: Preset,
     now: datetime,
-    name: str,
+    name: Trigger,
     episode: Episode,
     child: Child,
     actor: Staff,
@@ -155,15 +119,15 @@ async def trigger(
     if name == "found":
         await _close_when_found(at, episode)
     if name in ("rhi_held", "rhi_declined"):
-        await close_rules(
-            at, episode, CLOSED_BY_INTERVIEW, "done", actor.id, f"return interview {name[4:]}"
-        )
+        closed = rule_effects().closed_by_interview
+        await close_rules(at, episode, closed, "done", actor.id, f"return interview {name[4:]}")
     # A return is counted from when the child came back, not from when it was typed in.
     happened = episode.found_at if name == "found" and episode.found_at else now
     for rule_id, spec in preset.duties.items():
-        if spec.trigger != name and name not in _also_on(rule_id):
+        if spec.trigger != name and name not in rule_effects().also_triggered_by(rule_id):
             continue
-        if not all(_holds(c, preset, happened, episode, child) for c in spec.when):
+        situation = Situation(preset, happened, episode, child)
+        if not all(holds(c, situation) for c in spec.when):
             if spec.otherwise_missing_for is None:
                 continue
             spec = spec.model_copy(update={"missing_for": spec.otherwise_missing_for})
@@ -176,11 +140,6 @@ async def trigger(
         base = happened if happened != now else None
         made.append(await create(at, rule_id, spec, episode, child, actor, base=base))
     return made
-
-
-def _also_on(rule_id: str) -> tuple[str, ...]:
-    # NS §4.3: a Director letter for the 4th notification, or for any showing risk of harm.
-    return ("harm",) if rule_id == "DIR-LETTER" else ()
 
 
 async def create(
@@ -273,12 +232,8 @@ async def _owner(at: Moment, audience: str, child: Child, episode: Episode) -> s
 def _render(at: Moment, text: str, episode: Episode, child: Child) -> str:
     cal = at.preset.calendar
     hours = cal.hours_until_next_working_day(at.now)
-    edt = (
-        "Offer and, with consent, hold the return interview yourself (NS §1.6.2)."
-        if hours >= 48
-        else "Ask the child who they want for the return interview, and get parental consent "
-        "unless they are looked after (NS §1.6.1)."
-    )
+    instructions = at.preset.out_of_hours_return
+    edt = "" if instructions is None else instructions.hold if hours >= 48 else instructions.ask
     values = {
         "child": child.label,
         "ref": child.ref,
@@ -529,31 +484,30 @@ def _span(delta: timedelta) -> str:
 
 
 async def director_letter(tx: repo.Reader, preset: Preset, child: Child, now: datetime) -> str:
-    """A draft letter to the home authority's Director of Children's Services."""
+    """A draft letter to the home authority's Director of Children's Services, in the
+    preset's words."""
+    letter = preset.director_letter
+    assert letter is not None, "only an area with a director_letter drafts one"
     episodes = [e for e in await repo.episodes_of_child(tx, child.id) if e.ever_missing]
-    lines = []
-    for e in episodes:
-        end = local_time(e.found_at, preset.zone) if e.found_at else "still missing"
-        lines.append(
-            f"- from {local_time(e.last_seen_at, preset.zone)} to {end}; police reference "
-            f"{e.police_ref or 'not recorded'}, risk grade {e.police_grade.value if e.police_grade else 'not recorded'}"
+    episode_lines = [
+        letter.episode.format(
+            start=local_time(e.last_seen_at, preset.zone),
+            end=local_time(e.found_at, preset.zone) if e.found_at else "still missing",
+            police_ref=e.police_ref or "not recorded",
+            grade=e.police_grade.value if e.police_grade else "not recorded",
         )
-    today = now.astimezone(preset.zone).strftime("%d %B %Y")
+        for e in episodes
+    ]
     authority = child.home_authority or "the home authority"
-    return "\n".join(
-        [
-            f"To: the Director of Children's Services, {authority}",
-            f"Date: {today}",
-            f"Re: {child.label}, a child looked after by {authority} and living in our area",
-            "",
-            f"We have received {len(episodes)} missing notifications about this child "
-            "(North Somerset protocol §4.3):",
-            *lines,
-            "",
-            "We ask that you review the child's care plan and placement with us urgently, and "
-            "confirm the actions you will take to keep them safe.",
-            "",
-            "Signed: ______________________ Director / Assistant Director of Children's Services",
-            f"(to be signed today, {short_time(now, preset.zone)} draft)",
-        ]
-    )
+    values = {
+        "authority": authority,
+        "today": now.astimezone(preset.zone).strftime("%d %B %Y"),
+        "child": child.label,
+        "count": len(episodes),
+        "section": letter.section,
+        "drafted": short_time(now, preset.zone),
+    }
+    lines: list[str] = []
+    for line in letter.lines:
+        lines += episode_lines if line == LETTER_EPISODES else [line.format(**values)]
+    return "\n".join(lines)

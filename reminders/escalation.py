@@ -13,16 +13,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from config import rule_ids
 from config.presets import Ladder, Preset
-from handlers.access import ACTIONS
+from config.rule_effects import rule_effects
+from config.vocabulary import STARTS, Start, Trigger, require_all
 from reminders import routing
+from reminders.access import ACTIONS
+from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, profile_text, short_time
 from reminders.trigger_plan import TriggerPlan, overnight_at
 from storage import repo, timers
 from storage.db import Tx
-from storage.models import Button, Category, Child, Episode, EpisodeState, Role, Staff
+from storage.models import Button, Child, Episode, EpisodeState, Role, Staff
+from storage.snapshot import ClimbContext, ClimbStep, LadderSnapshot
 from storage.timers import Escalation
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,7 @@ async def trigger(
     tx: Tx,
     preset: Preset,
     now: datetime,
-    name: str,
+    name: Trigger,
     episode: Episode,
     child: Child,
     actor: Staff,
@@ -54,15 +58,13 @@ async def trigger(
     """Something happened to the episode: stop, reset or start the ladders that listen for it."""
     at = Moment(tx, preset, now)
     for esc in await timers.live_escalations(tx, episode.id):
-        spec = esc.context["ladder"]
+        spec = esc.context.ladder
         if name == "update" and esc.state == "confirming":
             # an update is the acknowledger's answer to "still on it?"
-            await timers.update_escalation(
-                tx, esc, state="acked", next_at=now + timedelta(seconds=spec["review"])
-            )
-        elif name in spec["stop_on"]:
+            await timers.update_escalation(tx, esc, state="acked", next_at=now + spec.review_time)
+        elif name in spec.stop_on:
             await timers.update_escalation(tx, esc, state="stopped", next_at=None)
-        elif name in spec["reset_on"]:
+        elif name in spec.reset_on:
             await timers.update_escalation(
                 tx,
                 esc,
@@ -70,10 +72,10 @@ async def trigger(
                 step=0,
                 repeat=0,
                 cycle=esc.cycle + 1,  # new keys: the next nags are new messages
-                next_at=now + timedelta(seconds=spec["interval"]),
+                next_at=now + spec.interval_time,
             )
     for ladder_name, ladder in preset.ladders.items():
-        if ladder.trigger == name and _applies(ladder, preset, now, episode, child):
+        if ladder.trigger == name and holds(ladder.when, Situation(preset, now, episode, child)):
             await _start(at, ladder_name, ladder, episode, child, actor, details)
 
 
@@ -86,43 +88,72 @@ def _short(details: str) -> str:
     return details[:DETAILS_IN_ALERTS].rstrip() + "… (more in /timeline)"
 
 
-def _applies(ladder: Ladder, preset: Preset, now: datetime, episode: Episode, child: Child) -> bool:
-    if ladder.when == "out_of_hours":
-        return not preset.calendar.in_office_hours(now)
-    if ladder.when == "looked_after":
-        return child.legal_status.is_looked_after
-    if ladder.when == "whereabouts_unknown":
-        return episode.category is Category.ABSENT
-    return True
-
-
 def climb_snapshot(
-    ladder: Ladder, interval: timedelta, shorten: Callable[[timedelta], timedelta] = lambda w: w
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    ladder: Ladder,
+    interval: timedelta,
+    shorten: Callable[[timedelta], timedelta] = lambda w: w,
+    *,
+    actor: str = "",
+    details: str = "",
+    cutoff: str = "",
+) -> tuple[tuple[ClimbStep, ...], ClimbContext]:
     """The steps and context a climb carries: the ladder as it stood when the climb began,
     so a preset changed later does not change a climb already under way."""
-    steps = [
-        {"notify": list(step.notify), "wait": shorten(step.wait).total_seconds(),
-         "repeat": step.repeat}
+    steps = tuple(
+        ClimbStep(notify=step.notify, wait=shorten(step.wait).total_seconds(), repeat=step.repeat)
         for step in ladder.steps
-    ]  # fmt: skip
-    context: dict[str, Any] = {
-        "actor": "",
-        "details": "",
-        "cutoff": "",
-        "ladder": {
-            "rule": ladder.rule,
-            "rule_out_of_hours": ladder.rule_out_of_hours,
-            "message": ladder.message,
-            "include_profile": ladder.include_profile,
-            "keep_on_found": ladder.keep_on_found,
-            "stop_on": list(ladder.stop_on),
-            "reset_on": list(ladder.reset_on),
-            "interval": interval.total_seconds(),
-            "review": (ladder.review or interval).total_seconds(),
-        },
-    }
+    )
+    context = ClimbContext(
+        actor=actor,
+        details=details,
+        cutoff=cutoff,
+        ladder=LadderSnapshot(
+            rule=ladder.rule,
+            rule_out_of_hours=ladder.rule_out_of_hours,
+            message=ladder.message,
+            include_profile=ladder.include_profile,
+            keep_on_found=ladder.keep_on_found,
+            stop_on=ladder.stop_on,
+            reset_on=ladder.reset_on,
+            interval=interval.total_seconds(),
+            review=(ladder.review or interval).total_seconds(),
+        ),
+    )
     return steps, context
+
+
+# When a climb's first send is due, and the cut-off its messages name, by the ladder's
+# `start` (config.vocabulary.Start); None: the climb does not start.
+FirstSend = Callable[
+    [Moment, Episode, TriggerPlan, timedelta], tuple[datetime, datetime | None] | None
+]
+
+
+def _first_at_report_by(
+    at: Moment, episode: Episode, plan: TriggerPlan, interval: timedelta
+) -> tuple[datetime, datetime | None] | None:
+    cutoff = plan.report_by_after(episode.last_seen_at, at.preset.zone)
+    return None if cutoff is None else (max(cutoff, at.now), cutoff)
+
+
+def _first_at_cutoff(
+    at: Moment, episode: Episode, plan: TriggerPlan, interval: timedelta
+) -> tuple[datetime, datetime | None]:
+    cutoff = overnight_at(at.preset, episode.last_seen_at, at.now)
+    return cutoff, cutoff
+
+
+FIRST_SEND: dict[Start, FirstSend] = {
+    "now": lambda at, episode, plan, interval: (at.now, None),
+    "review_interval": lambda at, episode, plan, interval: (at.now + interval, None),
+    "overnight_cutoff": _first_at_cutoff,
+    "report_by": _first_at_report_by,
+    "next_office_open": lambda at, episode, plan, interval: (
+        at.preset.calendar.next_office_open(at.now),
+        None,
+    ),
+}
+require_all("ladder starts", STARTS, FIRST_SEND)
 
 
 async def _start(
@@ -136,27 +167,21 @@ async def _start(
 ) -> None:
     plan = TriggerPlan.of(child)
     interval = plan.review_interval or at.preset.absence.review_interval
-    cutoff_at: datetime | None = None
-    if ladder.start == "now":
-        first = at.now
-    elif ladder.start == "review_interval":
-        first = at.now + interval
-    elif ladder.start == "overnight_cutoff":
-        first = cutoff_at = overnight_at(at.preset, episode.last_seen_at, at.now)
-    elif ladder.start == "report_by":
-        cutoff_at = plan.report_by_after(episode.last_seen_at, at.preset.zone)
-        if cutoff_at is None:
-            return
-        first = max(cutoff_at, at.now)
-    else:  # next_office_open
-        first = at.preset.calendar.next_office_open(at.now)
+    starts = FIRST_SEND[ladder.start](at, episode, plan, interval)
+    if starts is None:
+        return
+    first, cutoff_at = starts
     for live in await timers.live_escalations(at.tx, episode.id):
         if live.ladder == name:
             return  # already climbing; a second report adds to it (RET-ONEOPEN)
-    steps, context = climb_snapshot(ladder, interval, plan.shorten)
-    context["actor"] = actor.name
-    context["details"] = _short(details)
-    context["cutoff"] = short_time(cutoff_at, at.preset.zone) if cutoff_at else ""
+    steps, context = climb_snapshot(
+        ladder,
+        interval,
+        plan.shorten,
+        actor=actor.name,
+        details=_short(details),
+        cutoff=short_time(cutoff_at, at.preset.zone) if cutoff_at else "",
+    )
     esc_id = await timers.insert_escalation(
         at.tx,
         episode_id=episode.id,
@@ -198,7 +223,7 @@ async def defer_broken(tx: Tx, escalation_id: int, now: datetime, wait: timedelt
 async def stop_all(tx: Tx, episode: Episode, *, finalised: bool = False) -> None:
     """Found: every climb stops except those the protocol keeps (MIS-NEXTDAY). Finalised: all."""
     for esc in await timers.live_escalations(tx, episode.id):
-        if finalised or not esc.context["ladder"].get("keep_on_found"):
+        if finalised or not esc.context.ladder.keep_on_found:
             await timers.update_escalation(tx, esc, state="stopped", next_at=None)
 
 
@@ -242,7 +267,7 @@ async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Ch
             return
         spec = esc.steps[step]
         resolved = await routing.resolve(
-            at.tx, spec["notify"], preset=at.preset, child=child, episode=episode, now=at.now
+            at.tx, spec.notify, preset=at.preset, child=child, episode=episode, now=at.now
         )
         if resolved.gaps:
             await _report_gaps(at, esc, episode, child, step, repeat, resolved.gaps)
@@ -251,48 +276,48 @@ async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Ch
             continue
         for recipient in resolved.recipients:
             await _queue(at, esc, episode, child, step, repeat, recipient)
-        last_send = step == len(esc.steps) - 1 and repeat >= spec["repeat"]
+        last_send = step == len(esc.steps) - 1 and repeat >= spec.repeat
         if last_send and not esc.needs_ack:
             await timers.update_escalation(at.tx, esc, state="done", step=step, next_at=None)
             return
-        nxt = (step, repeat + 1) if repeat < spec["repeat"] else (step + 1, 0)
+        nxt = (step, repeat + 1) if repeat < spec.repeat else (step + 1, 0)
         await timers.update_escalation(
             at.tx,
             esc,
             step=nxt[0],
             repeat=nxt[1],
-            next_at=at.now + timedelta(seconds=spec["wait"]),
+            next_at=at.now + spec.wait_time,
         )
         return
 
 
 def _rule(at: Moment, esc: Escalation) -> str:
-    spec = esc.context["ladder"]
-    if spec.get("rule_out_of_hours") and not at.preset.calendar.in_office_hours(at.now):
-        return str(spec["rule_out_of_hours"])
+    spec = esc.context.ladder
+    if spec.rule_out_of_hours and not at.preset.calendar.in_office_hours(at.now):
+        return spec.rule_out_of_hours
     return esc.rule_id
 
 
 def _render(at: Moment, esc: Escalation, episode: Episode, child: Child) -> str:
     tz = at.preset.zone
     since_from = episode.last_seen_at
-    if esc.context["ladder"]["reset_on"]:  # a review ladder counts from the last activity
-        since_from = at.now - timedelta(seconds=esc.context["ladder"]["interval"])
+    if esc.context.ladder.reset_on:  # a review ladder counts from the last activity
+        since_from = at.now - esc.context.ladder.interval_time
     values = {
         "child": child.label,
         "ref": child.ref,
-        "actor": esc.context.get("actor", ""),
-        "details": esc.context.get("details", "") or "no details given",
+        "actor": esc.context.actor,
+        "details": esc.context.details or "no details given",
         "last_seen": local_time(episode.last_seen_at, tz),
         "since": duration(at.now - since_from),
         "grade": episode.police_grade.value if episode.police_grade else "not given",
-        "cutoff": esc.context.get("cutoff", ""),
+        "cutoff": esc.context.cutoff,
         "police_ref": episode.police_ref or "not given",
         "status": (
             f"found {local_time(episode.found_at, tz)}" if episode.found_at else "still missing"
         ),
     }
-    return esc.context["ladder"]["message"].format(**values)
+    return esc.context.ladder.message.format(**values)
 
 
 async def _queue(
@@ -315,7 +340,7 @@ async def _queue(
     buttons: tuple[Button, ...] = ()
     if esc.needs_ack:
         text, buttons = await _answers(at, recipient, child, text)
-    if esc.context["ladder"]["include_profile"] and recipient.startswith("staff:"):
+    if esc.context.ladder.include_profile and recipient.startswith("staff:"):
         text += "\n" + profile_text(child)  # direct messages only, never a group chat
     await repo.enqueue(
         at.tx,
@@ -406,7 +431,7 @@ async def _check_acknowledger(at: Moment, esc: Escalation, episode: Episode, chi
         # found (MIS-NEXTDAY acknowledged after the return): telling was the whole duty
         await timers.update_escalation(at.tx, esc, state="done", next_at=None)
         return
-    interval = timedelta(seconds=esc.context["ladder"]["review"])
+    interval = esc.context.ladder.review_time
     assert esc.acked_at is not None
     last = await timers.last_event_at(at.tx, episode.id, UPDATE_KINDS)
     base = max(esc.acked_at, last) if last else esc.acked_at
@@ -444,7 +469,7 @@ async def _revive_exhausted(at: Moment, episode: Episode, who: Staff) -> dict[st
             live = {e.ladder for e in await timers.live_escalations(at.tx, episode.id)}
             if esc.ladder in live:
                 continue
-            check = at.now + timedelta(seconds=esc.context["ladder"]["review"])
+            check = at.now + esc.context.ladder.review_time
             await timers.update_escalation(
                 at.tx, esc, state="acked", acked_by=who.id, acked_at=at.now, next_at=check
             )
@@ -486,7 +511,7 @@ async def acknowledge(
             continue
         if esc.state == "acked" and esc.acked_by not in (who.id, by.id):
             continue  # someone else has this one: taking it over is a /handover
-        check = now + timedelta(seconds=esc.context["ladder"]["review"])
+        check = now + esc.context.ladder.review_time
         await timers.update_escalation(
             tx, esc, state="acked", acked_by=who.id, acked_at=now, next_at=check
         )
@@ -572,20 +597,20 @@ async def on_found(
     assert episode.found_at is not None and episode.end_reason is not None
     found = local_time(episode.found_at, preset.zone)
     rules_for: dict[str, list[str]] = {}
-    if preset.implements("RET-TELL"):
+    if preset.implements(rule_ids.TELL_THOSE_TOLD):
         for recipient in await timers.recipients_told(tx, episode.id):
-            rules_for.setdefault(recipient, []).append("RET-TELL")
-    if preset.implements("RET-ALERT"):  # B LCS §1.9: allocated worker, missing tray, IRO / CP chair
+            rules_for.setdefault(recipient, []).append(rule_ids.TELL_THOSE_TOLD)
+    if preset.implements(rule_ids.RETURN_ALERT):  # B LCS §1.9: worker, missing tray, IRO / CP chair
         alert = await routing.resolve(
             tx,
-            ("social_worker", "missing_coordinator", "iro"),
+            rule_effects().return_alert,
             preset=preset,
             child=child,
             episode=episode,
             now=now,
         )
         for recipient in alert.recipients:
-            rules_for.setdefault(recipient, []).append("RET-ALERT")
+            rules_for.setdefault(recipient, []).append(rule_ids.RETURN_ALERT)
     for recipient, rules in rules_for.items():
         if recipient == routing.staff(actor.id):
             continue
@@ -612,8 +637,9 @@ async def on_finalised(tx: Tx, now: datetime, episode: Episode, child: Child) ->
         tx,
         idem_key=f"ep{episode.id}:redact",
         recipient="redact",
-        text=f"[RET-FINAL] {child.label}: episode closed. The record is kept in Whereabouts.",
-        rule_id="RET-FINAL",
+        text=f"[{rule_ids.FINALISE}] {child.label}: episode closed. The record is kept in "
+        "Whereabouts.",
+        rule_id=rule_ids.FINALISE,
         now=now,
         episode_id=episode.id,
         child_id=child.id,
@@ -656,7 +682,7 @@ async def recipient_unreachable(
         f"Could not reach {person.name if person else recipient} about {child.label} "
         f"({reason}). The alert moves to the next person.",
     )
-    spec_repeat = esc.steps[step]["repeat"] if step < len(esc.steps) else 0
+    spec_repeat = esc.steps[step].repeat if step < len(esc.steps) else 0
     waiting_on = (step, repeat + 1) if repeat < spec_repeat else (step + 1, 0)
     if esc.state != "active" or (esc.step, esc.repeat) != waiting_on:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from config.presets import Preset
+from config.vocabulary import Trigger
 from reminders import duties, escalation
 from storage.db import Tx
 from storage.models import Child, Episode, Staff
@@ -14,7 +15,7 @@ async def on_event(
     tx: Tx,
     preset: Preset,
     now: datetime,
-    name: str,
+    name: Trigger,
     episode: Episode,
     child: Child,
     actor: Staff,

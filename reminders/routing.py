@@ -8,15 +8,23 @@ that the caller reports, never a silent drop.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from config.presets import Preset
+from config.vocabulary import AUDIENCES as AUDIENCE_NAMES
+from config.vocabulary import Audience, require_all
 from storage import repo, timers
 from storage.models import Child, Episode, Role
 from storage.repo import Reader
 
-ROTA_ROLES = ("out_of_hours", "out_of_hours_manager", "police_liaison", "missing_coordinator")
+ROTA_ROLES: tuple[Audience, ...] = (
+    "out_of_hours",
+    "out_of_hours_manager",
+    "police_liaison",
+    "missing_coordinator",
+)
 
 
 @dataclass
@@ -31,19 +39,8 @@ class Resolved:
 
 def describe(audience: str, office: bool) -> str:
     """The audience as the person reading a gap report knows it."""
-    if audience == "social_worker":
-        return (
-            "allocated social worker or team manager"
-            if office
-            else "out-of-hours duty worker on the rota"
-        )
-    if audience == "manager":
-        return "team manager" if office else "out-of-hours manager on the rota"
-    if audience in ROTA_ROLES:
-        return audience.replace("_", " ") + " on the rota"
-    return {"home_team": "home team chat", "iro": "IRO", "admins": "admin"}.get(
-        audience, audience.replace("_", " ")
-    )
+    entry = _meaning(audience)
+    return entry.in_office if office else entry.out_of_hours
 
 
 def staff(staff_id: str) -> str:
@@ -52,7 +49,7 @@ def staff(staff_id: str) -> str:
 
 async def resolve(
     r: Reader,
-    audiences: list[str] | tuple[str, ...],
+    audiences: Sequence[str],
     *,
     preset: Preset,
     child: Child,
@@ -65,7 +62,9 @@ async def resolve(
     if office is None:
         office = preset.calendar.in_office_hours(now)
     for audience in audiences:
-        found = await _one(r, audience, office=office, child=child, episode=episode, now=now)
+        found = await _meaning(audience).resolve(
+            Asked(r, office=office, child=child, episode=episode, now=now)
+        )
         if not found:
             result.gaps.append(describe(audience, office))
         for recipient in found:
@@ -73,37 +72,66 @@ async def resolve(
     return result
 
 
-async def _one(
-    r: Reader, audience: str, *, office: bool, child: Child, episode: Episode, now: datetime
-) -> list[str]:
-    if audience == "reporter":
-        return [staff(episode.reported_by)]
-    if audience == "home_team":
-        return [f"team:{child.home}"] if child.home else []
-    if audience == "iro":
-        return [staff(child.iro_id)] if child.iro_id else []
-    if audience == "admins":
-        return [staff(s.id) for s in await repo.staff_with_role(r, Role.ADMIN)]
-    if audience in ROTA_ROLES:
-        return [staff(s) for s in await timers.on_rota(r, audience, now)]
-    if audience == "social_worker":
-        if not office:
-            return [staff(s) for s in await timers.on_rota(r, "out_of_hours", now)]
-        if child.social_worker_id:
-            return [staff(child.social_worker_id)]
-        return await _team_manager(r, child)
-    if audience == "manager":
-        if not office:
-            return [staff(s) for s in await timers.on_rota(r, "out_of_hours_manager", now)]
-        return await _team_manager(r, child)
-    if audience == "team_manager":
-        return await _team_manager(r, child)
-    if audience in ("head_of_service", "assistant_director", "director"):
-        people = await repo.staff_with_role(r, Role(audience))
-        if not people and audience == "director":  # NS §4.3: or an Assistant Director
-            people = await repo.staff_with_role(r, Role.ASSISTANT_DIRECTOR)
+@dataclass(frozen=True)
+class Asked:
+    """Who an audience means depends on these."""
+
+    r: Reader
+    office: bool  # office hours (or a duty, which belongs to the allocated people)
+    child: Child
+    episode: Episode
+    now: datetime
+
+
+async def _reporter(a: Asked) -> list[str]:
+    return [staff(a.episode.reported_by)]
+
+
+async def _home_team(a: Asked) -> list[str]:
+    return [f"team:{a.child.home}"] if a.child.home else []
+
+
+async def _iro(a: Asked) -> list[str]:
+    return [staff(a.child.iro_id)] if a.child.iro_id else []
+
+
+async def _admins(a: Asked) -> list[str]:
+    return [staff(s.id) for s in await repo.staff_with_role(a.r, Role.ADMIN)]
+
+
+def _on_rota(role: str) -> Resolver:
+    async def resolve(a: Asked) -> list[str]:
+        return [staff(s) for s in await timers.on_rota(a.r, role, a.now)]
+
+    return resolve
+
+
+async def _social_worker(a: Asked) -> list[str]:
+    if not a.office:
+        return await _on_rota("out_of_hours")(a)
+    if a.child.social_worker_id:
+        return [staff(a.child.social_worker_id)]
+    return await _team_manager(a.r, a.child)
+
+
+async def _manager(a: Asked) -> list[str]:
+    if not a.office:
+        return await _on_rota("out_of_hours_manager")(a)
+    return await _team_manager(a.r, a.child)
+
+
+async def _child_team_manager(a: Asked) -> list[str]:
+    return await _team_manager(a.r, a.child)
+
+
+def _with_role(role: Role, otherwise: Role | None = None) -> Resolver:
+    async def resolve(a: Asked) -> list[str]:
+        people = await repo.staff_with_role(a.r, role)
+        if not people and otherwise is not None:
+            people = await repo.staff_with_role(a.r, otherwise)
         return [staff(s.id) for s in people]
-    raise ValueError(f"unknown audience {audience!r}")
+
+    return resolve
 
 
 async def _team_manager(r: Reader, child: Child) -> list[str]:
@@ -114,3 +142,57 @@ async def _team_manager(r: Reader, child: Child) -> list[str]:
         if worker and worker.manager_id:
             return [staff(worker.manager_id)]
     return []
+
+
+Resolver = Callable[[Asked], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """Who an audience is right now, and how a gap report names it."""
+
+    resolve: Resolver
+    in_office: str
+    out_of_hours: str = ""  # the same words unless given
+
+    def __post_init__(self) -> None:
+        if not self.out_of_hours:
+            object.__setattr__(self, "out_of_hours", self.in_office)
+
+
+def _rota(role: Audience) -> Meaning:
+    """Rota roles resolve only through the rota: nobody on it is a gap."""
+    return Meaning(_on_rota(role), role.replace("_", " ") + " on the rota")
+
+
+# One entry per name of config.vocabulary's Audience (checked below). Keyed by str: a climb
+# started under an older preset carries its audiences as stored text.
+AUDIENCES: dict[str, Meaning] = {
+    "reporter": Meaning(_reporter, "reporter"),
+    "home_team": Meaning(_home_team, "home team chat"),
+    "social_worker": Meaning(
+        _social_worker,
+        "allocated social worker or team manager",
+        "out-of-hours duty worker on the rota",
+    ),
+    "manager": Meaning(_manager, "team manager", "out-of-hours manager on the rota"),
+    "out_of_hours": _rota("out_of_hours"),
+    "out_of_hours_manager": _rota("out_of_hours_manager"),
+    "police_liaison": _rota("police_liaison"),
+    "iro": Meaning(_iro, "IRO"),
+    "missing_coordinator": _rota("missing_coordinator"),
+    "admins": Meaning(_admins, "admin"),
+    "team_manager": Meaning(_child_team_manager, "team manager"),
+    "head_of_service": Meaning(_with_role(Role.HEAD_OF_SERVICE), "head of service"),
+    "assistant_director": Meaning(_with_role(Role.ASSISTANT_DIRECTOR), "assistant director"),
+    # NS §4.3: or an Assistant Director
+    "director": Meaning(_with_role(Role.DIRECTOR, Role.ASSISTANT_DIRECTOR), "director"),
+}
+require_all("audiences", AUDIENCE_NAMES, AUDIENCES)
+
+
+def _meaning(audience: str) -> Meaning:
+    try:
+        return AUDIENCES[audience]
+    except KeyError:
+        raise ValueError(f"unknown audience {audience!r}") from None

@@ -9,6 +9,7 @@ from typing import Any
 
 from storage.db import Row, Tx, from_db_time, to_db_time
 from storage.repo import Reader, StaleWrite
+from storage.snapshot import STEPS, ClimbContext, ClimbStep
 
 LIVE_STATES = ("active", "acked", "confirming")
 
@@ -45,8 +46,8 @@ class Escalation:
     ladder: str
     rule_id: str
     needs_ack: bool
-    context: dict[str, Any]
-    steps: list[dict[str, Any]]
+    context: ClimbContext
+    steps: tuple[ClimbStep, ...]
     step: int
     repeat: int
     state: str
@@ -68,8 +69,8 @@ def _escalation(row: Row) -> Escalation:
         ladder=row["ladder"],
         rule_id=row["rule_id"],
         needs_ack=bool(row["needs_ack"]),
-        context=json.loads(row["context_json"]),
-        steps=json.loads(row["steps_json"]),
+        context=ClimbContext.model_validate_json(row["context_json"]),
+        steps=STEPS.validate_json(row["steps_json"]),
         step=row["step"],
         repeat=row["repeat"],
         state=row["state"],
@@ -90,8 +91,8 @@ async def insert_escalation(
     ladder: str,
     rule_id: str,
     needs_ack: bool,
-    context: dict[str, Any],
-    steps: list[dict[str, Any]],
+    context: ClimbContext,
+    steps: tuple[ClimbStep, ...],
     next_at: datetime,
     started_at: datetime,
 ) -> int:
@@ -104,8 +105,8 @@ async def insert_escalation(
             ladder,
             rule_id,
             int(needs_ack),
-            json.dumps(context),
-            json.dumps(steps),
+            json.dumps(context.model_dump(mode="json")),
+            json.dumps(STEPS.dump_python(steps, mode="json")),
             to_db_time(next_at),
             to_db_time(started_at),
         ),

@@ -98,7 +98,7 @@ async def test_telegram_logs_neither_a_child_nor_the_token(tmp_path, caplog):
 async def test_the_caseload_narrowing_never_hides_a_child_can_see_allows(tmp_path):
     """/status narrows by one column in SQL first; for every role it must list exactly
     the open episodes `can_see` allows over every child."""
-    from handlers.access import can_see, caseload
+    from reminders.access import can_see, caseload
     from storage import repo
 
     h = await Harness.open(tmp_path / "w.db", local("2026-11-09 10:00"))

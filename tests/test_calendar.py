@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.calendar import AreaCalendar, calendar_for
+from config.calendar import AreaCalendar, calendar_for
 
 LONDON = ZoneInfo("Europe/London")
 JERSEY_TZ = ZoneInfo("Europe/Jersey")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from handlers.access import ACTIONS
 from handlers.commands import (
     ANYONE,
     BY_NAME,
@@ -22,6 +21,7 @@ from handlers.commands import (
     placed,
 )
 from handlers.dispatch import Dispatcher, parse_command
+from reminders.access import ACTIONS
 from storage import repo
 
 README = Path(__file__).resolve().parents[1] / "README.md"

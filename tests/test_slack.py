@@ -33,7 +33,7 @@ from bot.telegram.sender import PerChatRateLimiter
 from config.settings import Settings
 from handlers import duty_commands, enrolment
 from handlers.commands import COMMANDS, HELP
-from handlers.episodes import Step
+from handlers.context import Step
 from handlers.messages import NOT_ENROLLED
 from reminders.sweeper import Sweeper
 from storage import chats, repo, reports

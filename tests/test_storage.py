@@ -10,8 +10,7 @@ import aiosqlite
 import pytest
 
 from handlers import episodes
-from handlers.context import Services
-from handlers.episodes import Step
+from handlers.context import Services, Step
 from storage import repo
 from storage.db import Database, migrate, migration_scripts
 from storage.models import Concern

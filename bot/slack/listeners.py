@@ -22,13 +22,12 @@ from bot.slack.inbox import DurableRequests, Jobs
 from bot.slack.interactions import Presses, Remembered, command_words, unescape
 from bot.slack.sender import NAME, SlackSender, error_code
 from handlers import duty_commands, enrolment, views
-from handlers.access import ACTIONS
 from handlers.commands import HELP
-from handlers.context import Services
+from handlers.context import Services, Step
 from handlers.dispatch import Dispatcher
-from handlers.episodes import Step
 from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply, taken_line
+from reminders.access import ACTIONS
 from reminders.formatting import short_time
 from storage import chats, repo
 from storage.models import Button, Staff

@@ -1,4 +1,4 @@
-"""Who may see and do what. One table, used by every transport."""
+"""Who may see and do what. One table, used by every transport and by the alerts (who may take one)."""
 
 from __future__ import annotations
 

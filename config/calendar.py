@@ -185,8 +185,8 @@ class AreaCalendar:
 
 def calendar_for(
     country: str,
-    subdiv: str | None = None,
-    tz_name: str = "Europe/London",
+    subdiv: str | None,
+    tz_name: str,
     *,
     office_open: time = time(9, 0),
     office_close: time = time(17, 0),
