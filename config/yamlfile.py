@@ -79,5 +79,6 @@ def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
                 return value if isinstance(value, yaml.CollectionNode) else key
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
+        item: yaml.Node = node.value[part]
+        return item
     return None
