@@ -11,7 +11,7 @@ from bot.delivery import OutboxDelivery
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.messages import Chat, Outcome
-from storage import repo, reports
+from storage import reports, staff_store
 from storage.models import OutboxMessage
 
 Printer = Callable[[str], None]
@@ -54,7 +54,7 @@ class ConsoleTransport:
 
     async def say(self, staff_id: str, text: str) -> Outcome:
         """`staff_id` types `text`; prints the command, the replies and every message it causes."""
-        staff = await repo.get_staff(self.svc.db, staff_id)
+        staff = await staff_store.get_staff(self.svc.db, staff_id)
         who = staff.name if staff else staff_id
         self.out(f"{self._stamp()}  {who}: {text}")
         outcome = await self.dispatcher.handle(staff, text, Chat("console", staff_id))
@@ -106,7 +106,7 @@ class ConsoleTransport:
     async def _recipient_label(self, recipient: str) -> str:
         kind, _, ident = recipient.partition(":")
         if kind == "staff":
-            staff = await repo.get_staff(self.svc.db, ident)
+            staff = await staff_store.get_staff(self.svc.db, ident)
             return staff.name if staff else ident
         if kind == "redact":
             return "every chat copy of the episode"
@@ -129,11 +129,11 @@ class ConsoleTransport:
                 return
             if line.startswith("/as"):
                 parts = line.split()
-                if len(parts) == 2 and await repo.get_staff(self.svc.db, parts[1]):
+                if len(parts) == 2 and await staff_store.get_staff(self.svc.db, parts[1]):
                     current = parts[1]
                     self.out(f"You are now {current}.")
                 else:
-                    names = ", ".join(s.id for s in await repo.list_staff(self.svc.db))
+                    names = ", ".join(s.id for s in await staff_store.list_staff(self.svc.db))
                     self.out(f"Usage: /as <staff id>. Staff: {names}")
                 continue
             if current is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.delivery import PermanentDeliveryError
-from storage import chats
+from storage import chats, staff_store
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -37,7 +37,7 @@ class Router:
     async def send(self, message: OutboxMessage) -> None:
         kind, _, ident = message.recipient.partition(":")
         if kind == "staff":
-            identities = await chats.reachable_identities(self.db, ident)
+            identities = await staff_store.reachable_identities(self.db, ident)
             targets = [(p, identities[p.name]) for p in self.platforms if p.name in identities]
             if not targets:
                 raise Unreachable(f"staff {ident} is not reachable on any running chat platform")

@@ -25,7 +25,7 @@ from handlers.context import Services
 from handlers.report_jobs import ReportJobs
 from reminders.clock import FakeClock
 from reminders.sweeper import Sweeper, run_until
-from storage import repo
+from storage import child_store
 from storage.db import Database, from_db_time
 
 
@@ -151,7 +151,7 @@ class ScenarioRun:
                 )
                 self._clock = clock
                 self._db = db
-                self._refs = {c.id: c.ref for c in await repo.list_children(db)}
+                self._refs = {c.id: c.ref for c in await child_store.list_children(db)}
                 self._seen = 0
                 self._timers: dict[str, tuple[str | None, str | None]] = {}
                 for step in self.scenario.steps:

@@ -52,7 +52,7 @@ from handlers.dispatch import HELP, NOT_ENROLLED, Dispatcher
 from handlers.episodes import Step
 from handlers.messages import Chat, Outcome, Reply, recorded_before_restart
 from reminders.formatting import short_time
-from storage import chats, inbox, repo
+from storage import chats, child_store, inbox, staff_store
 from storage.models import Button, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class SlackPlatform:
     async def _who(self, user_id: str) -> Staff | None:
         if not user_id:
             return None
-        return await repo.staff_by_identity(self.svc.db, NAME, user_id)
+        return await staff_store.staff_by_identity(self.svc.db, NAME, user_id)
 
     async def _chat(self, channel_id: str, channel_name: str | None, user_id: str) -> Chat:
         """A team channel (registered or not), else the person's direct chat with the bot."""
@@ -453,7 +453,9 @@ class SlackPlatform:
     # ---- the report form ---------------------------------------------------------------
 
     async def _open_report(self, trigger_id: str, staff: Staff, user_id: str, chat: Chat) -> None:
-        children = [c for c in await repo.list_children(self.svc.db) if may(staff, "report", c)]
+        children = [
+            c for c in await child_store.list_children(self.svc.db) if may(staff, "report", c)
+        ]
         if not children:
             await self.sender.dm(user_id, "There are no children you can report. Ask your manager.")
             return

@@ -54,7 +54,7 @@ from handlers.dispatch import NOT_ENROLLED, Dispatcher
 from handlers.messages import Chat, Outcome, recorded_before_restart, split_text
 from handlers.timeparse import TimeParseError, parse_when
 from reminders.formatting import PROFILE_HEADING, short_time
-from storage import chats, inbox, repo, reports
+from storage import chats, child_store, inbox, reports, staff_store
 from storage.models import Button, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ class TelegramPlatform:
         user = update.effective_user
         if user is None:
             return None
-        return await repo.staff_by_identity(self.svc.db, NAME, str(user.id))
+        return await staff_store.staff_by_identity(self.svc.db, NAME, str(user.id))
 
     async def _chat(self, update: Update) -> Chat:
         chat = update.effective_chat
@@ -436,7 +436,9 @@ class TelegramPlatform:
             await self._reply(message, outcome, chat)
             await self._after()
             return ConversationHandler.END
-        children = [c for c in await repo.list_children(self.svc.db) if may(staff, "report", c)]
+        children = [
+            c for c in await child_store.list_children(self.svc.db) if may(staff, "report", c)
+        ]
         if not children:
             await message.reply_text("There are no children you can report. Ask your manager.")
             return ConversationHandler.END
@@ -453,7 +455,7 @@ class TelegramPlatform:
         assert query is not None and query.data is not None and context.user_data is not None
         await query.answer()
         ref = query.data.removeprefix("g:child:")
-        child = await repo.get_child_by_ref(self.svc.db, ref)
+        child = await child_store.get_child_by_ref(self.svc.db, ref)
         staff = await self._who(update)
         if child is None or staff is None or not can_see(staff, child):
             await query.edit_message_text("I can't find that child among yours. Nothing was saved.")
@@ -496,7 +498,7 @@ class TelegramPlatform:
     ) -> int:
         assert context.user_data is not None
         state = context.user_data["guided"]
-        child = await repo.get_child_by_ref(self.svc.db, state["ref"])
+        child = await child_store.get_child_by_ref(self.svc.db, state["ref"])
         assert child is not None
         try:
             when = parse_when(said, self.svc.clock.now(), self.svc.preset_for(child).zone)
@@ -610,7 +612,7 @@ class TelegramPlatform:
             raise RetryLater(_seconds(exc.retry_after)) from exc
         except Forbidden as exc:
             async with self.svc.db.write() as tx:
-                await chats.mark_blocked(tx, NAME, str(chat_id), self.svc.clock.now())
+                await staff_store.mark_blocked(tx, NAME, str(chat_id), self.svc.clock.now())
             raise Unreachable("blocked the bot on Telegram") from exc
         except BadRequest as exc:
             if "chat not found" in str(exc).lower():

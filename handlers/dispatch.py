@@ -18,18 +18,19 @@ from handlers.episodes import Step
 from handlers.messages import Chat, Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
 from reminders.formatting import profile_text
-from storage import repo
+from storage import child_store, staff_store
 from storage.models import (
     Button,
     Category,
     Child,
     Concern,
+    DutyState,
     EndReason,
     PoliceGrade,
     RhiStatus,
     Staff,
 )
-from storage.repo import StaleWrite
+from storage.versioned import StaleWrite
 
 log = logging.getLogger(__name__)
 
@@ -201,12 +202,14 @@ class Dispatcher:
             "(e.g. C-0042); /status lists open episodes."
         )
         if _CHILD_REF.match(name):
-            child = await repo.get_child_by_ref(self.svc.db, name)
+            child = await child_store.get_child_by_ref(self.svc.db, name)
             if child is None or not can_see(staff, child):
                 raise Refusal(unknown)
             return child
         matches = [
-            c for c in await repo.children_by_first_name(self.svc.db, name) if can_see(staff, c)
+            c
+            for c in await child_store.children_by_first_name(self.svc.db, name)
+            if can_see(staff, c)
         ]
         if not matches:
             raise Refusal(unknown)
@@ -355,7 +358,7 @@ class Dispatcher:
         child, rest = await self._child_and_rest(step, args, USAGE["handover"])
         if not rest:
             raise Refusal(f"To whom? {USAGE['handover']}")
-        target = await repo.get_staff(self.svc.db, rest[0].lower())
+        target = await staff_store.get_staff(self.svc.db, rest[0].lower())
         if target is None or not target.active:
             raise Refusal(f"I don't know staff '{rest[0]}'. Use their staff id.")
         return await episodes.handover(step, child, target)
@@ -390,13 +393,15 @@ class Dispatcher:
         if not args:
             raise Refusal(f"Which duty? {USAGE['done']} (/duties lists yours)")
         duty_id = duty_commands.parse_duty_label(args[0])
-        return await duty_commands.close_duty(step, duty_id, "done", " ".join(args[1:]))
+        return await duty_commands.close_duty(step, duty_id, DutyState.DONE, " ".join(args[1:]))
 
     async def _na(self, step: Step, args: list[str]) -> Outcome:
         if not args:
             raise Refusal(f"Which duty? {USAGE['na']} (/duties lists yours)")
         duty_id = duty_commands.parse_duty_label(args[0])
-        return await duty_commands.close_duty(step, duty_id, "not_applicable", " ".join(args[1:]))
+        return await duty_commands.close_duty(
+            step, duty_id, DutyState.NOT_APPLICABLE, " ".join(args[1:])
+        )
 
     async def _letter(self, step: Step, args: list[str]) -> Outcome:
         child, _ = await self._child_and_rest(step, args, USAGE["letter"])

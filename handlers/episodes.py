@@ -17,7 +17,7 @@ from handlers.messages import Chat, Outcome, Refusal
 from reminders import escalation, hub
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
-from storage import repo
+from storage import episode_store, outbox_store
 from storage.db import Tx
 from storage.models import (
     Category,
@@ -57,7 +57,7 @@ async def _event(
     rule_id: str | None = None,
     at: datetime | None = None,
 ) -> int:
-    return await repo.append_event(
+    return await episode_store.append_event(
         tx,
         episode_id=episode_id,
         child_id=child.id,
@@ -71,7 +71,7 @@ async def _event(
 
 
 async def _open_episode(tx: Tx, child: Child, doing: str) -> Episode:
-    episode = await repo.open_episode_for_child(tx, child.id)
+    episode = await episode_store.open_episode_for_child(tx, child.id)
     if episode is None:
         raise Refusal(
             f"{child.label} has no open episode, so I can't {doing}. "
@@ -82,9 +82,9 @@ async def _open_episode(tx: Tx, child: Child, doing: str) -> Episode:
 
 async def _current_episode(tx: Tx, child: Child, doing: str) -> Episode:
     """The open episode, else the latest one not yet finalised."""
-    episode = await repo.open_episode_for_child(tx, child.id)
+    episode = await episode_store.open_episode_for_child(tx, child.id)
     if episode is None:
-        latest = await repo.latest_episode_for_child(tx, child.id)
+        latest = await episode_store.latest_episode_for_child(tx, child.id)
         if latest is not None and latest.state is not EpisodeState.FINALISED:
             episode = latest
     if episode is None:
@@ -98,15 +98,15 @@ async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
     A child who goes missing again before the last return is closed off still gets that
     return interview recorded and that episode finalised.
     """
-    episode = await repo.latest_found_episode(tx, child.id)
+    episode = await episode_store.latest_found_episode(tx, child.id)
     if episode is not None:
         return episode
-    if await repo.open_episode_for_child(tx, child.id) is not None:
+    if await episode_store.open_episode_for_child(tx, child.id) is not None:
         raise Refusal(
             f"{child.label} has not been recorded found yet, so I can't {doing}. "
             f"First: /found {child.ref} <time> <end reason> <where, with whom> [RET-FINAL]"
         )
-    latest = await repo.latest_episode_for_child(tx, child.id)
+    latest = await episode_store.latest_episode_for_child(tx, child.id)
     if latest is not None and latest.state is EpisodeState.FINALISED:
         raise Refusal(f"{child.label}'s episode #{latest.id} is already finalised.")
     raise Refusal(f"{child.label} has no episode in progress, so I can't {doing}.")
@@ -144,12 +144,14 @@ async def report_absent(
         )
     lines: list[str] = []
     async with step.svc.db.write() as tx:
-        group = await repo.next_link_group(tx) if len(children) > 1 else None
+        group = await episode_store.next_link_group(tx) if len(children) > 1 else None
         for child in children:
             lines.append(
                 await _report_one(tx, step, child, last_seen, details, concern, category, group)
             )
-        ids = [e.id for c in children if (e := await repo.open_episode_for_child(tx, c.id))]
+        ids = [
+            e.id for c in children if (e := await episode_store.open_episode_for_child(tx, c.id))
+        ]
     if concern is Concern.POLICE:
         lines.append(
             "Level of concern is police intervention: report to the police now (999, or 101 "
@@ -170,7 +172,7 @@ async def _report_one(
 ) -> str:
     preset = _tz(step, child)
     tz = preset.zone
-    existing = await repo.open_episode_for_child(tx, child.id)
+    existing = await episode_store.open_episode_for_child(tx, child.id)
     if existing is not None:
         # RET-ONEOPEN: a second report adds to the open episode.
         await _event(
@@ -183,19 +185,19 @@ async def _report_one(
             rule_id="RET-ONEOPEN",
         )
         if group is not None and existing.link_group is None:
-            await repo.update_episode(tx, existing, link_group=group)
+            await episode_store.update_episode(tx, existing, link_group=group)
         return (
             f"{child.label} is already reported {existing.category.value} since "
             f"{local_time(existing.last_seen_at, tz)} (episode #{existing.id}). "
             "Your report was added to that episode's timeline [RET-ONEOPEN]."
         )
-    previous_end = await repo.last_found_at(tx, child.id)
+    previous_end = await episode_store.last_found_at(tx, child.id)
     if previous_end is not None and last_seen < previous_end:
         raise Refusal(
             f"{child.label}'s previous episode ended at {local_time(previous_end, tz)}; "
             f"last seen {local_time(last_seen, tz)} is before that. Check the time."
         )
-    episode_id = await repo.insert_episode(
+    episode_id = await episode_store.insert_episode(
         tx,
         child=child,
         category=category,
@@ -225,7 +227,7 @@ async def _report_one(
         f"reported {category.value} by {step.staff.name}; level of concern: {concern.value}",
         rule_id="ABS-LOG",
     )
-    episode = await repo.get_episode(tx, episode_id)
+    episode = await episode_store.get_episode(tx, episode_id)
     assert episode is not None
     await hub.on_event(
         tx, preset, step.now, "absence_reported", episode, child, step.staff, details
@@ -256,9 +258,9 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
                 f"{child.label} is reported missing to the police; that stays until found. "
                 "Record what you know with /update and tell the police."
             )
-        await repo.update_episode(tx, episode, category=Category.AWAY)
+        await episode_store.update_episode(tx, episode, category=Category.AWAY)
         await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}", "ABS-LOG")
-        fresh = await repo.get_episode(tx, episode.id)
+        fresh = await episode_store.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_event(tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text)
     lines = [f"Recorded: {child.label} is away from placement (whereabouts known)."]
@@ -294,12 +296,12 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             return Outcome.say(f"{child.label}'s level of concern is already {level.value}.").about(
                 episode.id
             )
-        await repo.update_episode(tx, episode, concern=level)
+        await episode_store.update_episode(tx, episode, concern=level)
         note = f"level of concern {episode.concern.value} -> {level.value}"
         await _event(
             tx, step, episode.id, child, "concern", f"{note}. {text}".strip(), "ABS-REVIEW"
         )
-        fresh = await repo.get_episode(tx, episode.id)
+        fresh = await episode_store.get_episode(tx, episode.id)
         assert fresh is not None
         preset = _tz(step, child)
         await hub.on_event(tx, preset, step.now, "update", fresh, child, step.staff)
@@ -366,14 +368,14 @@ async def report_police(
                 return Outcome.say(
                     f"{child.label} is already reported missing, ref {ref}, grade {grade.value}."
                 ).about(episode.id)
-            await repo.update_episode(tx, episode, police_ref=ref, police_grade=grade)
+            await episode_store.update_episode(tx, episode, police_ref=ref, police_grade=grade)
             await _event(
                 tx, step, episode.id, child, "police_update", "; ".join(changes), "MIS-GRADE"
             )
             return Outcome.say(f"Recorded for {child.label}: {'; '.join(changes)}.").about(
                 episode.id
             )
-        await repo.update_episode(
+        await episode_store.update_episode(
             tx,
             episode,
             category=Category.MISSING,
@@ -392,7 +394,7 @@ async def report_police(
             f"reported missing to the police, ref {ref}, grade {grade.value}. {text}".strip(),
             "MIS-REF",
         )
-        fresh = await repo.get_episode(tx, episode.id)
+        fresh = await episode_store.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_event(tx, preset, step.now, "reported_missing", fresh, child, step.staff, text)
     return Outcome.say(
@@ -419,7 +421,7 @@ async def record_found(
                 f"{local_time(at, tz)} is before {child.label} was last seen "
                 f"({local_time(episode.last_seen_at, tz)}). Check the time."
             )
-        await repo.update_episode(
+        await episode_store.update_episode(
             tx,
             episode,
             state=EpisodeState.FOUND,
@@ -430,7 +432,7 @@ async def record_found(
         await _event(
             tx, step, episode.id, child, "found", f"{reason.label}: {where}", "ABS-LOG", at=at
         )
-        fresh = await repo.get_episode(tx, episode.id)
+        fresh = await episode_store.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
     lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
@@ -463,7 +465,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
                 f"The interview for {child.label} (episode #{episode.id}) is already recorded as "
                 f"{done}. The record isn't changed; add a correction with /update."
             )
-        await repo.update_episode(
+        await episode_store.update_episode(
             tx, episode, rhi_status=status, rhi_by=text if status is RhiStatus.HELD else None
         )
         label = "declined by the child" if status is RhiStatus.DECLINED else status.value
@@ -476,7 +478,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
             f"return interview {label}. {text}".strip(),
             "RHI-72H",
         )
-        fresh = await repo.get_episode(tx, episode.id)
+        fresh = await episode_store.get_episode(tx, episode.id)
         assert fresh is not None
         await hub.on_event(
             tx, _tz(step, child), step.now, f"rhi_{status.value}", fresh, child, step.staff
@@ -509,7 +511,7 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
         blocker = finalise_blocker(episode, child)
         if blocker:
             raise Refusal(blocker)
-        await repo.update_episode(
+        await episode_store.update_episode(
             tx,
             episode,
             state=EpisodeState.FINALISED,
@@ -647,7 +649,7 @@ async def call_me(step: Step, child: Child) -> Outcome:
         event_id = await _event(
             tx, step, episode.id, child, "call_me", f"{step.staff.name} asked for a call"
         )
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
             idem_key=f"ep{episode.id}:callme:{event_id}",
             recipient=f"staff:{episode.reported_by}",

@@ -8,7 +8,7 @@ from handlers.episodes import Step, _check, _event, _open_episode
 from handlers.messages import Outcome, Refusal
 from handlers.summaries import RECORDED, View
 from reminders import alerts
-from storage import repo, reports
+from storage import outbox_store, reports
 from storage.models import Child, Role
 
 # Who may ask for the managers' view: the people NS §5 reports to, and their teams' managers.
@@ -80,7 +80,7 @@ async def chart(step: Step) -> Outcome:
         attachment = await reports.add_attachment(
             tx, f"episodes-{stamp}.png", "image/png", png, step.now
         )
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
             idem_key=f"chart:{step.staff.id}:{stamp}",
             recipient=f"staff:{step.staff.id}",

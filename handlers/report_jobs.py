@@ -19,7 +19,7 @@ from handlers.summaries import View
 from reminders import schedule
 from reminders.clock import Clock
 from reminders.formatting import local_time
-from storage import chats, repo, reports
+from storage import chats, child_store, outbox_store, reports, staff_store
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class ReportJobs:
         self.presets = presets
 
     async def _jobs(self) -> list[Job]:
-        areas = await repo.child_areas(self.db)
+        areas = await child_store.child_areas(self.db)
         jobs = []
         for area in areas:
             preset = self.presets.get(area)
@@ -121,7 +121,7 @@ class ReportJobs:
             for recipient, text, files in outgoing:
                 for filename, mime, data in files:
                     attachment = await reports.add_attachment(tx, filename, mime, data, now)
-                    await repo.enqueue(
+                    await outbox_store.enqueue(
                         tx,
                         idem_key=f"{job.name}:{day}:{recipient}:{filename}",
                         recipient=recipient,
@@ -131,7 +131,7 @@ class ReportJobs:
                         due_at=due,
                         attachment_id=attachment,
                     )
-                await repo.enqueue(
+                await outbox_store.enqueue(
                     tx,
                     idem_key=f"{job.name}:{day}:{recipient}",
                     recipient=recipient,
@@ -147,7 +147,7 @@ class ReportJobs:
         if await chats.chats_of_team(self.db, MANAGERS_TEAM):
             found.append((f"team:{MANAGERS_TEAM}", None))
         for staff_id in await reports.subscribers(self.db, job.kind):
-            staff = await repo.get_staff(self.db, staff_id)
+            staff = await staff_store.get_staff(self.db, staff_id)
             if staff is not None:
                 found.append((f"staff:{staff_id}", staff))
         return found

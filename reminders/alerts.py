@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from config.presets import Preset
-from reminders import routing
-from storage import repo
+from storage import message_keys, outbox_store, staff_store
 from storage.db import Tx
-from storage.models import Child, Duty, LegalStatus, Role
+from storage.models import Child, Duty, LegalStatus, Recipient, Role
 
 PERSISTENT = ("REP-J", "REP-H", "REP-B", "REP-NS", "REP-WY")
 WATCHED_STATUS = (
@@ -34,13 +33,13 @@ async def tell_assistant_director(
     if not preset.implements("SUM-AD"):
         return 0
     told = 0
-    for person in await repo.staff_with_role(tx, Role.ASSISTANT_DIRECTOR):
-        told += await repo.enqueue(
+    for person in await staff_store.staff_with_role(tx, Role.ASSISTANT_DIRECTOR):
+        told += await outbox_store.enqueue(
             tx,
-            idem_key=f"sum-ad:{key}:{person.id}",
-            recipient=routing.staff(person.id),
-            text=f"[SUM-AD] {child.label}: {what}",
-            rule_id="SUM-AD",
+            idem_key=message_keys.assistant_director(key, person.id),
+            recipient=Recipient.staff(person.id),
+            text=f"{child.label}: {what}",
+            rules=("SUM-AD",),
             now=now,
             episode_id=episode_id,
             child_id=child.id,
@@ -58,7 +57,7 @@ async def on_duty_made(tx: Tx, preset: Preset, now: datetime, duty: Duty, child:
     else:
         return
     await tell_assistant_director(
-        tx, preset, now, child, duty.episode_id, what, key=f"made:{duty.id}"
+        tx, preset, now, child, duty.episode_id, what, key=message_keys.duty_made_topic(duty.id)
     )
 
 
@@ -67,5 +66,5 @@ async def on_duty_done(tx: Tx, preset: Preset, now: datetime, duty: Duty, child:
         await tell_assistant_director(
             tx, preset, now, child, duty.episode_id,
             f"the Serious Incident Notification was sent ({duty.label}): {duty.note or ''}",
-            key=f"done:{duty.id}",
+            key=message_keys.duty_done_topic(duty.id),
         )  # fmt: skip

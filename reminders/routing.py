@@ -12,19 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from config.presets import Preset
-from storage import repo, timers
-from storage.models import Child, Episode, Role
-from storage.repo import Reader
+from storage import rota_store, staff_store
+from storage.db import Reader
+from storage.models import Child, Episode, Recipient, Role
 
 ROTA_ROLES = ("out_of_hours", "out_of_hours_manager", "police_liaison", "missing_coordinator")
 
 
 @dataclass
 class Resolved:
-    recipients: list[str] = field(default_factory=list)  # 'staff:<id>' or 'team:<home>'
+    recipients: list[Recipient] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)  # audiences that resolved to nobody
 
-    def add(self, recipient: str) -> None:
+    def add(self, recipient: Recipient) -> None:
         if recipient not in self.recipients:
             self.recipients.append(recipient)
 
@@ -44,10 +44,6 @@ def describe(audience: str, office: bool) -> str:
     return {"home_team": "home team chat", "iro": "IRO", "admins": "admin"}.get(
         audience, audience.replace("_", " ")
     )
-
-
-def staff(staff_id: str) -> str:
-    return f"staff:{staff_id}"
 
 
 async def resolve(
@@ -75,42 +71,44 @@ async def resolve(
 
 async def _one(
     r: Reader, audience: str, *, office: bool, child: Child, episode: Episode, now: datetime
-) -> list[str]:
+) -> list[Recipient]:
     if audience == "reporter":
-        return [staff(episode.reported_by)]
+        return [Recipient.staff(episode.reported_by)]
     if audience == "home_team":
-        return [f"team:{child.home}"] if child.home else []
+        return [Recipient.team(child.home)] if child.home else []
     if audience == "iro":
-        return [staff(child.iro_id)] if child.iro_id else []
+        return [Recipient.staff(child.iro_id)] if child.iro_id else []
     if audience == "admins":
-        return [staff(s.id) for s in await repo.staff_with_role(r, Role.ADMIN)]
+        return [Recipient.staff(s.id) for s in await staff_store.staff_with_role(r, Role.ADMIN)]
     if audience in ROTA_ROLES:
-        return [staff(s) for s in await timers.on_rota(r, audience, now)]
+        return [Recipient.staff(s) for s in await rota_store.on_rota(r, audience, now)]
     if audience == "social_worker":
         if not office:
-            return [staff(s) for s in await timers.on_rota(r, "out_of_hours", now)]
+            return [Recipient.staff(s) for s in await rota_store.on_rota(r, "out_of_hours", now)]
         if child.social_worker_id:
-            return [staff(child.social_worker_id)]
+            return [Recipient.staff(child.social_worker_id)]
         return await _team_manager(r, child)
     if audience == "manager":
         if not office:
-            return [staff(s) for s in await timers.on_rota(r, "out_of_hours_manager", now)]
+            return [
+                Recipient.staff(s) for s in await rota_store.on_rota(r, "out_of_hours_manager", now)
+            ]
         return await _team_manager(r, child)
     if audience == "team_manager":
         return await _team_manager(r, child)
     if audience in ("head_of_service", "assistant_director", "director"):
-        people = await repo.staff_with_role(r, Role(audience))
+        people = await staff_store.staff_with_role(r, Role(audience))
         if not people and audience == "director":  # NS §4.3: or an Assistant Director
-            people = await repo.staff_with_role(r, Role.ASSISTANT_DIRECTOR)
-        return [staff(s.id) for s in people]
+            people = await staff_store.staff_with_role(r, Role.ASSISTANT_DIRECTOR)
+        return [Recipient.staff(s.id) for s in people]
     raise ValueError(f"unknown audience {audience!r}")
 
 
-async def _team_manager(r: Reader, child: Child) -> list[str]:
+async def _team_manager(r: Reader, child: Child) -> list[Recipient]:
     if child.team_manager_id:
-        return [staff(child.team_manager_id)]
+        return [Recipient.staff(child.team_manager_id)]
     if child.social_worker_id:
-        worker = await repo.get_staff(r, child.social_worker_id)
+        worker = await staff_store.get_staff(r, child.social_worker_id)
         if worker and worker.manager_id:
-            return [staff(worker.manager_id)]
+            return [Recipient.staff(worker.manager_id)]
     return []

@@ -19,7 +19,7 @@ from config.team import load_team_file
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from reminders.clock import FakeClock
-from storage import repo
+from storage import staff_store
 from storage.db import WRITER_THREAD, Database
 
 LONDON = ZoneInfo("Europe/London")
@@ -57,7 +57,7 @@ class Chat:
         self.dispatcher = Dispatcher(svc)
 
     async def say(self, staff_id: str | None, text: str) -> str:
-        staff = await repo.get_staff(self.svc.db, staff_id) if staff_id else None
+        staff = await staff_store.get_staff(self.svc.db, staff_id) if staff_id else None
         outcome = await self.dispatcher.handle(staff, text)
         return "\n".join(r.text for r in outcome.replies)
 

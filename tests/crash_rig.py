@@ -45,7 +45,7 @@ from aiohttp import web
 
 from bot.admin import import_team
 from config.team import TeamFile
-from storage import chats, repo
+from storage import chats, staff_store
 from storage.db import Database, to_db_time
 from tests.fake_telegram import Call, FakeTelegram
 
@@ -352,7 +352,7 @@ async def prepare_db(path: Path, children: list[Kid], people: dict[str, Person],
         await import_team(db, team_file(children, now), default_area="west-yorkshire")
         async with db.write() as tx:
             for person in people.values():
-                await repo.bind_identity(tx, "telegram", str(person.uid), person.staff_id)
+                await staff_store.bind_identity(tx, "telegram", str(person.uid), person.staff_id)
             await chats.register_team_chat(tx, "telegram", str(GROUP), HOME, "tom", now)
 
 

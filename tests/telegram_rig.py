@@ -15,7 +15,7 @@ from config.team import TeamFile
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock
-from storage import repo
+from storage import staff_store
 from storage.db import Database
 from tests.fake_telegram import FakeTelegram
 from tests.harness import STAFF, child, weekend_rota
@@ -65,7 +65,7 @@ class TelegramRig:
         async with db.write() as tx:
             if enrol:
                 for staff_id, user_id in IDS.items():
-                    await repo.bind_identity(tx, "telegram", str(user_id), staff_id)
+                    await staff_store.bind_identity(tx, "telegram", str(user_id), staff_id)
             if register_group:
                 from storage import chats
 

@@ -12,7 +12,7 @@ import pytest
 from handlers import episodes
 from handlers.context import Services
 from handlers.episodes import Step
-from storage import repo
+from storage import child_store, episode_store, outbox_store, staff_store
 from storage.db import Database, migrate, migration_scripts
 from storage.models import Concern
 from tests.conftest import Chat, local
@@ -45,7 +45,7 @@ async def test_upgrade_from_each_previous_version_in_place(tmp_path):
                 "INSERT INTO staff (id, name, role) VALUES ('keep', 'Kept', 'carer')"
             )
         async with Database(path) as db:
-            assert (await repo.get_staff(db, "keep")).name == "Kept"
+            assert (await staff_store.get_staff(db, "keep")).name == "Kept"
             row = await db.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
             assert row["v"] == versions[-1]
 
@@ -58,7 +58,7 @@ async def test_everything_is_there_after_restart(db_path, svc, chat, clock):
         svc2 = Services(db=reopened, clock=clock)
         text = await Chat(svc2).say("sam", "/timeline Jay")
         assert "left after a row" in text and "searched the garden" in text
-        outbox = await repo.outbox_messages(reopened)
+        outbox = await outbox_store.outbox_messages(reopened)
         assert outbox, "the notices queued before the restart are still queued"
 
 
@@ -80,42 +80,42 @@ async def test_crash_between_episode_write_and_outbox_write_leaves_neither(svc, 
     async def crash(*args, **kwargs):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(repo, "enqueue", crash)
-    child = await repo.get_child_by_ref(svc.db, "C-0042")
-    sam = await repo.get_staff(svc.db, "sam")
+    monkeypatch.setattr(outbox_store, "enqueue", crash)
+    child = await child_store.get_child_by_ref(svc.db, "C-0042")
+    sam = await staff_store.get_staff(svc.db, "sam")
     step = Step(svc, sam, svc.clock.now())
     with pytest.raises(RuntimeError, match="power cut"):
         await episodes.report_absent(
             step, [child], local("2026-10-23 21:05"), "left after a row", Concern.CARER
         )
-    assert await repo.latest_episode_for_child(svc.db, child.id) is None
+    assert await episode_store.latest_episode_for_child(svc.db, child.id) is None
     assert await svc.db.fetchall("SELECT * FROM events") == []
-    assert await repo.outbox_messages(svc.db) == []
+    assert await outbox_store.outbox_messages(svc.db) == []
 
 
 async def test_crash_is_reported_to_the_person_and_nothing_is_saved(svc, chat, monkeypatch):
     async def crash(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(repo, "enqueue", crash)
+    monkeypatch.setattr(outbox_store, "enqueue", crash)
     reply = await chat.say("sam", "/absent Jay 21:05 out")
     assert "nothing was saved" in reply
     assert await svc.db.fetchall("SELECT * FROM episodes") == []
 
 
 async def test_database_refuses_two_open_episodes_for_one_child(svc):
-    child = await repo.get_child_by_ref(svc.db, "C-0042")
+    child = await child_store.get_child_by_ref(svc.db, "C-0042")
     when = local("2026-10-23 21:00")
     async with svc.db.write() as tx:
         from storage.models import Category
 
-        await repo.insert_episode(
+        await episode_store.insert_episode(
             tx, child=child, category=Category.ABSENT, concern=Concern.CARER,
             last_seen_at=when, last_seen_place="x", reported_by="sam", reported_at=when,
         )  # fmt: skip
     with pytest.raises(sqlite3.IntegrityError):
         async with svc.db.write() as tx:
-            await repo.insert_episode(
+            await episode_store.insert_episode(
                 tx, child=child, category=Category.ABSENT, concern=Concern.CARER,
                 last_seen_at=when, last_seen_place="y", reported_by="sam", reported_at=when,
             )  # fmt: skip
@@ -124,13 +124,13 @@ async def test_database_refuses_two_open_episodes_for_one_child(svc):
 async def test_outbox_key_is_queued_once(svc):
     now = svc.clock.now()
     async with svc.db.write() as tx:
-        assert await repo.enqueue(
+        assert await outbox_store.enqueue(
             tx, idem_key="k1", recipient="staff:sam", text="a", rule_id=None, now=now
         )
-        assert not await repo.enqueue(
+        assert not await outbox_store.enqueue(
             tx, idem_key="k1", recipient="staff:sam", text="b", rule_id=None, now=now
         )
-    assert [m.text for m in await repo.outbox_messages(svc.db)] == ["a"]
+    assert [m.text for m in await outbox_store.outbox_messages(svc.db)] == ["a"]
 
 
 async def test_times_are_stored_in_utc(svc, chat):
