@@ -12,7 +12,7 @@ from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.messages import Chat, Outcome
 from storage import reports, staff_store
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, Recipient, RecipientKind
 
 Printer = Callable[[str], None]
 
@@ -61,7 +61,7 @@ class ConsoleTransport:
         self._in_command = True
         try:
             for reply in outcome.replies:
-                self._record(f"staff:{staff_id}", None, None, reply.text, reply=True)
+                self._record(Recipient.staff(staff_id).stored, None, None, reply.text, reply=True)
                 self.out(_indent(f"bot → {who}: {reply.text}"))
             await self.deliver()
         finally:
@@ -104,13 +104,13 @@ class ConsoleTransport:
         self.sent.append(Sent(now, to, rule, child_id, text, reply))
 
     async def _recipient_label(self, recipient: str) -> str:
-        kind, _, ident = recipient.partition(":")
-        if kind == "staff":
-            staff = await staff_store.get_staff(self.svc.db, ident)
-            return staff.name if staff else ident
-        if kind == "redact":
+        to = Recipient.parse(recipient)
+        if to.kind is RecipientKind.STAFF:
+            staff = await staff_store.get_staff(self.svc.db, to.ident)
+            return staff.name if staff else to.ident
+        if to.kind is RecipientKind.REDACT:
             return "every chat copy of the episode"
-        return f"#{ident} team chat"
+        return f"#{to.ident} team chat"
 
     async def repl(self, first_staff: str | None = None) -> None:
         """Interactive: '/as <staff id>' switches who is typing, '/quit' ends."""

@@ -21,7 +21,7 @@ from handlers.dispatch import parse_command
 from handlers.messages import Refusal
 from handlers.timeparse import TimeParseError, parse_when
 from storage import child_store, duty_store, episode_store
-from storage.models import Concern, Staff
+from storage.models import Concern, DutyState, Staff
 
 REMEMBERED = 500  # pressed messages, locks and event ids kept in memory
 
@@ -143,7 +143,9 @@ class Presses:
         """Did the press change the record, as this person? (A lost race writes nothing.)"""
         if before.duty_id is not None:
             duty = await duty_store.get_duty(self.svc.db, before.duty_id)
-            return duty is not None and duty.state != "open" and duty.closed_by == staff.id
+            return (
+                duty is not None and duty.state is not DutyState.OPEN and duty.closed_by == staff.id
+            )
         if before.episode_id is None:
             return False
         events = await episode_store.events_for_episode(self.svc.db, before.episode_id)

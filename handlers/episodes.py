@@ -17,7 +17,7 @@ from handlers.messages import Chat, Outcome, Refusal
 from reminders import escalation, hub
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
-from storage import episode_store, outbox_store
+from storage import episode_store, message_keys, outbox_store
 from storage.db import Tx
 from storage.models import (
     Category,
@@ -27,6 +27,7 @@ from storage.models import (
     Episode,
     EpisodeState,
     PoliceGrade,
+    Recipient,
     RhiStatus,
     Staff,
 )
@@ -651,10 +652,10 @@ async def call_me(step: Step, child: Child) -> Outcome:
         )
         await outbox_store.enqueue(
             tx,
-            idem_key=f"ep{episode.id}:callme:{event_id}",
-            recipient=f"staff:{episode.reported_by}",
-            text=f"[ABS-LOG] {step.staff.name} asks you to phone them now about {child.label}.",
-            rule_id="ABS-LOG",
+            idem_key=message_keys.call_me(episode.id, event_id),
+            recipient=Recipient.staff(episode.reported_by),
+            text=f"{step.staff.name} asks you to phone them now about {child.label}.",
+            rules=("ABS-LOG",),
             now=step.now,
             episode_id=episode.id,
             child_id=child.id,

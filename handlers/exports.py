@@ -81,7 +81,7 @@ async def period(
             duty_rows.append(
                 [
                     d.label, episode_id, child.ref, d.rule_id, _iso(d.created_at, zone),
-                    _iso(d.due_at, zone), names.get(d.owner_id or "", ""), d.state,
+                    _iso(d.due_at, zone), names.get(d.owner_id or "", ""), d.state.value,
                     names.get(d.closed_by or "", ""), _iso(d.closed_at, zone), d.note or "",
                 ]
             )  # fmt: skip

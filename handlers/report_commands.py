@@ -8,8 +8,8 @@ from handlers.episodes import Step, _check, _event, _open_episode
 from handlers.messages import Outcome, Refusal
 from handlers.summaries import RECORDED, View
 from reminders import alerts
-from storage import outbox_store, reports
-from storage.models import Child, Role
+from storage import message_keys, outbox_store, reports
+from storage.models import Child, Recipient, Role
 
 # Who may ask for the managers' view: the people NS §5 reports to, and their teams' managers.
 READERS = SERVICE_WIDE | {Role.TEAM_MANAGER, Role.SOCIAL_WORKER}
@@ -35,7 +35,7 @@ async def record(step: Step, child: Child, what: str, text: str) -> Outcome:
         if what == "context":  # NS §5.4: contextual concerns go to the Assistant Director
             await alerts.tell_assistant_director(
                 tx, preset, step.now, child, episode.id, f"contextual concerns: {text}",
-                key=f"context:{episode.id}:{step.now.isoformat()}",
+                key=message_keys.context_topic(episode.id, step.now),
             )  # fmt: skip
     return Outcome.say(f"Recorded for the daily summary: {label} for {child.label}.").about(
         episode.id
@@ -82,8 +82,8 @@ async def chart(step: Step) -> Outcome:
         )
         await outbox_store.enqueue(
             tx,
-            idem_key=f"chart:{step.staff.id}:{stamp}",
-            recipient=f"staff:{step.staff.id}",
+            idem_key=message_keys.chart(step.staff.id, stamp),
+            recipient=Recipient.staff(step.staff.id),
             text="Episodes per week over 6 months, and the children with the most [SUM-WEEKLY]",
             rule_id="SUM-WEEKLY",
             now=step.now,

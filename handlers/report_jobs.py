@@ -19,8 +19,9 @@ from handlers.summaries import View
 from reminders import schedule
 from reminders.clock import Clock
 from reminders.formatting import local_time
-from storage import chats, child_store, outbox_store, reports, staff_store
+from storage import chats, child_store, message_keys, outbox_store, reports, staff_store
 from storage.db import Database
+from storage.models import Recipient
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class ReportJobs:
                     attachment = await reports.add_attachment(tx, filename, mime, data, now)
                     await outbox_store.enqueue(
                         tx,
-                        idem_key=f"{job.name}:{day}:{recipient}:{filename}",
+                        idem_key=message_keys.report_file(job.name, day, recipient, filename),
                         recipient=recipient,
                         text=filename,
                         rule_id=job.rule,
@@ -133,7 +134,7 @@ class ReportJobs:
                     )
                 await outbox_store.enqueue(
                     tx,
-                    idem_key=f"{job.name}:{day}:{recipient}",
+                    idem_key=message_keys.report(job.name, day, recipient),
                     recipient=recipient,
                     text=text,
                     rule_id=job.rule,
@@ -142,14 +143,14 @@ class ReportJobs:
                 )
         return 1
 
-    async def _recipients(self, job: Job) -> list[tuple[str, object]]:
-        found: list[tuple[str, object]] = []
+    async def _recipients(self, job: Job) -> list[tuple[Recipient, object]]:
+        found: list[tuple[Recipient, object]] = []
         if await chats.chats_of_team(self.db, MANAGERS_TEAM):
-            found.append((f"team:{MANAGERS_TEAM}", None))
+            found.append((Recipient.team(MANAGERS_TEAM), None))
         for staff_id in await reports.subscribers(self.db, job.kind):
             staff = await staff_store.get_staff(self.db, staff_id)
             if staff is not None:
-                found.append((f"staff:{staff_id}", staff))
+                found.append((Recipient.staff(staff_id), staff))
         return found
 
     async def _compose(

@@ -17,7 +17,7 @@ from handlers.access import can_see
 from reminders.formatting import duration, local_time
 from storage import child_store, duty_store, episode_store, staff_store
 from storage.db import Reader
-from storage.models import Category, Child, Duty, Episode, Event, Staff
+from storage.models import Category, Child, Duty, DutyState, Episode, Event, Staff
 
 SIX_MONTHS = timedelta(days=183)
 DAY = timedelta(hours=24)
@@ -138,9 +138,9 @@ async def _sin(view: View, episode: Episode) -> str:
     if not sins:
         return "not required"
     duty = sins[-1]
-    if duty.state == "done" and duty.closed_at:
+    if duty.state is DutyState.DONE and duty.closed_at:
         return f"sent {view.when(duty.closed_at)}"
-    if duty.state != "open":
+    if duty.state is not DutyState.OPEN:
         return f"not applicable ({duty.note})"
     if duty.applies_from and duty.applies_from > view.now:
         return f"needed if still missing at {view.when(duty.applies_from)}"

@@ -47,6 +47,7 @@ from bot.admin import import_team
 from config.team import TeamFile
 from storage import chats, staff_store
 from storage.db import Database, to_db_time
+from storage.models import Recipient, RecipientKind
 from tests.fake_telegram import Call, FakeTelegram
 
 REPO = Path(__file__).resolve().parents[1]
@@ -954,10 +955,10 @@ def _check_commands(
 
 
 def _chat_of(recipient: str, people: dict[str, Person]) -> int | None:
-    kind, _, ident = recipient.partition(":")
-    if kind == "staff" and ident in people:
-        return people[ident].uid
-    if kind == "team" and ident == HOME:
+    to = Recipient.parse(recipient)
+    if to.kind is RecipientKind.STAFF and to.ident in people:
+        return people[to.ident].uid
+    if to.kind is RecipientKind.TEAM and to.ident == HOME:
         return GROUP
     return None
 

@@ -50,6 +50,35 @@ async def test_upgrade_from_each_previous_version_in_place(tmp_path):
             assert row["v"] == versions[-1]
 
 
+async def test_upgrade_reads_the_climb_columns_from_the_keys_already_queued(tmp_path):
+    path = tmp_path / "v10.db"
+    keys = {
+        "esc12:c1:s2:r0:staff:ooh1": (12, 2, 0),
+        "esc12:c0:gap:s1:staff:oohm": (12, 1, None),
+        "esc3:c0:unreachable:s0:r1:staff:ooh1:staff:admin": (3, 0, None),
+        "esc3:confirm:v4": (3, None, None),
+        "esc3:exhausted:5:staff:admin": (3, None, None),
+        "esc3:taken:v2:team:oak": (3, None, None),
+        "ep1:taken:1761250000:sam:staff:ooh1": (None, None, None),
+        "duty7:n0:staff:sam": (None, None, None),
+        "daily:south-glos:2026-10-24:team:managers": (None, None, None),
+    }
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, up_to=10)
+        for key in keys:
+            await conn.execute(
+                "INSERT INTO outbox (idem_key, recipient, text, created_at, due_at,"
+                " next_attempt_at) VALUES (?, 'staff:x', '', 't', 't', 't')",
+                (key,),
+            )
+        await migrate(conn)
+        async with conn.execute(
+            "SELECT idem_key, escalation_id, escalation_step, escalation_repeat FROM outbox"
+        ) as cursor:
+            found = {row[0]: tuple(row[1:]) for row in await cursor.fetchall()}
+    assert found == keys
+
+
 async def test_everything_is_there_after_restart(db_path, svc, chat, clock):
     await chat.say("sam", "/absent Jay 21:05 left after a row")
     await chat.say("sam", "/update Jay searched the garden")
