@@ -12,9 +12,10 @@ import pytest
 from handlers import episodes
 from handlers.context import Services
 from handlers.episodes import Step
-from storage import child_store, episode_store, outbox_store, staff_store
+from storage import child_store, episode_store, message_keys, outbox_store, staff_store
 from storage.db import Database, migrate, migration_scripts
-from storage.models import Concern
+from storage.message_keys import ClimbSend
+from storage.models import Concern, Recipient
 from tests.conftest import Chat, local
 
 
@@ -160,6 +161,36 @@ async def test_outbox_key_is_queued_once(svc):
             tx, idem_key="k1", recipient="staff:sam", text="b", rule_id=None, now=now
         )
     assert [m.text for m in await outbox_store.outbox_messages(svc.db)] == ["a"]
+
+
+def test_recipients_keep_their_stored_form():
+    for stored in ("staff:sam", "team:oak", "redact"):
+        assert Recipient.parse(stored).stored == stored
+    assert Recipient.staff("sam").stored == "staff:sam"
+    assert Recipient.team("oak").stored == "team:oak"
+    assert str(Recipient.redact()) == "redact"
+    with pytest.raises(ValueError, match="unknown recipient kind"):
+        Recipient.parse("fax:0117")
+
+
+async def test_the_queue_heads_a_message_with_its_rules_and_stores_its_climb(svc, chat):
+    await chat.say("sam", "/absent Jay 21:05 out")  # starts climb 1
+    now = svc.clock.now()
+    send = ClimbSend(escalation_id=1, step=1, repeat=2, to=Recipient.staff("sam"))
+    async with svc.db.write() as tx:
+        await outbox_store.enqueue(
+            tx, idem_key=message_keys.climb_send(send, cycle=3), recipient=send.to,
+            text="Jay is missing", rules=("ABS-OOH", "ABS-SW"), now=now,
+        )  # fmt: skip
+        assert await outbox_store.climb_send(tx, "esc1:c3:s1:r2:staff:sam") == send
+    [message] = [
+        m for m in await outbox_store.outbox_messages(svc.db) if m.text.endswith("missing")
+    ]
+    assert (message.idem_key, message.text) == (
+        "esc1:c3:s1:r2:staff:sam",
+        "[ABS-OOH, ABS-SW] Jay is missing",
+    )
+    assert message.rule_id == "ABS-OOH"
 
 
 async def test_times_are_stored_in_utc(svc, chat):
