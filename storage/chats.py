@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database, Reader, Tx, from_db_time, to_db_time, write_alone
+from storage.db import Database, Reader, Tx, from_db_time_set, to_db_time, write_alone
 
 # ---- invites ------------------------------------------------------------------
 
@@ -129,7 +129,7 @@ async def unredacted(r: Reader, episode_id: int, transport: str) -> list[ChatMes
             row["chat_id"],
             row["message_id"],
             row["kind"],
-            from_db_time(row["sent_at"]),  # type: ignore[arg-type]
+            from_db_time_set(row["sent_at"]),
         )
         for row in rows
     ]

@@ -51,6 +51,13 @@ def from_db_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text)  # 50 times faster than strptime; reads of many rows
 
 
+def from_db_time_set(text: str) -> datetime:
+    """A time column that is never NULL."""
+    when = from_db_time(text)
+    assert when is not None
+    return when
+
+
 Row = sqlite3.Row
 
 

@@ -6,15 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.db import Reader, Row, Tx, from_db_time, to_db_time
+from storage.db import Reader, Row, Tx, from_db_time, from_db_time_set, to_db_time
 from storage.models import Duty, DutyState
 from storage.versioned import update_versioned
-
-
-def _t(text: str) -> datetime:
-    when = from_db_time(text)
-    assert when is not None
-    return when
 
 
 def _duty(row: Row) -> Duty:
@@ -23,10 +17,10 @@ def _duty(row: Row) -> Duty:
         episode_id=row["episode_id"],
         child_id=row["child_id"],
         rule_id=row["rule_id"],
-        due_at=_t(row["due_at"]),
+        due_at=from_db_time_set(row["due_at"]),
         owner_id=row["owner_id"],
         state=DutyState(row["state"]),
-        created_at=_t(row["created_at"]),
+        created_at=from_db_time_set(row["created_at"]),
         closed_by=row["closed_by"],
         closed_at=from_db_time(row["closed_at"]),
         note=row["note"],

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.child_store import CHILD_AS_C, child_from_row
-from storage.db import Reader, Row, Tx, from_db_time, to_db_time
+from storage.db import Reader, Row, Tx, from_db_time, from_db_time_set, to_db_time
 from storage.models import (
     Category,
     Child,
@@ -22,12 +22,6 @@ from storage.models import (
 from storage.versioned import update_versioned
 
 
-def _t(text: str) -> datetime:
-    when = from_db_time(text)
-    assert when is not None
-    return when
-
-
 def episode_from_row(row: Row) -> Episode:
     return Episode(
         id=row["id"],
@@ -37,10 +31,10 @@ def episode_from_row(row: Row) -> Episode:
         category=Category(row["category"]),
         concern=Concern(row["concern"]),
         ever_missing=bool(row["ever_missing"]),
-        last_seen_at=_t(row["last_seen_at"]),
+        last_seen_at=from_db_time_set(row["last_seen_at"]),
         last_seen_place=row["last_seen_place"],
         reported_by=row["reported_by"],
-        reported_at=_t(row["reported_at"]),
+        reported_at=from_db_time_set(row["reported_at"]),
         police_ref=row["police_ref"],
         police_grade=PoliceGrade(row["police_grade"]) if row["police_grade"] else None,
         police_reported_at=from_db_time(row["police_reported_at"]),
@@ -242,8 +236,8 @@ def _event(row: Row) -> Event:
         id=row["id"],
         episode_id=row["episode_id"],
         child_id=row["child_id"],
-        at=_t(row["at"]),
-        recorded_at=_t(row["recorded_at"]),
+        at=from_db_time_set(row["at"]),
+        recorded_at=from_db_time_set(row["recorded_at"]),
         actor_id=row["actor_id"],
         kind=row["kind"],
         rule_id=row["rule_id"],

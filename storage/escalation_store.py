@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.db import Reader, Row, Tx, from_db_time, to_db_time
+from storage.db import Reader, Row, Tx, from_db_time, from_db_time_set, to_db_time
 from storage.models import Escalation, EscalationState
 from storage.versioned import update_versioned
 
@@ -15,8 +15,6 @@ _LIVE = ", ".join(f"'{state}'" for state in EscalationState.live())
 
 
 def _escalation(row: Row) -> Escalation:
-    started = from_db_time(row["started_at"])
-    assert started is not None
     return Escalation(
         id=row["id"],
         episode_id=row["episode_id"],
@@ -30,7 +28,7 @@ def _escalation(row: Row) -> Escalation:
         repeat=row["repeat"],
         state=EscalationState(row["state"]),
         next_at=from_db_time(row["next_at"]),
-        started_at=started,
+        started_at=from_db_time_set(row["started_at"]),
         acked_by=row["acked_by"],
         acked_at=from_db_time(row["acked_at"]),
         version=row["version"],

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from storage.db import Database, Reader, Row, Tx, from_db_time, to_db_time, write_alone
+from storage.db import (
+    Database,
+    Reader,
+    Row,
+    Tx,
+    from_db_time,
+    from_db_time_set,
+    to_db_time,
+    write_alone,
+)
 from storage.message_keys import ClimbSend, MessageKey
 from storage.models import (
     Button,
@@ -15,12 +24,6 @@ from storage.models import (
     buttons_from_json,
     buttons_to_json,
 )
-
-
-def _t(text: str) -> datetime:
-    when = from_db_time(text)
-    assert when is not None
-    return when
 
 
 def _outbox(row: Row) -> OutboxMessage:
@@ -33,8 +36,8 @@ def _outbox(row: Row) -> OutboxMessage:
         buttons=buttons_from_json(row["buttons_json"]),
         episode_id=row["episode_id"],
         child_id=row["child_id"],
-        created_at=_t(row["created_at"]),
-        due_at=_t(row["due_at"]),
+        created_at=from_db_time_set(row["created_at"]),
+        due_at=from_db_time_set(row["due_at"]),
         attempts=row["attempts"],
         state=OutboxState(row["state"]),
         attachment_id=row["attachment_id"],
@@ -133,7 +136,7 @@ async def retry_time(r: Reader, message_id: int) -> datetime | None:
     row = await r.fetchone(
         "SELECT next_attempt_at FROM outbox WHERE id = ? AND state = 'pending'", (message_id,)
     )
-    return _t(row["next_attempt_at"]) if row else None
+    return from_db_time_set(row["next_attempt_at"]) if row else None
 
 
 async def mark_sent(w: Tx | Database, message_id: int, now: datetime) -> None:
