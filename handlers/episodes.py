@@ -259,10 +259,8 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
                 f"{child.label} is reported missing to the police; that stays until found. "
                 "Record what you know with /update and tell the police."
             )
-        await episode_store.update_episode(tx, episode, category=Category.AWAY)
+        fresh = await episode_store.update_episode(tx, episode, category=Category.AWAY)
         await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}", "ABS-LOG")
-        fresh = await episode_store.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_event(tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text)
     lines = [f"Recorded: {child.label} is away from placement (whereabouts known)."]
     advice = bringing_back_advice(_tz(step, child), step.now)
@@ -297,13 +295,11 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             return Outcome.say(f"{child.label}'s level of concern is already {level.value}.").about(
                 episode.id
             )
-        await episode_store.update_episode(tx, episode, concern=level)
+        fresh = await episode_store.update_episode(tx, episode, concern=level)
         note = f"level of concern {episode.concern.value} -> {level.value}"
         await _event(
             tx, step, episode.id, child, "concern", f"{note}. {text}".strip(), "ABS-REVIEW"
         )
-        fresh = await episode_store.get_episode(tx, episode.id)
-        assert fresh is not None
         preset = _tz(step, child)
         await hub.on_event(tx, preset, step.now, "update", fresh, child, step.staff)
         if level is Concern.POLICE and episode.category is not Category.MISSING:
@@ -376,7 +372,7 @@ async def report_police(
             return Outcome.say(f"Recorded for {child.label}: {'; '.join(changes)}.").about(
                 episode.id
             )
-        await episode_store.update_episode(
+        fresh = await episode_store.update_episode(
             tx,
             episode,
             category=Category.MISSING,
@@ -395,8 +391,6 @@ async def report_police(
             f"reported missing to the police, ref {ref}, grade {grade.value}. {text}".strip(),
             "MIS-REF",
         )
-        fresh = await episode_store.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_event(tx, preset, step.now, "reported_missing", fresh, child, step.staff, text)
     return Outcome.say(
         f"Recorded: {child.label} reported missing to the police, ref {ref}, grade {grade.value}."
@@ -422,7 +416,7 @@ async def record_found(
                 f"{local_time(at, tz)} is before {child.label} was last seen "
                 f"({local_time(episode.last_seen_at, tz)}). Check the time."
             )
-        await episode_store.update_episode(
+        fresh = await episode_store.update_episode(
             tx,
             episode,
             state=EpisodeState.FOUND,
@@ -433,8 +427,6 @@ async def record_found(
         await _event(
             tx, step, episode.id, child, "found", f"{reason.label}: {where}", "ABS-LOG", at=at
         )
-        fresh = await episode_store.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
     lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
     if nudge:
@@ -466,7 +458,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
                 f"The interview for {child.label} (episode #{episode.id}) is already recorded as "
                 f"{done}. The record isn't changed; add a correction with /update."
             )
-        await episode_store.update_episode(
+        fresh = await episode_store.update_episode(
             tx, episode, rhi_status=status, rhi_by=text if status is RhiStatus.HELD else None
         )
         label = "declined by the child" if status is RhiStatus.DECLINED else status.value
@@ -479,8 +471,6 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
             f"return interview {label}. {text}".strip(),
             "RHI-72H",
         )
-        fresh = await episode_store.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_event(
             tx, _tz(step, child), step.now, f"rhi_{status.value}", fresh, child, step.staff
         )

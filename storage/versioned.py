@@ -46,11 +46,14 @@ async def update_versioned(
     if unknown:
         raise ValueError(f"not {noun} columns: {sorted(unknown)}")
     assignments = "".join(f"{name} = ?, " for name in changes)
-    row = await tx.fetchone(
-        f"UPDATE {table} SET {assignments}version = version + 1"
-        " WHERE id = ? AND version = ? RETURNING *",
+    cursor = await tx.execute(
+        f"UPDATE {table} SET {assignments}version = version + 1 WHERE id = ? AND version = ?",
         (*(db_value(v) for v in changes.values()), row_id, version),
     )
-    if row is None:
+    if cursor.rowcount != 1:
         raise StaleWrite(f"{noun} {row_id} changed while it was being updated")
+    # Read back rather than RETURNING: in SQLite an UPDATE ... RETURNING * costs more than
+    # the UPDATE and a SELECT by key together.
+    row = await tx.fetchone(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
+    assert row is not None
     return row
