@@ -129,7 +129,7 @@ async def build_database(path: Path, args: argparse.Namespace) -> dict[tuple[int
     from bot.admin import import_team
     from config.presets import load_preset
     from config.team import TeamFile
-    from storage import repo, timers
+    from storage import child_store, episode_store, escalation_store, staff_store
     from storage.db import Database
     from storage.models import Category, Concern
 
@@ -142,7 +142,7 @@ async def build_database(path: Path, args: argparse.Namespace) -> dict[tuple[int
     try:
         await import_team(db, TeamFile.model_validate(spec), default_area=AREA)
         user_of = {s["id"]: 200_000 + n for n, s in enumerate(spec["staff"])}
-        children = await repo.list_children(db)
+        children = await child_store.list_children(db)
         carers_by_home: dict[str, list[str]] = {}
         for s in spec["staff"]:
             if s["role"] == "carer":
@@ -152,7 +152,7 @@ async def build_database(path: Path, args: argparse.Namespace) -> dict[tuple[int
         carers = [s["id"] for s in spec["staff"] if s["role"] == "carer"][: args.recipients]
         async with db.write() as tx:
             for staff_id, user_id in user_of.items():
-                await repo.bind_identity(tx, "telegram", str(user_id), staff_id)
+                await staff_store.bind_identity(tx, "telegram", str(user_id), staff_id)
             # each overdue climb's reporter in turn (so, by default, a different carer each)
             reporter_of = {n: carers[k % len(carers)] for k, n in enumerate(sorted(overdue))}
             for n, child in enumerate(children):
@@ -165,7 +165,7 @@ async def build_database(path: Path, args: argparse.Namespace) -> dict[tuple[int
                 reported = next_at - preset.absence.review_interval
                 last_seen = reported - timedelta(minutes=rng.uniform(5, 60))
                 details = "left after a row, phone off, took a bike"
-                episode_id = await repo.insert_episode(
+                episode_id = await episode_store.insert_episode(
                     tx,
                     child=child,
                     category=Category.ABSENT,
@@ -179,7 +179,7 @@ async def build_database(path: Path, args: argparse.Namespace) -> dict[tuple[int
                     ("last_seen", f"last seen: {details}", last_seen),
                     ("reported", "reported absent; level of concern: carer", reported),
                 ):
-                    await repo.append_event(
+                    await episode_store.append_event(
                         tx,
                         episode_id=episode_id,
                         child_id=child.id,
@@ -191,7 +191,7 @@ async def build_database(path: Path, args: argparse.Namespace) -> dict[tuple[int
                         rule_id="ABS-LOG",
                     )
                 steps, context = climb(preset, LADDER, reporter.replace("-", " ").title(), details)
-                await timers.insert_escalation(
+                await escalation_store.insert_escalation(
                     tx,
                     episode_id=episode_id,
                     child_id=child.id,

@@ -26,7 +26,7 @@ from bot.admin import import_team  # noqa: E402
 from config.team import TeamFile  # noqa: E402
 from handlers import charts, summaries  # noqa: E402
 from handlers.summaries import View  # noqa: E402
-from storage import repo, reports  # noqa: E402
+from storage import episode_store  # noqa: E402
 from storage.db import Database, to_db_time  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")
@@ -100,8 +100,8 @@ async def main() -> None:
             view = View(db, now, LONDON, None, summaries.scope_of(None))
 
             async def floor() -> None:
-                for episode in await reports.open_episodes(db):
-                    await repo.events_for_episode(db, episode.id)
+                for episode in await episode_store.open_episodes(db):
+                    await episode_store.events_for_episode(db, episode.id)
 
             async def daily() -> None:
                 await summaries.daily(view, "Daily missing summary")

@@ -159,7 +159,7 @@ async def seed_database(path: Path, team: Team, open_at_start: list[str]) -> Non
     from config.team import TeamFile
     from handlers.context import Services
     from handlers.dispatch import Dispatcher
-    from storage import chats, repo
+    from storage import chats, staff_store
     from storage.db import Database
 
     db = await Database(path, SYNCHRONOUS).open()
@@ -168,13 +168,15 @@ async def seed_database(path: Path, team: Team, open_at_start: list[str]) -> Non
         now = datetime.now(UTC)
         async with db.write() as tx:
             for person in team.everyone:
-                await repo.bind_identity(tx, "telegram", str(person.user_id), person.staff_id)
+                await staff_store.bind_identity(
+                    tx, "telegram", str(person.user_id), person.staff_id
+                )
             for n, home in enumerate(team.homes, start=1):
                 await chats.register_team_chat(tx, "telegram", str(-6000 - n), home, "tm-1", now)
         svc = Services(db=db)
         dispatcher = Dispatcher(svc)
         for ref in open_at_start:
-            carer = await repo.get_staff(db, team.carers[team.children[ref]][0].staff_id)
+            carer = await staff_store.get_staff(db, team.carers[team.children[ref]][0].staff_id)
             outcome = await dispatcher.handle(carer, f"/absent {ref} 30 min ago left after a row")
             assert "Recorded" in outcome.text, outcome.text
         async with db.write() as tx:  # those reports were made earlier: their alerts went out

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from config.presets import load_preset
 from config.settings import DISPLAY_TIMEZONE
 from config.team import TeamFile
-from storage import repo, timers
+from storage import child_store, rota_store, staff_store
 from storage.db import Database
 from storage.models import Child, Staff
 
@@ -23,12 +23,12 @@ async def import_team(
     """Write every staff member and child in one transaction: all of the file or none of it."""
     async with db.write() as tx:
         for spec in team.staff:  # managers may come later in the file: link them in a second pass
-            await repo.upsert_staff(
+            await staff_store.upsert_staff(
                 tx, Staff(spec.id, spec.display_name, spec.role, spec.home, spec.team, None)
             )
         for spec in team.staff:
             if spec.manager:
-                await repo.upsert_staff(
+                await staff_store.upsert_staff(
                     tx,
                     Staff(
                         spec.id, spec.display_name, spec.role, spec.home, spec.team, spec.manager
@@ -38,7 +38,7 @@ async def import_team(
             area = c.area or default_area
             if area is None:
                 raise ImportError_(f"child {c.ref}: no area given and no default area")
-            await repo.upsert_child(
+            await child_store.upsert_child(
                 tx,
                 Child(
                     id=0,
@@ -59,7 +59,9 @@ async def import_team(
         # Rota times without a zone are local to the default area (the display zone otherwise).
         tz = load_preset(default_area).zone if default_area else ZoneInfo(DISPLAY_TIMEZONE)
         for r in team.rota:
-            await timers.add_rota(tx, str(r.role), r.staff, _aware(r.from_, tz), _aware(r.to, tz))
+            await rota_store.add_rota(
+                tx, str(r.role), r.staff, _aware(r.from_, tz), _aware(r.to, tz)
+            )
     return len(team.staff), len(team.children)
 
 

@@ -75,15 +75,15 @@ async def cmd_import(args: argparse.Namespace) -> int:
 
 
 async def cmd_list(args: argparse.Namespace) -> int:
-    from storage import repo
+    from storage import child_store, staff_store
 
     db = await _open(_settings(args))
     try:
         if args.what == "staff":
-            for s in await repo.list_staff(db):
+            for s in await staff_store.list_staff(db):
                 print(f"{s.id:12} {s.role.value:22} {s.name}  {s.home or s.team or ''}")
         else:
-            for c in await repo.list_children(db):
+            for c in await child_store.list_children(db):
                 print(
                     f"{c.ref:8} {c.first_name:12} {c.area:16} {c.legal_status.value:22} {c.home or ''}"
                 )
@@ -97,12 +97,12 @@ async def cmd_export(args: argparse.Namespace) -> int:
     from datetime import date, datetime, time, timedelta
 
     from handlers import exports
-    from storage import repo
+    from storage import staff_store
 
     zone = ZoneInfo(DISPLAY_TIMEZONE)
     db = await _open(_settings(args))
     try:
-        staff = await repo.get_staff(db, args.as_)
+        staff = await staff_store.get_staff(db, args.as_)
         if staff is None:
             print(
                 f"error: no staff '{args.as_}'. The export shows what they may see.",
@@ -179,13 +179,13 @@ async def cmd_console(args: argparse.Namespace) -> int:
     from handlers.context import Services
     from handlers.report_jobs import ReportJobs
     from reminders.sweeper import Sweeper
-    from storage import repo
+    from storage import staff_store
 
     settings = _settings(args)
     _log_level(settings, args)
     db = await _open(settings)
     try:
-        if not await repo.list_staff(db):
+        if not await staff_store.list_staff(db):
             await import_team(db, load_team_file(demo_team_path()), settings.default_area)
             print(f"Empty database: loaded the demo team into {settings.db}")
         svc = Services(db=db)

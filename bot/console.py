@@ -12,8 +12,8 @@ from config.settings import DISPLAY_TIMEZONE
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.messages import Chat, Outcome
-from storage import repo, reports
-from storage.models import OutboxMessage
+from storage import reports, staff_store
+from storage.models import OutboxMessage, Recipient, RecipientKind
 
 Printer = Callable[[str], None]
 
@@ -55,14 +55,14 @@ class ConsoleTransport:
 
     async def say(self, staff_id: str, text: str) -> Outcome:
         """`staff_id` types `text`; prints the command, the replies and every message it causes."""
-        staff = await repo.get_staff(self.svc.db, staff_id)
+        staff = await staff_store.get_staff(self.svc.db, staff_id)
         who = staff.name if staff else staff_id
         self.out(f"{self._stamp()}  {who}: {text}")
         outcome = await self.dispatcher.handle(staff, text, Chat("console", staff_id))
         self._in_command = True
         try:
             for reply in outcome.replies:
-                self._record(f"staff:{staff_id}", None, None, reply.text, reply=True)
+                self._record(Recipient.staff(staff_id).stored, None, None, reply.text, reply=True)
                 self.out(_indent(f"bot → {who}: {reply.text}"))
             await self.deliver()
         finally:
@@ -105,13 +105,13 @@ class ConsoleTransport:
         self.sent.append(Sent(now, to, rule, child_id, text, reply))
 
     async def _recipient_label(self, recipient: str) -> str:
-        kind, _, ident = recipient.partition(":")
-        if kind == "staff":
-            staff = await repo.get_staff(self.svc.db, ident)
-            return staff.name if staff else ident
-        if kind == "redact":
+        to = Recipient.parse(recipient)
+        if to.kind is RecipientKind.STAFF:
+            staff = await staff_store.get_staff(self.svc.db, to.ident)
+            return staff.name if staff else to.ident
+        if to.kind is RecipientKind.REDACT:
             return "every chat copy of the episode"
-        return f"#{ident} team chat"
+        return f"#{to.ident} team chat"
 
     async def repl(self, first_staff: str | None = None) -> None:
         """Interactive: '/as <staff id>' switches who is typing, '/quit' ends."""
@@ -130,11 +130,11 @@ class ConsoleTransport:
                 return
             if line.startswith("/as"):
                 parts = line.split()
-                if len(parts) == 2 and await repo.get_staff(self.svc.db, parts[1]):
+                if len(parts) == 2 and await staff_store.get_staff(self.svc.db, parts[1]):
                     current = parts[1]
                     self.out(f"You are now {current}.")
                 else:
-                    names = ", ".join(s.id for s in await repo.list_staff(self.svc.db))
+                    names = ", ".join(s.id for s in await staff_store.list_staff(self.svc.db))
                     self.out(f"Usage: /as <staff id>. Staff: {names}")
                 continue
             if current is None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from reminders.clock import Clock
 from reminders.formatting import duration
-from storage import repo
+from storage import outbox_store
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
 
@@ -65,12 +65,12 @@ class OutboxDelivery:
     async def recover(self) -> int:
         """At start-up: rows a crash left mid-send are pending again."""
         async with self.db.write() as tx:
-            return await repo.release_stale_claims(tx)
+            return await outbox_store.release_stale_claims(tx)
 
     async def _give_up(self, message: OutboxMessage, reason: str) -> None:
         """Record the failure and let the climb move on, in one transaction: both or neither."""
         async with self.db.write() as tx:
-            await repo.mark_failed(tx, message.id, reason)
+            await outbox_store.mark_failed(tx, message.id, reason)
             if self.on_undeliverable is not None:
                 await self.on_undeliverable(tx, message, reason)
 
@@ -86,19 +86,19 @@ class OutboxDelivery:
         while True:
             now = self.clock.now()
             async with self.db.write() as tx:
-                claimed = await repo.claim_outbox(tx, now, self.batch)
+                claimed = await outbox_store.claim_outbox(tx, now, self.batch)
             if not claimed:
                 return sent
             held: dict[str, datetime] = {}  # recipient -> when its failed message retries
             for message in claimed:
                 if message.recipient in held:  # keep the chat's order: wait behind it
                     async with self.db.write() as tx:
-                        await repo.release_claim(tx, message.id, held[message.recipient])
+                        await outbox_store.release_claim(tx, message.id, held[message.recipient])
                     continue
                 delivered = await self._deliver_one(message)
                 sent += delivered
                 if not delivered:
-                    retry = await repo.retry_time(self.db, message.id)
+                    retry = await outbox_store.retry_time(self.db, message.id)
                     if retry is not None:
                         held[message.recipient] = retry
             # loop again: delivering may have queued more (an unreachable person's alert moving on)
@@ -131,7 +131,7 @@ class OutboxDelivery:
                 await self._give_up(message, f"gave up after {message.attempts} attempts")
             else:
                 async with self.db.write() as tx:
-                    await repo.mark_retry(tx, message.id, now + wait, repr(exc))
+                    await outbox_store.mark_retry(tx, message.id, now + wait, repr(exc))
             return 0
-        await repo.mark_sent(self.db, message.id, self.clock.now())
+        await outbox_store.mark_sent(self.db, message.id, self.clock.now())
         return 1

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.delivery import PermanentDeliveryError
-from storage import chats
+from storage import chats, staff_store
 from storage.db import Database
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, RecipientKind
 
 
 class Unreachable(PermanentDeliveryError):
@@ -35,27 +35,28 @@ class Router:
         self.platforms = platforms
 
     async def send(self, message: OutboxMessage) -> None:
-        kind, _, ident = message.recipient.partition(":")
-        if kind == "staff":
-            identities = await chats.reachable_identities(self.db, ident)
+        try:
+            to = message.to
+        except ValueError as exc:
+            raise PermanentDeliveryError(str(exc)) from None
+        if to.kind is RecipientKind.STAFF:
+            identities = await staff_store.reachable_identities(self.db, to.ident)
             targets = [(p, identities[p.name]) for p in self.platforms if p.name in identities]
             if not targets:
-                raise Unreachable(f"staff {ident} is not reachable on any running chat platform")
+                raise Unreachable(f"staff {to.ident} is not reachable on any running chat platform")
             for platform, external_id in targets:
                 if not await chats.already_sent(self.db, message.id, platform.name, external_id):
                     await platform.send_direct(external_id, message)
-        elif kind == "team":
-            registered = await chats.chats_of_team(self.db, ident)
+        elif to.kind is RecipientKind.TEAM:
+            registered = await chats.chats_of_team(self.db, to.ident)
             targets_team = [
                 (p, chat_id) for p in self.platforms for chat_id in registered.get(p.name, [])
             ]
             if not targets_team:
-                raise Unreachable(f"no chat is registered for team {ident}")
+                raise Unreachable(f"no chat is registered for team {to.ident}")
             for platform, chat_id in targets_team:
                 if not await chats.already_sent(self.db, message.id, platform.name, chat_id):
                     await platform.send_team(chat_id, message)
-        elif kind == "redact":
+        else:  # RecipientKind.REDACT
             for platform in self.platforms:
                 await platform.redact(message)
-        else:
-            raise PermanentDeliveryError(f"unknown recipient kind {kind!r}")

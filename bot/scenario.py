@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
@@ -25,43 +26,38 @@ from handlers.context import Services
 from handlers.report_jobs import ReportJobs
 from reminders.clock import FakeClock
 from reminders.sweeper import Sweeper, run_until
-from storage import repo
-from storage.db import Database, from_db_time
+from storage import child_store, duty_store, escalation_store
+from storage.db import Database
+from storage.models import EscalationState, Recipient, RecipientKind
 
 
-async def scenario_timers(db: Database) -> list[dict]:
+async def scenario_timers(db: Database) -> list[dict[str, Any]]:
     """Open duties and live climbs, with who holds them and when they are next due."""
     result = []
-    for row in await db.fetchall(
-        "SELECT id, rule_id, child_id, due_at, owner_id FROM duties WHERE state = 'open'"
-    ):
+    for duty in await duty_store.open_duties(db):
         result.append(
             {
-                "key": f"duty{row['id']}",
-                "rule": row["rule_id"],
-                "child_id": row["child_id"],
-                "owner": row["owner_id"],
-                "due": from_db_time(row["due_at"]),
+                "key": f"duty{duty.id}",
+                "rule": duty.rule_id,
+                "child_id": duty.child_id,
+                "owner": duty.owner_id,
+                "due": duty.due_at,
             }
         )
-    for row in await db.fetchall(
-        "SELECT id, rule_id, child_id, next_at, state, acked_by, step, steps_json FROM escalations"
-        " WHERE next_at IS NOT NULL"
-    ):
-        steps = json.loads(row["steps_json"])
-        if row["state"] in ("acked", "confirming"):
-            owner = row["acked_by"]
-        elif row["step"] < len(steps):
-            owner = "+".join(steps[row["step"]]["notify"])
+    for esc in await escalation_store.escalations_waiting(db):
+        if esc.state in (EscalationState.ACKED, EscalationState.CONFIRMING):
+            owner = esc.acked_by
+        elif esc.step < len(esc.steps):
+            owner = "+".join(esc.steps[esc.step].notify)
         else:
             owner = "out_of_hours_manager+admins"
         result.append(
             {
-                "key": f"esc{row['id']}",
-                "rule": row["rule_id"],
-                "child_id": row["child_id"],
+                "key": f"esc{esc.id}",
+                "rule": esc.rule_id,
+                "child_id": esc.child_id,
                 "owner": owner,
-                "due": from_db_time(row["next_at"]),
+                "due": esc.next_at,
             }
         )
     return result
@@ -151,7 +147,7 @@ class ScenarioRun:
                 )
                 self._clock = clock
                 self._db = db
-                self._refs = {c.id: c.ref for c in await repo.list_children(db)}
+                self._refs = {c.id: c.ref for c in await child_store.list_children(db)}
                 self._seen = 0
                 self._timers: dict[str, tuple[str | None, str | None]] = {}
                 for step in self.scenario.steps:
@@ -195,12 +191,12 @@ class ScenarioRun:
 
     def _collect(self, sent: list[Sent], seen: int, refs: dict[int, str]) -> int:
         for item in sent[seen:]:
-            kind, _, ident = item.to.partition(":")
+            to = Recipient.parse(item.to)
             self.records.append(
                 Record(
                     at=self._local_iso(datetime.fromisoformat(item.at_utc)),
                     type="message",
-                    to=ident if kind == "staff" else item.to,
+                    to=to.ident if to.kind is RecipientKind.STAFF else item.to,
                     rule=item.rule,
                     child=refs.get(item.child_id) if item.child_id else None,
                     text=item.text,

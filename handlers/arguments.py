@@ -19,12 +19,13 @@ from handlers.messages import Outcome, Refusal, Reply
 from handlers.timeparse import TimeParseError, split_leading_time
 from reminders.access import action_refusal, can_see, may
 from reminders.formatting import profile_text
-from storage import repo
+from storage import child_store, staff_store
 from storage.models import (
     Button,
     Category,
     Child,
     Concern,
+    DutyState,
     EndReason,
     PoliceGrade,
     RhiStatus,
@@ -83,11 +84,11 @@ async def resolve_child(step: Step, name: str) -> Child:
         "(e.g. C-0042); /status lists open episodes."
     )
     if _CHILD_REF.match(name):
-        child = await repo.get_child_by_ref(db, name)
+        child = await child_store.get_child_by_ref(db, name)
         if child is None or not can_see(staff, child):
             raise Refusal(unknown)
         return child
-    matches = [c for c in await repo.children_by_first_name(db, name) if can_see(staff, c)]
+    matches = [c for c in await child_store.children_by_first_name(db, name) if can_see(staff, c)]
     if not matches:
         raise Refusal(unknown)
     if len(matches) > 1:
@@ -261,7 +262,7 @@ async def handover(step: Step, typed: Typed) -> Outcome:
     child, rest = await _child_and_rest(step, typed)
     if not rest:
         raise Refusal(f"To whom? {typed.usage}")
-    target = await repo.get_staff(step.svc.db, rest[0].lower())
+    target = await staff_store.get_staff(step.svc.db, rest[0].lower())
     if target is None or not target.active:
         raise Refusal(f"I don't know staff '{rest[0]}'. Use their staff id.")
     return await episodes.handover(step, child, target)
@@ -302,7 +303,7 @@ async def done(step: Step, typed: Typed) -> Outcome:
     if not typed.args:
         raise Refusal(f"Which duty? {typed.usage} (/duties lists yours)")
     duty_id = duty_commands.parse_duty_label(typed.args[0])
-    return await duty_commands.close_duty(step, duty_id, "done", " ".join(typed.args[1:]))
+    return await duty_commands.close_duty(step, duty_id, DutyState.DONE, " ".join(typed.args[1:]))
 
 
 async def na(step: Step, typed: Typed) -> Outcome:
@@ -310,7 +311,7 @@ async def na(step: Step, typed: Typed) -> Outcome:
         raise Refusal(f"Which duty? {typed.usage} (/duties lists yours)")
     duty_id = duty_commands.parse_duty_label(typed.args[0])
     note = " ".join(typed.args[1:])
-    return await duty_commands.close_duty(step, duty_id, "not_applicable", note)
+    return await duty_commands.close_duty(step, duty_id, DutyState.NOT_APPLICABLE, note)
 
 
 async def letter(step: Step, typed: Typed) -> Outcome:

@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # before pyplot: no display on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
 from handlers.summaries import View, children_in_view, episode_kind  # noqa: E402
-from storage import reports  # noqa: E402
+from storage import episode_store  # noqa: E402
 
 WEEKS = 26
 KINDS = ("absent", "away", "missing")
@@ -33,7 +33,7 @@ async def episodes_chart(view: View, title: str) -> bytes:
     children = await children_in_view(view)
     episodes = [
         e
-        for e in await reports.episodes_started_between(view.r, first_week, view.now)
+        for e in await episode_store.episodes_started_between(view.r, first_week, view.now)
         if e.child_id in children
     ]
     weeks = [first_week + timedelta(weeks=i) for i in range(WEEKS)]

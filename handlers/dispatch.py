@@ -14,8 +14,10 @@ from handlers.commands import ALIASES, BY_NAME, HELP
 from handlers.context import Services, Step
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal
 from handlers.timeparse import TimeParseError
-from storage.models import Staff
-from storage.repo import StaleWrite
+from storage.models import (
+    Staff,
+)
+from storage.versioned import StaleWrite
 
 log = logging.getLogger(__name__)
 

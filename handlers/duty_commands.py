@@ -14,8 +14,8 @@ from handlers.messages import Outcome, Refusal
 from reminders import duties
 from reminders.access import may
 from reminders.formatting import duration, local_time
-from storage import repo
-from storage.models import Child, Duty, Role
+from storage import child_store, duty_store, staff_store
+from storage.models import Child, Duty, DutyState, Role
 
 _DUTY_LABEL = re.compile(r"^[Dd]?(\d{1,9})$")
 
@@ -52,8 +52,10 @@ def _line(step: Step, duty: Duty, child: Child) -> str:
 async def list_duties(step: Step) -> str:
     """The sender's open duties, overdue first; a manager also sees their team's overdue ones."""
     db = step.svc.db
-    own = await repo.open_duties(db, step.staff.id)
-    team = [d for d in await repo.open_duties_managed_by(db, step.staff.id) if d.overdue(step.now)]
+    own = await duty_store.open_duties(db, step.staff.id)
+    team = [
+        d for d in await duty_store.open_duties_managed_by(db, step.staff.id) if d.overdue(step.now)
+    ]
     if not own and not team:
         return "You have no open duties."
     lines: list[str] = []
@@ -63,7 +65,7 @@ async def list_duties(step: Step) -> str:
         items = sorted(items, key=lambda d: (not d.overdue(step.now), d.due_at, d.id))
         lines.append(f"{title} ({len(items)}):")
         for duty in items:
-            child = await repo.get_child(db, duty.child_id)
+            child = await child_store.get_child(db, duty.child_id)
             if child is not None:
                 lines.append(_line(step, duty, child))
     lines.append("Close one with /done D<n> <note> or /na D<n> <reason>.")
@@ -78,7 +80,7 @@ async def _may_close(step: Step, duty: Duty, child: Child) -> bool:
         return False
     if staff.role in _OVERSIGHT:
         return True
-    owner = await repo.get_staff(step.svc.db, duty.owner_id) if duty.owner_id else None
+    owner = await staff_store.get_staff(step.svc.db, duty.owner_id) if duty.owner_id else None
     if owner is not None and owner.manager_id == staff.id:
         return True
     # Someone holding the duty's role for this child (a duty worker covering, say).
@@ -87,18 +89,18 @@ async def _may_close(step: Step, duty: Duty, child: Child) -> bool:
     )
 
 
-async def close_duty(step: Step, duty_id: int, state: str, note: str) -> Outcome:
+async def close_duty(step: Step, duty_id: int, state: DutyState, note: str) -> Outcome:
     """/done or /na: close the duty, put it on the timeline, make what follows from it."""
-    if state == "not_applicable" and not note.strip():
+    if state is DutyState.NOT_APPLICABLE and not note.strip():
         raise Refusal(f"Say why it does not apply: /na D{duty_id} <reason>. A reason is required.")
     async with step.svc.db.write() as tx:
-        duty = await repo.get_duty(tx, duty_id)
-        child = await repo.get_child(tx, duty.child_id) if duty else None
+        duty = await duty_store.get_duty(tx, duty_id)
+        child = await child_store.get_child(tx, duty.child_id) if duty else None
         if duty is None or child is None or not may(step.staff, "view", child):
             raise Refusal(f"There is no duty D{duty_id} of yours. /duties lists them.")
-        if duty.state != "open":
-            who = await repo.get_staff(tx, duty.closed_by) if duty.closed_by else None
-            word = "done" if duty.state == "done" else "marked not applicable"
+        if duty.state is not DutyState.OPEN:
+            who = await staff_store.get_staff(tx, duty.closed_by) if duty.closed_by else None
+            word = "done" if duty.state is DutyState.DONE else "marked not applicable"
             when = _when(step, duty.closed_at, child)
             raise Refusal(
                 f"{duty.label} was already {word} by {who.name if who else 'the bot'} "
@@ -112,8 +114,8 @@ async def close_duty(step: Step, duty_id: int, state: str, note: str) -> Outcome
         follow = await duties.close(
             tx, preset, step.now, duty, state, step.staff, note.strip() or "done"
         )
-        made = [await repo.get_duty(tx, i) for i in follow]
-    word = "done" if state == "done" else "not applicable"
+        made = [await duty_store.get_duty(tx, i) for i in follow]
+    word = "done" if state is DutyState.DONE else "not applicable"
     text = (
         f"{duty.label} [{duty.rule_id}] for {child.label} closed as {word}; it is on the timeline."
     )

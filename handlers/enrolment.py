@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from handlers.context import Services
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply
-from storage import chats, repo
+from storage import chats, episode_store, staff_store
 from storage.models import Role, Staff
 
 INVITE_LIFETIME = timedelta(hours=72)
@@ -30,7 +30,7 @@ def _hash(code: str) -> str:
 
 async def create_invite(svc: Services, staff_id: str) -> tuple[str, datetime]:
     """A fresh one-time code for `staff_id`; only its hash is stored."""
-    if await repo.get_staff(svc.db, staff_id) is None:
+    if await staff_store.get_staff(svc.db, staff_id) is None:
         raise ValueError(f"no staff member with id {staff_id!r}")
     code = secrets.token_urlsafe(9)
     now = svc.clock.now()
@@ -49,9 +49,9 @@ async def redeem(svc: Services, transport: str, external_id: str, code: str) -> 
         staff_id = await chats.claim_invite(tx, _hash(code), now, f"{transport}:{external_id}")
         if staff_id is None:
             return None
-        await repo.bind_identity(tx, transport, external_id, staff_id)
-        await chats.clear_blocked(tx, transport, external_id)
-        await repo.append_event(
+        await staff_store.bind_identity(tx, transport, external_id, staff_id)
+        await staff_store.clear_blocked(tx, transport, external_id)
+        await episode_store.append_event(
             tx,
             episode_id=None,
             child_id=None,
@@ -61,7 +61,7 @@ async def redeem(svc: Services, transport: str, external_id: str, code: str) -> 
             kind="enrolled",
             text=f"enrolled on {transport}",
         )
-    return await repo.get_staff(svc.db, staff_id)
+    return await staff_store.get_staff(svc.db, staff_id)
 
 
 async def register_chat(

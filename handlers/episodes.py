@@ -20,7 +20,7 @@ from reminders import escalation, hub
 from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
-from storage import repo
+from storage import episode_store, message_keys, outbox_store
 from storage.db import Tx
 from storage.models import (
     Category,
@@ -30,6 +30,7 @@ from storage.models import (
     Episode,
     EpisodeState,
     PoliceGrade,
+    Recipient,
     RhiStatus,
     Staff,
 )
@@ -52,7 +53,7 @@ async def _event(
 ) -> int:
     """Append to the timeline; `rule_id` defaults to the rule events of `kind` are recorded
     under (config/protocols/_rule_effects.yaml)."""
-    return await repo.append_event(
+    return await episode_store.append_event(
         tx,
         episode_id=episode_id,
         child_id=child.id,
@@ -66,7 +67,7 @@ async def _event(
 
 
 async def _open_episode(tx: Tx, child: Child, doing: str) -> Episode:
-    episode = await repo.open_episode_for_child(tx, child.id)
+    episode = await episode_store.open_episode_for_child(tx, child.id)
     if episode is None:
         raise Refusal(
             f"{child.label} has no open episode, so I can't {doing}. "
@@ -77,9 +78,9 @@ async def _open_episode(tx: Tx, child: Child, doing: str) -> Episode:
 
 async def _current_episode(tx: Tx, child: Child, doing: str) -> Episode:
     """The open episode, else the latest one not yet finalised."""
-    episode = await repo.open_episode_for_child(tx, child.id)
+    episode = await episode_store.open_episode_for_child(tx, child.id)
     if episode is None:
-        latest = await repo.latest_episode_for_child(tx, child.id)
+        latest = await episode_store.latest_episode_for_child(tx, child.id)
         if latest is not None and latest.state is not EpisodeState.FINALISED:
             episode = latest
     if episode is None:
@@ -93,16 +94,16 @@ async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
     A child who goes missing again before the last return is closed off still gets that
     return interview recorded and that episode finalised.
     """
-    episode = await repo.latest_found_episode(tx, child.id)
+    episode = await episode_store.latest_found_episode(tx, child.id)
     if episode is not None:
         return episode
-    if await repo.open_episode_for_child(tx, child.id) is not None:
+    if await episode_store.open_episode_for_child(tx, child.id) is not None:
         raise Refusal(
             f"{child.label} has not been recorded found yet, so I can't {doing}. "
             f"First: /found {child.ref} <time> <end reason> <where, with whom> "
             f"[{rule_ids.FINALISE}]"
         )
-    latest = await repo.latest_episode_for_child(tx, child.id)
+    latest = await episode_store.latest_episode_for_child(tx, child.id)
     if latest is not None and latest.state is EpisodeState.FINALISED:
         raise Refusal(f"{child.label}'s episode #{latest.id} is already finalised.")
     raise Refusal(f"{child.label} has no episode in progress, so I can't {doing}.")
@@ -141,12 +142,14 @@ async def report_absent(
         )
     lines: list[str] = []
     async with step.svc.db.write() as tx:
-        group = await repo.next_link_group(tx) if len(children) > 1 else None
+        group = await episode_store.next_link_group(tx) if len(children) > 1 else None
         for child in children:
             lines.append(
                 await _report_one(tx, step, child, last_seen, details, concern, category, group)
             )
-        ids = [e.id for c in children if (e := await repo.open_episode_for_child(tx, c.id))]
+        ids = [
+            e.id for c in children if (e := await episode_store.open_episode_for_child(tx, c.id))
+        ]
     if concern is Concern.POLICE:
         lines.append(
             "Level of concern is police intervention: report to the police now (999, or 101 "
@@ -167,7 +170,7 @@ async def _report_one(
 ) -> str:
     preset = _tz(step, child)
     tz = preset.zone
-    existing = await repo.open_episode_for_child(tx, child.id)
+    existing = await episode_store.open_episode_for_child(tx, child.id)
     if existing is not None:
         # RET-ONEOPEN: a second report adds to the open episode.
         await _event(
@@ -179,20 +182,20 @@ async def _report_one(
             f"reported again (last seen {local_time(last_seen, tz)}): {details}",
         )
         if group is not None and existing.link_group is None:
-            await repo.update_episode(tx, existing, link_group=group)
+            await episode_store.update_episode(tx, existing, link_group=group)
         return (
             f"{child.label} is already reported {existing.category.value} since "
             f"{local_time(existing.last_seen_at, tz)} (episode #{existing.id}). "
             f"Your report was added to that episode's timeline [{rule_ids.ONE_OPEN_EPISODE}]."
         )
-    previous_end = await repo.last_found_at(tx, child.id)
+    previous_end = await episode_store.last_found_at(tx, child.id)
     if previous_end is not None and last_seen < previous_end:
         raise Refusal(
             f"{child.label}'s previous episode ended at {local_time(previous_end, tz)}; "
             f"last seen {local_time(last_seen, tz)} is before that. Check the time.",
             ReportField.SEEN,
         )
-    episode_id = await repo.insert_episode(
+    episode_id = await episode_store.insert_episode(
         tx,
         child=child,
         category=category,
@@ -220,7 +223,7 @@ async def _report_one(
         "reported",
         f"reported {category.value} by {step.staff.name}; level of concern: {concern.value}",
     )
-    episode = await repo.get_episode(tx, episode_id)
+    episode = await episode_store.get_episode(tx, episode_id)
     assert episode is not None
     await hub.on_event(
         tx, preset, step.now, "absence_reported", episode, child, step.staff, details
@@ -253,10 +256,8 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
                 f"{child.label} is reported missing to the police; that stays until found. "
                 "Record what you know with /update and tell the police."
             )
-        await repo.update_episode(tx, episode, category=Category.AWAY)
+        fresh = await episode_store.update_episode(tx, episode, category=Category.AWAY)
         await _event(tx, step, episode.id, child, "away", f"whereabouts known: {text}")
-        fresh = await repo.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_event(tx, _tz(step, child), step.now, "away", fresh, child, step.staff, text)
     lines = [f"Recorded: {child.label} is away from placement (whereabouts known)."]
     advice = bringing_back_advice(_tz(step, child), step.now)
@@ -291,11 +292,9 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             return Outcome.say(f"{child.label}'s level of concern is already {level.value}.").about(
                 episode.id
             )
-        await repo.update_episode(tx, episode, concern=level)
+        fresh = await episode_store.update_episode(tx, episode, concern=level)
         note = f"level of concern {episode.concern.value} -> {level.value}"
         await _event(tx, step, episode.id, child, "concern", f"{note}. {text}".strip())
-        fresh = await repo.get_episode(tx, episode.id)
-        assert fresh is not None
         preset = _tz(step, child)
         await hub.on_event(tx, preset, step.now, "update", fresh, child, step.staff)
         if level is Concern.POLICE and episode.category is not Category.MISSING:
@@ -361,12 +360,12 @@ async def report_police(
                 return Outcome.say(
                     f"{child.label} is already reported missing, ref {ref}, grade {grade.value}."
                 ).about(episode.id)
-            await repo.update_episode(tx, episode, police_ref=ref, police_grade=grade)
+            await episode_store.update_episode(tx, episode, police_ref=ref, police_grade=grade)
             await _event(tx, step, episode.id, child, "police_update", "; ".join(changes))
             return Outcome.say(f"Recorded for {child.label}: {'; '.join(changes)}.").about(
                 episode.id
             )
-        await repo.update_episode(
+        fresh = await episode_store.update_episode(
             tx,
             episode,
             category=Category.MISSING,
@@ -384,8 +383,6 @@ async def report_police(
             "police_report",
             f"reported missing to the police, ref {ref}, grade {grade.value}. {text}".strip(),
         )
-        fresh = await repo.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_event(tx, preset, step.now, "reported_missing", fresh, child, step.staff, text)
     return Outcome.say(
         f"Recorded: {child.label} reported missing to the police, ref {ref}, grade {grade.value}."
@@ -411,7 +408,7 @@ async def record_found(
                 f"{local_time(at, tz)} is before {child.label} was last seen "
                 f"({local_time(episode.last_seen_at, tz)}). Check the time."
             )
-        await repo.update_episode(
+        fresh = await episode_store.update_episode(
             tx,
             episode,
             state=EpisodeState.FOUND,
@@ -420,8 +417,6 @@ async def record_found(
             found_where=where,
         )
         await _event(tx, step, episode.id, child, "found", f"{reason.label}: {where}", at=at)
-        fresh = await repo.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
     lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
     if nudge:
@@ -462,7 +457,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
                 f"The interview for {child.label} (episode #{episode.id}) is already recorded as "
                 f"{done}. The record isn't changed; add a correction with /update."
             )
-        await repo.update_episode(
+        fresh = await episode_store.update_episode(
             tx, episode, rhi_status=status, rhi_by=text if status is RhiStatus.HELD else None
         )
         label = "declined by the child" if status is RhiStatus.DECLINED else status.value
@@ -474,8 +469,6 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
             "rhi",
             f"return interview {label}. {text}".strip(),
         )
-        fresh = await repo.get_episode(tx, episode.id)
-        assert fresh is not None
         await hub.on_event(
             tx, _tz(step, child), step.now, RHI_TRIGGERS[status], fresh, child, step.staff
         )
@@ -507,7 +500,7 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
         blocker = finalise_blocker(episode, child)
         if blocker:
             raise Refusal(blocker)
-        await repo.update_episode(
+        await episode_store.update_episode(
             tx,
             episode,
             state=EpisodeState.FINALISED,
@@ -644,13 +637,12 @@ async def call_me(step: Step, child: Child) -> Outcome:
         event_id = await _event(
             tx, step, episode.id, child, "call_me", f"{step.staff.name} asked for a call"
         )
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
-            idem_key=f"ep{episode.id}:callme:{event_id}",
-            recipient=f"staff:{episode.reported_by}",
-            text=f"[{rule_ids.RECORD}] {step.staff.name} asks you to phone them now about "
-            f"{child.label}.",
-            rule_id=rule_ids.RECORD,
+            idem_key=message_keys.call_me(episode.id, event_id),
+            recipient=Recipient.staff(episode.reported_by),
+            text=f"{step.staff.name} asks you to phone them now about {child.label}.",
+            rules=(rule_ids.RECORD,),
             now=step.now,
             episode_id=episode.id,
             child_id=child.id,

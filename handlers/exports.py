@@ -13,9 +13,9 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from reminders.access import can_see, may
-from storage import repo, reports
+from storage import child_store, duty_store, episode_store, staff_store
+from storage.db import Reader
 from storage.models import Category, Child, EpisodeState, Staff
-from storage.repo import Reader
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -31,7 +31,7 @@ def _iso(at: datetime | None, zone: ZoneInfo) -> str:
 
 
 async def _visible(r: Reader, staff: Staff) -> dict[int, Child]:
-    return {c.id: c for c in await repo.list_children(r) if can_see(staff, c)}
+    return {c.id: c for c in await child_store.list_children(r) if can_see(staff, c)}
 
 
 async def period(
@@ -40,9 +40,9 @@ async def period(
     """episodes.csv, events.csv and duties.csv for episodes running in [start, end)."""
     children = await _visible(r, staff)
     episodes = [
-        e for e in await reports.episodes_overlapping(r, start, end) if e.child_id in children
+        e for e in await episode_store.episodes_overlapping(r, start, end) if e.child_id in children
     ]
-    names = {s.id: s.name for s in await repo.list_staff(r)}
+    names = {s.id: s.name for s in await staff_store.list_staff(r)}
 
     def person(child: Child) -> tuple[str, str]:
         if not may(staff, "profile", child):
@@ -68,18 +68,18 @@ async def period(
     duty_rows = []
     for episode_id in sorted(ids):
         child = children[next(e.child_id for e in episodes if e.id == episode_id)]
-        for ev in await repo.events_for_episode(r, episode_id):
+        for ev in await episode_store.events_for_episode(r, episode_id):
             event_rows.append(
                 [
                     episode_id, child.ref, _iso(ev.at, zone), _iso(ev.recorded_at, zone),
                     names.get(ev.actor_id or "", "bot"), ev.kind, ev.rule_id or "", ev.text,
                 ]
             )  # fmt: skip
-        for d in await repo.duties_for_episode(r, episode_id):
+        for d in await duty_store.duties_for_episode(r, episode_id):
             duty_rows.append(
                 [
                     d.label, episode_id, child.ref, d.rule_id, _iso(d.created_at, zone),
-                    _iso(d.due_at, zone), names.get(d.owner_id or "", ""), d.state,
+                    _iso(d.due_at, zone), names.get(d.owner_id or "", ""), d.state.value,
                     names.get(d.closed_by or "", ""), _iso(d.closed_at, zone), d.note or "",
                 ]
             )  # fmt: skip
@@ -146,7 +146,7 @@ async def ssda903_missing(r: Reader, staff: Staff, start_year: int, zone: ZoneIn
     start, end = collection_year(start_year, zone)
     children = await _visible(r, staff)
     rows = []
-    for e in await reports.episodes_started_between(r, start, end):
+    for e in await episode_store.episodes_started_between(r, start, end):
         if e.child_id not in children:
             continue
         if e.ever_missing or e.category is Category.MISSING:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from handlers.context import Services
 from handlers.timeparse import TimeParseError, parse_when
 from reminders.access import can_see, may
-from storage import repo
+from storage import child_store
 from storage.models import Button, Child, Concern, Staff
 
 NO_CHILDREN = "There are no children you can report. Ask your manager."
@@ -94,7 +94,7 @@ def absent_command(ref: str, seen: str, where: str, done: str, concern: str) -> 
 
 
 async def reportable_children(svc: Services, staff: Staff) -> list[Child]:
-    return [c for c in await repo.list_children(svc.db) if may(staff, "report", c)]
+    return [c for c in await child_store.list_children(svc.db) if may(staff, "report", c)]
 
 
 def read_seen(svc: Services, child: Child, said: str) -> datetime:
@@ -132,7 +132,7 @@ async def begin(svc: Services, staff: Staff, shown: int) -> Ask:
 
 
 async def choose_child(svc: Services, staff: Staff | None, draft: Draft, ref: str) -> Ask:
-    child = await repo.get_child_by_ref(svc.db, ref)
+    child = await child_store.get_child_by_ref(svc.db, ref)
     if child is None or staff is None or not can_see(staff, child):
         return Ask(NOT_AMONG_YOURS)
     draft.answers[ReportField.CHILD] = child.ref
@@ -149,7 +149,7 @@ async def choose_seen(svc: Services, draft: Draft, choice: str) -> Ask:
 
 async def answer_seen(svc: Services, draft: Draft, said: str) -> Ask:
     """A time: stored, or asked for again (typed) with what was wrong."""
-    child = await repo.get_child_by_ref(svc.db, draft.answers[ReportField.CHILD])
+    child = await child_store.get_child_by_ref(svc.db, draft.answers[ReportField.CHILD])
     assert child is not None
     try:
         when = read_seen(svc, child, said)
@@ -188,7 +188,7 @@ async def check_form(
     """(what is wrong, by field, '') or ({}, the /absent command the form stands for)."""
     errors: dict[ReportField, str] = {}
     ref = answers.get(ReportField.CHILD, "")
-    child = await repo.get_child_by_ref(svc.db, ref) if ref else None
+    child = await child_store.get_child_by_ref(svc.db, ref) if ref else None
     if child is None or not may(staff, "report", child):
         errors[ReportField.CHILD] = FORM_ERRORS[ReportField.CHILD]
     zone = svc.preset_for(child).zone if child is not None else svc.display_zone

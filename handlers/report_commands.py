@@ -10,8 +10,8 @@ from handlers.messages import Outcome, Refusal
 from handlers.summaries import RECORDED, View
 from reminders import alerts
 from reminders.access import SERVICE_WIDE
-from storage import repo, reports
-from storage.models import Child, Role
+from storage import message_keys, outbox_store, reports
+from storage.models import Child, Recipient, Role
 
 # Who may ask for the managers' view: the people NS §5 reports to, and their teams' managers.
 READERS = SERVICE_WIDE | {Role.TEAM_MANAGER, Role.SOCIAL_WORKER}
@@ -37,7 +37,7 @@ async def record(step: Step, child: Child, what: str, text: str) -> Outcome:
         if what == "context":  # NS §5.4: contextual concerns go to the Assistant Director
             await alerts.tell_assistant_director(
                 tx, preset, step.now, child, episode.id, f"contextual concerns: {text}",
-                key=f"context:{episode.id}:{step.now.isoformat()}",
+                key=message_keys.context_topic(episode.id, step.now),
             )  # fmt: skip
     return Outcome.say(f"Recorded for the daily summary: {label} for {child.label}.").about(
         episode.id
@@ -83,10 +83,10 @@ async def chart(step: Step) -> Outcome:
         attachment = await reports.add_attachment(
             tx, f"episodes-{stamp}.png", "image/png", png, step.now
         )
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
-            idem_key=f"chart:{step.staff.id}:{stamp}",
-            recipient=f"staff:{step.staff.id}",
+            idem_key=message_keys.chart(step.staff.id, stamp),
+            recipient=Recipient.staff(step.staff.id),
             text="Episodes per week over 6 months, and the children with the most "
             f"[{rule_ids.WEEKLY_PACK}]",
             rule_id=rule_ids.WEEKLY_PACK,

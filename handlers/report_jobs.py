@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from config import rule_ids
 from config.presets import Preset
@@ -20,8 +20,9 @@ from handlers.summaries import View
 from reminders import schedule
 from reminders.clock import Clock
 from reminders.formatting import local_time
-from storage import chats, repo, reports
+from storage import chats, child_store, message_keys, outbox_store, reports, staff_store
 from storage.db import Database
+from storage.models import Recipient, Staff
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class ReportJobs:
         self.presets = presets
 
     async def _jobs(self) -> list[Job]:
-        areas = await repo.child_areas(self.db)
+        areas = await child_store.child_areas(self.db)
         jobs = []
         for area in areas:
             preset = self.presets.get(area)
@@ -61,7 +62,7 @@ class ReportJobs:
                 jobs.append(Job("weekly", area, rule_ids.WEEKLY_PACK))
         return jobs
 
-    def _when(self, job: Job) -> tuple:  # (time, weekday)
+    def _when(self, job: Job) -> tuple[time, str | None]:  # (time, weekday)
         cfg = self.presets[job.area].reports
         if job.kind == "daily":
             return cfg.daily_at, None
@@ -122,9 +123,9 @@ class ReportJobs:
             for recipient, text, files in outgoing:
                 for filename, mime, data in files:
                     attachment = await reports.add_attachment(tx, filename, mime, data, now)
-                    await repo.enqueue(
+                    await outbox_store.enqueue(
                         tx,
-                        idem_key=f"{job.name}:{day}:{recipient}:{filename}",
+                        idem_key=message_keys.report_file(job.name, day, recipient, filename),
                         recipient=recipient,
                         text=filename,
                         rule_id=job.rule,
@@ -132,9 +133,9 @@ class ReportJobs:
                         due_at=due,
                         attachment_id=attachment,
                     )
-                await repo.enqueue(
+                await outbox_store.enqueue(
                     tx,
-                    idem_key=f"{job.name}:{day}:{recipient}",
+                    idem_key=message_keys.report(job.name, day, recipient),
                     recipient=recipient,
                     text=text,
                     rule_id=job.rule,
@@ -143,14 +144,14 @@ class ReportJobs:
                 )
         return 1
 
-    async def _recipients(self, job: Job) -> list[tuple[str, object]]:
-        found: list[tuple[str, object]] = []
+    async def _recipients(self, job: Job) -> list[tuple[Recipient, Staff | None]]:
+        found: list[tuple[Recipient, Staff | None]] = []
         if await chats.chats_of_team(self.db, MANAGERS_TEAM):
-            found.append((f"team:{MANAGERS_TEAM}", None))
+            found.append((Recipient.team(MANAGERS_TEAM), None))
         for staff_id in await reports.subscribers(self.db, job.kind):
-            staff = await repo.get_staff(self.db, staff_id)
+            staff = await staff_store.get_staff(self.db, staff_id)
             if staff is not None:
-                found.append((f"staff:{staff_id}", staff))
+                found.append((Recipient.staff(staff_id), staff))
         return found
 
     async def _compose(

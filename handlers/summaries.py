@@ -17,9 +17,9 @@ from config import rule_ids
 from config.rule_effects import rule_effects
 from reminders.access import can_see
 from reminders.formatting import duration, local_time
-from storage import repo, reports
-from storage.models import Category, Child, Duty, Episode, Event, Staff
-from storage.repo import Reader
+from storage import child_store, duty_store, episode_store, staff_store
+from storage.db import Reader
+from storage.models import Category, Child, Duty, DutyState, Episode, Event, Staff
 
 SIX_MONTHS = timedelta(days=183)
 DAY = timedelta(hours=24)
@@ -58,13 +58,13 @@ class View:
 async def children_in_view(view: View) -> dict[int, Child]:
     return {
         c.id: c
-        for c in await repo.list_children(view.r)
+        for c in await child_store.list_children(view.r)
         if (view.area is None or c.area == view.area) and view.scope(c)
     }
 
 
 async def _names(r: Reader) -> dict[str, str]:
-    return {s.id: s.name for s in await repo.list_staff(r)}
+    return {s.id: s.name for s in await staff_store.list_staff(r)}
 
 
 # ---- the daily summary (SUM-DAILY-TM, SUM-DAILY-HOS; NS §5.1-5.4) ---------------------------
@@ -72,13 +72,15 @@ async def _names(r: Reader) -> dict[str, str]:
 
 async def daily(view: View, title: str) -> str:
     children = await children_in_view(view)
-    missing = [e for e in await reports.open_episodes(view.r) if e.child_id in children]
+    missing = [e for e in await episode_store.open_episodes(view.r) if e.child_id in children]
     returned = [
         e
-        for e in await reports.found_between(view.r, view.now - DAY, view.now)
+        for e in await episode_store.found_between(view.r, view.now - DAY, view.now)
         if e.child_id in children
     ]
-    overdue = [d for d in await reports.overdue_duties(view.r, view.now) if d.child_id in children]
+    overdue = [
+        d for d in await duty_store.overdue_duties(view.r, view.now) if d.child_id in children
+    ]
     names = await _names(view.r)
     police = sum(1 for e in missing if e.ever_missing)
     lines = [
@@ -108,7 +110,7 @@ async def daily(view: View, title: str) -> str:
 
 
 async def _missing_child(view: View, child: Child, episode: Episode) -> list[str]:
-    recent = await reports.count_episodes_since(view.r, child.id, view.now - SIX_MONTHS)
+    recent = await episode_store.count_episodes_since(view.r, child.id, view.now - SIX_MONTHS)
     head = (
         f"• {child.label}: {episode.category.value} {duration(view.now - episode.last_seen_at)} "
         f"(since {view.when(episode.last_seen_at)}); {recent} episode"
@@ -118,7 +120,7 @@ async def _missing_child(view: View, child: Child, episode: Episode) -> list[str
         grade = episode.police_grade.value if episode.police_grade else "not graded"
         head += f"; police {grade}, ref {episode.police_ref}"
     details = []
-    events = await repo.events_for_episode(view.r, episode.id)
+    events = await episode_store.events_for_episode(view.r, episode.id)
     for _, (kind, label) in RECORDED.items():
         latest = _latest(events, kind)
         details.append(f"{label}: {latest.text if latest else 'not recorded'}")
@@ -134,15 +136,15 @@ def _latest(events: list[Event], kind: str) -> Event | None:
 async def _sin(view: View, episode: Episode) -> str:
     sins = [
         d
-        for d in await repo.duties_for_episode(view.r, episode.id)
+        for d in await duty_store.duties_for_episode(view.r, episode.id)
         if d.rule_id == rule_ids.SERIOUS_INCIDENT
     ]
     if not sins:
         return "not required"
     duty = sins[-1]
-    if duty.state == "done" and duty.closed_at:
+    if duty.state is DutyState.DONE and duty.closed_at:
         return f"sent {view.when(duty.closed_at)}"
-    if duty.state != "open":
+    if duty.state is not DutyState.OPEN:
         return f"not applicable ({duty.note})"
     if duty.applies_from and duty.applies_from > view.now:
         return f"needed if still missing at {view.when(duty.applies_from)}"
@@ -172,7 +174,7 @@ async def weekly(view: View, title: str) -> WeeklyPack:
     children = await children_in_view(view)
     episodes = [
         e
-        for e in await reports.episodes_overlapping(view.r, start, view.now)
+        for e in await episode_store.episodes_overlapping(view.r, start, view.now)
         if e.child_id in children
     ]
     names = await _names(view.r)
@@ -225,7 +227,7 @@ async def _episode_section(
         )
     rhi = episode.rhi_status.value if episode.rhi_status else "not recorded"
     lines += [f"- Return interview: {rhi}", "", "Actions taken:", ""]
-    for event in await repo.events_for_episode(view.r, episode.id):
+    for event in await episode_store.events_for_episode(view.r, episode.id):
         if event.kind.startswith("duty") and event.kind != "duty_done":
             continue
         who = names.get(event.actor_id or "", "bot")
@@ -239,7 +241,7 @@ async def _repeat_patterns(view: View, start: datetime, children: dict[int, Chil
     """Pattern duties (REP-*, DIR-LETTER) made this week, in words."""
     found = []
     patterns = rule_effects().weekly_patterns
-    for duty in await reports.duties_between(view.r, start, view.now):
+    for duty in await duty_store.duties_between(view.r, start, view.now):
         if duty.child_id in children and duty.rule_id in patterns:
             found.append(f"{children[duty.child_id].label} [{duty.rule_id}]")
     return found

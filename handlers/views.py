@@ -8,7 +8,7 @@ from handlers.context import Services
 from handlers.messages import Chat
 from reminders.access import can_see, caseload
 from reminders.formatting import duration, local_time
-from storage import repo
+from storage import episode_store, staff_store
 from storage.models import Child, Episode, EpisodeState, Staff
 
 
@@ -53,17 +53,17 @@ def episode_line(svc: Services, child: Child, episode: Episode, now: datetime) -
 async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | None = None) -> str:
     now = svc.clock.now()
     if child is not None:
-        episode = await repo.latest_episode_for_child(svc.db, child.id)
+        episode = await episode_store.latest_episode_for_child(svc.db, child.id)
         if episode is None:
             return f"{child.label}: no episodes recorded."
         return episode_line(svc, child, episode, now)
     # Narrowed in the query to what this person may see here (a carer's home, a worker's
     # children, a home's group chat), so a duty worker with 10,000 open reads 40, not all.
     narrow = [n for n in (caseload(staff), _group_home(chat)) if n is not None]
-    total = await repo.count_unfinalised(svc.db, narrow)
+    total = await episode_store.count_unfinalised(svc.db, narrow)
     shown = [
         episode_line(svc, who, episode, now)
-        for episode, who in await repo.unfinalised_episodes_with_children(
+        for episode, who in await episode_store.unfinalised_episodes_with_children(
             svc.db, narrow, limit=STATUS_LINES
         )
         if can_see(staff, who) and _group_may_list(chat, who)  # and checked again, row by row
@@ -80,13 +80,13 @@ async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | 
 
 
 async def timeline(svc: Services, child: Child) -> str:
-    episode = await repo.latest_episode_for_child(svc.db, child.id)
+    episode = await episode_store.latest_episode_for_child(svc.db, child.id)
     if episode is None:
         return f"{child.label}: no episodes recorded."
     tz = svc.preset_for(child).zone
-    names = {s.id: s.name for s in await repo.list_staff(svc.db)}
+    names = {s.id: s.name for s in await staff_store.list_staff(svc.db)}
     lines = [f"Timeline of episode #{episode.id}, {child.label} ({episode.state.value}):"]
-    for event in await repo.events_for_episode(svc.db, episode.id):
+    for event in await episode_store.events_for_episode(svc.db, episode.id):
         who = names.get(event.actor_id or "", "bot")
         rule = f" [{event.rule_id}]" if event.rule_id else ""
         lines.append(f"{local_time(event.at, tz)} {who}: {event.text}{rule}")

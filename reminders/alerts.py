@@ -12,10 +12,9 @@ from datetime import datetime
 from config import rule_ids
 from config.presets import Preset
 from config.rule_effects import rule_effects
-from reminders import routing
-from storage import repo
+from storage import message_keys, outbox_store, staff_store
 from storage.db import Tx
-from storage.models import Child, Duty, LegalStatus, Role
+from storage.models import Child, Duty, LegalStatus, Recipient, Role
 
 WATCHED_STATUS = (
     LegalStatus.LOOKED_AFTER,
@@ -36,13 +35,13 @@ async def tell_assistant_director(
     if not preset.implements(rule_ids.ASSISTANT_DIRECTOR):
         return 0
     told = 0
-    for person in await repo.staff_with_role(tx, Role.ASSISTANT_DIRECTOR):
-        told += await repo.enqueue(
+    for person in await staff_store.staff_with_role(tx, Role.ASSISTANT_DIRECTOR):
+        told += await outbox_store.enqueue(
             tx,
-            idem_key=f"sum-ad:{key}:{person.id}",
-            recipient=routing.staff(person.id),
-            text=f"[{rule_ids.ASSISTANT_DIRECTOR}] {child.label}: {what}",
-            rule_id=rule_ids.ASSISTANT_DIRECTOR,
+            idem_key=message_keys.assistant_director(key, person.id),
+            recipient=Recipient.staff(person.id),
+            text=f"{child.label}: {what}",
+            rules=(rule_ids.ASSISTANT_DIRECTOR,),
             now=now,
             episode_id=episode_id,
             child_id=child.id,
@@ -59,7 +58,13 @@ async def on_duty_made(tx: Tx, preset: Preset, now: datetime, duty: Duty, child:
     else:
         return
     await tell_assistant_director(
-        tx, preset, now, child, duty.episode_id, _words(template, duty), key=f"made:{duty.id}"
+        tx,
+        preset,
+        now,
+        child,
+        duty.episode_id,
+        _words(template, duty),
+        key=message_keys.duty_made_topic(duty.id),
     )
 
 
@@ -67,9 +72,14 @@ async def on_duty_done(tx: Tx, preset: Preset, now: datetime, duty: Duty, child:
     template = rule_effects().assistant_director.done.get(duty.rule_id)
     if template is not None:
         await tell_assistant_director(
-            tx, preset, now, child, duty.episode_id, _words(template, duty),
-            key=f"done:{duty.id}",
-        )  # fmt: skip
+            tx,
+            preset,
+            now,
+            child,
+            duty.episode_id,
+            _words(template, duty),
+            key=message_keys.duty_done_topic(duty.id),
+        )
 
 
 def _words(template: str, duty: Duty) -> str:

@@ -20,18 +20,22 @@ from config.vocabulary import Trigger
 from reminders import alerts, routing
 from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, short_time
-from storage import repo
-from storage.db import Tx, to_db_time
+from storage import child_store, duty_store, episode_store, message_keys, outbox_store, staff_store
+from storage.db import Reader, Tx
 from storage.models import (
     Button,
     Category,
     Child,
     Duty,
+    DutyState,
     Episode,
     EpisodeState,
+    Recipient,
+    RecipientKind,
     Role,
     Staff,
 )
+from storage.outbox_store import tagged
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,7 @@ async def _pattern_met(
     assert spec.pattern is not None
     since = at.now - spec.pattern.within if spec.pattern.within else None
     count = 0
-    for past in await repo.episodes_of_child(at.tx, child.id):
+    for past in await episode_store.episodes_of_child(at.tx, child.id):
         if since is not None and past.last_seen_at < since:
             continue
         kind = (
@@ -98,7 +102,7 @@ async def _pattern_met(
     if count < spec.pattern.count:
         return False
     # once per window (once ever when the pattern has no window)
-    return not await repo.duty_created_since(at.tx, child.id, rule_id, since)
+    return not await duty_store.duty_created_since(at.tx, child.id, rule_id, since)
 
 
 # ---- making duties ------------------------------------------------------------------------
@@ -120,7 +124,9 @@ async def trigger(
         await _close_when_found(at, episode)
     if name in ("rhi_held", "rhi_declined"):
         closed = rule_effects().closed_by_interview
-        await close_rules(at, episode, closed, "done", actor.id, f"return interview {name[4:]}")
+        await close_rules(
+            at, episode, closed, DutyState.DONE, actor.id, f"return interview {name[4:]}"
+        )
     # A return is counted from when the child came back, not from when it was typed in.
     happened = episode.found_at if name == "found" and episode.found_at else now
     for rule_id, spec in preset.duties.items():
@@ -161,7 +167,7 @@ async def create(
     due = deadline_at(at.preset, spec.deadline, start)
     owner = await _owner(at, spec.owner, child, episode)
     action = _render(at, spec.action, episode, child)
-    duty_id = await repo.insert_duty(
+    duty_id = await duty_store.insert_duty(
         at.tx,
         episode_id=episode.id,
         child_id=child.id,
@@ -175,7 +181,7 @@ async def create(
         next_remind_at=_first_reminder(spec, at.now, due, applies_from),
         applies_from=applies_from,
     )
-    await repo.append_event(
+    await episode_store.append_event(
         at.tx,
         episode_id=episode.id,
         child_id=child.id,
@@ -187,7 +193,7 @@ async def create(
         text=f"duty D{duty_id}: {action} Due {local_time(due, at.preset.zone)}"
         + (f", owner {owner}" if owner else ", no owner found"),
     )
-    made = await repo.get_duty(at.tx, duty_id)
+    made = await duty_store.get_duty(at.tx, duty_id)
     assert made is not None
     await alerts.on_duty_made(at.tx, at.preset, at.now, made, child)
     if owner is None:
@@ -218,12 +224,11 @@ async def _owner(at: Moment, audience: str, child: Child, episode: Episode) -> s
         at.tx, (audience,), preset=at.preset, child=child, episode=episode, now=at.now, office=True
     )
     for recipient in resolved.recipients:
-        kind, _, ident = recipient.partition(":")
-        if kind == "staff":
-            return ident
+        if recipient.kind is RecipientKind.STAFF:
+            return recipient.ident
     if audience in routing.ROTA_ROLES:
         # Nobody on the rota now: a role one person holds (a missing coordinator) is theirs.
-        holders = await repo.staff_with_role(at.tx, Role(audience))
+        holders = await staff_store.staff_with_role(at.tx, Role(audience))
         if len(holders) == 1:
             return holders[0].id
     return None
@@ -253,20 +258,20 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
     """The sweeper found this duty's reminder due: send it and schedule the next."""
     at = Moment(tx, preset, now)
     spec = DutySpec.model_validate(duty.spec)
-    episode = await repo.get_episode(tx, duty.episode_id) if duty.episode_id else None
-    child = await repo.get_child(tx, duty.child_id)
+    episode = await episode_store.get_episode(tx, duty.episode_id) if duty.episode_id else None
+    child = await child_store.get_child(tx, duty.child_id)
     if child is None or episode is None:
-        await repo.update_duty(tx, duty, next_remind_at=None)
+        await duty_store.update_duty(tx, duty, next_remind_at=None)
         return
-    if duty.state != "open":
-        await repo.update_duty(tx, duty, next_remind_at=None)
+    if duty.state is not DutyState.OPEN:
+        await duty_store.update_duty(tx, duty, next_remind_at=None)
         return
     if spec.still_missing and episode.state is not EpisodeState.OPEN:
-        await _close(at, duty, "not_applicable", None, "the child is no longer missing")
+        await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child is no longer missing")
         return
     overdue = now >= duty.due_at
     owner = duty.owner_id
-    recipients = [routing.staff(owner)] if owner else []
+    recipients = [Recipient.staff(owner)] if owner else []
     if duty.reminders == 0 and spec.cc:
         cc = await routing.resolve(
             tx, spec.cc, preset=preset, child=child, episode=episode, now=now, office=True
@@ -274,12 +279,12 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
         recipients += [r for r in cc.recipients if r not in recipients]
     text = _reminder_text(at, duty, now)
     for recipient in recipients:
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
-            idem_key=f"duty{duty.id}:n{duty.reminders}:{recipient}",
+            idem_key=message_keys.duty_reminder(duty.id, duty.reminders, recipient),
             recipient=recipient,
             text=text,
-            rule_id=duty.rule_id,
+            rules=(duty.rule_id,),
             now=now,
             episode_id=episode.id,
             child_id=child.id,
@@ -303,7 +308,7 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
             at, duty.id, episode, child, duty.rule_id,
             f"Duty {duty.label} for {child.label} has no owner: {duty.action}",
         )  # fmt: skip
-    await repo.update_duty(tx, duty, **changes)
+    await duty_store.update_duty(tx, duty, **changes)
 
 
 def _next_reminder(spec: DutySpec, now: datetime, due: datetime) -> datetime:
@@ -326,7 +331,7 @@ def _reminder_text(at: Moment, duty: Duty, now: datetime) -> str:
     else:
         when = f"OVERDUE by {duration(now - duty.due_at)} (was due {due})."
     return (
-        f"[{duty.rule_id}] {duty.label}: {duty.action} {when} "
+        f"{duty.label}: {duty.action} {when} "
         f"When done: /done {duty.label} <note>, or /na {duty.label} <reason>."
     )
 
@@ -337,22 +342,25 @@ async def _tell_manager(
     """RHI-LATE, RHI-CHASE and the like: overdue duties go up a level."""
     targets = await _managers(at, spec, duty, child, episode)
     rule = spec.manager_rule or duty.rule_id
-    owner = await repo.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
+    owner = await staff_store.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
     text = (
-        f"[{rule}] {duty.label} for {child.label} is overdue "
+        f"{duty.label} for {child.label} is overdue "
         f"({duration(at.now - duty.due_at)} past {local_time(duty.due_at, at.preset.zone)}); "
         f"owner {owner.name if owner else 'nobody'}: {duty.action}"
     )
     if not targets:
-        await _tell_admins(at, duty.id, episode, child, rule, text + " (no manager found)")
+        # The admins have always had the manager's text, tag and all, under their own tag.
+        await _tell_admins(
+            at, duty.id, episode, child, rule, tagged((rule,), text) + " (no manager found)"
+        )
         return
     for recipient in targets:
-        await repo.enqueue(
+        await outbox_store.enqueue(
             at.tx,
-            idem_key=f"duty{duty.id}:manager:{recipient}",
+            idem_key=message_keys.duty_manager(duty.id, recipient),
             recipient=recipient,
             text=text,
-            rule_id=rule,
+            rules=(rule,),
             now=at.now,
             episode_id=episode.id,
             child_id=child.id,
@@ -361,16 +369,16 @@ async def _tell_manager(
 
 async def _managers(
     at: Moment, spec: DutySpec, duty: Duty, child: Child, episode: Episode
-) -> list[str]:
+) -> list[Recipient]:
     if spec.manager is not None:
         resolved = await routing.resolve(
             at.tx, (spec.manager,), preset=at.preset, child=child, episode=episode, now=at.now,
             office=True,
         )  # fmt: skip
         return resolved.recipients
-    owner = await repo.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
+    owner = await staff_store.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
     if owner is not None and owner.manager_id:
-        return [routing.staff(owner.manager_id)]
+        return [Recipient.staff(owner.manager_id)]
     by_role = {
         Role.SOCIAL_WORKER: ("team_manager",),
         Role.TEAM_MANAGER: ("head_of_service",),
@@ -380,19 +388,19 @@ async def _managers(
     resolved = await routing.resolve(
         at.tx, audiences, preset=at.preset, child=child, episode=episode, now=at.now, office=True
     )
-    return [r for r in resolved.recipients if r != routing.staff(duty.owner_id or "")]
+    return [r for r in resolved.recipients if r != Recipient.staff(duty.owner_id or "")]
 
 
 async def _tell_admins(
     at: Moment, key: int, episode: Episode, child: Child, rule: str, text: str
 ) -> None:
-    for admin in await repo.staff_with_role(at.tx, Role.ADMIN):
-        await repo.enqueue(
+    for admin in await staff_store.staff_with_role(at.tx, Role.ADMIN):
+        await outbox_store.enqueue(
             at.tx,
-            idem_key=f"duty{key}:admin:{to_db_time(at.now)}:{admin.id}",
-            recipient=routing.staff(admin.id),
-            text=f"[{rule}] {text}",
-            rule_id=rule,
+            idem_key=message_keys.duty_admin(key, at.now, admin.id),
+            recipient=Recipient.staff(admin.id),
+            text=text,
+            rules=(rule,),
             now=at.now,
             episode_id=episode.id,
             child_id=child.id,
@@ -403,18 +411,18 @@ async def _tell_admins(
 
 
 async def close(
-    tx: Tx, preset: Preset, now: datetime, duty: Duty, state: str, by: Staff, note: str
+    tx: Tx, preset: Preset, now: datetime, duty: Duty, state: DutyState, by: Staff, note: str
 ) -> list[int]:
     """/done or /na. Returns the ids of duties that follow (a recurrence or the next rule)."""
     at = Moment(tx, preset, now)
     await _close(at, duty, state, by.id, note)
     follow: list[int] = []
     spec = DutySpec.model_validate(duty.spec)
-    if state != "done" or duty.episode_id is None:
+    if state is not DutyState.DONE or duty.episode_id is None:
         return follow
-    episode = await repo.get_episode(tx, duty.episode_id)
-    child = await repo.get_child(tx, duty.child_id)
-    closed = await repo.get_duty(tx, duty.id)
+    episode = await episode_store.get_episode(tx, duty.episode_id)
+    child = await child_store.get_child(tx, duty.child_id)
+    closed = await duty_store.get_duty(tx, duty.id)
     if child is not None and closed is not None:
         await alerts.on_duty_done(tx, preset, now, closed, child)
     if episode is None or child is None:
@@ -428,12 +436,12 @@ async def close(
     return follow
 
 
-async def _close(at: Moment, duty: Duty, state: str, by: str | None, note: str) -> None:
-    await repo.update_duty(
+async def _close(at: Moment, duty: Duty, state: DutyState, by: str | None, note: str) -> None:
+    await duty_store.update_duty(
         at.tx, duty, state=state, closed_by=by, closed_at=at.now, note=note, next_remind_at=None
     )
-    word = "done" if state == "done" else "not applicable"
-    await repo.append_event(
+    word = "done" if state is DutyState.DONE else "not applicable"
+    await episode_store.append_event(
         at.tx,
         episode_id=duty.episode_id,
         child_id=duty.child_id,
@@ -447,27 +455,32 @@ async def _close(at: Moment, duty: Duty, state: str, by: str | None, note: str) 
 
 
 async def close_rules(
-    at: Moment, episode: Episode, rules: tuple[str, ...], state: str, by: str | None, note: str
+    at: Moment,
+    episode: Episode,
+    rules: tuple[str, ...],
+    state: DutyState,
+    by: str | None,
+    note: str,
 ) -> None:
-    for duty in await repo.duties_for_episode(at.tx, episode.id):
-        if duty.state == "open" and duty.rule_id in rules:
+    for duty in await duty_store.duties_for_episode(at.tx, episode.id):
+        if duty.state is DutyState.OPEN and duty.rule_id in rules:
             await _close(at, duty, state, by, note)
 
 
 async def _close_when_found(at: Moment, episode: Episode) -> None:
     """Duties that only apply while missing (or after N hours missing) lapse on return."""
     assert episode.found_at is not None
-    for duty in await repo.duties_for_episode(at.tx, episode.id):
-        if duty.state != "open":
+    for duty in await duty_store.duties_for_episode(at.tx, episode.id):
+        if duty.state is not DutyState.OPEN:
             continue
         spec = duty.spec
         if duty.applies_from is not None and episode.found_at < duty.applies_from:
             await _close(
-                at, duty, "not_applicable", None,
+                at, duty, DutyState.NOT_APPLICABLE, None,
                 f"found before {_span(duty.applies_from - episode.last_seen_at)} missing",
             )  # fmt: skip
         elif spec.get("still_missing"):
-            await _close(at, duty, "not_applicable", None, "the child was found")
+            await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child was found")
 
 
 def _span(delta: timedelta) -> str:
@@ -483,12 +496,12 @@ def _span(delta: timedelta) -> str:
 # ---- the Director letter (DIR-LETTER, NS §4.3) ---------------------------------------------
 
 
-async def director_letter(tx: repo.Reader, preset: Preset, child: Child, now: datetime) -> str:
+async def director_letter(tx: Reader, preset: Preset, child: Child, now: datetime) -> str:
     """A draft letter to the home authority's Director of Children's Services, in the
     preset's words."""
     letter = preset.director_letter
     assert letter is not None, "only an area with a director_letter drafts one"
-    episodes = [e for e in await repo.episodes_of_child(tx, child.id) if e.ever_missing]
+    episodes = [e for e in await episode_store.episodes_of_child(tx, child.id) if e.ever_missing]
     episode_lines = [
         letter.episode.format(
             start=local_time(e.last_seen_at, preset.zone),

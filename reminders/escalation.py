@@ -9,10 +9,10 @@ queues nothing new.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from config import rule_ids
 from config.presets import Ladder, Preset
@@ -23,11 +23,30 @@ from reminders.access import ACTIONS
 from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, profile_text, short_time
 from reminders.trigger_plan import TriggerPlan, overnight_at
-from storage import repo, timers
+from storage import (
+    child_store,
+    episode_store,
+    escalation_store,
+    message_keys,
+    outbox_store,
+    rota_store,
+    staff_store,
+)
 from storage.db import Tx
-from storage.models import Button, Child, Episode, EpisodeState, Role, Staff
+from storage.message_keys import ClimbSend, MessageKey
+from storage.models import (
+    Button,
+    Child,
+    Episode,
+    EpisodeState,
+    Escalation,
+    EscalationState,
+    Recipient,
+    RecipientKind,
+    Role,
+    Staff,
+)
 from storage.snapshot import ClimbContext, ClimbStep, LadderSnapshot
-from storage.timers import Escalation
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +76,25 @@ async def trigger(
 ) -> None:
     """Something happened to the episode: stop, reset or start the ladders that listen for it."""
     at = Moment(tx, preset, now)
-    for esc in await timers.live_escalations(tx, episode.id):
+    for esc in await escalation_store.live_escalations(tx, episode.id):
         spec = esc.context.ladder
-        if name == "update" and esc.state == "confirming":
+        if name == "update" and esc.state is EscalationState.CONFIRMING:
             # an update is the acknowledger's answer to "still on it?"
-            await timers.update_escalation(tx, esc, state="acked", next_at=now + spec.review_time)
-        elif name in spec.stop_on:
-            await timers.update_escalation(tx, esc, state="stopped", next_at=None)
-        elif name in spec.reset_on:
-            await timers.update_escalation(
+            await escalation_store.update_escalation(
                 tx,
                 esc,
-                state="active",
+                state=EscalationState.ACKED,
+                next_at=now + spec.review_time,
+            )
+        elif name in spec.stop_on:
+            await escalation_store.update_escalation(
+                tx, esc, state=EscalationState.STOPPED, next_at=None
+            )
+        elif name in spec.reset_on:
+            await escalation_store.update_escalation(
+                tx,
+                esc,
+                state=EscalationState.ACTIVE,
                 step=0,
                 repeat=0,
                 cycle=esc.cycle + 1,  # new keys: the next nags are new messages
@@ -171,7 +197,7 @@ async def _start(
     if starts is None:
         return
     first, cutoff_at = starts
-    for live in await timers.live_escalations(at.tx, episode.id):
+    for live in await escalation_store.live_escalations(at.tx, episode.id):
         if live.ladder == name:
             return  # already climbing; a second report adds to it (RET-ONEOPEN)
     steps, context = climb_snapshot(
@@ -182,7 +208,7 @@ async def _start(
         details=_short(details),
         cutoff=short_time(cutoff_at, at.preset.zone) if cutoff_at else "",
     )
-    esc_id = await timers.insert_escalation(
+    esc_id = await escalation_store.insert_escalation(
         at.tx,
         episode_id=episode.id,
         child_id=child.id,
@@ -195,25 +221,25 @@ async def _start(
         started_at=first,  # "first alert" in later messages means the first send
     )
     if first <= at.now:
-        esc = await timers.get_escalation(at.tx, esc_id)
+        esc = await escalation_store.get_escalation(at.tx, esc_id)
         assert esc is not None
         await fire(at.tx, at.preset, at.now, esc, episode, child)
 
 
 async def defer_broken(tx: Tx, escalation_id: int, now: datetime, wait: timedelta) -> None:
     """A climb that raised while firing: try again later, and make sure a person hears of it."""
-    esc = await timers.get_escalation(tx, escalation_id)
+    esc = await escalation_store.get_escalation(tx, escalation_id)
     if esc is None:
         return
-    await timers.update_escalation(tx, esc, next_at=now + wait)
-    for admin in await repo.staff_with_role(tx, Role.ADMIN):
-        await repo.enqueue(
+    await escalation_store.update_escalation(tx, esc, next_at=now + wait)
+    for admin in await staff_store.staff_with_role(tx, Role.ADMIN):
+        await outbox_store.enqueue(
             tx,
-            idem_key=f"esc{esc.id}:broken:v{esc.version}:{admin.id}",
-            recipient=routing.staff(admin.id),
-            text=f"[{esc.rule_id}] An alert timer for episode #{esc.episode_id} failed to fire and "
+            idem_key=message_keys.climb_broken(esc.id, esc.version, admin.id),
+            recipient=Recipient.staff(admin.id),
+            text=f"An alert timer for episode #{esc.episode_id} failed to fire and "
             f"will retry in {duration(wait)}. Check the bot's log and phone the duty team.",
-            rule_id=esc.rule_id,
+            rules=(esc.rule_id,),
             now=now,
             episode_id=esc.episode_id,
             child_id=esc.child_id,
@@ -222,9 +248,11 @@ async def defer_broken(tx: Tx, escalation_id: int, now: datetime, wait: timedelt
 
 async def stop_all(tx: Tx, episode: Episode, *, finalised: bool = False) -> None:
     """Found: every climb stops except those the protocol keeps (MIS-NEXTDAY). Finalised: all."""
-    for esc in await timers.live_escalations(tx, episode.id):
+    for esc in await escalation_store.live_escalations(tx, episode.id):
         if finalised or not esc.context.ladder.keep_on_found:
-            await timers.update_escalation(tx, esc, state="stopped", next_at=None)
+            await escalation_store.update_escalation(
+                tx, esc, state=EscalationState.STOPPED, next_at=None
+            )
 
 
 # ---- firing (the sweeper calls this for every due climb) ------------------------------
@@ -234,13 +262,15 @@ async def fire(
     tx: Tx, preset: Preset, now: datetime, esc: Escalation, episode: Episode, child: Child
 ) -> None:
     at = Moment(tx, preset, now)
-    if esc.state == "acked":
+    if esc.state is EscalationState.ACKED:
         await _check_acknowledger(at, esc, episode, child)
         return
-    if esc.state == "confirming":  # the acknowledger did not confirm: climb again
+    if esc.state is EscalationState.CONFIRMING:  # the acknowledger did not confirm: climb again
         step, _ = _next_step_position(esc)
-        esc = await timers.update_escalation(tx, esc, state="active", step=step, repeat=0)
-    if esc.state == "active":
+        esc = await escalation_store.update_escalation(
+            tx, esc, state=EscalationState.ACTIVE, step=step, repeat=0
+        )
+    if esc.state is EscalationState.ACTIVE:
         await _send_current(at, esc, episode, child)
 
 
@@ -259,11 +289,13 @@ async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Ch
                     esc,
                     episode,
                     child,
-                    f"exhausted:{esc.version}",
+                    lambda to: message_keys.climb_exhausted(esc.id, esc.version, to),
                     f"Nobody has acknowledged {child.label} after the whole escalation ladder. "
                     f"Phone the people on duty now: /status {child.ref}",
                 )
-            await timers.update_escalation(at.tx, esc, state="done", step=step, next_at=None)
+            await escalation_store.update_escalation(
+                at.tx, esc, state=EscalationState.DONE, step=step, next_at=None
+            )
             return
         spec = esc.steps[step]
         resolved = await routing.resolve(
@@ -278,10 +310,12 @@ async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Ch
             await _queue(at, esc, episode, child, step, repeat, recipient)
         last_send = step == len(esc.steps) - 1 and repeat >= spec.repeat
         if last_send and not esc.needs_ack:
-            await timers.update_escalation(at.tx, esc, state="done", step=step, next_at=None)
+            await escalation_store.update_escalation(
+                at.tx, esc, state=EscalationState.DONE, step=step, next_at=None
+            )
             return
         nxt = (step, repeat + 1) if repeat < spec.repeat else (step + 1, 0)
-        await timers.update_escalation(
+        await escalation_store.update_escalation(
             at.tx,
             esc,
             step=nxt[0],
@@ -327,7 +361,7 @@ async def _queue(
     child: Child,
     step: int,
     repeat: int,
-    recipient: str,
+    recipient: Recipient,
 ) -> None:
     rule = _rule(at, esc)
     text = _render(at, esc, episode, child)
@@ -340,14 +374,14 @@ async def _queue(
     buttons: tuple[Button, ...] = ()
     if esc.needs_ack:
         text, buttons = await _answers(at, recipient, child, text)
-    if esc.context.ladder.include_profile and recipient.startswith("staff:"):
+    if esc.context.ladder.include_profile and recipient.kind is RecipientKind.STAFF:
         text += "\n" + profile_text(child)  # direct messages only, never a group chat
-    await repo.enqueue(
+    await outbox_store.enqueue(
         at.tx,
-        idem_key=f"{_climb_key(esc)}:s{step}:r{repeat}:{recipient}",
+        idem_key=message_keys.climb_send(ClimbSend(esc.id, step, repeat, recipient), esc.cycle),
         recipient=recipient,
-        text=f"[{rule}] {text}",
-        rule_id=rule,
+        text=text,
+        rules=(rule,),
         now=at.now,
         episode_id=episode.id,
         child_id=child.id,
@@ -357,7 +391,7 @@ async def _queue(
 
 
 async def _answers(
-    at: Moment, recipient: str, child: Child, text: str
+    at: Moment, recipient: Recipient, child: Child, text: str
 ) -> tuple[str, tuple[Button, ...]]:
     """What the recipient can do about an alert: take it, or (carers, team chats) report on it.
 
@@ -369,8 +403,11 @@ async def _answers(
         Button("Reported to police", f"/police {ref}"),
         Button("Found", f"/found {ref}"),
     )
-    kind, _, ident = recipient.partition(":")
-    person = await repo.get_staff(at.tx, ident) if kind == "staff" else None
+    person = (
+        await staff_store.get_staff(at.tx, recipient.ident)
+        if recipient.kind is RecipientKind.STAFF
+        else None
+    )
     if person is not None and person.role in ACTIONS["ack"]:
         take = Button("I've got it", f"/ack {ref}")
         return f"{text}\nTake it: /ack {ref}", (take, *report, Button("Call me", f"/callme {ref}"))
@@ -392,30 +429,35 @@ async def _report_gaps(
         esc,
         episode,
         child,
-        f"c{esc.cycle}:gap:s{step}",
+        lambda to: message_keys.climb_gap(esc.id, esc.cycle, step, to),
         f"Nobody to tell for {child.label}: no {names}. That step of the alert was skipped; "
         "check the rota and the child's allocation.",
     )
 
 
 async def _tell_supervisors(
-    at: Moment, esc: Escalation, episode: Episode, child: Child, key: str, text: str
+    at: Moment,
+    esc: Escalation,
+    episode: Episode,
+    child: Child,
+    key: Callable[[Recipient], MessageKey],
+    text: str,
 ) -> None:
     """The out-of-hours manager on the rota and the admins hear about gaps and dead ends."""
     targets = [
-        routing.staff(s) for s in await timers.on_rota(at.tx, "out_of_hours_manager", at.now)
+        Recipient.staff(s) for s in await rota_store.on_rota(at.tx, "out_of_hours_manager", at.now)
     ]
-    targets += [routing.staff(s.id) for s in await repo.staff_with_role(at.tx, Role.ADMIN)]
+    targets += [Recipient.staff(s.id) for s in await staff_store.staff_with_role(at.tx, Role.ADMIN)]
     if not targets:
         log.error("escalation %s: nobody on the rota and no admins to tell", esc.id)
     rule = _rule(at, esc)
     for recipient in dict.fromkeys(targets):
-        await repo.enqueue(
+        await outbox_store.enqueue(
             at.tx,
-            idem_key=f"esc{esc.id}:{key}:{recipient}",
+            idem_key=key(recipient),
             recipient=recipient,
-            text=f"[{rule}] {text}",
-            rule_id=rule,
+            text=text,
+            rules=(rule,),
             now=at.now,
             episode_id=episode.id,
             child_id=child.id,
@@ -429,34 +471,38 @@ async def _check_acknowledger(at: Moment, esc: Escalation, episode: Episode, chi
     """An acknowledged alert with no update by the review interval: ask the acknowledger."""
     if episode.state is not EpisodeState.OPEN:
         # found (MIS-NEXTDAY acknowledged after the return): telling was the whole duty
-        await timers.update_escalation(at.tx, esc, state="done", next_at=None)
+        await escalation_store.update_escalation(
+            at.tx, esc, state=EscalationState.DONE, next_at=None
+        )
         return
     interval = esc.context.ladder.review_time
     assert esc.acked_at is not None
-    last = await timers.last_event_at(at.tx, episode.id, UPDATE_KINDS)
+    last = await episode_store.last_event_at(at.tx, episode.id, UPDATE_KINDS)
     base = max(esc.acked_at, last) if last else esc.acked_at
     if base + interval > at.now:
-        await timers.update_escalation(at.tx, esc, next_at=base + interval)
+        await escalation_store.update_escalation(at.tx, esc, next_at=base + interval)
         return
     climb_at = at.now + at.preset.absence.confirm_wait
     rule = _rule(at, esc)
-    await repo.enqueue(
+    await outbox_store.enqueue(
         at.tx,
-        idem_key=f"esc{esc.id}:confirm:v{esc.version}",
-        recipient=routing.staff(esc.acked_by or episode.reported_by),
+        idem_key=message_keys.climb_confirm(esc.id, esc.version),
+        recipient=Recipient.staff(esc.acked_by or episode.reported_by),
         text=(
-            f"[{rule}] You took {child.label} at {short_time(esc.acked_at, at.preset.zone)}; "
+            f"You took {child.label} at {short_time(esc.acked_at, at.preset.zone)}; "
             f"no update since {short_time(base, at.preset.zone)}. Still on it? /ack {child.ref} to confirm, or "
             f"/update {child.ref} <what is happening>. Otherwise it climbs again at "
             f"{short_time(climb_at, at.preset.zone)}."
         ),
-        rule_id=rule,
+        rules=(rule,),
         now=at.now,
         episode_id=episode.id,
         child_id=child.id,
         buttons=(Button("Still on it", f"/ack {child.ref}"),),
     )
-    await timers.update_escalation(at.tx, esc, state="confirming", next_at=climb_at)
+    await escalation_store.update_escalation(
+        at.tx, esc, state=EscalationState.CONFIRMING, next_at=climb_at
+    )
 
 
 async def _revive_exhausted(at: Moment, episode: Episode, who: Staff) -> dict[str, datetime]:
@@ -464,14 +510,19 @@ async def _revive_exhausted(at: Moment, episode: Episode, who: Staff) -> dict[st
     if episode.state is not EpisodeState.OPEN:
         return {}
     rules: dict[str, datetime] = {}
-    for esc in await timers.escalations_for_episode(at.tx, episode.id):
-        if esc.state == "done" and esc.needs_ack and esc.step >= len(esc.steps):
-            live = {e.ladder for e in await timers.live_escalations(at.tx, episode.id)}
+    for esc in await escalation_store.escalations_for_episode(at.tx, episode.id):
+        if esc.state is EscalationState.DONE and esc.needs_ack and esc.step >= len(esc.steps):
+            live = {e.ladder for e in await escalation_store.live_escalations(at.tx, episode.id)}
             if esc.ladder in live:
                 continue
             check = at.now + esc.context.ladder.review_time
-            await timers.update_escalation(
-                at.tx, esc, state="acked", acked_by=who.id, acked_at=at.now, next_at=check
+            await escalation_store.update_escalation(
+                at.tx,
+                esc,
+                state=EscalationState.ACKED,
+                acked_by=who.id,
+                acked_at=at.now,
+                next_at=check,
             )
             rules[_rule(at, esc)] = check
     return rules
@@ -480,9 +531,9 @@ async def _revive_exhausted(at: Moment, episode: Episode, who: Staff) -> dict[st
 async def holders(tx: Tx, episode: Episode) -> list[tuple[str, datetime]]:
     """Who has acknowledged the live climbs on this episode, and when."""
     result = []
-    for esc in await timers.live_escalations(tx, episode.id):
-        if esc.state == "acked" and esc.acked_by and esc.acked_at:
-            person = await repo.get_staff(tx, esc.acked_by)
+    for esc in await escalation_store.live_escalations(tx, episode.id):
+        if esc.state is EscalationState.ACKED and esc.acked_by and esc.acked_at:
+            person = await staff_store.get_staff(tx, esc.acked_by)
             entry = (person.name if person else esc.acked_by, esc.acked_at)
             if entry not in result:
                 result.append(entry)
@@ -491,7 +542,7 @@ async def holders(tx: Tx, episode: Episode) -> list[tuple[str, datetime]]:
 
 def _has_fired(esc: Escalation) -> bool:
     """A climb that has alerted someone (a timer still waiting to start has nothing to take)."""
-    return esc.state != "active" or (esc.step, esc.repeat) != (0, 0)
+    return esc.state is not EscalationState.ACTIVE or (esc.step, esc.repeat) != (0, 0)
 
 
 async def acknowledge(
@@ -504,45 +555,41 @@ async def acknowledge(
     """
     at = Moment(tx, preset, now)
     rules: dict[str, datetime] = {}
-    targets = [routing.staff(episode.reported_by)]
-    first_key = ""
-    for esc in await timers.live_escalations(tx, episode.id):
+    targets = [Recipient.staff(episode.reported_by)]
+    key: Callable[[Recipient], MessageKey] | None = None  # from the first climb taken
+    for esc in await escalation_store.live_escalations(tx, episode.id):
         if not esc.needs_ack or not _has_fired(esc):
             continue
-        if esc.state == "acked" and esc.acked_by not in (who.id, by.id):
+        if esc.state is EscalationState.ACKED and esc.acked_by not in (who.id, by.id):
             continue  # someone else has this one: taking it over is a /handover
         check = now + esc.context.ladder.review_time
-        await timers.update_escalation(
-            tx, esc, state="acked", acked_by=who.id, acked_at=now, next_at=check
+        await escalation_store.update_escalation(
+            tx, esc, state=EscalationState.ACKED, acked_by=who.id, acked_at=now, next_at=check
         )
         rules[_rule(at, esc)] = check
-        first_key = first_key or f"esc{esc.id}:taken:v{esc.version}"
-        told = await tx.fetchall(
-            "SELECT DISTINCT recipient FROM outbox WHERE idem_key LIKE ?",
-            (f"esc{esc.id}:c%:s%",),
-        )
-        targets += [row["recipient"] for row in told]
+        if key is None:
+            key = partial(message_keys.climb_taken, esc.id, esc.version)
+        targets += await outbox_store.told_about_climb_steps(tx, esc.id)
     revived = await _revive_exhausted(at, episode, who)
-    if revived and not first_key:
-        first_key = f"ep{episode.id}:taken:{int(now.timestamp())}:{who.id}"
+    if revived and key is None:
+        key = partial(message_keys.late_taken, episode.id, now, who.id)
     rules.update(revived)
-    if not rules:
+    if not rules or key is None:
         return rules
     if by.id != who.id:
-        targets.append(routing.staff(who.id))
+        targets.append(Recipient.staff(who.id))
         text = f"{by.name} handed {child.label} to {who.name}, who has it now."
     else:
         text = f"{who.name} has {child.label} (acknowledged {short_time(now, preset.zone)})."
-    tags = ", ".join(rules)
     for recipient in dict.fromkeys(targets):
-        if recipient == routing.staff(by.id):
+        if recipient == Recipient.staff(by.id):
             continue  # the person who typed it gets the direct reply instead
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
-            idem_key=f"{first_key}:{recipient}",
+            idem_key=key(recipient),
             recipient=recipient,
-            text=f"[{tags}] {text}",
-            rule_id=next(iter(rules)),
+            text=text,
+            rules=tuple(rules),
             now=now,
             episode_id=episode.id,
             child_id=child.id,
@@ -560,26 +607,26 @@ async def escalate_now(
     """
     moved = 0
     at = Moment(tx, preset, now)
-    for esc in await timers.live_escalations(tx, episode.id):
+    for esc in await escalation_store.live_escalations(tx, episode.id):
         if not esc.needs_ack or not _has_fired(esc):
             continue
-        if esc.state == "acked" and esc.acked_by and esc.acked_by != by.id:
-            await repo.enqueue(
+        if esc.state is EscalationState.ACKED and esc.acked_by and esc.acked_by != by.id:
+            await outbox_store.enqueue(
                 tx,
-                idem_key=f"esc{esc.id}:escalated:v{esc.version}:{esc.acked_by}",
-                recipient=routing.staff(esc.acked_by),
-                text=f"[{_rule(at, esc)}] {by.name} escalated {child.label}: the next people "
+                idem_key=message_keys.climb_escalated(esc.id, esc.version, esc.acked_by),
+                recipient=Recipient.staff(esc.acked_by),
+                text=f"{by.name} escalated {child.label}: the next people "
                 "on the ladder are being told.",
-                rule_id=_rule(at, esc),
+                rules=(_rule(at, esc),),
                 now=now,
                 episode_id=episode.id,
                 child_id=child.id,
             )
         step, repeat = _next_step_position(esc)
-        if esc.state == "active" and esc.repeat == 0 and esc.step > 0:
+        if esc.state is EscalationState.ACTIVE and esc.repeat == 0 and esc.step > 0:
             step, repeat = esc.step, 0  # the next step is already the pending one
-        fresh = await timers.update_escalation(
-            tx, esc, state="active", step=step, repeat=repeat, next_at=now
+        fresh = await escalation_store.update_escalation(
+            tx, esc, state=EscalationState.ACTIVE, step=step, repeat=repeat, next_at=now
         )
         await _send_current(Moment(tx, preset, now), fresh, episode, child)
         moved += 1
@@ -596,9 +643,9 @@ async def on_found(
     await stop_all(tx, episode)
     assert episode.found_at is not None and episode.end_reason is not None
     found = local_time(episode.found_at, preset.zone)
-    rules_for: dict[str, list[str]] = {}
+    rules_for: dict[Recipient, list[str]] = {}
     if preset.implements(rule_ids.TELL_THOSE_TOLD):
-        for recipient in await timers.recipients_told(tx, episode.id):
+        for recipient in await outbox_store.recipients_told(tx, episode.id):
             rules_for.setdefault(recipient, []).append(rule_ids.TELL_THOSE_TOLD)
     if preset.implements(rule_ids.RETURN_ALERT):  # B LCS §1.9: worker, missing tray, IRO / CP chair
         alert = await routing.resolve(
@@ -612,17 +659,17 @@ async def on_found(
         for recipient in alert.recipients:
             rules_for.setdefault(recipient, []).append(rule_ids.RETURN_ALERT)
     for recipient, rules in rules_for.items():
-        if recipient == routing.staff(actor.id):
+        if recipient == Recipient.staff(actor.id):
             continue
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
-            idem_key=f"ep{episode.id}:found:{recipient}",
+            idem_key=message_keys.found(episode.id, recipient),
             recipient=recipient,
             text=(
-                f"[{', '.join(rules)}] {child.label} is found: {found}, "
+                f"{child.label} is found: {found}, "
                 f"{episode.end_reason.label} (recorded by {actor.name})."
             ),
-            rule_id=rules[0],
+            rules=rules,
             now=now,
             episode_id=episode.id,
             child_id=child.id,
@@ -633,25 +680,16 @@ async def on_finalised(tx: Tx, now: datetime, episode: Episode, child: Child) ->
     """Stop everything; chat platforms clear their copies (Telegram chats are not end-to-end
     encrypted): profiles deleted where still allowed, group messages replaced by one line."""
     await stop_all(tx, episode, finalised=True)
-    await repo.enqueue(
+    await outbox_store.enqueue(
         tx,
-        idem_key=f"ep{episode.id}:redact",
-        recipient="redact",
-        text=f"[{rule_ids.FINALISE}] {child.label}: episode closed. The record is kept in "
-        "Whereabouts.",
-        rule_id=rule_ids.FINALISE,
+        idem_key=message_keys.redact(episode.id),
+        recipient=Recipient.redact(),
+        text=f"{child.label}: episode closed. The record is kept in Whereabouts.",
+        rules=(rule_ids.FINALISE,),
         now=now,
         episode_id=episode.id,
         child_id=child.id,
     )
-
-
-_CLIMB_KEY = re.compile(r"^esc(\d+):c\d+:s(\d+):r(\d+):(.+)$")
-
-
-def _climb_key(esc: Escalation) -> str:
-    """The stem of a climb's message keys: the same on a re-run, new after a reset."""
-    return f"esc{esc.id}:c{esc.cycle}"
 
 
 async def recipient_unreachable(
@@ -659,33 +697,32 @@ async def recipient_unreachable(
 ) -> bool:
     """A climb's message could not reach its person: tell the supervisors, and if the climb is
     still waiting on that send, move it to the next step now. True if the climb moved."""
-    match = _CLIMB_KEY.match(idem_key)
-    if not match:
+    send = await outbox_store.climb_send(tx, idem_key)
+    if send is None:
         return False
-    esc = await timers.get_escalation(tx, int(match.group(1)))
+    esc = await escalation_store.get_escalation(tx, send.escalation_id)
     if esc is None:
         return False
-    episode = await repo.get_episode(tx, esc.episode_id)
-    child = await repo.get_child(tx, esc.child_id)
+    episode = await episode_store.get_episode(tx, esc.episode_id)
+    child = await child_store.get_child(tx, esc.child_id)
     if episode is None or child is None:
         return False
-    step, repeat, recipient = int(match.group(2)), int(match.group(3)), match.group(4)
+    step, repeat = send.step, send.repeat
     at = Moment(tx, presets[child.area], now)
-    who = recipient.partition(":")[2]
-    person = await repo.get_staff(tx, who)
+    person = await staff_store.get_staff(tx, send.to.ident)
     await _tell_supervisors(
         at,
         esc,
         episode,
         child,
-        f"c{esc.cycle}:unreachable:s{step}:r{repeat}:{recipient}",
-        f"Could not reach {person.name if person else recipient} about {child.label} "
+        partial(message_keys.climb_unreachable, send, esc.cycle),
+        f"Could not reach {person.name if person else send.to} about {child.label} "
         f"({reason}). The alert moves to the next person.",
     )
     spec_repeat = esc.steps[step].repeat if step < len(esc.steps) else 0
     waiting_on = (step, repeat + 1) if repeat < spec_repeat else (step + 1, 0)
-    if esc.state != "active" or (esc.step, esc.repeat) != waiting_on:
+    if esc.state is not EscalationState.ACTIVE or (esc.step, esc.repeat) != waiting_on:
         return False
-    moved = await timers.update_escalation(tx, esc, step=step + 1, repeat=0, next_at=now)
+    moved = await escalation_store.update_escalation(tx, esc, step=step + 1, repeat=0, next_at=now)
     await _send_current(at, moved, episode, child)
     return True

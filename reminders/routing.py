@@ -15,9 +15,9 @@ from datetime import datetime
 from config.presets import Preset
 from config.vocabulary import AUDIENCES as AUDIENCE_NAMES
 from config.vocabulary import Audience, require_all
-from storage import repo, timers
-from storage.models import Child, Episode, Role
-from storage.repo import Reader
+from storage import rota_store, staff_store
+from storage.db import Reader
+from storage.models import Child, Episode, Recipient, Role
 
 ROTA_ROLES: tuple[Audience, ...] = (
     "out_of_hours",
@@ -29,10 +29,10 @@ ROTA_ROLES: tuple[Audience, ...] = (
 
 @dataclass
 class Resolved:
-    recipients: list[str] = field(default_factory=list)  # 'staff:<id>' or 'team:<home>'
+    recipients: list[Recipient] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)  # audiences that resolved to nobody
 
-    def add(self, recipient: str) -> None:
+    def add(self, recipient: Recipient) -> None:
         if recipient not in self.recipients:
             self.recipients.append(recipient)
 
@@ -41,10 +41,6 @@ def describe(audience: str, office: bool) -> str:
     """The audience as the person reading a gap report knows it."""
     entry = _meaning(audience)
     return entry.in_office if office else entry.out_of_hours
-
-
-def staff(staff_id: str) -> str:
-    return f"staff:{staff_id}"
 
 
 async def resolve(
@@ -83,68 +79,68 @@ class Asked:
     now: datetime
 
 
-async def _reporter(a: Asked) -> list[str]:
-    return [staff(a.episode.reported_by)]
+async def _reporter(a: Asked) -> list[Recipient]:
+    return [Recipient.staff(a.episode.reported_by)]
 
 
-async def _home_team(a: Asked) -> list[str]:
-    return [f"team:{a.child.home}"] if a.child.home else []
+async def _home_team(a: Asked) -> list[Recipient]:
+    return [Recipient.team(a.child.home)] if a.child.home else []
 
 
-async def _iro(a: Asked) -> list[str]:
-    return [staff(a.child.iro_id)] if a.child.iro_id else []
+async def _iro(a: Asked) -> list[Recipient]:
+    return [Recipient.staff(a.child.iro_id)] if a.child.iro_id else []
 
 
-async def _admins(a: Asked) -> list[str]:
-    return [staff(s.id) for s in await repo.staff_with_role(a.r, Role.ADMIN)]
+async def _admins(a: Asked) -> list[Recipient]:
+    return [Recipient.staff(s.id) for s in await staff_store.staff_with_role(a.r, Role.ADMIN)]
 
 
 def _on_rota(role: str) -> Resolver:
-    async def resolve(a: Asked) -> list[str]:
-        return [staff(s) for s in await timers.on_rota(a.r, role, a.now)]
+    async def resolve(a: Asked) -> list[Recipient]:
+        return [Recipient.staff(s) for s in await rota_store.on_rota(a.r, role, a.now)]
 
     return resolve
 
 
-async def _social_worker(a: Asked) -> list[str]:
+async def _social_worker(a: Asked) -> list[Recipient]:
     if not a.office:
         return await _on_rota("out_of_hours")(a)
     if a.child.social_worker_id:
-        return [staff(a.child.social_worker_id)]
+        return [Recipient.staff(a.child.social_worker_id)]
     return await _team_manager(a.r, a.child)
 
 
-async def _manager(a: Asked) -> list[str]:
+async def _manager(a: Asked) -> list[Recipient]:
     if not a.office:
         return await _on_rota("out_of_hours_manager")(a)
     return await _team_manager(a.r, a.child)
 
 
-async def _child_team_manager(a: Asked) -> list[str]:
+async def _child_team_manager(a: Asked) -> list[Recipient]:
     return await _team_manager(a.r, a.child)
 
 
 def _with_role(role: Role, otherwise: Role | None = None) -> Resolver:
-    async def resolve(a: Asked) -> list[str]:
-        people = await repo.staff_with_role(a.r, role)
+    async def resolve(a: Asked) -> list[Recipient]:
+        people = await staff_store.staff_with_role(a.r, role)
         if not people and otherwise is not None:
-            people = await repo.staff_with_role(a.r, otherwise)
-        return [staff(s.id) for s in people]
+            people = await staff_store.staff_with_role(a.r, otherwise)
+        return [Recipient.staff(s.id) for s in people]
 
     return resolve
 
 
-async def _team_manager(r: Reader, child: Child) -> list[str]:
+async def _team_manager(r: Reader, child: Child) -> list[Recipient]:
     if child.team_manager_id:
-        return [staff(child.team_manager_id)]
+        return [Recipient.staff(child.team_manager_id)]
     if child.social_worker_id:
-        worker = await repo.get_staff(r, child.social_worker_id)
+        worker = await staff_store.get_staff(r, child.social_worker_id)
         if worker and worker.manager_id:
-            return [staff(worker.manager_id)]
+            return [Recipient.staff(worker.manager_id)]
     return []
 
 
-Resolver = Callable[[Asked], Awaitable[list[str]]]
+Resolver = Callable[[Asked], Awaitable[list[Recipient]]]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Protocol
 from config.presets import Preset
 from reminders import duties, escalation
 from reminders.clock import Clock, FakeClock
-from storage import repo, timers
+from storage import child_store, duty_store, episode_store, escalation_store, outbox_store
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Sweeper:
         fired = 0
         while True:
             now = self.clock.now()
-            due = await timers.due_escalations(self.db, now, self.batch)
+            due = await escalation_store.due_escalations(self.db, now, self.batch)
             for item in due:
                 fired += await self._fire_one(item.id, now)
                 await self._progress(fired)
@@ -60,7 +60,7 @@ class Sweeper:
                 break
         while True:
             now = self.clock.now()
-            reminders = await repo.due_duty_reminders(self.db, now, self.batch)
+            reminders = await duty_store.due_duty_reminders(self.db, now, self.batch)
             for duty in reminders:
                 fired += await self._remind_one(duty.id, now)
                 await self._progress(fired)
@@ -79,10 +79,10 @@ class Sweeper:
     async def _remind_one(self, duty_id: int, now: datetime) -> int:
         try:
             async with self.db.write() as tx:
-                duty = await repo.get_duty(tx, duty_id)
+                duty = await duty_store.get_duty(tx, duty_id)
                 if duty is None or duty.next_remind_at is None or duty.next_remind_at > now:
                     return 0  # closed or chased since we looked
-                child = await repo.get_child(tx, duty.child_id)
+                child = await child_store.get_child(tx, duty.child_id)
                 if child is None:
                     return 0
                 await duties.remind(tx, self.presets[child.area], now, duty)
@@ -90,9 +90,9 @@ class Sweeper:
         except Exception:  # noqa: BLE001 - one broken duty must not stop every other reminder
             log.exception("duty %s failed to remind; retrying in %s", duty_id, RETRY_BROKEN)
             async with self.db.write() as tx:
-                duty = await repo.get_duty(tx, duty_id)
+                duty = await duty_store.get_duty(tx, duty_id)
                 if duty is not None:
-                    await repo.update_duty(tx, duty, next_remind_at=now + RETRY_BROKEN)
+                    await duty_store.update_duty(tx, duty, next_remind_at=now + RETRY_BROKEN)
             return 0
 
     async def _fire_one(self, escalation_id: int, now: datetime) -> int:
@@ -106,11 +106,11 @@ class Sweeper:
 
     async def _fire(self, escalation_id: int, now: datetime) -> int:
         async with self.db.write() as tx:
-            esc = await timers.get_escalation(tx, escalation_id)
+            esc = await escalation_store.get_escalation(tx, escalation_id)
             if esc is None or esc.next_at is None or esc.next_at > now:
                 return 0  # someone acknowledged or moved it since we looked
-            episode = await repo.get_episode(tx, esc.episode_id)
-            child = await repo.get_child(tx, esc.child_id)
+            episode = await episode_store.get_episode(tx, esc.episode_id)
+            child = await child_store.get_child(tx, esc.child_id)
             if episode is None or child is None:
                 return 0
             await escalation.fire(tx, self.presets[child.area], now, esc, episode, child)
@@ -121,10 +121,10 @@ class Sweeper:
         times = [
             t
             for t in (
-                await timers.next_escalation_due(self.db),
-                await repo.next_duty_reminder(self.db),
+                await escalation_store.next_escalation_due(self.db),
+                await duty_store.next_duty_reminder(self.db),
                 *[await job.next_due() for job in self.jobs],
-                await timers.next_outbox_due(self.db),
+                await outbox_store.next_outbox_due(self.db),
             )
             if t is not None
         ]

@@ -1,12 +1,11 @@
-"""Queries for chat platforms: invites, registered team chats, sent-message bookkeeping."""
+"""SQL for chat platforms: invites, registered team chats, sent-message bookkeeping."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database, Tx, from_db_time, to_db_time, write_alone
-from storage.repo import Reader
+from storage.db import Database, Reader, Tx, from_db_time_set, to_db_time, write_alone
 
 # ---- invites ------------------------------------------------------------------
 
@@ -62,33 +61,6 @@ async def chats_of_team(r: Reader, team: str) -> dict[str, list[str]]:
     for row in rows:
         result.setdefault(row["transport"], []).append(row["chat_id"])
     return result
-
-
-# ---- identities -----------------------------------------------------------------
-
-
-async def reachable_identities(r: Reader, staff_id: str) -> dict[str, str]:
-    """transport -> external id, for identities that have not blocked the bot."""
-    rows = await r.fetchall(
-        "SELECT transport, external_id FROM staff_identities"
-        " WHERE staff_id = ? AND blocked_at IS NULL",
-        (staff_id,),
-    )
-    return {row["transport"]: row["external_id"] for row in rows}
-
-
-async def mark_blocked(tx: Tx, transport: str, external_id: str, now: datetime) -> None:
-    await tx.execute(
-        "UPDATE staff_identities SET blocked_at = ? WHERE transport = ? AND external_id = ?",
-        (to_db_time(now), transport, external_id),
-    )
-
-
-async def clear_blocked(tx: Tx, transport: str, external_id: str) -> None:
-    await tx.execute(
-        "UPDATE staff_identities SET blocked_at = NULL WHERE transport = ? AND external_id = ?",
-        (transport, external_id),
-    )
 
 
 # ---- sent messages ----------------------------------------------------------------
@@ -157,7 +129,7 @@ async def unredacted(r: Reader, episode_id: int, transport: str) -> list[ChatMes
             row["chat_id"],
             row["message_id"],
             row["kind"],
-            from_db_time(row["sent_at"]),  # type: ignore[arg-type]
+            from_db_time_set(row["sent_at"]),
         )
         for row in rows
     ]

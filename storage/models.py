@@ -8,6 +8,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from storage.snapshot import ClimbContext, ClimbStep
+
 
 class Role(StrEnum):
     CARER = "carer"
@@ -40,6 +42,75 @@ class EpisodeState(StrEnum):
     OPEN = "open"  # the child is not where they should be
     FOUND = "found"  # found or returned; duties may still be open
     FINALISED = "finalised"  # closed by a manager (RET-FINAL)
+
+
+class EscalationState(StrEnum):
+    ACTIVE = "active"  # climbing: the next step is sent at next_at
+    ACKED = "acked"  # a person has it; the review asks them at next_at
+    CONFIRMING = "confirming"  # asked "still on it?"; climbs again at next_at without an answer
+    STOPPED = "stopped"  # what it waited for happened (found, an update)
+    DONE = "done"  # the ladder ran out, or its one message went
+
+    @classmethod
+    def live(cls) -> tuple[EscalationState, ...]:
+        """The states of a climb still under way (one per ladder and episode)."""
+        return (cls.ACTIVE, cls.ACKED, cls.CONFIRMING)
+
+
+class DutyState(StrEnum):
+    OPEN = "open"  # overdue is open past its due time
+    DONE = "done"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by a delivery pass
+    SENT = "sent"
+    FAILED = "failed"  # given up: undeliverable, or out of attempts
+
+
+class RecipientKind(StrEnum):
+    STAFF = "staff"  # a person, by direct message wherever they are enrolled
+    TEAM = "team"  # a team's registered group chats
+    REDACT = "redact"  # nobody: every platform clears its chat copies of a finalised episode
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who an outbox message is for. Stored as 'staff:<id>', 'team:<name>' or 'redact'."""
+
+    kind: RecipientKind
+    ident: str = ""  # the staff id or team name; empty for REDACT
+
+    @classmethod
+    def staff(cls, staff_id: str) -> Recipient:
+        return cls(RecipientKind.STAFF, staff_id)
+
+    @classmethod
+    def team(cls, team: str) -> Recipient:
+        return cls(RecipientKind.TEAM, team)
+
+    @classmethod
+    def redact(cls) -> Recipient:
+        return cls(RecipientKind.REDACT)
+
+    @property
+    def stored(self) -> str:
+        """The stored form (message keys embed it, so it never changes)."""
+        return self.kind.value if self.kind is RecipientKind.REDACT else f"{self.kind}:{self.ident}"
+
+    def __str__(self) -> str:
+        return self.stored
+
+    @classmethod
+    def parse(cls, text: str) -> Recipient:
+        """The stored form read back; ValueError for a kind no code sends to."""
+        kind, _, ident = text.partition(":")
+        try:
+            return cls(RecipientKind(kind), ident)
+        except ValueError:
+            raise ValueError(f"unknown recipient kind {kind!r}") from None
 
 
 class Category(StrEnum):
@@ -169,7 +240,7 @@ class Duty:
     rule_id: str
     due_at: datetime
     owner_id: str | None
-    state: str  # open | done | not_applicable (overdue is open past its due time)
+    state: DutyState
     created_at: datetime
     closed_by: str | None = None
     closed_at: datetime | None = None
@@ -189,7 +260,7 @@ class Duty:
         return f"D{self.id}"
 
     def overdue(self, now: datetime) -> bool:
-        return self.state == "open" and now > self.due_at
+        return self.state is DutyState.OPEN and now > self.due_at
 
 
 @dataclass(frozen=True)
@@ -213,8 +284,35 @@ class OutboxMessage:
     created_at: datetime
     due_at: datetime
     attempts: int
-    state: str
+    state: OutboxState
     attachment_id: int | None = None  # a file sent with the text (storage.reports.get_attachment)
+
+    @property
+    def to(self) -> Recipient:
+        return Recipient.parse(self.recipient)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One climb of a ladder on one episode (storage.escalation_store)."""
+
+    id: int
+    episode_id: int
+    child_id: int
+    ladder: str
+    rule_id: str
+    needs_ack: bool
+    context: ClimbContext
+    steps: tuple[ClimbStep, ...]
+    step: int
+    repeat: int
+    state: EscalationState
+    next_at: datetime | None
+    started_at: datetime
+    acked_by: str | None
+    acked_at: datetime | None
+    version: int
+    cycle: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
-"""SQL for the managers' view: scheduled runs, subscriptions, attachments, report queries."""
+"""SQL for the managers' view: scheduled runs, subscriptions, attachments."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from storage.db import Tx, to_db_time
-from storage.models import Attachment, Duty, Episode, Event
-from storage.repo import Reader, _duty, _episode, _event
+from storage.db import Reader, Tx, to_db_time
+from storage.models import Attachment
 
 SUBSCRIPTION_KINDS = ("daily", "weekly")
 
@@ -81,79 +80,3 @@ async def get_attachment(r: Reader, attachment_id: int) -> Attachment | None:
     if row is None:
         return None
     return Attachment(row["id"], row["filename"], row["mime"], bytes(row["data"]))
-
-
-# ---- report queries ----------------------------------------------------------------------------
-
-
-async def episodes_overlapping(r: Reader, start: datetime, end: datetime) -> list[Episode]:
-    """Episodes that were running at some point in [start, end)."""
-    rows = await r.fetchall(
-        "SELECT * FROM episodes WHERE last_seen_at < ? AND (found_at IS NULL OR found_at >= ?)"
-        " ORDER BY last_seen_at, id",
-        (to_db_time(end), to_db_time(start)),
-    )
-    return [_episode(row) for row in rows]
-
-
-async def episodes_started_between(r: Reader, start: datetime, end: datetime) -> list[Episode]:
-    rows = await r.fetchall(
-        "SELECT * FROM episodes WHERE last_seen_at >= ? AND last_seen_at < ?"
-        " ORDER BY last_seen_at, id",
-        (to_db_time(start), to_db_time(end)),
-    )
-    return [_episode(row) for row in rows]
-
-
-async def open_episodes(r: Reader) -> list[Episode]:
-    rows = await r.fetchall("SELECT * FROM episodes WHERE state = 'open' ORDER BY last_seen_at, id")
-    return [_episode(row) for row in rows]
-
-
-async def found_between(r: Reader, start: datetime, end: datetime) -> list[Episode]:
-    rows = await r.fetchall(
-        "SELECT * FROM episodes WHERE found_at >= ? AND found_at < ? ORDER BY found_at, id",
-        (to_db_time(start), to_db_time(end)),
-    )
-    return [_episode(row) for row in rows]
-
-
-async def overdue_duties(r: Reader, now: datetime) -> list[Duty]:
-    rows = await r.fetchall(
-        "SELECT * FROM duties WHERE state = 'open' AND due_at < ?"
-        " AND (applies_from IS NULL OR applies_from <= ?) ORDER BY due_at, id",
-        (to_db_time(now), to_db_time(now)),
-    )
-    return [_duty(row) for row in rows]
-
-
-async def events_between(r: Reader, start: datetime, end: datetime) -> list[Event]:
-    rows = await r.fetchall(
-        "SELECT * FROM events WHERE at >= ? AND at < ? ORDER BY at, id",
-        (to_db_time(start), to_db_time(end)),
-    )
-    return [_event(row) for row in rows]
-
-
-async def duties_between(r: Reader, start: datetime, end: datetime) -> list[Duty]:
-    rows = await r.fetchall(
-        "SELECT * FROM duties WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
-        (to_db_time(start), to_db_time(end)),
-    )
-    return [_duty(row) for row in rows]
-
-
-async def latest_event_of_kind(r: Reader, child_id: int, kind: str) -> Event | None:
-    row = await r.fetchone(
-        "SELECT * FROM events WHERE child_id = ? AND kind = ? ORDER BY at DESC, id DESC LIMIT 1",
-        (child_id, kind),
-    )
-    return _event(row) if row else None
-
-
-async def count_episodes_since(r: Reader, child_id: int, since: datetime) -> int:
-    row = await r.fetchone(
-        "SELECT COUNT(*) AS n FROM episodes WHERE child_id = ? AND last_seen_at >= ?",
-        (child_id, to_db_time(since)),
-    )
-    return int(row["n"]) if row else 0

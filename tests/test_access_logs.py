@@ -99,15 +99,15 @@ async def test_the_caseload_narrowing_never_hides_a_child_can_see_allows(tmp_pat
     """/status narrows by one column in SQL first; for every role it must list exactly
     the open episodes `can_see` allows over every child."""
     from reminders.access import can_see, caseload
-    from storage import repo
+    from storage import episode_store, staff_store
 
     h = await Harness.open(tmp_path / "w.db", local("2026-11-09 10:00"))
     await h.say("sam", "/absent Jay 09:30 left school")
-    everyone = await repo.unfinalised_episodes_with_children(h.svc.db)
+    everyone = await episode_store.unfinalised_episodes_with_children(h.svc.db)
     assert everyone
-    for staff in await repo.list_staff(h.svc.db):
+    for staff in await staff_store.list_staff(h.svc.db):
         narrow = [n for n in [caseload(staff)] if n is not None]
-        narrowed = await repo.unfinalised_episodes_with_children(h.svc.db, narrow)
+        narrowed = await episode_store.unfinalised_episodes_with_children(h.svc.db, narrow)
         allowed = [(e.id, c.id) for e, c in everyone if can_see(staff, c)]
         assert [(e.id, c.id) for e, c in narrowed] == allowed, staff.id  # exact, not wider
     await h.close()

@@ -22,7 +22,7 @@ from handlers.commands import (
 )
 from handlers.dispatch import Dispatcher, parse_command
 from reminders.access import ACTIONS
-from storage import repo
+from storage import staff_store
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 README_LEAD = "The commands are the same on every transport:"
@@ -115,7 +115,7 @@ REACHING_THE_CHECK = {
 async def test_a_role_the_registry_leaves_out_is_refused(svc, name):
     """The IRO sees Jay but may only view: every command naming another action refuses them."""
     assert BY_NAME[name].may != "view"
-    iro = await repo.get_staff(svc.db, "iro1")
+    iro = await staff_store.get_staff(svc.db, "iro1")
     assert iro is not None and iro.role not in BY_NAME[name].roles
     outcome = await Dispatcher(svc).handle(iro, f"/{name} {REACHING_THE_CHECK[name]}")
     text = outcome.text
@@ -126,7 +126,7 @@ async def test_a_role_the_registry_leaves_out_is_refused(svc, name):
 
 
 async def test_the_managers_view_is_refused_to_a_carer(svc):
-    sam = await repo.get_staff(svc.db, "sam")
+    sam = await staff_store.get_staff(svc.db, "sam")
     assert sam is not None
     for command in COMMANDS:
         if command.may == MANAGERS_VIEW:

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 
 from bot.delivery import OutboxDelivery, PermanentDeliveryError, RetryLater
-from storage import repo
+from storage import outbox_store
 
 
 async def queue(svc, key: str, text: str = "hello") -> None:
     async with svc.db.write() as tx:
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx,
             idem_key=key,
             recipient="staff:sam",
@@ -41,7 +41,7 @@ async def test_retries_with_backoff_until_delivered(svc):
     assert await delivery.deliver_due() == 1
     gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
     assert gaps == [timedelta(seconds=2), timedelta(seconds=4)]
-    [row] = await repo.outbox_messages(svc.db)
+    [row] = await outbox_store.outbox_messages(svc.db)
     assert row.state == "sent" and row.attempts == 3
 
 
@@ -70,7 +70,7 @@ async def test_permanent_failure_is_marked_not_retried(svc):
 
     delivery = OutboxDelivery(svc.db, svc.clock, gone)
     await delivery.deliver_due()
-    [row] = await repo.outbox_messages(svc.db)
+    [row] = await outbox_store.outbox_messages(svc.db)
     assert row.state == "failed"
 
 
@@ -86,7 +86,7 @@ async def test_crash_after_send_before_mark_resends_the_same_key_not_a_new_messa
     async def crash(*args, **kwargs):
         raise SystemExit("killed between send and mark")
 
-    monkeypatch.setattr(repo, "mark_sent", crash)
+    monkeypatch.setattr(outbox_store, "mark_sent", crash)
     with pytest.raises(SystemExit):
         await OutboxDelivery(svc.db, svc.clock, send).deliver_due()
     monkeypatch.undo()
@@ -97,7 +97,7 @@ async def test_crash_after_send_before_mark_resends_the_same_key_not_a_new_messa
     assert await restarted.deliver_due() == 1
     assert await restarted.deliver_due() == 0
     assert delivered == ["esc1:s0:r0:staff:sam", "esc1:s0:r0:staff:sam"]
-    rows = await repo.outbox_messages(svc.db)
+    rows = await outbox_store.outbox_messages(svc.db)
     assert len(rows) == 1 and rows[0].state == "sent"
 
 
@@ -130,9 +130,9 @@ async def test_clearing_a_finalised_episode_waits_for_its_earlier_messages(svc, 
     await chat.say("sam", "/absent Jay 21:05 left after a row")
     episode_id = 1
     async with svc.db.write() as tx:
-        await repo.enqueue(tx, idem_key="profile", recipient="staff:pc1", text="profile",
+        await outbox_store.enqueue(tx, idem_key="profile", recipient="staff:pc1", text="profile",
                            rule_id="ABS-POLICE", now=svc.clock.now(), episode_id=episode_id)  # fmt: skip
-        await repo.enqueue(tx, idem_key="clear", recipient="redact", text="closed",
+        await outbox_store.enqueue(tx, idem_key="clear", recipient="redact", text="closed",
                            rule_id="RET-FINAL", now=svc.clock.now(), episode_id=episode_id)  # fmt: skip
     order = []
 

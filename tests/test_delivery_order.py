@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.delivery import OutboxDelivery, RetryLater
 from bot.router import Router
 from reminders.clock import FakeClock
-from storage import chats, repo
+from storage import chats, outbox_store, staff_store
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.support.clock import local
@@ -48,7 +48,7 @@ async def test_faults_at_20_percent_lose_nothing_and_keep_each_chats_order(tmp_p
                 chat = chats[n % len(chats)]
                 text = f"message {n}"
                 expected[chat].append(text)
-                await repo.enqueue(
+                await outbox_store.enqueue(
                     tx, idem_key=f"k{n}", recipient=chat, text=text, rule_id="ABS-LOG",
                     now=clock.now(),
                 )  # fmt: skip
@@ -98,9 +98,9 @@ async def test_someone_on_two_platforms_gets_a_retried_message_once_on_each(tmp_
     async with Database(tmp_path / "w.db") as db:
         await seed_team(db, demo_team())
         async with db.write() as tx:
-            await repo.bind_identity(tx, "telegram", "100", "sam")
-            await repo.bind_identity(tx, "slack", "U100", "sam")
-            await repo.enqueue(
+            await staff_store.bind_identity(tx, "telegram", "100", "sam")
+            await staff_store.bind_identity(tx, "slack", "U100", "sam")
+            await outbox_store.enqueue(
                 tx, idem_key="k", recipient="staff:sam", text="hello", rule_id="ABS-LOG",
                 now=clock.now(),
             )  # fmt: skip
@@ -136,7 +136,7 @@ async def test_the_telegram_stand_in_failing_one_send_in_five_loses_nothing(tmp_
                 # Telegram lets a bot post 20 a minute in a group: the group gets every tenth
                 recipient = "team:oak" if n % 10 == 9 else list(chats)[n % 4]
                 expected[chats[recipient]].append(f"message {n}")
-                await repo.enqueue(
+                await outbox_store.enqueue(
                     tx, idem_key=f"k{n}", recipient=recipient, text=f"message {n}",
                     rule_id="ABS-LOG", now=rig.clock.now(),
                 )  # fmt: skip

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from storage import repo
+from storage import duty_store, episode_store
 from storage.models import Duty
 from tests.support.clock import local
 from tests.support.harness import Harness
@@ -34,14 +34,14 @@ async def open_harness(
 
 
 async def duty(h: Harness, rule: str) -> Duty:
-    found = [d for d in await repo.open_duties(h.db) if d.rule_id == rule]
+    found = [d for d in await duty_store.open_duties(h.db) if d.rule_id == rule]
     assert len(found) == 1, f"expected one open {rule}, got {found}"
     return found[0]
 
 
 async def all_duties(h: Harness, rule: str) -> list[Duty]:
     rows = await h.db.fetchall("SELECT id FROM duties WHERE rule_id = ? ORDER BY id", (rule,))
-    return [d for row in rows if (d := await repo.get_duty(h.db, row["id"])) is not None]
+    return [d for row in rows if (d := await duty_store.get_duty(h.db, row["id"])) is not None]
 
 
 async def missing_then_found(h: Harness, seen: str, found: str) -> None:
@@ -101,7 +101,7 @@ async def test_done_stops_the_chase_and_goes_on_the_timeline(tmp_path):
     assert f"{rhi.label} [RHI-72H]" in reply and "done" in reply
     await h.until(local("2026-11-16 10:00"))
     assert h.to("staff:priya", "RHI-72H") == []
-    events = await repo.events_for_episode(h.db, rhi.episode_id)
+    events = await episode_store.events_for_episode(h.db, rhi.episode_id)
     closed = [e for e in events if e.kind == "duty_done"]
     assert closed and closed[0].actor_id == "priya" and "booked with Ana" in closed[0].text
     again = await h.say("priya", f"/done {rhi.label} twice")
@@ -116,10 +116,10 @@ async def test_not_applicable_needs_a_reason(tmp_path):
     swc = await duty(h, "RET-SWC")
     refused = await h.say("pc1", f"/na {swc.label}")
     assert "reason is required" in refused
-    assert (await repo.get_duty(h.db, swc.id)).state == "open"
+    assert (await duty_store.get_duty(h.db, swc.id)).state == "open"
     reply = await h.say("pc1", f"/na {swc.label} child returned to another force area")
     assert "not applicable" in reply
-    assert (await repo.get_duty(h.db, swc.id)).state == "not_applicable"
+    assert (await duty_store.get_duty(h.db, swc.id)).state == "not_applicable"
     await h.close()
 
 
@@ -195,7 +195,9 @@ async def test_strategy_meeting_recurs_weekly_and_lapses_when_found(tmp_path):
     assert again.due_at == local("2026-11-16 11:00")  # a week on, while still missing
     await h.until(local("2026-11-10 12:00"))
     await h.say("sam", "/found Jay 11:45 police at the station")
-    states = {d.rule_id: d.state for d in await repo.duties_for_episode(h.db, strat.episode_id)}
+    states = {
+        d.rule_id: d.state for d in await duty_store.duties_for_episode(h.db, strat.episode_id)
+    }
     assert states["MIS-MAMM-B"] == "not_applicable"
     assert [d.state for d in await all_duties(h, "MIS-STRAT-B")] == ["done", "not_applicable"]
     await h.close()

@@ -17,7 +17,7 @@ import pytest
 
 from config.presets import Deadline, Preset, load_all_presets
 from reminders.duties import deadline_at
-from storage import repo
+from storage import duty_store
 from storage.models import Duty
 from tests.support.clock import LONDON, local
 from tests.support.harness import Harness
@@ -223,7 +223,7 @@ async def reported(tmp_path: Path) -> AsyncIterator[Report]:
 
 
 async def one(h: Harness, rule: str) -> Duty:
-    found = [d for d in await repo.open_duties(h.db) if d.rule_id == rule]
+    found = [d for d in await duty_store.open_duties(h.db) if d.rule_id == rule]
     assert len(found) == 1, f"expected one open {rule}, got {found}"
     return found[0]
 
@@ -258,7 +258,7 @@ async def test_hipsw_out_of_hours_report_is_picked_up_at_9_on_monday(reported: R
 @pytest.mark.rule("MIS-NEXTDAY")
 async def test_hipsw_office_hours_report_makes_no_next_day_duty(reported: Report) -> None:
     h = await reported("hipsw", local("2026-10-26 10:00"), "09:30")  # Monday morning
-    assert "MIS-NEXTDAY" not in {d.rule_id for d in await repo.open_duties(h.db)}
+    assert "MIS-NEXTDAY" not in {d.rule_id for d in await duty_store.open_duties(h.db)}
 
 
 @pytest.mark.rule("MIS-STRAT-NS")
@@ -280,7 +280,9 @@ async def test_north_somerset_strategy_meeting_lapses_if_found_within_24_hours(
     strat = await one(h, "MIS-STRAT-NS")
     await h.until(local("2026-10-24 10:00"))
     assert "Recorded" in await h.say("sam", "/found Jay now self came home")
-    states = {d.rule_id: d.state for d in await repo.duties_for_episode(h.db, strat.episode_id)}
+    states = {
+        d.rule_id: d.state for d in await duty_store.duties_for_episode(h.db, strat.episode_id)
+    }
     assert states["MIS-STRAT-NS"] == "not_applicable"
     await h.until(local("2026-10-25 12:00"))
     assert h.to("staff:priya", "MIS-STRAT-NS") == []

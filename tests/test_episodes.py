@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage import repo
+from storage import child_store, episode_store, staff_store
 from storage.models import Category, Concern, EndReason, EpisodeState, RhiStatus
 from tests.support.clock import local
 from tests.support.harness import Harness
@@ -14,8 +14,8 @@ from tests.support.team import STAFF, child, seed_team, team_file
 
 
 async def episode_of(svc, ref: str):
-    child = await repo.get_child_by_ref(svc.db, ref)
-    return await repo.latest_episode_for_child(svc.db, child.id)
+    child = await child_store.get_child_by_ref(svc.db, ref)
+    return await episode_store.latest_episode_for_child(svc.db, child.id)
 
 
 @pytest.mark.rule("ABS-LOG")
@@ -46,7 +46,7 @@ async def test_full_episode_absent_to_finalised(chat, svc, clock):
     ep = await episode_of(svc, "C-0042")
     assert ep.state is EpisodeState.FINALISED and ep.rhi_status is RhiStatus.HELD
 
-    events = await repo.events_for_episode(svc.db, ep.id)
+    events = await episode_store.events_for_episode(svc.db, ep.id)
     kinds = [e.kind for e in events if not e.kind.startswith("duty")]
     assert {e.rule_id for e in events if e.kind == "duty"} >= {"RHI-72H", "RET-POLICE"}
     assert kinds == [
@@ -98,10 +98,10 @@ async def test_second_report_adds_to_open_episode(chat, svc, clock):
     clock.advance(timedelta(minutes=10))
     reply = await chat.say("alex", "/absent C-0042 21:00 not in his room")
     assert "already reported absent" in reply and "RET-ONEOPEN" in reply
-    child = await repo.get_child_by_ref(svc.db, "C-0042")
+    child = await child_store.get_child_by_ref(svc.db, "C-0042")
     rows = await svc.db.fetchall("SELECT id FROM episodes WHERE child_id = ?", (child.id,))
     assert len(rows) == 1
-    events = await repo.events_for_episode(svc.db, rows[0]["id"])
+    events = await episode_store.events_for_episode(svc.db, rows[0]["id"])
     assert events[-1].kind == "reported_again" and events[-1].actor_id == "alex"
 
 
@@ -177,7 +177,7 @@ async def test_regrading_is_recorded(chat, svc):
     await chat.say("sam", "/absent Jay 21:00 out")
     await chat.say("sam", "/police Jay ref X1 grade medium")
     assert "grade medium -> high" in await chat.say("pc1", "/police Jay ref X1 grade high")
-    events = await repo.events_for_episode(svc.db, (await episode_of(svc, "C-0042")).id)
+    events = await episode_store.events_for_episode(svc.db, (await episode_of(svc, "C-0042")).id)
     assert events[-1].kind == "police_update" and events[-1].actor_id == "pc1"
 
 
@@ -230,8 +230,8 @@ async def test_return_interview_and_finalise_reach_the_last_episode_after_a_new_
     await chat.say("sam", "/absent Jay now gone again")  # a new episode opens
     assert "held" in await chat.say("priya", "/rhi Jay held by Ana")
     assert "Episode #1" in await chat.say("tom", "/finalise Jay")
-    child = await repo.get_child_by_ref(svc.db, "C-0042")
-    assert (await repo.open_episode_for_child(svc.db, child.id)).id == 2
+    child = await child_store.get_child_by_ref(svc.db, "C-0042")
+    assert (await episode_store.open_episode_for_child(svc.db, child.id)).id == 2
 
 
 async def test_a_recorded_interview_is_not_overwritten(chat, clock):
@@ -251,7 +251,7 @@ async def test_update_with_a_relative_time_is_timed_then(chat, svc, clock):
     await chat.say("sam", "/absent Jay 20:00 out")
     clock.advance(timedelta(minutes=40))
     await chat.say("sam", "/update Jay 20 min ago rang Leo")
-    events = await repo.events_for_episode(svc.db, 1)
+    events = await episode_store.events_for_episode(svc.db, 1)
     update = next(e for e in events if e.kind == "update")
     assert update.text == "rang Leo"
     assert update.at == clock.now() - timedelta(minutes=20)
@@ -260,7 +260,7 @@ async def test_update_with_a_relative_time_is_timed_then(chat, svc, clock):
 async def test_update_starting_with_a_number_is_not_a_time(chat, svc, clock):
     await chat.say("sam", "/absent Jay 20:00 out")
     await chat.say("sam", "/update Jay 2 friends called back, no news")
-    events = await repo.events_for_episode(svc.db, 1)
+    events = await episode_store.events_for_episode(svc.db, 1)
     update = next(e for e in events if e.kind == "update")
     assert update.text == "2 friends called back, no news" and update.at == clock.now()
 
@@ -269,7 +269,7 @@ async def test_timeline_asked_in_a_group_goes_to_the_asker_privately(svc):
     from handlers.dispatch import Dispatcher
     from handlers.messages import Chat
 
-    sam = await repo.get_staff(svc.db, "sam")
+    sam = await staff_store.get_staff(svc.db, "sam")
     group = Chat("telegram", "-1", is_group=True, team="oak-house")
     await Dispatcher(svc).handle(sam, "/absent Jay 20:00 out", group)
     outcome = await Dispatcher(svc).handle(sam, "/timeline Jay", group)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage import repo, timers
+from storage import episode_store, escalation_store, outbox_store
 from tests.support.clock import local
 from tests.support.harness import Harness
 from tests.support.team import child, rota, weekend_rota
@@ -377,7 +377,7 @@ async def test_every_message_carries_its_rule_id(friday_night):
     await h.say("sam", "/disagree Jay no officer available")
     await h.wait(6 * 60)
     await h.say("sam", "/found Jay now self back")
-    rows = await repo.outbox_messages(h.db)
+    rows = await outbox_store.outbox_messages(h.db)
     assert rows and all(m.rule_id and m.text.startswith("[") for m in rows)
     assert all(m.rule_id in m.text.split("]")[0] for m in rows)
 
@@ -385,9 +385,9 @@ async def test_every_message_carries_its_rule_id(friday_night):
 async def test_sweep_with_nothing_due_changes_nothing(friday_night):
     h = friday_night
     await h.say("sam", "/absent Jay 21:05 out")
-    before = await timers.escalations_for_episode(h.db, 1)
+    before = await escalation_store.escalations_for_episode(h.db, 1)
     assert await h.sweeper.sweep() == 0
-    assert await timers.escalations_for_episode(h.db, 1) == before
+    assert await escalation_store.escalations_for_episode(h.db, 1) == before
 
 
 async def test_second_person_to_ack_is_told_who_has_it(friday_night):
@@ -516,7 +516,7 @@ async def test_long_details_are_cut_in_alerts_but_kept_on_the_timeline(friday_ni
     await h.say("sam", f"/absent Jay 21:05 {long}")
     [alert] = h.to("staff:ooh1", "ABS-OOH")
     assert len(alert.text) < 1000 and "(more in /timeline)" in alert.text
-    events = await repo.events_for_episode(h.db, 1)
+    events = await episode_store.events_for_episode(h.db, 1)
     assert any(long in e.text for e in events)
 
 

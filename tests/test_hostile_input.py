@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from handlers.dispatch import Dispatcher
 from handlers.messages import NOT_ENROLLED, split_text
-from storage import repo
+from storage import staff_store
 from tests.support.clock import local
 from tests.support.harness import Harness
 
@@ -39,7 +39,7 @@ commands = st.one_of(
 
 
 async def _check(h: Harness, staff_id: str | None, text: str) -> None:
-    staff = await repo.get_staff(h.db, staff_id) if staff_id else None
+    staff = await staff_store.get_staff(h.db, staff_id) if staff_id else None
     outcome = await Dispatcher(h.svc).handle(staff, text)
     reply = outcome.text
     assert reply.strip(), "always a reply"

@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from handlers import exports
 from reminders import schedule
-from storage import repo, reports
+from storage import duty_store, outbox_store, reports, staff_store
 from tests.support.clock import LONDON, local
 from tests.support.harness import Harness
 from tests.support.team import STAFF, child
@@ -176,7 +176,7 @@ async def test_a_manager_never_sees_another_teams_children(tmp_path):
 
 
 async def attachment_of(h: Harness, recipient: str, name_part: str) -> bytes:
-    for message in await repo.outbox_messages(h.db):
+    for message in await outbox_store.outbox_messages(h.db):
         if message.recipient == recipient and message.attachment_id and name_part in message.text:
             found = await reports.get_attachment(h.db, message.attachment_id)
             assert found is not None
@@ -222,7 +222,7 @@ async def test_the_assistant_director_hears_of_notifications_and_concerns(tmp_pa
     h = await open_harness(tmp_path, local("2026-11-09 10:00"), area="north-somerset")
     await h.say("sam", "/absent Jay 09:30 did not arrive at school")
     await h.say("sam", "/police Jay ref N-1 grade medium")
-    sin = next(d for d in await repo.open_duties(h.db) if d.rule_id == "MIS-SIN")
+    sin = next(d for d in await duty_store.open_duties(h.db) if d.rule_id == "MIS-SIN")
     await h.say("priya", f"/done {sin.label} sent 11:00")
     await h.say("priya", "/record Jay context linked to a county lines network")
     told = [s.text for s in h.to("staff:ad", "SUM-AD")]
@@ -256,8 +256,8 @@ async def test_exports_limit_children_and_fields_to_the_callers_role(tmp_path):
     await h.say("kim", "/absent Mia 07:40 not in bed")
     await h.say("sam", "/found Jay 08:00 self came back")
     start, end = local("2026-11-01 00:00"), local("2026-12-01 00:00")
-    tom = await repo.get_staff(h.db, "tom")
-    sam = await repo.get_staff(h.db, "sam")
+    tom = await staff_store.get_staff(h.db, "tom")
+    sam = await staff_store.get_staff(h.db, "sam")
     as_tom = await exports.period(h.db, tom, start, end, LONDON)
     episodes = rows(as_tom["episodes.csv"])
     assert [e["child_ref"] for e in episodes] == ["C-0042"]
@@ -285,7 +285,7 @@ async def test_ssda903_missing_table_from_the_record(tmp_path):
     await h.say("sam", "/away Jay at his cousin's, will not come back")
     await h.until(local("2026-07-01 10:00"))
     await h.say("sam", "/absent Jay 09:30 late back from the shop")  # never missing: not 903
-    hos = await repo.get_staff(h.db, "hos")
+    hos = await staff_store.get_staff(h.db, "hos")
     table = rows(await exports.ssda903_missing(h.db, hos, 2026, LONDON))
     assert table == [
         {"CHILD": "C-0042", "MISSING": "M", "MIS_START": "02/04/2026", "MIS_END": "03/04/2026"},

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from storage import repo
+from storage import child_store, duty_store, episode_store
 from storage.models import Duty
 from tests.support.clock import local
 from tests.support.harness import Harness, Sent
@@ -58,11 +58,13 @@ async def duties_of(h: Harness, rule: str) -> list[Duty]:
     """Every duty of this rule, open or closed, for every child of the test team."""
     found = []
     for ref in (child()["ref"], KAI["ref"]):
-        if (kid := await repo.get_child_by_ref(h.db, ref)) is None:
+        if (kid := await child_store.get_child_by_ref(h.db, ref)) is None:
             continue
-        for episode in await repo.episodes_of_child(h.db, kid.id):
+        for episode in await episode_store.episodes_of_child(h.db, kid.id):
             found += [
-                d for d in await repo.duties_for_episode(h.db, episode.id) if d.rule_id == rule
+                d
+                for d in await duty_store.duties_for_episode(h.db, episode.id)
+                if d.rule_id == rule
             ]
     return sorted(found, key=lambda d: d.id)
 

@@ -36,7 +36,7 @@ from handlers.commands import COMMANDS, HELP
 from handlers.context import Step
 from handlers.messages import NOT_ENROLLED
 from reminders.sweeper import Sweeper
-from storage import chats, repo, reports
+from storage import chats, child_store, episode_store, outbox_store, reports, staff_store
 from tests.support.clock import local
 from tests.support.fake_slack import FakeSlack, dm_of
 from tests.support.fake_telegram import FakeTelegram
@@ -72,7 +72,7 @@ async def rig(tmp_path):
 async def _episode_events(rig: SlackRig, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
     return [
         (e.kind, e.actor_id or "")
-        for e in await repo.events_for_episode(rig.db, 1)
+        for e in await episode_store.events_for_episode(rig.db, 1)
         if e.kind in kinds
     ]
 
@@ -157,7 +157,7 @@ async def test_team_alert_buttons_update_the_message_and_found_offers_the_reason
     await rig.press("alex", team, "Still absent")
     await rig.fake.wait_for(lambda: team.edits)
     assert "✔ Still absent: Alex, 22:41" in team.shown
-    events = await repo.events_for_episode(rig.db, 1)
+    events = await episode_store.events_for_episode(rig.db, 1)
     assert any(e.kind == "update" and e.actor_id == "alex" for e in events)
 
     alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042")
@@ -170,7 +170,7 @@ async def test_team_alert_buttons_update_the_message_and_found_offers_the_reason
         lambda: any(t.replace_original and "✔ Came back by self: Olu" in t.text
                     for t in rig.fake.told_to(SLACK_IDS["ooh1"]))
     )  # fmt: skip
-    episode = await repo.get_episode(rig.db, 1)
+    episode = await episode_store.get_episode(rig.db, 1)
     assert episode.found_at is not None
 
 
@@ -206,8 +206,8 @@ async def test_the_report_form_shows_errors_against_fields_then_saves_on_submit(
         )  # fmt: skip
         assert (status, answer) == (200, {}), "the form closes"
         await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
-        episode = await repo.open_episode_for_child(
-            rig.db, (await repo.get_child_by_ref(rig.db, "C-0042")).id
+        episode = await episode_store.open_episode_for_child(
+            rig.db, (await child_store.get_child_by_ref(rig.db, "C-0042")).id
         )
         assert episode.last_seen_at == local("2026-10-23 21:00")
         assert episode.last_seen_place == (
@@ -264,7 +264,7 @@ async def test_two_duty_workers_press_at_once_one_wins_the_other_is_told(tmp_pat
         winner = first if first.edits else second
         assert "✔ I've got it:" in winner.shown
         await rig.reply_to("sam", "has C-0042 Jay")
-        acks = [e for e in await repo.events_for_episode(rig.db, 1) if e.kind == "ack"]
+        acks = [e for e in await episode_store.events_for_episode(rig.db, 1) if e.kind == "ack"]
         assert len(acks) == 1
     finally:
         await rig.stop()
@@ -316,7 +316,7 @@ async def test_a_stranger_learns_nothing_about_any_child(rig):
     assert all("C-0042" not in s and "Jay" not in s for s in said)
     assert {s for s in said[:-1]} == {NOT_ENROLLED}
     assert not rig.fake.views, "no form opened for a stranger"
-    assert [e.kind for e in await repo.events_for_episode(rig.db, 1)].count("ack") == 0
+    assert [e.kind for e in await episode_store.events_for_episode(rig.db, 1)].count("ack") == 0
 
 
 async def test_enrolment_by_direct_message(tmp_path):
@@ -325,7 +325,7 @@ async def test_enrolment_by_direct_message(tmp_path):
         code, _ = await enrolment.create_invite(rig.svc, "alex")
         await rig.dm("UNEW1", code)  # just the code
         await rig.reply_to("UNEW1", "Welcome, Alex")
-        assert (await repo.staff_by_identity(rig.db, "slack", "UNEW1")).id == "alex"
+        assert (await staff_store.staff_by_identity(rig.db, "slack", "UNEW1")).id == "alex"
         await rig.command("UNEW2", f"/start {code}")  # already used
         await rig.reply_to("UNEW2", enrolment.REFUSED)
         old, _ = await enrolment.create_invite(rig.svc, "sam")
@@ -336,7 +336,7 @@ async def test_enrolment_by_direct_message(tmp_path):
         await rig.command("UNEW4", f"/missing start {fresh}")
         await rig.reply_to("UNEW4", "Welcome, Priya")
         for user in ("UNEW2", "UNEW3"):
-            assert await repo.staff_by_identity(rig.db, "slack", user) is None
+            assert await staff_store.staff_by_identity(rig.db, "slack", user) is None
         await rig.dm("UNEW1", "hello")
         await rig.reply_to("UNEW1", "Use the slash commands")
     finally:
@@ -377,7 +377,9 @@ async def test_429_and_5xx_are_retried_until_each_message_is_delivered_once(rig)
     await rig.command("sam", "/absent Jay 21:05 out")
     await rig.reply_to("sam", "Recorded")
     await rig.platform.settle()
-    (first,) = [m for m in await repo.outbox_messages(rig.db) if m.recipient == "staff:ooh1"]
+    (first,) = [
+        m for m in await outbox_store.outbox_messages(rig.db) if m.recipient == "staff:ooh1"
+    ]
     assert (await _next_attempt(rig, first.id)) == rig.clock.now() + timedelta(seconds=7)
     rig.clock.advance(timedelta(seconds=6))
     await rig.delivery.deliver_due()
@@ -385,7 +387,7 @@ async def test_429_and_5xx_are_retried_until_each_message_is_delivered_once(rig)
     for _ in range(10):
         rig.clock.advance(timedelta(seconds=30))
         await rig.delivery.deliver_due()
-    rows = await repo.outbox_messages(rig.db)
+    rows = await outbox_store.outbox_messages(rig.db)
     assert rows and all(m.state == "sent" for m in rows)
     alerts = [m for m in rig.fake.in_channel(duty) if "[ABS-OOH]" in m.shown]
     assert len(alerts) == 1, "delivered once the faults cleared, and only once"
@@ -445,7 +447,7 @@ async def test_files_go_by_slack_s_three_step_upload(rig):
     now = rig.clock.now()
     async with rig.db.write() as tx:
         attachment = await reports.add_attachment(tx, "episodes.png", "image/png", b"\x89PNG", now)
-        await repo.enqueue(
+        await outbox_store.enqueue(
             tx, idem_key="chart:tom", recipient="staff:tom", text="Episodes per week [SUM-WEEKLY]",
             rule_id="SUM-WEEKLY", now=now, attachment_id=attachment,
         )  # fmt: skip
@@ -501,7 +503,7 @@ async def test_app_home_shows_open_episodes_and_duties_overdue_first(tmp_path):
         assert texts[:3] == ["Whereabouts", "PC Rees, police liaison.", "Open episodes"]
         shown = "\n".join(texts)
         assert "C-0042 Jay: found Fri 23 Oct 23:10" in shown and "C-0043 Kai: found" in shown
-        pc1 = await repo.get_staff(rig.db, "pc1")
+        pc1 = await staff_store.get_staff(rig.db, "pc1")
         duties = await duty_commands.list_duties(Step(rig.svc, pc1, rig.clock.now()))
         assert duties in shown, "the same words as /duties"
         jay, kai_line = [line for line in duties.splitlines() if "[RET-SWC]" in line]
@@ -696,7 +698,7 @@ async def _chat_timeline(path: Path) -> list[tuple]:
     await enrol_on_slack(svc, ["sam", "pc1", "tom", "oohm", "iro1"], register=True)
     async with svc.db.write() as tx:
         for staff_id in on_telegram:
-            await repo.bind_identity(tx, "telegram", str(TELEGRAM_IDS[staff_id]), staff_id)
+            await staff_store.bind_identity(tx, "telegram", str(TELEGRAM_IDS[staff_id]), staff_id)
     fake_tg = await FakeTelegram().start()
     telegram = TelegramPlatform(
         svc, fake_tg.token, base_url=fake_tg.base_url,

@@ -14,7 +14,7 @@ import pytest
 from bot.router import Router
 from bot.slack.app import HttpListen, SlackPlatform
 from bot.slack.inbox import NOT_STORED, event_key
-from storage import inbox, repo
+from storage import episode_store, inbox
 from tests.support.clock import local
 from tests.support.harness import events_saying
 from tests.support.slack_rig import OAK_CHANNEL, SECRET, SlackRig
@@ -132,7 +132,7 @@ async def test_a_button_press_carried_out_before_a_crash_is_not_carried_out_agai
 
     await restart(rig)
     await rig.reply_to("ooh1", "Recorded before a restart, at 21:10: your press of I've got it")
-    acks = [e for e in await repo.events_for_episode(rig.db, 1) if e.kind == "ack"]
+    acks = [e for e in await episode_store.events_for_episode(rig.db, 1) if e.kind == "ack"]
     assert len(acks) == 1
 
 
@@ -148,5 +148,5 @@ async def test_a_button_press_not_handled_before_a_crash_is_handled_after(rig):
     await restart(rig)
     await rig.fake.wait_for(lambda: alert.edits)
     assert "✔ I've got it: Olu" in alert.shown
-    acks = [e for e in await repo.events_for_episode(rig.db, 1) if e.kind == "ack"]
+    acks = [e for e in await episode_store.events_for_episode(rig.db, 1) if e.kind == "ack"]
     assert len(acks) == 1

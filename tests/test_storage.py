@@ -11,9 +11,10 @@ import pytest
 
 from handlers import episodes
 from handlers.context import Services, Step
-from storage import repo
+from storage import child_store, episode_store, message_keys, outbox_store, staff_store
 from storage.db import Database, migrate, migration_scripts
-from storage.models import Concern
+from storage.message_keys import ClimbSend
+from storage.models import Concern, Recipient
 from tests.support.chat import Chat
 from tests.support.clock import local
 
@@ -45,9 +46,38 @@ async def test_upgrade_from_each_previous_version_in_place(tmp_path):
                 "INSERT INTO staff (id, name, role) VALUES ('keep', 'Kept', 'carer')"
             )
         async with Database(path) as db:
-            assert (await repo.get_staff(db, "keep")).name == "Kept"
+            assert (await staff_store.get_staff(db, "keep")).name == "Kept"
             row = await db.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
             assert row["v"] == versions[-1]
+
+
+async def test_upgrade_reads_the_climb_columns_from_the_keys_already_queued(tmp_path):
+    path = tmp_path / "v10.db"
+    keys = {
+        "esc12:c1:s2:r0:staff:ooh1": (12, 2, 0),
+        "esc12:c0:gap:s1:staff:oohm": (12, 1, None),
+        "esc3:c0:unreachable:s0:r1:staff:ooh1:staff:admin": (3, 0, None),
+        "esc3:confirm:v4": (3, None, None),
+        "esc3:exhausted:5:staff:admin": (3, None, None),
+        "esc3:taken:v2:team:oak": (3, None, None),
+        "ep1:taken:1761250000:sam:staff:ooh1": (None, None, None),
+        "duty7:n0:staff:sam": (None, None, None),
+        "daily:south-glos:2026-10-24:team:managers": (None, None, None),
+    }
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, up_to=10)
+        for key in keys:
+            await conn.execute(
+                "INSERT INTO outbox (idem_key, recipient, text, created_at, due_at,"
+                " next_attempt_at) VALUES (?, 'staff:x', '', 't', 't', 't')",
+                (key,),
+            )
+        await migrate(conn)
+        async with conn.execute(
+            "SELECT idem_key, escalation_id, escalation_step, escalation_repeat FROM outbox"
+        ) as cursor:
+            found = {row[0]: tuple(row[1:]) for row in await cursor.fetchall()}
+    assert found == keys
 
 
 async def test_everything_is_there_after_restart(db_path, svc, chat, clock):
@@ -58,7 +88,7 @@ async def test_everything_is_there_after_restart(db_path, svc, chat, clock):
         svc2 = Services(db=reopened, clock=clock)
         text = await Chat(svc2).say("sam", "/timeline Jay")
         assert "left after a row" in text and "searched the garden" in text
-        outbox = await repo.outbox_messages(reopened)
+        outbox = await outbox_store.outbox_messages(reopened)
         assert outbox, "the notices queued before the restart are still queued"
 
 
@@ -80,42 +110,42 @@ async def test_crash_between_episode_write_and_outbox_write_leaves_neither(svc, 
     async def crash(*args, **kwargs):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(repo, "enqueue", crash)
-    child = await repo.get_child_by_ref(svc.db, "C-0042")
-    sam = await repo.get_staff(svc.db, "sam")
+    monkeypatch.setattr(outbox_store, "enqueue", crash)
+    child = await child_store.get_child_by_ref(svc.db, "C-0042")
+    sam = await staff_store.get_staff(svc.db, "sam")
     step = Step(svc, sam, svc.clock.now())
     with pytest.raises(RuntimeError, match="power cut"):
         await episodes.report_absent(
             step, [child], local("2026-10-23 21:05"), "left after a row", Concern.CARER
         )
-    assert await repo.latest_episode_for_child(svc.db, child.id) is None
+    assert await episode_store.latest_episode_for_child(svc.db, child.id) is None
     assert await svc.db.fetchall("SELECT * FROM events") == []
-    assert await repo.outbox_messages(svc.db) == []
+    assert await outbox_store.outbox_messages(svc.db) == []
 
 
 async def test_crash_is_reported_to_the_person_and_nothing_is_saved(svc, chat, monkeypatch):
     async def crash(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(repo, "enqueue", crash)
+    monkeypatch.setattr(outbox_store, "enqueue", crash)
     reply = await chat.say("sam", "/absent Jay 21:05 out")
     assert "nothing was saved" in reply
     assert await svc.db.fetchall("SELECT * FROM episodes") == []
 
 
 async def test_database_refuses_two_open_episodes_for_one_child(svc):
-    child = await repo.get_child_by_ref(svc.db, "C-0042")
+    child = await child_store.get_child_by_ref(svc.db, "C-0042")
     when = local("2026-10-23 21:00")
     async with svc.db.write() as tx:
         from storage.models import Category
 
-        await repo.insert_episode(
+        await episode_store.insert_episode(
             tx, child=child, category=Category.ABSENT, concern=Concern.CARER,
             last_seen_at=when, last_seen_place="x", reported_by="sam", reported_at=when,
         )  # fmt: skip
     with pytest.raises(sqlite3.IntegrityError):
         async with svc.db.write() as tx:
-            await repo.insert_episode(
+            await episode_store.insert_episode(
                 tx, child=child, category=Category.ABSENT, concern=Concern.CARER,
                 last_seen_at=when, last_seen_place="y", reported_by="sam", reported_at=when,
             )  # fmt: skip
@@ -124,13 +154,43 @@ async def test_database_refuses_two_open_episodes_for_one_child(svc):
 async def test_outbox_key_is_queued_once(svc):
     now = svc.clock.now()
     async with svc.db.write() as tx:
-        assert await repo.enqueue(
+        assert await outbox_store.enqueue(
             tx, idem_key="k1", recipient="staff:sam", text="a", rule_id=None, now=now
         )
-        assert not await repo.enqueue(
+        assert not await outbox_store.enqueue(
             tx, idem_key="k1", recipient="staff:sam", text="b", rule_id=None, now=now
         )
-    assert [m.text for m in await repo.outbox_messages(svc.db)] == ["a"]
+    assert [m.text for m in await outbox_store.outbox_messages(svc.db)] == ["a"]
+
+
+def test_recipients_keep_their_stored_form():
+    for stored in ("staff:sam", "team:oak", "redact"):
+        assert Recipient.parse(stored).stored == stored
+    assert Recipient.staff("sam").stored == "staff:sam"
+    assert Recipient.team("oak").stored == "team:oak"
+    assert str(Recipient.redact()) == "redact"
+    with pytest.raises(ValueError, match="unknown recipient kind"):
+        Recipient.parse("fax:0117")
+
+
+async def test_the_queue_heads_a_message_with_its_rules_and_stores_its_climb(svc, chat):
+    await chat.say("sam", "/absent Jay 21:05 out")  # starts climb 1
+    now = svc.clock.now()
+    send = ClimbSend(escalation_id=1, step=1, repeat=2, to=Recipient.staff("sam"))
+    async with svc.db.write() as tx:
+        await outbox_store.enqueue(
+            tx, idem_key=message_keys.climb_send(send, cycle=3), recipient=send.to,
+            text="Jay is missing", rules=("ABS-OOH", "ABS-SW"), now=now,
+        )  # fmt: skip
+        assert await outbox_store.climb_send(tx, "esc1:c3:s1:r2:staff:sam") == send
+    [message] = [
+        m for m in await outbox_store.outbox_messages(svc.db) if m.text.endswith("missing")
+    ]
+    assert (message.idem_key, message.text) == (
+        "esc1:c3:s1:r2:staff:sam",
+        "[ABS-OOH, ABS-SW] Jay is missing",
+    )
+    assert message.rule_id == "ABS-OOH"
 
 
 async def test_times_are_stored_in_utc(svc, chat):

@@ -10,7 +10,7 @@ import pytest
 
 from handlers import enrolment
 from handlers.messages import NOT_ENROLLED
-from storage import chats, repo
+from storage import chats, child_store, episode_store, outbox_store, staff_store
 from tests.support.clock import local
 from tests.support.team import child
 from tests.support.telegram_rig import IDS, OAK_GROUP, TelegramRig
@@ -50,7 +50,7 @@ async def test_enrolment_good_used_expired_and_unknown_codes(tmp_path):
         code, _ = await enrolment.create_invite(rig.svc, "alex")
         rig.says(555, f"/start {code}")
         await rig.reply_to(555, "Welcome, Alex")
-        assert (await repo.staff_by_identity(rig.db, "telegram", "555")).id == "alex"
+        assert (await staff_store.staff_by_identity(rig.db, "telegram", "555")).id == "alex"
         rig.says(556, f"/start {code}")  # used
         await rig.reply_to(556, enrolment.REFUSED)
         old, _ = await enrolment.create_invite(rig.svc, "sam")
@@ -60,7 +60,7 @@ async def test_enrolment_good_used_expired_and_unknown_codes(tmp_path):
         rig.says(558, "/start not-a-code")
         await rig.reply_to(558, enrolment.REFUSED)
         for user in (556, 557, 558):
-            assert await repo.staff_by_identity(rig.db, "telegram", str(user)) is None
+            assert await staff_store.staff_by_identity(rig.db, "telegram", str(user)) is None
     finally:
         await rig.stop()
 
@@ -96,8 +96,8 @@ async def test_guided_report_end_to_end(rig):
     concern = await rig.reply_to("sam", "level of concern")
     rig.fake.user_presses(IDS["sam"], concern, "g:concern:carer")
     await rig.fake.wait_for(lambda: "Recorded: C-0042 Jay absent" in rig.fake.text_now(concern))
-    child = await repo.get_child_by_ref(rig.db, "C-0042")
-    episode = await repo.open_episode_for_child(rig.db, child.id)
+    child = await child_store.get_child_by_ref(rig.db, "C-0042")
+    episode = await episode_store.open_episode_for_child(rig.db, child.id)
     assert episode.last_seen_at == local("2026-10-23 21:00")
     assert "left the house after a row; done so far: searched the garden" in episode.last_seen_place
     await rig.reply_to("ooh1", "[ABS-OOH]")
@@ -180,7 +180,7 @@ async def test_full_episode_across_three_users(rig):
     rig.says("sam", "/found Jay now self walked back in", chat_id=OAK_GROUP)
     await rig.reply_to("ooh1", "[RET-TELL]")
     await rig.reply_to("pc1", "[RET-TELL]")
-    text = await repo.events_for_episode(rig.db, 1)
+    text = await episode_store.events_for_episode(rig.db, 1)
     assert [e.actor_id for e in text if e.kind in ("reported", "ack", "police_report", "update", "found")] == [
         "sam", "ooh1", "sam", "pc1", "sam",
     ]  # fmt: skip
@@ -204,7 +204,7 @@ async def test_an_edited_command_does_not_rewrite_the_timeline(rig):
     await rig.reply_to("sam", "Recorded")
     rig.fake.user_edits(IDS["sam"], sent, "/absent Jay 20:00 something else")
     await rig.reply_to("sam", "Edits don't change the record")
-    events = await repo.events_for_episode(rig.db, 1)
+    events = await episode_store.events_for_episode(rig.db, 1)
     assert all("something else" not in e.text for e in events)
 
 
@@ -218,7 +218,7 @@ async def test_429_and_5xx_are_retried_until_every_message_is_delivered(tmp_path
         for _ in range(10):
             rig.clock.advance(timedelta(seconds=30))
             await rig.delivery.deliver_due()
-        rows = await repo.outbox_messages(rig.db)
+        rows = await outbox_store.outbox_messages(rig.db)
         assert rows and all(m.state == "sent" for m in rows)
         alerts = [m for m in rig.fake.delivered(IDS["ooh1"]) if "[ABS-OOH]" in m["text"]]
         assert len(alerts) == 1, "delivered once the faults cleared, and only once"
@@ -234,7 +234,7 @@ async def test_per_chat_rate_is_respected(tmp_path):
         now = rig.clock.now()
         async with rig.db.write() as tx:
             for i in range(4):
-                await repo.enqueue(
+                await outbox_store.enqueue(
                     tx,
                     idem_key=f"k{i}",
                     recipient="staff:ooh1",

@@ -10,7 +10,7 @@ from handlers.dispatch import Dispatcher
 from handlers.guided_report import Draft, ReportField
 from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, taken_line
-from storage import repo
+from storage import staff_store
 from tests.support.clock import LONDON, local
 
 DIRECT = Chat("test", "u1")
@@ -19,7 +19,7 @@ OAK = Chat("test", "g2", is_group=True, team="oak-house")
 
 
 async def test_enrolment_and_registration_come_before_everything(svc):
-    sam = await repo.get_staff(svc.db, "sam")
+    sam = await staff_store.get_staff(svc.db, "sam")
     assert route("start", "abc", None, UNREGISTERED) is Route.ENROL
     assert route("start", "", sam, UNREGISTERED, enrol_in_groups=False) is Route.NOT_SET_UP
     assert route("register", "oak-house", None, UNREGISTERED) is Route.REGISTER
@@ -35,15 +35,15 @@ async def test_start_enrols_once_and_every_reply_is_private(svc):
     assert welcome.text.startswith("Welcome, Alex (carer). You're enrolled as carer (oak-house).")
     again = await enrolment.start(svc, "test", "u8", None, code)
     assert again.refused and again.text == enrolment.REFUSED
-    alex = await repo.staff_by_identity(svc.db, "test", "u9")
+    alex = await staff_store.staff_by_identity(svc.db, "test", "u9")
     assert (await enrolment.start(svc, "test", "u9", alex, " ")).text == enrolment.ALREADY_ENROLLED
     assert (await enrolment.start(svc, "test", "u7", None, "")).text == NOT_ENROLLED
     assert all(r.private for o in (welcome, again) for r in o.replies)
 
 
 async def test_register_says_where_in_the_platforms_words(svc):
-    tom = await repo.get_staff(svc.db, "tom")
-    sam = await repo.get_staff(svc.db, "sam")
+    tom = await staff_store.get_staff(svc.db, "tom")
+    sam = await staff_store.get_staff(svc.db, "sam")
     stranger = await enrolment.register(svc, None, UNREGISTERED, "south", "in the team room")
     assert stranger.text == NOT_ENROLLED and stranger.replies[0].private
     direct = await enrolment.register(svc, tom, DIRECT, "south", "in the team room")
@@ -56,7 +56,7 @@ async def test_register_says_where_in_the_platforms_words(svc):
 
 
 async def test_a_conversation_and_a_form_end_in_the_same_command(svc):
-    sam = await repo.get_staff(svc.db, "sam")
+    sam = await staff_store.get_staff(svc.db, "sam")
     first = await guided_report.begin(svc, sam, 20)
     assert first.next is ReportField.CHILD and "C-0042" in {c.command for c in first.choices}
     draft = Draft()
@@ -92,7 +92,7 @@ async def test_a_conversation_and_a_form_end_in_the_same_command(svc):
 
 
 async def test_a_refused_report_names_its_field_by_code(svc):
-    sam = await repo.get_staff(svc.db, "sam")
+    sam = await staff_store.get_staff(svc.db, "sam")
     dispatcher = Dispatcher(svc)
     assert not (await dispatcher.handle(sam, "/absent C-0042 20:00 out")).refused
     assert not (await dispatcher.handle(sam, "/found C-0042 21:00 self back")).refused

@@ -18,8 +18,8 @@ from handlers import duty_commands
 from handlers.context import Services
 from handlers.dispatch import parse_command
 from handlers.messages import Refusal
-from storage import repo
-from storage.models import Staff
+from storage import child_store, duty_store, episode_store
+from storage.models import DutyState, Staff
 
 REMEMBERED = 500  # pressed messages, locks and event ids kept in memory
 
@@ -94,21 +94,25 @@ class Presses:
                 return Mark(duty_id=duty_commands.parse_duty_label(parsed.args[0]))
             except Refusal:
                 return Mark()
-        child = await repo.get_child_by_ref(self.svc.db, parsed.args[0])
-        episode = await repo.latest_episode_for_child(self.svc.db, child.id) if child else None
+        child = await child_store.get_child_by_ref(self.svc.db, parsed.args[0])
+        episode = (
+            await episode_store.latest_episode_for_child(self.svc.db, child.id) if child else None
+        )
         if episode is None:
             return Mark()
-        events = await repo.events_for_episode(self.svc.db, episode.id)
+        events = await episode_store.events_for_episode(self.svc.db, episode.id)
         return Mark(episode.id, max((e.id for e in events), default=0))
 
     async def took_effect(self, staff: Staff, before: Mark) -> bool:
         """Did the press change the record, as this person? (A lost race writes nothing.)"""
         if before.duty_id is not None:
-            duty = await repo.get_duty(self.svc.db, before.duty_id)
-            return duty is not None and duty.state != "open" and duty.closed_by == staff.id
+            duty = await duty_store.get_duty(self.svc.db, before.duty_id)
+            return (
+                duty is not None and duty.state is not DutyState.OPEN and duty.closed_by == staff.id
+            )
         if before.episode_id is None:
             return False
-        events = await repo.events_for_episode(self.svc.db, before.episode_id)
+        events = await episode_store.events_for_episode(self.svc.db, before.episode_id)
         return any(e.id > before.last_event and e.actor_id == staff.id for e in events)
 
     def pressed_message(

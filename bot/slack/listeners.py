@@ -29,7 +29,7 @@ from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply, taken_line
 from reminders.access import ACTIONS
 from reminders.formatting import short_time
-from storage import chats, repo
+from storage import chats, staff_store
 from storage.models import Button, Staff
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Listeners:
     async def who(self, user_id: str) -> Staff | None:
         if not user_id:
             return None
-        return await repo.staff_by_identity(self.svc.db, NAME, user_id)
+        return await staff_store.staff_by_identity(self.svc.db, NAME, user_id)
 
     async def chat(self, channel_id: str, channel_name: str | None, user_id: str) -> Chat:
         """A team channel (registered or not), else the person's direct chat with the bot."""

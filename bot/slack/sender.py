@@ -22,7 +22,7 @@ from bot.router import Unreachable
 from bot.slack.blocks import Block, escape, message_parts, section
 from handlers.context import Services
 from reminders.formatting import PROFILE_HEADING
-from storage import chats, reports
+from storage import chats, reports, staff_store
 from storage.models import Button, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -268,7 +268,7 @@ class SlackSender:
             raise RetryLater(backoff(message.attempts).total_seconds()) from exc
         if person is not None and code in PERSON_GONE:
             async with self.svc.db.write() as tx:
-                await chats.mark_blocked(tx, NAME, person, self.svc.clock.now())
+                await staff_store.mark_blocked(tx, NAME, person, self.svc.clock.now())
             self._dm_channels.pop(person, None)
             raise Unreachable(f"can't be reached on Slack ({code})") from exc
         if code in CHANNEL_GONE:

@@ -23,7 +23,7 @@ from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, recorded_before_restart, taken_line
-from storage import chats, inbox, repo
+from storage import chats, inbox, staff_store
 from storage.models import Staff
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Listeners:
         user = update.effective_user
         if user is None:
             return None
-        return await repo.staff_by_identity(self.svc.db, NAME, str(user.id))
+        return await staff_store.staff_by_identity(self.svc.db, NAME, str(user.id))
 
     async def chat(self, update: Update) -> Chat:
         chat = update.effective_chat

@@ -23,7 +23,7 @@ from bot.telegram.keyboards import keyboard
 from handlers.context import Services
 from handlers.messages import Chat, Outcome, split_text
 from reminders.formatting import PROFILE_HEADING
-from storage import chats, reports
+from storage import chats, reports, staff_store
 from storage.models import OutboxMessage
 
 NAME = "telegram"
@@ -105,7 +105,7 @@ class TelegramSender:
             raise RetryLater(_seconds(exc.retry_after)) from exc
         except Forbidden as exc:
             async with self.svc.db.write() as tx:
-                await chats.mark_blocked(tx, NAME, str(chat_id), self.svc.clock.now())
+                await staff_store.mark_blocked(tx, NAME, str(chat_id), self.svc.clock.now())
             raise Unreachable("blocked the bot on Telegram") from exc
         except BadRequest as exc:
             if "chat not found" in str(exc).lower():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
-from storage import repo
+from storage import staff_store
 
 
 class Chat:
@@ -15,6 +15,6 @@ class Chat:
         self.dispatcher = Dispatcher(svc)
 
     async def say(self, staff_id: str | None, text: str) -> str:
-        staff = await repo.get_staff(self.svc.db, staff_id) if staff_id else None
+        staff = await staff_store.get_staff(self.svc.db, staff_id) if staff_id else None
         outcome = await self.dispatcher.handle(staff, text)
         return "\n".join(r.text for r in outcome.replies)

@@ -44,8 +44,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from config.team import TeamFile
-from storage import chats, repo
+from storage import chats, staff_store
 from storage.db import Database, to_db_time
+from storage.models import Recipient, RecipientKind
 from tests.support.fake_telegram import Call, FakeTelegram
 from tests.support.team import child, seed_team, team_file
 
@@ -341,7 +342,7 @@ async def prepare_db(path: Path, children: list[Kid], people: dict[str, Person],
         await seed_team(db, crash_team(children, now))
         async with db.write() as tx:
             for person in people.values():
-                await repo.bind_identity(tx, "telegram", str(person.uid), person.staff_id)
+                await staff_store.bind_identity(tx, "telegram", str(person.uid), person.staff_id)
             await chats.register_team_chat(tx, "telegram", str(GROUP), HOME, "tom", now)
 
 
@@ -943,10 +944,10 @@ def _check_commands(
 
 
 def _chat_of(recipient: str, people: dict[str, Person]) -> int | None:
-    kind, _, ident = recipient.partition(":")
-    if kind == "staff" and ident in people:
-        return people[ident].uid
-    if kind == "team" and ident == HOME:
+    to = Recipient.parse(recipient)
+    if to.kind is RecipientKind.STAFF and to.ident in people:
+        return people[to.ident].uid
+    if to.kind is RecipientKind.TEAM and to.ident == HOME:
         return GROUP
     return None
 

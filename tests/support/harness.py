@@ -13,7 +13,7 @@ from handlers.dispatch import Dispatcher
 from handlers.report_jobs import ReportJobs
 from reminders.clock import FakeClock
 from reminders.sweeper import Sweeper, run_until
-from storage import repo
+from storage import child_store, episode_store, staff_store
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.support.clock import LONDON
@@ -68,7 +68,7 @@ class Harness:
         )
 
     async def say(self, staff_id: str, text: str) -> str:
-        staff = await repo.get_staff(self.db, staff_id)
+        staff = await staff_store.get_staff(self.db, staff_id)
         outcome = await Dispatcher(self.svc).handle(staff, text)
         await self.sweeper.sweep()  # as the live app ticks after every command
         await self.delivery.deliver_due()
@@ -93,8 +93,8 @@ class Harness:
 async def events_saying(db: Database, ref: str, words: str) -> list:
     """Every timeline event of the child's episodes whose text has `words`: how many times
     a report was recorded (once, after a crash and a replay)."""
-    child = await repo.get_child_by_ref(db, ref)
+    child = await child_store.get_child_by_ref(db, ref)
     assert child is not None
-    episodes = await repo.episodes_of_child(db, child.id)
-    events = [e for ep in episodes for e in await repo.events_for_episode(db, ep.id)]
+    episodes = await episode_store.episodes_of_child(db, child.id)
+    events = [e for ep in episodes for e in await episode_store.events_for_episode(db, ep.id)]
     return [e for e in events if words in e.text]

@@ -14,7 +14,7 @@ from bot.telegram.sender import PerChatRateLimiter
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock
-from storage import repo
+from storage import staff_store
 from storage.db import Database
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.team import seed_team, team_file, weekend_rota
@@ -59,7 +59,7 @@ class TelegramRig:
         async with db.write() as tx:
             if enrol:
                 for staff_id, user_id in IDS.items():
-                    await repo.bind_identity(tx, "telegram", str(user_id), staff_id)
+                    await staff_store.bind_identity(tx, "telegram", str(user_id), staff_id)
             if register_group:
                 from storage import chats
 

@@ -1,0 +1,220 @@
+"""SQL for the outbox: messages queued in the transaction that caused them, sent after."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from storage.db import (
+    Database,
+    Reader,
+    Row,
+    Tx,
+    from_db_time,
+    from_db_time_set,
+    to_db_time,
+    write_alone,
+)
+from storage.message_keys import ClimbSend, MessageKey
+from storage.models import (
+    Button,
+    OutboxMessage,
+    OutboxState,
+    Recipient,
+    buttons_from_json,
+    buttons_to_json,
+)
+
+
+def _outbox(row: Row) -> OutboxMessage:
+    return OutboxMessage(
+        id=row["id"],
+        idem_key=row["idem_key"],
+        recipient=row["recipient"],
+        rule_id=row["rule_id"],
+        text=row["text"],
+        buttons=buttons_from_json(row["buttons_json"]),
+        episode_id=row["episode_id"],
+        child_id=row["child_id"],
+        created_at=from_db_time_set(row["created_at"]),
+        due_at=from_db_time_set(row["due_at"]),
+        attempts=row["attempts"],
+        state=OutboxState(row["state"]),
+        attachment_id=row["attachment_id"],
+    )
+
+
+def tagged(rules: Sequence[str], text: str) -> str:
+    """A message's text headed by the rules it is sent for: '[A] text', '[A, B] text'."""
+    return f"[{', '.join(rules)}] {text}"
+
+
+async def enqueue(
+    tx: Tx,
+    *,
+    idem_key: MessageKey | str,
+    recipient: Recipient | str,
+    text: str,
+    now: datetime,
+    rules: Sequence[str] = (),
+    rule_id: str | None = None,
+    episode_id: int | None = None,
+    child_id: int | None = None,
+    buttons: Sequence[Button] = (),
+    due_at: datetime | None = None,
+    attachment_id: int | None = None,
+) -> bool:
+    """Queue a message once per idempotency key; False if that key was already queued.
+
+    `rules`: the rules it is sent for. Their ids head the text (`tagged`) and the first is
+    stored as its rule. `rule_id` instead: a message whose text is kept as given (a report
+    that names its rules itself, a file), or none.
+    `due_at` is when the rule wanted it sent (a timer's due time); delivery marks it late
+    by the difference when a restart or an outage held it back.
+    """
+    if rules:
+        if rule_id is not None:
+            raise ValueError("give the rules a message is sent for, or its rule id: not both")
+        text, rule_id = tagged(rules, text), rules[0]
+    key = idem_key if isinstance(idem_key, MessageKey) else MessageKey(idem_key)
+    cursor = await tx.execute(
+        "INSERT INTO outbox (idem_key, episode_id, child_id, recipient, rule_id, text,"
+        " buttons_json, created_at, due_at, next_attempt_at, attachment_id,"
+        " escalation_id, escalation_step, escalation_repeat)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
+        (
+            key.text,
+            episode_id,
+            child_id,
+            str(recipient),
+            rule_id,
+            text,
+            buttons_to_json(list(buttons)),
+            to_db_time(now),
+            to_db_time(due_at or now),
+            to_db_time(now),
+            attachment_id,
+            key.escalation_id,
+            key.step,
+            key.repeat,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Mark up to `limit` due messages as being sent and return them, oldest first."""
+    # In order per recipient: nothing overtakes an earlier message that is waiting to retry.
+    # A finalised episode's clearing (RET-FINAL) waits until everything queued before it for
+    # that episode has gone: a profile sent after it would never be deleted.
+    rows = await tx.fetchall(
+        "UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1"
+        " WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending'"
+        " AND o.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p"
+        " WHERE p.recipient = o.recipient AND p.state = 'pending' AND p.id < o.id"
+        " AND p.next_attempt_at > ?)"
+        " AND NOT (o.recipient = 'redact' AND EXISTS (SELECT 1 FROM outbox q"
+        " WHERE q.episode_id = o.episode_id AND q.id < o.id"
+        " AND q.state IN ('pending', 'sending')))"
+        " ORDER BY o.id LIMIT ?) RETURNING *",
+        (to_db_time(now), to_db_time(now), to_db_time(now), limit),
+    )
+    return sorted((_outbox(row) for row in rows), key=lambda m: m.id)
+
+
+async def release_claim(tx: Tx, message_id: int, retry_at: datetime) -> None:
+    """Put a claimed message back unsent and uncounted: an earlier one to its recipient failed."""
+    await tx.execute(
+        "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?,"
+        " claimed_at = NULL WHERE id = ? AND state = 'sending'",
+        (to_db_time(retry_at), message_id),
+    )
+
+
+async def retry_time(r: Reader, message_id: int) -> datetime | None:
+    """When a message that failed will be tried again (None: sent, or given up)."""
+    row = await r.fetchone(
+        "SELECT next_attempt_at FROM outbox WHERE id = ? AND state = 'pending'", (message_id,)
+    )
+    return from_db_time_set(row["next_attempt_at"]) if row else None
+
+
+async def mark_sent(w: Tx | Database, message_id: int, now: datetime) -> None:
+    await write_alone(
+        w,
+        "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+        (to_db_time(now), message_id),
+    )
+
+
+async def mark_retry(tx: Tx, message_id: int, retry_at: datetime, error: str) -> None:
+    await tx.execute(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
+        (to_db_time(retry_at), error[:500], message_id),
+    )
+
+
+async def mark_failed(tx: Tx, message_id: int, error: str) -> None:
+    await tx.execute(
+        "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?",
+        (error[:500], message_id),
+    )
+
+
+async def release_stale_claims(tx: Tx) -> int:
+    """At start-up: anything left 'sending' by a crash goes back to pending (sent again)."""
+    cursor = await tx.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+    return cursor.rowcount
+
+
+async def outbox_messages(r: Reader, state: OutboxState | None = None) -> list[OutboxMessage]:
+    if state is None:
+        rows = await r.fetchall("SELECT * FROM outbox ORDER BY id")
+    else:
+        rows = await r.fetchall("SELECT * FROM outbox WHERE state = ? ORDER BY id", (state,))
+    return [_outbox(row) for row in rows]
+
+
+async def next_outbox_due(r: Reader) -> datetime | None:
+    row = await r.fetchone("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE state = 'pending'")
+    return from_db_time(row["t"]) if row else None
+
+
+# ---- who was told ---------------------------------------------------------------------
+
+
+async def recipients_told(r: Reader, episode_id: int) -> list[Recipient]:
+    """Everyone the bot has queued a message to about this episode (RET-TELL)."""
+    rows = await r.fetchall(
+        "SELECT DISTINCT recipient FROM outbox WHERE episode_id = ? ORDER BY recipient",
+        (episode_id,),
+    )
+    return [Recipient.parse(row["recipient"]) for row in rows]
+
+
+async def told_about_climb_steps(r: Reader, escalation_id: int) -> list[Recipient]:
+    """Everyone a climb has told about one of its steps, in any cycle: the step's own
+    recipients, and the supervisors told that a step had nobody or missed someone."""
+    rows = await r.fetchall(
+        "SELECT DISTINCT recipient FROM outbox"
+        " WHERE escalation_id = ? AND escalation_step IS NOT NULL ORDER BY recipient",
+        (escalation_id,),
+    )
+    return [Recipient.parse(row["recipient"]) for row in rows]
+
+
+async def climb_send(r: Reader, idem_key: str) -> ClimbSend | None:
+    """The climb send queued under this key; None if the message is not one."""
+    row = await r.fetchone(
+        "SELECT recipient, escalation_id, escalation_step, escalation_repeat FROM outbox"
+        " WHERE idem_key = ? AND escalation_repeat IS NOT NULL",
+        (idem_key,),
+    )
+    if row is None:
+        return None
+    return ClimbSend(
+        row["escalation_id"],
+        row["escalation_step"],
+        row["escalation_repeat"],
+        Recipient.parse(row["recipient"]),
+    )
