@@ -159,7 +159,7 @@ async def seed_database(path: Path, team: Team, open_at_start: list[str]) -> Non
     from config.team import TeamFile
     from handlers.context import Services
     from handlers.dispatch import Dispatcher
-    from storage import chats, staff_store
+    from storage import chat_store, staff_store
     from storage.db import Database
 
     db = await Database(path, SYNCHRONOUS).open()
@@ -172,7 +172,9 @@ async def seed_database(path: Path, team: Team, open_at_start: list[str]) -> Non
                     tx, "telegram", str(person.user_id), person.staff_id
                 )
             for n, home in enumerate(team.homes, start=1):
-                await chats.register_team_chat(tx, "telegram", str(-6000 - n), home, "tm-1", now)
+                await chat_store.register_team_chat(
+                    tx, "telegram", str(-6000 - n), home, "tm-1", now
+                )
         svc = Services(db=db)
         dispatcher = Dispatcher(svc)
         for ref in open_at_start:

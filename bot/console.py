@@ -12,7 +12,7 @@ from config.settings import DISPLAY_TIMEZONE
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.messages import Chat, Outcome
-from storage import reports, staff_store
+from storage import report_store, staff_store
 from storage.models import OutboxMessage, Recipient, RecipientKind
 
 Printer = Callable[[str], None]
@@ -88,7 +88,7 @@ class ConsoleTransport:
 
     async def _file(self, attachment_id: int) -> str:
         """A file in the console: saved under files_dir if set, else named with its size."""
-        attachment = await reports.get_attachment(self.svc.db, attachment_id)
+        attachment = await report_store.get_attachment(self.svc.db, attachment_id)
         if attachment is None:
             return "(a file that is no longer stored)"
         if self.files_dir is None:

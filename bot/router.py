@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.delivery import PermanentDeliveryError
-from storage import chats, staff_store
+from storage import chat_store, staff_store
 from storage.db import Database
 from storage.models import OutboxMessage, RecipientKind
 
@@ -45,17 +45,19 @@ class Router:
             if not targets:
                 raise Unreachable(f"staff {to.ident} is not reachable on any running chat platform")
             for platform, external_id in targets:
-                if not await chats.already_sent(self.db, message.id, platform.name, external_id):
+                if not await chat_store.already_sent(
+                    self.db, message.id, platform.name, external_id
+                ):
                     await platform.send_direct(external_id, message)
         elif to.kind is RecipientKind.TEAM:
-            registered = await chats.chats_of_team(self.db, to.ident)
+            registered = await chat_store.chats_of_team(self.db, to.ident)
             targets_team = [
                 (p, chat_id) for p in self.platforms for chat_id in registered.get(p.name, [])
             ]
             if not targets_team:
                 raise Unreachable(f"no chat is registered for team {to.ident}")
             for platform, chat_id in targets_team:
-                if not await chats.already_sent(self.db, message.id, platform.name, chat_id):
+                if not await chat_store.already_sent(self.db, message.id, platform.name, chat_id):
                     await platform.send_team(chat_id, message)
         else:  # RecipientKind.REDACT
             for platform in self.platforms:

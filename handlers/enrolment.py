@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from handlers.context import Services
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply
-from storage import chats, episode_store, staff_store
+from storage import chat_store, episode_store, staff_store
 from storage.models import Role, Staff
 
 INVITE_LIFETIME = timedelta(hours=72)
@@ -36,7 +36,7 @@ async def create_invite(svc: Services, staff_id: str) -> tuple[str, datetime]:
     now = svc.clock.now()
     expires = now + INVITE_LIFETIME
     async with svc.db.write() as tx:
-        await chats.add_invite(tx, _hash(code), staff_id, now, expires)
+        await chat_store.add_invite(tx, _hash(code), staff_id, now, expires)
     return code, expires
 
 
@@ -46,7 +46,7 @@ async def redeem(svc: Services, transport: str, external_id: str, code: str) -> 
         return None
     now = svc.clock.now()
     async with svc.db.write() as tx:
-        staff_id = await chats.claim_invite(tx, _hash(code), now, f"{transport}:{external_id}")
+        staff_id = await chat_store.claim_invite(tx, _hash(code), now, f"{transport}:{external_id}")
         if staff_id is None:
             return None
         await staff_store.bind_identity(tx, transport, external_id, staff_id)
@@ -75,7 +75,7 @@ async def register_chat(
             "Say which team: /register <team>, e.g. /register oak-house or /register out-of-hours"
         )
     async with svc.db.write() as tx:
-        await chats.register_team_chat(tx, transport, chat_id, team, staff.id, svc.clock.now())
+        await chat_store.register_team_chat(tx, transport, chat_id, team, staff.id, svc.clock.now())
     return (
         f"This chat is now the {team} team chat. Alerts for {team} come here, showing a child's "
         "reference and first name only; profiles go by direct message."

@@ -10,7 +10,7 @@ from handlers.messages import Outcome, Refusal
 from handlers.summaries import RECORDED, View
 from reminders import alerts
 from reminders.access import SERVICE_WIDE
-from storage import message_keys, outbox_store, reports
+from storage import message_keys, outbox_store, report_store
 from storage.models import Child, Recipient, Role
 
 # Who may ask for the managers' view: the people NS §5 reports to, and their teams' managers.
@@ -57,13 +57,13 @@ async def summary(step: Step) -> Outcome:
 
 async def subscribe(step: Step, kind: str, on: bool) -> Outcome:
     _reader(step)
-    if kind not in reports.SUBSCRIPTION_KINDS:
+    if kind not in report_store.SUBSCRIPTION_KINDS:
         raise Refusal("Subscribe to daily (the morning summary) or weekly (the meeting pack).")
     async with step.svc.db.write() as tx:
         if on:
-            await reports.subscribe(tx, step.staff.id, kind)
+            await report_store.subscribe(tx, step.staff.id, kind)
         else:
-            await reports.unsubscribe(tx, step.staff.id, kind)
+            await report_store.unsubscribe(tx, step.staff.id, kind)
     if on:
         return Outcome.say(
             f"You will get the {kind} report by direct message, for the children you work with."
@@ -80,7 +80,7 @@ async def chart(step: Step) -> Outcome:
     png = await charts.episodes_chart(view, f"Missing episodes, {step.staff.name}'s view")
     stamp = step.now.strftime("%Y%m%dT%H%M%S")
     async with step.svc.db.write() as tx:
-        attachment = await reports.add_attachment(
+        attachment = await report_store.add_attachment(
             tx, f"episodes-{stamp}.png", "image/png", png, step.now
         )
         await outbox_store.enqueue(

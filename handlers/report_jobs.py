@@ -20,7 +20,7 @@ from handlers.summaries import View
 from reminders import schedule
 from reminders.clock import Clock
 from reminders.formatting import local_time
-from storage import chats, child_store, message_keys, outbox_store, reports, staff_store
+from storage import chat_store, child_store, message_keys, outbox_store, report_store, staff_store
 from storage.db import Database
 from storage.models import Recipient, Staff
 
@@ -79,7 +79,7 @@ class ReportJobs:
             at, weekday = self._when(job)
             zone = self.presets[job.area].zone
             day = self._latest(job, now)
-            if await reports.has_run(self.db, job.name, day.isoformat()):
+            if await report_store.has_run(self.db, job.name, day.isoformat()):
                 day = schedule.following(day, at, zone, weekday)
             times.append(schedule.occurrence(day, at, zone))
         return min(times) if times else None
@@ -89,7 +89,7 @@ class ReportJobs:
         ran = 0
         for job in await self._jobs():
             day = self._latest(job, now)
-            if await reports.has_run(self.db, job.name, day.isoformat()):
+            if await report_store.has_run(self.db, job.name, day.isoformat()):
                 continue
             try:
                 ran += await self._run(job, day, now)
@@ -103,7 +103,7 @@ class ReportJobs:
         due = schedule.occurrence(day, at, preset.zone)
         if now - due > STALE:
             async with self.db.write() as tx:
-                await reports.claim_run(tx, job.name, day.isoformat(), now)
+                await report_store.claim_run(tx, job.name, day.isoformat(), now)
             log.warning("report %s for %s skipped: %s late", job.name, day, now - due)
             return 0
         late = (
@@ -118,11 +118,11 @@ class ReportJobs:
             view = View(self.db.heavy, now, preset.zone, job.area, summaries.scope_of(staff))
             outgoing.append((recipient, *await self._compose(job, view, preset, late)))
         async with self.db.write() as tx:
-            if not await reports.claim_run(tx, job.name, day.isoformat(), now):
+            if not await report_store.claim_run(tx, job.name, day.isoformat(), now):
                 return 0  # another instance, or a sweep that overlapped, has it
             for recipient, text, files in outgoing:
                 for filename, mime, data in files:
-                    attachment = await reports.add_attachment(tx, filename, mime, data, now)
+                    attachment = await report_store.add_attachment(tx, filename, mime, data, now)
                     await outbox_store.enqueue(
                         tx,
                         idem_key=message_keys.report_file(job.name, day, recipient, filename),
@@ -146,9 +146,9 @@ class ReportJobs:
 
     async def _recipients(self, job: Job) -> list[tuple[Recipient, Staff | None]]:
         found: list[tuple[Recipient, Staff | None]] = []
-        if await chats.chats_of_team(self.db, MANAGERS_TEAM):
+        if await chat_store.chats_of_team(self.db, MANAGERS_TEAM):
             found.append((Recipient.team(MANAGERS_TEAM), None))
-        for staff_id in await reports.subscribers(self.db, job.kind):
+        for staff_id in await report_store.subscribers(self.db, job.kind):
             staff = await staff_store.get_staff(self.db, staff_id)
             if staff is not None:
                 found.append((Recipient.staff(staff_id), staff))

@@ -285,7 +285,9 @@ class OutboxMessage:
     due_at: datetime
     attempts: int
     state: OutboxState
-    attachment_id: int | None = None  # a file sent with the text (storage.reports.get_attachment)
+    attachment_id: int | None = (
+        None  # a file sent with the text (storage.report_store.get_attachment)
+    )
 
     @property
     def to(self) -> Recipient:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.delivery import OutboxDelivery, RetryLater
 from bot.router import Router
 from reminders.clock import FakeClock
-from storage import chats, outbox_store, staff_store
+from storage import chat_store, outbox_store, staff_store
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.support.clock import local
@@ -80,7 +80,7 @@ class RecordingPlatform:
             raise RetryLater(1)
         self.sent.append(message.text)
         async with self.db.write() as tx:
-            await chats.record_sent(
+            await chat_store.record_sent(
                 tx, outbox_id=message.id, episode_id=None, transport=self.name,
                 chat_id=external_id, message_id=str(len(self.sent)), kind="direct",
                 now=self.clock.now(),

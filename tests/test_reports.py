@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from handlers import exports
 from reminders import schedule
-from storage import duty_store, outbox_store, reports, staff_store
+from storage import duty_store, outbox_store, report_store, staff_store
 from tests.support.clock import LONDON, local
 from tests.support.harness import Harness
 from tests.support.team import STAFF, child
@@ -105,7 +105,7 @@ async def test_a_restart_does_not_send_the_day_again(tmp_path):
     again = await open_harness(tmp_path, local("2026-11-09 10:00"))
     await again.until(local("2026-11-10 09:00"))
     assert daily_dates(again, "staff:tom") == ["2026-11-10 08:30"]
-    runs = await reports.runs_of(again.db, "daily:west-yorkshire")
+    runs = await report_store.runs_of(again.db, "daily:west-yorkshire")
     assert runs == ["2026-11-08", "2026-11-09", "2026-11-10"]
     await again.close()
 
@@ -178,7 +178,7 @@ async def test_a_manager_never_sees_another_teams_children(tmp_path):
 async def attachment_of(h: Harness, recipient: str, name_part: str) -> bytes:
     for message in await outbox_store.outbox_messages(h.db):
         if message.recipient == recipient and message.attachment_id and name_part in message.text:
-            found = await reports.get_attachment(h.db, message.attachment_id)
+            found = await report_store.get_attachment(h.db, message.attachment_id)
             assert found is not None
             return found.data
     raise AssertionError(f"no {name_part} attachment to {recipient}")

@@ -36,7 +36,7 @@ from handlers.commands import COMMANDS, HELP
 from handlers.context import Step
 from handlers.messages import NOT_ENROLLED
 from reminders.sweeper import Sweeper
-from storage import chats, child_store, episode_store, outbox_store, reports, staff_store
+from storage import chat_store, child_store, episode_store, outbox_store, report_store, staff_store
 from tests.support.clock import local
 from tests.support.fake_slack import FakeSlack, dm_of
 from tests.support.fake_telegram import FakeTelegram
@@ -351,7 +351,7 @@ async def test_an_unregistered_channel_is_told_it_is_not_set_up_until_a_manager_
     assert rig.fake.in_channel(ELM_CHANNEL) == [], "nothing said in the channel"
     await rig.command("tom", "/missing register elm", ELM_CHANNEL)
     await rig.reply_to(ELM_CHANNEL, "now the elm team chat")
-    assert await chats.team_of_chat(rig.db, "slack", ELM_CHANNEL) == "elm"
+    assert await chat_store.team_of_chat(rig.db, "slack", ELM_CHANNEL) == "elm"
 
 
 async def test_one_missing_command_carries_the_whole_vocabulary(rig):
@@ -446,7 +446,9 @@ def test_the_pacer_spaces_messages_into_one_channel():
 async def test_files_go_by_slack_s_three_step_upload(rig):
     now = rig.clock.now()
     async with rig.db.write() as tx:
-        attachment = await reports.add_attachment(tx, "episodes.png", "image/png", b"\x89PNG", now)
+        attachment = await report_store.add_attachment(
+            tx, "episodes.png", "image/png", b"\x89PNG", now
+        )
         await outbox_store.enqueue(
             tx, idem_key="chart:tom", recipient="staff:tom", text="Episodes per week [SUM-WEEKLY]",
             rule_id="SUM-WEEKLY", now=now, attachment_id=attachment,

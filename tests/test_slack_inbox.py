@@ -1,5 +1,5 @@
 """Slack slash commands survive a crash: stored before the ack, replayed at the next start,
-never carried out twice (bot/slack/inbox.py, storage/inbox.py), as Telegram's updates do
+never carried out twice (bot/slack/inbox.py, storage/inbox_store.py), as Telegram's updates do
 (tests/test_telegram_inbox.py)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from bot.router import Router
 from bot.slack.app import HttpListen, SlackPlatform
 from bot.slack.inbox import NOT_STORED, event_key
-from storage import episode_store, inbox
+from storage import episode_store, inbox_store
 from tests.support.clock import local
 from tests.support.harness import events_saying
 from tests.support.slack_rig import OAK_CHANNEL, SECRET, SlackRig
@@ -54,7 +54,7 @@ async def handled(rig: SlackRig, key: int) -> bool:
 
 async def all_handled(rig: SlackRig) -> None:
     for _ in range(200):
-        if not await inbox.unhandled(rig.db, "slack"):
+        if not await inbox_store.unhandled(rig.db, "slack"):
             return
         await asyncio.sleep(0.01)
     raise AssertionError("a stored Slack request was never marked handled")
@@ -65,7 +65,7 @@ async def test_a_command_acknowledged_but_not_handled_before_a_crash_is_handled_
     body = dict(parse_qsl(rig.command_body("sam", REPORT, OAK_CHANNEL)))
     # ... after it stored the command and acknowledged it (Slack never sends it again).
     key = event_key(body)
-    await inbox.store(rig.db, "slack", key, json.dumps({"command": body}), rig.clock.now())
+    await inbox_store.store(rig.db, "slack", key, json.dumps({"command": body}), rig.clock.now())
 
     await restart(rig)
     await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
@@ -79,7 +79,7 @@ async def test_a_command_carried_out_before_a_crash_is_not_carried_out_again(rig
     async def crash_before_the_mark(*args, **kwargs):
         crashed.set()
 
-    monkeypatch.setattr(inbox, "mark_handled", crash_before_the_mark)
+    monkeypatch.setattr(inbox_store, "mark_handled", crash_before_the_mark)
     await rig.command("sam", REPORT, OAK_CHANNEL)
     await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
     await asyncio.wait_for(crashed.wait(), 5)
@@ -98,7 +98,7 @@ async def test_a_command_that_cannot_be_stored_is_refused_at_once_and_nothing_is
     async def disk_full(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(inbox, "store", disk_full)
+    monkeypatch.setattr(inbox_store, "store", disk_full)
     status, answer = await rig.command("sam", REPORT, OAK_CHANNEL)
     assert status == 200 and NOT_STORED in answer
     monkeypatch.undo()
@@ -124,7 +124,7 @@ async def test_a_button_press_carried_out_before_a_crash_is_not_carried_out_agai
     async def crash_before_the_mark(*args, **kwargs):
         crashed.set()
 
-    monkeypatch.setattr(inbox, "mark_handled", crash_before_the_mark)
+    monkeypatch.setattr(inbox_store, "mark_handled", crash_before_the_mark)
     await rig.press("ooh1", alert, "I've got it")
     await rig.told("ooh1", "You have C-0042 Jay")
     await asyncio.wait_for(crashed.wait(), 5)
@@ -143,7 +143,9 @@ async def test_a_button_press_not_handled_before_a_crash_is_handled_after(rig):
     payload = rig.press_payload("ooh1", alert, "I've got it")
     action = payload["actions"][0]
     stored = {"press": payload, "action": action}
-    await inbox.store(rig.db, "slack", event_key(payload), json.dumps(stored), rig.clock.now())
+    await inbox_store.store(
+        rig.db, "slack", event_key(payload), json.dumps(stored), rig.clock.now()
+    )
 
     await restart(rig)
     await rig.fake.wait_for(lambda: alert.edits)

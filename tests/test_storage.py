@@ -11,7 +11,14 @@ import pytest
 
 from handlers import episodes
 from handlers.context import Services, Step
-from storage import child_store, episode_store, message_keys, outbox_store, staff_store
+from storage import (
+    child_store,
+    episode_store,
+    inbox_store,
+    message_keys,
+    outbox_store,
+    staff_store,
+)
 from storage.db import Database, migrate, migration_scripts
 from storage.message_keys import ClimbSend
 from storage.models import Concern, Recipient
@@ -459,10 +466,8 @@ async def test_a_handled_mark_keeps_an_update_whose_own_row_was_lost(tmp_path):
     as handled, so storing it again later does not make it look new (no replay)."""
     from datetime import UTC, datetime
 
-    from storage import inbox
-
     now = datetime(2026, 10, 23, 21, 10, tzinfo=UTC)
     async with Database(tmp_path / "g.db") as db:
-        await inbox.mark_handled(db, "telegram", [41, 42], now)
-        assert not await inbox.store(db, "telegram", 41, "{}", now)
-        assert await inbox.unhandled(db, "telegram") == []
+        await inbox_store.mark_handled(db, "telegram", [41, 42], now)
+        assert not await inbox_store.store(db, "telegram", 41, "{}", now)
+        assert await inbox_store.unhandled(db, "telegram") == []

@@ -10,7 +10,7 @@ import pytest
 
 from handlers import enrolment
 from handlers.messages import NOT_ENROLLED
-from storage import chats, child_store, episode_store, outbox_store, staff_store
+from storage import chat_store, child_store, episode_store, outbox_store, staff_store
 from tests.support.clock import local
 from tests.support.team import child
 from tests.support.telegram_rig import IDS, OAK_GROUP, TelegramRig
@@ -74,7 +74,7 @@ async def test_unregistered_group_is_told_it_is_not_set_up_until_a_manager_regis
         await rig.reply_to("sam", "Only an admin or a manager", chat_id=OAK_GROUP)
         rig.says("tom", "/register oak", chat_id=OAK_GROUP)
         await rig.reply_to("tom", "now the oak team chat", chat_id=OAK_GROUP)
-        assert await chats.team_of_chat(rig.db, "telegram", str(OAK_GROUP)) == "oak"
+        assert await chat_store.team_of_chat(rig.db, "telegram", str(OAK_GROUP)) == "oak"
     finally:
         await rig.stop()
 

@@ -1,5 +1,5 @@
 """Telegram updates survive a crash: stored before Telegram is told we have them, replayed
-after a restart, never carried out twice (bot/telegram/inbox.py, storage/inbox.py).
+after a restart, never carried out twice (bot/telegram/inbox.py, storage/inbox_store.py).
 
 The crash loop (tests/test_crash_loop.py) shows the same with real SIGKILLs; these pin each
 path in one process.
@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage import inbox
+from storage import inbox_store
 from tests.support.clock import local
 from tests.support.harness import events_saying
 from tests.support.telegram_rig import IDS, TelegramRig
@@ -43,7 +43,7 @@ async def report_then_crash_before_handled(rig: TelegramRig, monkeypatch) -> dic
     async def crash_first(*args, **kwargs):
         crashed.set()
 
-    monkeypatch.setattr(inbox, "mark_handled", crash_first)
+    monkeypatch.setattr(inbox_store, "mark_handled", crash_first)
     said = rig.says("sam", "/absent Jay 21:05 left after a row")
     await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
     await asyncio.wait_for(crashed.wait(), 5)
@@ -65,7 +65,9 @@ async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_after_re
     await rig.platform.stop()  # the process is gone ...
     said = rig.says("sam", "/absent Jay 21:05 left after a row")
     # ... after its poll stored the update and told Telegram (which then forgets it).
-    await inbox.store(rig.db, "telegram", said["update_id"], json.dumps(said), rig.clock.now())
+    await inbox_store.store(
+        rig.db, "telegram", said["update_id"], json.dumps(said), rig.clock.now()
+    )
     rig.fake._updates.clear()
 
     await rig.restart()
@@ -129,13 +131,13 @@ async def test_one_persons_slow_chat_holds_up_nobody_else_and_keeps_their_order(
 async def test_handled_updates_are_forgotten_after_a_day(rig):
     said = rig.says("sam", "/status")
     await handled_row(rig, said["update_id"])
-    assert await inbox.prune(rig.db, rig.clock.now() + timedelta(hours=23)) == 0
-    assert await inbox.prune(rig.db, rig.clock.now() + timedelta(hours=25)) == 1
+    assert await inbox_store.prune(rig.db, rig.clock.now() + timedelta(hours=23)) == 0
+    assert await inbox_store.prune(rig.db, rig.clock.now() + timedelta(hours=25)) == 1
     assert await inbox_row(rig, said["update_id"]) is None
 
 
 async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig, monkeypatch):
-    real_store = inbox.store_soon
+    real_store = inbox_store.store_soon
     failures = []
 
     async def locked_once(*args, **kwargs):
@@ -144,7 +146,7 @@ async def test_a_database_error_while_storing_an_update_is_retried_not_lost(rig,
             raise sqlite3.OperationalError("database is locked")
         return await real_store(*args, **kwargs)
 
-    monkeypatch.setattr(inbox, "store_soon", locked_once)
+    monkeypatch.setattr(inbox_store, "store_soon", locked_once)
     rig.says("sam", "/absent Jay 21:05 left after a row")
     await rig.reply_to("sam", "Recorded: C-0042 Jay absent")  # fetched again after a back-off
     assert failures and len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
@@ -168,7 +170,7 @@ async def test_a_replay_whose_note_cannot_be_sent_is_still_not_carried_out_again
 
 async def test_an_unreadable_stored_update_is_skipped_and_the_bot_starts(rig):
     await rig.platform.stop()
-    await inbox.store(rig.db, "telegram", 999, "{not json", rig.clock.now())
+    await inbox_store.store(rig.db, "telegram", 999, "{not json", rig.clock.now())
     await rig.restart()
     rig.says("sam", "/status")
     await rig.reply_to("sam", "No open episodes")

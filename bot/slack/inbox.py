@@ -19,7 +19,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.slack.sender import NAME
 from handlers.context import Services
 from handlers.messages import recorded_before_restart
-from storage import inbox
+from storage import inbox_store
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class DurableRequests:
         carer's report (as Telegram's updates are kept)."""
         key = event_key(body)
         try:
-            new = await inbox.store(
+            new = await inbox_store.store(
                 self.svc.db, NAME, key, json.dumps(stored), self.svc.clock.now()
             )
         except Exception as exc:  # noqa: BLE001 - the person is told to send it again
@@ -122,18 +122,18 @@ class DurableRequests:
     async def carry_out(self, key: int, stored: dict[str, Any], respond: Any) -> None:
         """Carry out a stored request; its writes mark it applied, so a replay never redoes it."""
         try:
-            with inbox.applying(NAME, key, self.svc.clock.now()):
+            with inbox_store.applying(NAME, key, self.svc.clock.now()):
                 await self.run(stored, respond)
         except asyncio.CancelledError:
             raise  # stopping, like a crash: replayed at the next start
         except Exception:
-            await inbox.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
+            await inbox_store.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
             raise  # logged by the job; not replayed again and again
-        await inbox.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
+        await inbox_store.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
 
     async def replay(self, dm: DirectMessage) -> None:
         """Requests stored but not handled when the bot last stopped, oldest first."""
-        for pending in await inbox.unhandled(self.svc.db, NAME):
+        for pending in await inbox_store.unhandled(self.svc.db, NAME):
             async with self.jobs.job("replayed request"):
                 stored = read_stored(pending.payload)
                 body = stored and (stored.get("command") or stored.get("press"))
@@ -148,6 +148,6 @@ class DurableRequests:
                     respond = AsyncRespond(response_url=body.get("response_url"))
                     await self.carry_out(pending.update_id, stored, respond)
                     continue
-                await inbox.mark_handled(
+                await inbox_store.mark_handled(
                     self.svc.db, NAME, [pending.update_id], self.svc.clock.now()
                 )

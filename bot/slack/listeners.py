@@ -29,7 +29,7 @@ from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply, taken_line
 from reminders.access import ACTIONS
 from reminders.formatting import short_time
-from storage import chats, staff_store
+from storage import chat_store, staff_store
 from storage.models import Button, Staff
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Listeners:
         """A team channel (registered or not), else the person's direct chat with the bot."""
         if not channel_id or channel_id.startswith("D") or channel_name == "directmessage":
             return Chat(NAME, user_id)
-        team = await chats.team_of_chat(self.svc.db, NAME, channel_id)
+        team = await chat_store.team_of_chat(self.svc.db, NAME, channel_id)
         return Chat(NAME, channel_id, True, team)
 
     async def _carry_out(self, stored: dict[str, Any], respond: Any) -> None:
@@ -161,7 +161,7 @@ class Listeners:
     async def _in_thread(
         self, channel: str, episode_id: int, text: str, reply: Reply, footer: str, respond: Any
     ) -> None:
-        root = await chats.thread_root(self.svc.db, episode_id, NAME, channel)
+        root = await chat_store.thread_root(self.svc.db, episode_id, NAME, channel)
         try:
             sent = await self.sender.post(
                 channel, text, reply.buttons, thread_ts=root, footer=footer, patient=True

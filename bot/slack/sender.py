@@ -22,7 +22,7 @@ from bot.router import Unreachable
 from bot.slack.blocks import Block, escape, message_parts, section
 from handlers.context import Services
 from reminders.formatting import PROFILE_HEADING
-from storage import chats, reports, staff_store
+from storage import chat_store, report_store, staff_store
 from storage.models import Button, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ class SlackSender:
         """Into the team's channel, in the episode's thread once there is one."""
         root = None
         if message.episode_id is not None:
-            root = await chats.thread_root(self.svc.db, message.episode_id, NAME, channel)
+            root = await chat_store.thread_root(self.svc.db, message.episode_id, NAME, channel)
         try:
             sent = await self._deliver(channel, message, root)
         except SlackApiError as exc:
@@ -237,7 +237,7 @@ class SlackSender:
         self, channel: str, message: OutboxMessage, thread_ts: str | None
     ) -> list[str]:
         assert message.attachment_id is not None
-        attachment = await reports.get_attachment(self.svc.db, message.attachment_id)
+        attachment = await report_store.get_attachment(self.svc.db, message.attachment_id)
         if attachment is None:
             raise PermanentDeliveryError("the attached file is no longer stored")
         sent: list[str] = []
@@ -279,7 +279,7 @@ class SlackSender:
     ) -> None:
         async with self.svc.db.write() as tx:
             for ts in sent:
-                await chats.record_sent(
+                await chat_store.record_sent(
                     tx,
                     outbox_id=message.id,
                     episode_id=message.episode_id,
@@ -294,7 +294,7 @@ class SlackSender:
         """A reply posted into a team channel belongs to the episode's thread and is redacted."""
         async with self.svc.db.write() as tx:
             for ts in sent:
-                await chats.record_sent(
+                await chat_store.record_sent(
                     tx,
                     outbox_id=None,
                     episode_id=episode_id,
@@ -310,7 +310,7 @@ class SlackSender:
         if message.episode_id is None:
             return
         closing = message.text
-        for copy in await chats.unredacted(self.svc.db, message.episode_id, NAME):
+        for copy in await chat_store.unredacted(self.svc.db, message.episode_id, NAME):
             try:
                 if copy.kind == "profile":
                     await self.pacer.wait(copy.chat_id)
@@ -330,4 +330,4 @@ class SlackSender:
                     await self._fail(exc, message)
                     raise
             async with self.svc.db.write() as tx:
-                await chats.mark_redacted(tx, copy.id, self.svc.clock.now())
+                await chat_store.mark_redacted(tx, copy.id, self.svc.clock.now())

@@ -33,7 +33,7 @@ from bot.telegram.inbox import DurableUpdateQueue, HandledMarks, PerPersonProces
 from bot.telegram.listeners import Listeners
 from bot.telegram.sender import NAME, PerChatRateLimiter, TelegramSender
 from handlers.context import Services
-from storage import inbox
+from storage import inbox_store
 from storage.models import OutboxMessage
 
 # PTB logs whole updates and request parameters at DEBUG (what carers typed about children);
@@ -90,7 +90,7 @@ class TelegramPlatform:
     async def start(self, webhook: dict[str, Any] | None = None) -> None:
         """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen."""
         await self.app.initialize()
-        await inbox.prune(self.svc.db, self.svc.clock.now())
+        await inbox_store.prune(self.svc.db, self.svc.clock.now())
         await self.app.start()
         # Left unhandled by a crash: handled first, before anything new is fetched.
         await self.queue.replay(self.app.bot, self._applied_before)

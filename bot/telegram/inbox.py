@@ -22,14 +22,14 @@ from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
 
 from reminders.clock import Clock
-from storage import inbox
+from storage import inbox_store
 from storage.db import Database, OnDisk
 
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT = 4096  # people's updates in flight at once; one person's run one at a time
 MARK_BATCH = 5000  # ids in one statement, 4 parameters each (SQLite allows 32,766)
-PRUNE_EVERY = timedelta(hours=1)  # handled ids are forgotten after a day (storage/inbox.py)
+PRUNE_EVERY = timedelta(hours=1)  # handled ids are forgotten after a day (storage/inbox_store.py)
 
 
 class DurableUpdateQueue(asyncio.Queue[object]):
@@ -49,7 +49,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         if isinstance(item, Update):
             payload = json.dumps(item.to_dict(), ensure_ascii=False)
             try:
-                stored, on_disk = await inbox.store_soon(
+                stored, on_disk = await inbox_store.store_soon(
                     self.db, self.transport, item.update_id, payload, self.clock.now()
                 )
                 if self.wait_for_disk:
@@ -71,7 +71,9 @@ class DurableUpdateQueue(asyncio.Queue[object]):
                 await on_disk
             except Exception:  # noqa: BLE001 - the batch it joined was lost: store it alone
                 try:
-                    await inbox.store(self.db, self.transport, update_id, payload, self.clock.now())
+                    await inbox_store.store(
+                        self.db, self.transport, update_id, payload, self.clock.now()
+                    )
                 except Exception as exc:
                     raise _not_stored(exc) from exc
             self._on_the_way.pop(0)
@@ -82,7 +84,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         command had already been carried out. Returns how many were queued."""
         updates: list[Update] = []
         skipped: list[int] = []
-        for pending in await inbox.unhandled(self.db, self.transport):
+        for pending in await inbox_store.unhandled(self.db, self.transport):
             if pending.payload is None:  # its command was carried out; only that was kept
                 skipped.append(pending.update_id)
                 continue
@@ -95,7 +97,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
             if pending.applied_at is not None:
                 applied[pending.update_id] = pending.applied_at
         if skipped:
-            await inbox.mark_handled(self.db, self.transport, skipped, self.clock.now())
+            await inbox_store.mark_handled(self.db, self.transport, skipped, self.clock.now())
         for update in updates:
             super().put_nowait(update)
         if updates:
@@ -137,10 +139,10 @@ class HandledMarks:
             batch, self._pending = self._pending[:MARK_BATCH], self._pending[MARK_BATCH:]
             now = self.clock.now()
             try:
-                await inbox.mark_handled(self.db, self.transport, batch, now)
+                await inbox_store.mark_handled(self.db, self.transport, batch, now)
                 if self._pruned_at is None or now - self._pruned_at > PRUNE_EVERY:
                     self._pruned_at = now
-                    await inbox.prune(self.db, now)
+                    await inbox_store.prune(self.db, now)
             except Exception:  # noqa: BLE001 - tried again with the next mark, and at stop
                 log.exception("could not mark %d telegram updates handled", len(batch))
                 self._pending[:0] = batch

@@ -23,7 +23,7 @@ from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, recorded_before_restart, taken_line
-from storage import chats, inbox, staff_store
+from storage import chat_store, inbox_store, staff_store
 from storage.models import Staff
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Listeners:
 
     async def dispatch(self, update: Update, staff: Staff | None, text: str, chat: Chat) -> Outcome:
         """The command, with its write marking this update applied in the same transaction."""
-        with inbox.applying(NAME, update.update_id, self.svc.clock.now()):
+        with inbox_store.applying(NAME, update.update_id, self.svc.clock.now()):
             return await self.dispatcher.handle(staff, text, chat)
 
     async def who(self, update: Update) -> Staff | None:
@@ -108,7 +108,7 @@ class Listeners:
         chat = update.effective_chat
         assert chat is not None
         is_group = chat.type != "private"
-        team = await chats.team_of_chat(self.svc.db, NAME, str(chat.id)) if is_group else None
+        team = await chat_store.team_of_chat(self.svc.db, NAME, str(chat.id)) if is_group else None
         return Chat(NAME, str(chat.id), is_group, team)
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -120,7 +120,7 @@ class Listeners:
         _, _, args = message.text.partition(" ")
         # /start enrols in a direct chat only; in a group it is an ordinary command
         way = route(command_name(message.text), args, staff, chat, enrol_in_groups=False)
-        with inbox.applying(NAME, update.update_id, self.svc.clock.now()):
+        with inbox_store.applying(NAME, update.update_id, self.svc.clock.now()):
             if way is Route.ENROL:
                 await self._start(message, staff)
                 return

@@ -23,7 +23,7 @@ from bot.telegram.keyboards import keyboard
 from handlers.context import Services
 from handlers.messages import Chat, Outcome, split_text
 from reminders.formatting import PROFILE_HEADING
-from storage import chats, reports, staff_store
+from storage import chat_store, report_store, staff_store
 from storage.models import OutboxMessage
 
 NAME = "telegram"
@@ -81,7 +81,7 @@ class TelegramSender:
     async def send_team(self, chat_id: str, message: OutboxMessage) -> None:
         root = None
         if message.episode_id is not None:
-            root = await chats.thread_root(self.svc.db, message.episode_id, NAME, chat_id)
+            root = await chat_store.thread_root(self.svc.db, message.episode_id, NAME, chat_id)
         sent = await self._send(int(chat_id), message, root)
         await self._record(message, chat_id, sent, "group")
 
@@ -116,7 +116,7 @@ class TelegramSender:
         self, chat_id: int, message: OutboxMessage, reply: ReplyParameters | None
     ) -> Message:
         assert message.attachment_id is not None
-        attachment = await reports.get_attachment(self.svc.db, message.attachment_id)
+        attachment = await report_store.get_attachment(self.svc.db, message.attachment_id)
         if attachment is None:
             raise PermanentDeliveryError("the attached file is no longer stored")
         upload = InputFile(attachment.data, filename=attachment.filename)
@@ -130,7 +130,7 @@ class TelegramSender:
         )
 
     async def _record(self, message: OutboxMessage, chat_id: str, sent: Message, kind: str) -> None:
-        await chats.record_sent(
+        await chat_store.record_sent(
             self.svc.db,
             outbox_id=message.id,
             episode_id=message.episode_id,
@@ -147,7 +147,7 @@ class TelegramSender:
             return
         now = self.svc.clock.now()
         closing = message.text
-        for copy in await chats.unredacted(self.svc.db, message.episode_id, NAME):
+        for copy in await chat_store.unredacted(self.svc.db, message.episode_id, NAME):
             try:
                 if copy.kind == "profile" and now - copy.sent_at < DELETE_WINDOW:
                     await self.bot.delete_message(int(copy.chat_id), int(copy.message_id))
@@ -162,7 +162,7 @@ class TelegramSender:
             except BadRequest:
                 pass  # already gone or too old to touch: nothing more the bot can do
             async with self.svc.db.write() as tx:
-                await chats.mark_redacted(tx, copy.id, now)
+                await chat_store.mark_redacted(tx, copy.id, now)
 
     # ---- replies to a command -----------------------------------------------------------
 
@@ -185,7 +185,7 @@ class TelegramSender:
             if chat.is_group:
                 # group copies are threaded per episode and closed when it is finalised
                 for episode_id in outcome.episode_ids[:1]:
-                    await chats.record_sent(
+                    await chat_store.record_sent(
                         self.svc.db,
                         outbox_id=None,
                         episode_id=episode_id,

@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from config.team import TeamFile
-from storage import chats, staff_store
+from storage import chat_store, staff_store
 from storage.db import Database, to_db_time
 from storage.models import Recipient, RecipientKind
 from tests.support.fake_telegram import Call, FakeTelegram
@@ -343,7 +343,7 @@ async def prepare_db(path: Path, children: list[Kid], people: dict[str, Person],
         async with db.write() as tx:
             for person in people.values():
                 await staff_store.bind_identity(tx, "telegram", str(person.uid), person.staff_id)
-            await chats.register_team_chat(tx, "telegram", str(GROUP), HOME, "tom", now)
+            await chat_store.register_team_chat(tx, "telegram", str(GROUP), HOME, "tom", now)
 
 
 # ---- what people type ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from bot.slack.app import HttpListen, SlackPlatform
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock
-from storage import chats, staff_store
+from storage import chat_store, staff_store
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
 from tests.support.fake_slack import (
@@ -72,7 +72,9 @@ async def enrol_on_slack(svc: Services, staff_ids: list[str], register: bool) ->
         for staff_id in staff_ids:
             await staff_store.bind_identity(tx, "slack", SLACK_IDS[staff_id], staff_id)
         if register:
-            await chats.register_team_chat(tx, "slack", OAK_CHANNEL, "oak", "tom", svc.clock.now())
+            await chat_store.register_team_chat(
+                tx, "slack", OAK_CHANNEL, "oak", "tom", svc.clock.now()
+            )
 
 
 def unreachable_handler(svc: Services):  # noqa: ANN201 - the outbox's on_undeliverable

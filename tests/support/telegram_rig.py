@@ -14,7 +14,7 @@ from bot.telegram.sender import PerChatRateLimiter
 from handlers.context import Services
 from reminders import escalation
 from reminders.clock import FakeClock
-from storage import staff_store
+from storage import chat_store, staff_store
 from storage.db import Database
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.team import seed_team, team_file, weekend_rota
@@ -61,9 +61,9 @@ class TelegramRig:
                 for staff_id, user_id in IDS.items():
                     await staff_store.bind_identity(tx, "telegram", str(user_id), staff_id)
             if register_group:
-                from storage import chats
-
-                await chats.register_team_chat(tx, "telegram", str(OAK_GROUP), "oak", "tom", now)
+                await chat_store.register_team_chat(
+                    tx, "telegram", str(OAK_GROUP), "oak", "tom", now
+                )
 
         def make_platform() -> TelegramPlatform:
             return TelegramPlatform(
