@@ -9,23 +9,51 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import read_report, report_modal
-from bot.slack.sender import NAME
+from bot.slack.inbox import Jobs
+from bot.slack.sender import NAME, SlackSender
 from handlers import guided_report
+from handlers.context import Services
+from handlers.dispatch import Dispatcher
 from handlers.guided_report import ReportField
 from handlers.messages import NOT_ENROLLED, Chat, Outcome
 from storage.models import Staff
 
-if TYPE_CHECKING:
-    from bot.slack.listeners import Listeners
-
 SUBMIT_WAIT = 2.0  # seconds a submitted form may take before it closes anyway (Slack allows 3)
 
 
+class FormHost(Protocol):
+    """What the form needs of the listeners that own it (bot/slack/listeners.py)."""
+
+    svc: Services
+    client: AsyncWebClient
+    sender: SlackSender
+    jobs: Jobs
+    dispatcher: Dispatcher
+    after: Callable[[], Awaitable[None]]
+
+    async def who(self, user_id: str) -> Staff | None: ...
+
+    async def chat(self, channel_id: str, channel_name: str | None, user_id: str) -> Chat: ...
+
+    async def answer(
+        self,
+        user_id: str,
+        staff: Staff | None,
+        chat: Chat,
+        outcome: Outcome,
+        respond: Any,
+        name: str,
+    ) -> None: ...
+
+
 class ReportForm:
-    def __init__(self, listeners: Listeners, submit_wait: float = SUBMIT_WAIT) -> None:
+    def __init__(self, listeners: FormHost, submit_wait: float = SUBMIT_WAIT) -> None:
         self.on = listeners
         self.svc = listeners.svc
         self.submit_wait = submit_wait
