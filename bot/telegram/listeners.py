@@ -18,7 +18,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.telegram.keyboards import keyboard, pressed_label
 from bot.telegram.sender import NAME, TEXT_LIMIT, TelegramSender
-from handlers import enrolment
+from handlers import chat_registration, enrolment
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.intake import Route, route
@@ -126,8 +126,7 @@ class Listeners:
                 return
             if way is Route.REGISTER:
                 team = " ".join(message.text.split()[1:])
-                outcome = await enrolment.register(self.svc, staff, chat, team, REGISTER_WHERE)
-                await message.reply_text(outcome.text)
+                await self._register(message, staff, chat, team)
                 return
         if way is Route.NOT_SET_UP:
             await message.reply_text(NOT_SET_UP)
@@ -136,6 +135,13 @@ class Listeners:
         outcome = await self.dispatch(update, staff, message.text, chat)
         await self.sender.reply(message, outcome, chat)
         await self.after()
+
+    async def _register(self, message: Message, staff: Staff | None, chat: Chat, team: str) -> None:
+        """Answered in the chat it was typed in (a stranger may not have a chat with the bot);
+        a confirmation's button with it."""
+        outcome = await chat_registration.register(self.svc, staff, chat, team, REGISTER_WHERE)
+        for reply in outcome.replies:
+            await message.reply_text(reply.text, reply_markup=keyboard(reply.buttons))
 
     async def _start(self, message: Message, staff: Staff | None) -> None:
         parts = (message.text or "").split(maxsplit=1)
@@ -160,6 +166,12 @@ class Listeners:
             await query.answer(NOT_ENROLLED, show_alert=True)
             return
         chat = await self.chat(update)
+        if command_name(query.data) == "register" and isinstance(query.message, Message):
+            # a confirmation's button: the same as typing it, answered in the chat
+            with inbox_store.applying(NAME, update.update_id, self.svc.clock.now()):
+                await query.answer()
+                await self._register(query.message, staff, chat, query.data.partition(" ")[2])
+            return
         outcome = await self.dispatch(update, staff, query.data, chat)
         message = query.message if isinstance(query.message, Message) else None
         # The answer pops up on the presser's screen; Telegram cuts it at 200 characters, so
