@@ -136,6 +136,7 @@ class Listeners:
             await self.sender.post(chat.chat_id, outcome.text, patient=True)
         except SlackApiError:
             await self._ephemeral(respond, f"{outcome.text}\n{CANT_POST}")
+        await self.after()  # a move or a replacement told the old chat and the admins
 
     async def answer(
         self,
