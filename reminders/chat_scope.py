@@ -148,7 +148,7 @@ def may_register(
         if removing:
             return Scope(True)
         areas = teams.areas.get(team) or frozenset(presets)
-        if areas and all(presets[a].admins_register_chats for a in areas if a in presets):
+        if areas and all(a in presets and presets[a].admins_register_chats for a in areas):
             return Scope(True)
         return Scope(
             False,

@@ -135,9 +135,14 @@ async def test_an_admin_sets_chats_up_but_registers_none_unless_the_preset_says_
         assert outcome.refused, team
         assert outcome.text.startswith("Admins set up chats but can't make one a team's chat")
     assert await chat_store.team_chats(org.db) == []
+    everywhere = dict(org.presets)
+    org.presets = everywhere | {
+        "jersey": everywhere["jersey"].model_copy(update={"admins_register_chats": True})
+    }
+    assert (await _as(org, "admin", "oak-house")).refused, "oak-house's children are not Jersey's"
     org.presets = {
         name: preset.model_copy(update={"admins_register_chats": True})
-        for name, preset in org.presets.items()
+        for name, preset in everywhere.items()
     }
     assert not (await _as(org, "admin", "oak-house")).refused
 
