@@ -120,3 +120,33 @@ async def test_slack_replaces_a_teams_channel_when_typed_confirm_and_tells_the_o
         assert await chat_store.chats_of_team(rig.db, "oak") == {"slack": [ELM_CHANNEL]}
     finally:
         await rig.stop()
+
+
+async def test_telegram_unregister_and_chats(tmp_path):
+    rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT, children=CHILDREN)
+    try:
+        rig.says("admin", "/chats", chat_id=OAK_GROUP)  # asked in a group: answered privately
+        listed = await rig.reply_to("admin", "Team chats (team, platform")
+        assert f"• oak: telegram {OAK_GROUP}, by Tom, Fri 23 Oct 21:10" in listed.params["text"]
+        rig.says("sam", "/unregister", chat_id=OAK_GROUP)
+        await rig.reply_to("sam", "You can't remove the oak chat", chat_id=OAK_GROUP)
+        rig.says("tom", "/unregister", chat_id=OAK_GROUP)
+        await rig.reply_to("tom", "This chat is no longer the oak team chat", chat_id=OAK_GROUP)
+        await rig.reply_to("admin", "Tom removed a telegram chat from the oak team")
+        assert await chat_store.team_chats(rig.db) == []
+    finally:
+        await rig.stop()
+
+
+async def test_slack_unregister_and_chats(tmp_path):
+    rig = await SlackRig.start(tmp_path / "w.db", FRIDAY_NIGHT, children=CHILDREN)
+    try:
+        await rig.command("tom", "/chats", OAK_CHANNEL)
+        listed = await rig.reply_to("tom", "Team chats (team, platform")
+        assert f"• oak: slack {OAK_CHANNEL}, by Tom, Fri 23 Oct 21:10" in listed.shown
+        await rig.command("tom", "/missing unregister", OAK_CHANNEL)
+        await rig.told("tom", "This chat is no longer the oak team chat")
+        await rig.reply_to("admin", "Tom removed a slack chat from the oak team")
+        assert await chat_store.team_chats(rig.db) == []
+    finally:
+        await rig.stop()
