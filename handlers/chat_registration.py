@@ -26,14 +26,19 @@ def _to_them(text: str) -> Outcome:
     return Outcome([Reply(text, private=True)])
 
 
+LISTED = 20  # team names a refusal lists; /chats has them all
+
+
 def _unknown(team: str, teams: Teams) -> str:
     close = teams.close_to(team)
     if close:
         return f"No team '{team}'. Did you mean {' or '.join(close)}?"
-    homes = sorted(
-        name for name, kind in teams.kinds.items() if kind is not chat_scope.TeamKind.TEAM
+    names = sorted(teams.kinds)
+    more = f" and {len(names) - LISTED} more (/chats lists them)" if len(names) > LISTED else ""
+    return (
+        f"No team '{team}'. The teams are the homes and teams on the staff list, out-of-hours "
+        f"and managers: {', '.join(names[:LISTED])}{more}."
     )
-    return f"No team '{team}'. The teams are the homes and teams on the staff list: {', '.join(homes)}."
 
 
 def _read(words: str) -> tuple[str, bool]:
