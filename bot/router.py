@@ -1,7 +1,8 @@
 """Routes an outbox message to the chat platforms that can reach its recipient.
 
 'staff:<id>' goes by direct message on every running platform where that person is
-enrolled; 'team:<name>' to the team's registered chats; 'redact' tells every platform to
+enrolled; 'team:<name>' to the team's registered chats; 'chat:<transport>:<id>' to that one
+chat (a team's old chat, told it no longer is one); 'redact' tells every platform to
 clear its chat copies of a finalised episode.
 """
 
@@ -59,6 +60,13 @@ class Router:
             for platform, chat_id in targets_team:
                 if not await chat_store.already_sent(self.db, message.id, platform.name, chat_id):
                     await platform.send_team(chat_id, message)
+        elif to.kind is RecipientKind.CHAT:
+            transport, _, chat_id = to.ident.partition(":")
+            chat_targets = [p for p in self.platforms if p.name == transport]
+            if not chat_targets:
+                raise Unreachable(f"{transport} is not running")
+            if not await chat_store.already_sent(self.db, message.id, transport, chat_id):
+                await chat_targets[0].send_team(chat_id, message)
         else:  # RecipientKind.REDACT
             for platform in self.platforms:
                 await platform.redact(message)

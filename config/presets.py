@@ -316,6 +316,9 @@ class Preset(Strict):
     reports: Reports = Reports()
     out_of_hours_return: OutOfHoursReturn | None = None  # RHI-EDT, where the area sets it
     director_letter: DirectorLetter | None = None  # DIR-LETTER, where the area sets it
+    # Admins set up chats, but a team chat shows children (alerts, /status): an admin may
+    # register one (/register) only where every area whose children it shows says so here.
+    admins_register_chats: bool = False
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}

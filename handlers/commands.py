@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import arguments as run
+from handlers import chat_registration
 from handlers.arguments import Typed
 from handlers.context import Step
-from handlers.enrolment import REGISTRARS
 from handlers.messages import Outcome
 from handlers.report_commands import READERS
 from reminders.access import ACTIONS
+from reminders.chat_scope import CHAT_LISTERS, REGISTRARS
 from storage.models import Role
 
 Handler = Callable[[Step, Typed], Awaitable[Outcome]]
@@ -31,7 +32,8 @@ ANYONE = "anyone"  # even before enrolling
 ENROLLED = "enrolled"  # anyone enrolled, about the children they can see
 DUTY_HOLDERS = "duty holders"  # the duty's owner, their manager, oversight (duty_commands)
 MANAGERS_VIEW = "readers"  # report_commands.READERS
-CHAT_REGISTRARS = "registrars"  # enrolment.REGISTRARS
+CHAT_REGISTRARS = "registrars"  # chat_scope.REGISTRARS (its scope rule decides which team)
+CHAT_LISTERS_GROUP = "chat listers"  # chat_scope.CHAT_LISTERS
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,11 @@ class Command:
     @property
     def roles(self) -> frozenset[Role]:
         """The roles `may` lets in (a duty's closer is decided per duty, so: everyone)."""
-        groups = {MANAGERS_VIEW: READERS, CHAT_REGISTRARS: REGISTRARS}
+        groups = {
+            MANAGERS_VIEW: READERS,
+            CHAT_REGISTRARS: REGISTRARS,
+            CHAT_LISTERS_GROUP: CHAT_LISTERS,
+        }
         return ACTIONS.get(self.may) or groups.get(self.may) or frozenset(Role)
 
 
@@ -185,8 +191,16 @@ COMMANDS: tuple[Command, ...] = (
     # Each transport answers these itself (enrolment, a team's chat); typed to the
     # dispatcher, /start shows the help and /register is not known.
     Command(
-        "register", "<team>", "Make this channel a team's channel (admin, manager)",
-        CHAT_REGISTRARS, None, in_help=False,
+        "register", "<team>", "Make this channel a team's channel (manager)",
+        CHAT_REGISTRARS, None, in_help=False, also=("<team> confirm",),
+    ),
+    Command(
+        "unregister", "", "This channel stops being a team's channel (manager, admin)",
+        CHAT_REGISTRARS, chat_registration.unregister,
+    ),
+    Command(
+        "chats", "", "Which chats receive which team's messages (admins, managers)",
+        CHAT_LISTERS_GROUP, chat_registration.chats,
     ),
     Command(
         "start", "<invite code>", "Enrol with your invite code", ANYONE, _help, in_help=False
@@ -216,6 +230,7 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {record}  (for the daily summary)
 {summary}   {chart}   {subscribe}   {unsubscribe}  (managers)
 {finalise}   (team manager)
+{chats}   {unregister}   team chats (managers)
 {ack}   I've got it: stops the escalation and tells the reporter
 {handover}   {escalate}   {disagree}
 {status}   {timeline}   {profile} (by direct message)   {help}

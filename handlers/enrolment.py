@@ -1,7 +1,8 @@
-"""Who may talk to the bot: one-time invite codes, and team chats registered by a manager.
+"""Who may talk to the bot: one-time invite codes.
 
-`start` (/start <code>) and `register` (/register <team>) are the flows every transport
-runs; each returns an Outcome whose replies the transport delivers in its own way.
+`start` (/start <code>) is the flow every transport runs; it returns an Outcome whose
+replies the transport delivers in its own way. Team chats (/register) are
+handlers/chat_registration.py's.
 """
 
 from __future__ import annotations
@@ -10,18 +11,15 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from handlers.chat_registration import register  # noqa: F401 - /register lives there now
 from handlers.context import Services
-from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply
+from handlers.messages import NOT_ENROLLED, Outcome, Reply
 from storage import chat_store, episode_store, staff_store
-from storage.models import Role, Staff
+from storage.models import Staff
 
 INVITE_LIFETIME = timedelta(hours=72)
 REFUSED = "That invite code can't be used. Ask your manager for a new one."
 ALREADY_ENROLLED = "You're enrolled. Send /help."
-# Roles that may register a team chat.
-REGISTRARS = frozenset(
-    {Role.ADMIN, Role.TEAM_MANAGER, Role.OUT_OF_HOURS_MANAGER, Role.HEAD_OF_SERVICE}
-)
 
 
 def _hash(code: str) -> str:
@@ -64,24 +62,6 @@ async def redeem(svc: Services, transport: str, external_id: str, code: str) -> 
     return await staff_store.get_staff(svc.db, staff_id)
 
 
-async def register_chat(
-    svc: Services, staff: Staff, transport: str, chat_id: str, team: str
-) -> str:
-    if staff.role not in REGISTRARS:
-        return "Only an admin or a manager can register a team chat."
-    team = team.strip().lower()
-    if not team:
-        return (
-            "Say which team: /register <team>, e.g. /register oak-house or /register out-of-hours"
-        )
-    async with svc.db.write() as tx:
-        await chat_store.register_team_chat(tx, transport, chat_id, team, staff.id, svc.clock.now())
-    return (
-        f"This chat is now the {team} team chat. Alerts for {team} come here, showing a child's "
-        "reference and first name only; profiles go by direct message."
-    )
-
-
 def welcome(staff: Staff) -> str:
     where = staff.home or staff.team or "the service"
     return (
@@ -102,22 +82,6 @@ async def start(
         refused.refused = True
         return refused
     return _to_them(welcome(enrolled))
-
-
-async def register(
-    svc: Services, staff: Staff | None, chat: Chat, team: str, where_to: str
-) -> Outcome:
-    """/register <team>, typed in `chat`. Not enrolled, or not in a team chat: a private
-    reply (`where_to` says where to send it instead, in the platform's words). Not allowed,
-    or no team named: refused. Registered: the answer is for everyone in the chat."""
-    if staff is None:
-        return _to_them(NOT_ENROLLED)
-    if not chat.is_group:
-        return _to_them(f"Send /register <team> {where_to}.")
-    answer = await register_chat(svc, staff, chat.transport, chat.chat_id, team)
-    if staff.role not in REGISTRARS or not team.strip():
-        return Outcome.refuse(answer)
-    return Outcome.say(answer)
 
 
 def _to_them(text: str) -> Outcome:

@@ -16,7 +16,7 @@ from storage.models import Staff
 
 class Route(StrEnum):
     ENROL = "enrol"  # /start <code>: handlers.enrolment.start
-    REGISTER = "register"  # /register <team>: handlers.enrolment.register
+    REGISTER = "register"  # /register <team> [confirm]: handlers.chat_registration.register
     NOT_SET_UP = "not_set_up"  # a group chat no team has registered
     GUIDED_REPORT = "guided_report"  # /absent alone: handlers.guided_report
     COMMAND = "command"  # handlers.dispatch.Dispatcher

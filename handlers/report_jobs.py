@@ -18,6 +18,7 @@ from config.presets import Preset
 from handlers import charts, summaries
 from handlers.summaries import View
 from reminders import schedule
+from reminders.chat_scope import MANAGERS_TEAM
 from reminders.clock import Clock
 from reminders.formatting import local_time
 from storage import chat_store, child_store, message_keys, outbox_store, report_store, staff_store
@@ -26,7 +27,6 @@ from storage.models import Recipient, Staff
 
 log = logging.getLogger(__name__)
 
-MANAGERS_TEAM = "managers"
 # A report missed by more than this (the bot was down) is skipped, not sent stale: the next
 # one is near and yesterday's numbers would only mislead.
 STALE = timedelta(hours=12)

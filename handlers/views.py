@@ -7,6 +7,7 @@ from datetime import datetime
 from handlers.context import Services
 from handlers.messages import Chat
 from reminders.access import can_see, caseload
+from reminders.chat_scope import SERVICE_TEAMS
 from reminders.formatting import duration, local_time
 from storage import episode_store, staff_store
 from storage.models import Child, Episode, EpisodeState, Staff
@@ -30,7 +31,6 @@ def _is_home_team(team: str) -> bool:
 
 
 STATUS_LINES = 40  # a phone screen or two; the rest by child or in the summary
-SERVICE_TEAMS = frozenset({"out-of-hours", "managers", "duty", "police", "missing"})
 
 
 def episode_line(svc: Services, child: Child, episode: Episode, now: datetime) -> str:

@@ -63,6 +63,39 @@ async def chats_of_team(r: Reader, team: str) -> dict[str, list[str]]:
     return result
 
 
+@dataclass(frozen=True)
+class TeamChat:
+    """A registered team chat: which team it receives, on which platform, who set it up."""
+
+    transport: str
+    chat_id: str
+    team: str
+    registered_by: str
+    registered_at: datetime
+
+
+async def team_chats(r: Reader) -> list[TeamChat]:
+    rows = await r.fetchall("SELECT * FROM team_chats ORDER BY team, transport, chat_id")
+    return [
+        TeamChat(
+            row["transport"],
+            row["chat_id"],
+            row["team"],
+            row["registered_by"],
+            from_db_time_set(row["registered_at"]),
+        )
+        for row in rows
+    ]
+
+
+async def unregister_team_chat(tx: Tx, transport: str, chat_id: str) -> bool:
+    """Remove a chat's registration; False if it had none."""
+    cursor = await tx.execute(
+        "DELETE FROM team_chats WHERE transport = ? AND chat_id = ?", (transport, chat_id)
+    )
+    return cursor.rowcount == 1
+
+
 # ---- sent messages ----------------------------------------------------------------
 
 

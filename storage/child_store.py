@@ -94,3 +94,13 @@ async def children_by_first_name(r: Reader, first_name: str) -> list[Child]:
         "SELECT * FROM children WHERE LOWER(first_name) = LOWER(?) ORDER BY ref", (first_name,)
     )
     return [child_from_row(row) for row in rows]
+
+
+async def home_links(r: Reader) -> list[tuple[str, str | None, str]]:
+    """(home, team manager id, area) for every home that has children: who may register a
+    home's chat, and whose preset says whether an admin may."""
+    rows = await r.fetchall(
+        "SELECT DISTINCT home, team_manager_id, area FROM children WHERE home IS NOT NULL"
+        " ORDER BY home"
+    )
+    return [(row["home"], row["team_manager_id"], row["area"]) for row in rows]

@@ -151,3 +151,13 @@ def report_file(job: str, day: date, to: Recipient, filename: str) -> MessageKey
 
 def chart(staff_id: str, stamp: str) -> MessageKey:
     return MessageKey(f"chart:{staff_id}:{stamp}")
+
+
+# ---- team chats -----------------------------------------------------------------------------
+
+
+def chat_notice(
+    action: str, transport: str, chat_id: str, at: datetime, to: Recipient
+) -> MessageKey:
+    """A chat registered, moved, replaced or removed: told to its old chat and the admins."""
+    return MessageKey(f"chat:{action}:{transport}:{chat_id}:{to_db_time(at)}:{to}")

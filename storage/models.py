@@ -74,6 +74,7 @@ class RecipientKind(StrEnum):
     STAFF = "staff"  # a person, by direct message wherever they are enrolled
     TEAM = "team"  # a team's registered group chats
     REDACT = "redact"  # nobody: every platform clears its chat copies of a finalised episode
+    CHAT = "chat"  # one group chat on one platform, registered or not ('<transport>:<chat id>')
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,11 @@ class Recipient:
     @classmethod
     def redact(cls) -> Recipient:
         return cls(RecipientKind.REDACT)
+
+    @classmethod
+    def chat(cls, transport: str, chat_id: str) -> Recipient:
+        """A chat by its platform's id: a team's old chat told it no longer is one."""
+        return cls(RecipientKind.CHAT, f"{transport}:{chat_id}")
 
     @property
     def stored(self) -> str:

@@ -10,6 +10,7 @@ import pytest
 from handlers.commands import (
     ANYONE,
     BY_NAME,
+    CHAT_LISTERS_GROUP,
     CHAT_REGISTRARS,
     COMMANDS,
     DUTY_HOLDERS,
@@ -76,7 +77,7 @@ def test_help_shows_every_command_meant_for_it_once():
 
 
 def test_every_command_says_who_may_use_it():
-    groups = {ANYONE, ENROLLED, DUTY_HOLDERS, MANAGERS_VIEW, CHAT_REGISTRARS}
+    groups = {ANYONE, ENROLLED, DUTY_HOLDERS, MANAGERS_VIEW, CHAT_REGISTRARS, CHAT_LISTERS_GROUP}
     for command in COMMANDS:
         assert command.may in ACTIONS or command.may in groups, command.name
         assert command.roles, command.name

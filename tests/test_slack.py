@@ -343,15 +343,23 @@ async def test_enrolment_by_direct_message(tmp_path):
         await rig.stop()
 
 
-async def test_an_unregistered_channel_is_told_it_is_not_set_up_until_a_manager_registers_it(rig):
-    await rig.command("sam", "/status", ELM_CHANNEL)
-    await rig.told("sam", "isn't set up in this channel")
-    await rig.command("sam", "/register elm", ELM_CHANNEL)
-    await rig.told("sam", "Only an admin or a manager")
-    assert rig.fake.in_channel(ELM_CHANNEL) == [], "nothing said in the channel"
-    await rig.command("tom", "/missing register elm", ELM_CHANNEL)
-    await rig.reply_to(ELM_CHANNEL, "now the elm team chat")
-    assert await chat_store.team_of_chat(rig.db, "slack", ELM_CHANNEL) == "elm"
+async def test_an_unregistered_channel_is_told_it_is_not_set_up_until_a_manager_registers_it(
+    tmp_path,
+):
+    # elm is a home (Mia lives there, Tom is her team manager): registration checks both
+    mia = child(ref="C-0051", first_name="Mia", home="elm")
+    rig = await SlackRig.start(tmp_path / "w.db", FRIDAY_NIGHT, children=[child(), mia])
+    try:
+        await rig.command("sam", "/status", ELM_CHANNEL)
+        await rig.told("sam", "isn't set up in this channel")
+        await rig.command("sam", "/register elm", ELM_CHANNEL)
+        await rig.told("sam", "Only an admin or a manager")
+        assert rig.fake.in_channel(ELM_CHANNEL) == [], "nothing said in the channel"
+        await rig.command("tom", "/missing register elm", ELM_CHANNEL)
+        await rig.reply_to(ELM_CHANNEL, "now the elm team chat")
+        assert await chat_store.team_of_chat(rig.db, "slack", ELM_CHANNEL) == "elm"
+    finally:
+        await rig.stop()
 
 
 async def test_one_missing_command_carries_the_whole_vocabulary(rig):

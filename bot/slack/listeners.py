@@ -21,7 +21,7 @@ from bot.slack.form import SUBMIT_WAIT, ReportForm
 from bot.slack.inbox import DurableRequests, Jobs
 from bot.slack.interactions import Presses, Remembered, command_words, unescape
 from bot.slack.sender import NAME, SlackSender, error_code
-from handlers import duty_commands, enrolment, views
+from handlers import chat_registration, duty_commands, enrolment, views
 from handlers.commands import HELP
 from handlers.context import Services, Step
 from handlers.dispatch import Dispatcher
@@ -121,17 +121,22 @@ class Listeners:
     async def _register(
         self, user_id: str, staff: Staff | None, chat: Chat, team: str, respond: Any
     ) -> None:
-        outcome = await enrolment.register(self.svc, staff, chat, team, REGISTER_WHERE)
+        outcome = await chat_registration.register(self.svc, staff, chat, team, REGISTER_WHERE)
         if any(reply.private for reply in outcome.replies):
             await self.sender.dm(user_id, outcome.text)
             return
-        if outcome.refused:
-            await self._ephemeral(respond, outcome.text)
+        if outcome.refused:  # refused, or asked to confirm: for the person alone
+            buttons = tuple(b for reply in outcome.replies for b in reply.buttons)
+            if respond is None:
+                await self.sender.dm(user_id, outcome.text, buttons)
+            else:
+                await self._ephemeral(respond, outcome.text, buttons)
             return
         try:  # said in the channel, which also proves the bot can post there
             await self.sender.post(chat.chat_id, outcome.text, patient=True)
         except SlackApiError:
             await self._ephemeral(respond, f"{outcome.text}\n{CANT_POST}")
+        await self.after()  # a move or a replacement told the old chat and the admins
 
     async def answer(
         self,
@@ -202,6 +207,10 @@ class Listeners:
         channel_id = str(channel.get("id") or container.get("channel_id") or "")
         staff = await self.who(user_id)
         chat = await self.chat(channel_id, channel.get("name"), user_id)
+        name, words = command_words(command.partition(" ")[0], command.partition(" ")[2])
+        if name == "register" and staff is not None:  # a confirmation's button
+            await self._register(user_id, staff, chat, words, respond)
+            return
         if staff is None or (chat.is_group and chat.team is None):
             await self._tell(body, respond, user_id, Reply(NOT_SET_UP if staff else NOT_ENROLLED))
             return

@@ -18,7 +18,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.telegram.keyboards import keyboard, pressed_label
 from bot.telegram.sender import NAME, TEXT_LIMIT, TelegramSender
-from handlers import enrolment
+from handlers import chat_registration, enrolment
 from handlers.context import Services
 from handlers.dispatch import Dispatcher
 from handlers.intake import Route, route
@@ -120,14 +120,13 @@ class Listeners:
         _, _, args = message.text.partition(" ")
         # /start enrols in a direct chat only; in a group it is an ordinary command
         way = route(command_name(message.text), args, staff, chat, enrol_in_groups=False)
+        if way is Route.REGISTER:
+            team = " ".join(message.text.split()[1:])
+            await self._register(update.update_id, message, staff, chat, team)
+            return
         with inbox_store.applying(NAME, update.update_id, self.svc.clock.now()):
             if way is Route.ENROL:
                 await self._start(message, staff)
-                return
-            if way is Route.REGISTER:
-                team = " ".join(message.text.split()[1:])
-                outcome = await enrolment.register(self.svc, staff, chat, team, REGISTER_WHERE)
-                await message.reply_text(outcome.text)
                 return
         if way is Route.NOT_SET_UP:
             await message.reply_text(NOT_SET_UP)
@@ -136,6 +135,17 @@ class Listeners:
         outcome = await self.dispatch(update, staff, message.text, chat)
         await self.sender.reply(message, outcome, chat)
         await self.after()
+
+    async def _register(
+        self, update_id: int, message: Message, staff: Staff | None, chat: Chat, team: str
+    ) -> None:
+        """Answered in the chat it was typed in (a stranger may not have a chat with the bot);
+        a confirmation's button with it."""
+        with inbox_store.applying(NAME, update_id, self.svc.clock.now()):
+            outcome = await chat_registration.register(self.svc, staff, chat, team, REGISTER_WHERE)
+        for reply in outcome.replies:
+            await message.reply_text(reply.text, reply_markup=keyboard(reply.buttons))
+        await self.after()  # a move or a replacement told the old chat and the admins
 
     async def _start(self, message: Message, staff: Staff | None) -> None:
         parts = (message.text or "").split(maxsplit=1)
@@ -160,6 +170,12 @@ class Listeners:
             await query.answer(NOT_ENROLLED, show_alert=True)
             return
         chat = await self.chat(update)
+        if command_name(query.data) == "register" and isinstance(query.message, Message):
+            # a confirmation's button: the same as typing it, answered in the chat
+            await query.answer()
+            words = query.data.partition(" ")[2]
+            await self._register(update.update_id, query.message, staff, chat, words)
+            return
         outcome = await self.dispatch(update, staff, query.data, chat)
         message = query.message if isinstance(query.message, Message) else None
         # The answer pops up on the presser's screen; Telegram cuts it at 200 characters, so
