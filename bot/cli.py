@@ -66,8 +66,11 @@ async def cmd_import(args: argparse.Namespace) -> int:
     db = await _open(settings)
     try:
         staff, children = await import_team(
-            db, team, default_area=args.area or settings.default_area
+            db, team, default_area=args.area or settings.default_area, source_file=args.file.name
         )
+    except ValueError as exc:  # a rota row naming nobody: nothing was imported
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         await db.close()
     print(f"Imported {staff} staff and {children} children into {settings.db}")

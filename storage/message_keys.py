@@ -151,3 +151,11 @@ def report_file(job: str, day: date, to: Recipient, filename: str) -> MessageKey
 
 def chart(staff_id: str, stamp: str) -> MessageKey:
     return MessageKey(f"chart:{staff_id}:{stamp}")
+
+
+# ---- the rota -----------------------------------------------------------------------------
+
+
+def rota_notice(audit_id: int, staff_id: str) -> MessageKey:
+    """A person told of a rota change that moved them (one audit entry, one message each)."""
+    return MessageKey(f"rota:{audit_id}:{staff_id}")
