@@ -232,6 +232,17 @@ async def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_rota(args: argparse.Namespace) -> int:
+    from bot import rota_cli
+
+    settings = _settings(args)
+    db = await _open(settings)
+    try:
+        return await rota_cli.run(args, db, settings)
+    finally:
+        await db.close()
+
+
 async def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import StartupError, run_forever
 
@@ -309,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backup)
     p = with_db(sub.add_parser("check", help="integrity check and schema version"))
     p.set_defaults(func=cmd_check)
+    from bot import rota_cli
+
+    rota_cli.add_parser(sub, with_db)
+    sub.choices["rota"].set_defaults(func=cmd_rota)
     p = with_db(sub.add_parser("run", help="run the live bot (Telegram and/or Slack)"))
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")

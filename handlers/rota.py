@@ -133,11 +133,13 @@ async def apply_import(
     actor: str | None = None,
     source: str = "import",
     remove_missing: bool = True,
+    window: tuple[datetime, datetime] | None = None,
 ) -> ImportResult:
     """Write a file's shifts: the same shift twice is one; a changed file updates in place.
 
     `remove_missing`: shifts an earlier import of the same file had that this one does not
-    are removed (a full file). Runs inside the caller's transaction: a later failure undoes it.
+    are removed (a full file; a calendar's only within the `window` it was read for).
+    Runs inside the caller's transaction: a later failure undoes it.
     """
     result = ImportResult()
     existing = {s.import_key: s for s in await rota_store.shifts_from_file(tx, source_file)}
@@ -185,6 +187,8 @@ async def apply_import(
     if remove_missing:
         for key, old in existing.items():
             if key in seen:
+                continue
+            if window is not None and not (old.starts_at < window[1] and old.ends_at > window[0]):
                 continue
             await rota_store.remove_shift(tx, old.id)
             audit_id = await rota_store.audit(

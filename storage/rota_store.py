@@ -196,6 +196,18 @@ async def on_rota(r: Reader, role: str, at: datetime) -> list[str]:
     return list(dict.fromkeys(row["staff_id"] for row in rows if row["precedence"] == top))
 
 
+async def staff_emails(r: Reader) -> dict[str, str]:
+    """Lower-cased e-mail -> staff id, for matching calendar attendees; empty while the
+    staff table has no email column (it comes with the staff lifecycle's migration)."""
+    columns = {row["name"] for row in await r.fetchall("PRAGMA table_info(staff)")}
+    if "email" not in columns:
+        return {}
+    rows = await r.fetchall(
+        "SELECT id, email FROM staff WHERE email IS NOT NULL AND email != '' AND active = 1"
+    )
+    return {str(row["email"]).strip().lower(): row["id"] for row in rows}
+
+
 # ---- the audit trail --------------------------------------------------------------------
 
 
