@@ -159,3 +159,13 @@ def chart(staff_id: str, stamp: str) -> MessageKey:
 def rota_notice(audit_id: int, staff_id: str) -> MessageKey:
     """A person told of a rota change that moved them (one audit entry, one message each)."""
     return MessageKey(f"rota:{audit_id}:{staff_id}")
+
+
+def rota_put_on(shift_id: int, staff_id: str) -> MessageKey:
+    """A person told a manager has put them on the rota."""
+    return MessageKey(f"rota:on:{shift_id}:{staff_id}")
+
+
+def rota_swap(swap_id: int, what: str) -> MessageKey:
+    """A swap asked of a colleague ('ask'), and its answer to the asker ('answer')."""
+    return MessageKey(f"rota:swap:{swap_id}:{what}")

@@ -208,6 +208,51 @@ async def staff_emails(r: Reader) -> dict[str, str]:
     return {str(row["email"]).strip().lower(): row["id"] for row in rows}
 
 
+# ---- swaps waiting for an answer ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SwapRequest:
+    id: int
+    role: str
+    asked_by: str
+    asked_of: str
+    day: str  # local ISO date
+    their_day: str | None
+    asked_at: datetime
+    state: str
+
+
+async def ask_swap(
+    tx: Tx, role: str, asked_by: str, asked_of: str, day: str, their_day: str | None,
+    now: datetime,
+) -> int:  # fmt: skip
+    return await tx.insert(
+        "INSERT INTO rota_swaps (role, asked_by, asked_of, day, their_day, asked_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (role, asked_by, asked_of, day, their_day, to_db_time(now)),
+    )
+
+
+async def get_swap(r: Reader, swap_id: int) -> SwapRequest | None:
+    row = await r.fetchone("SELECT * FROM rota_swaps WHERE id = ?", (swap_id,))
+    if row is None:
+        return None
+    return SwapRequest(
+        row["id"], row["role"], row["asked_by"], row["asked_of"], row["day"], row["their_day"],
+        from_db_time_set(row["asked_at"]), row["state"],
+    )  # fmt: skip
+
+
+async def answer_swap(tx: Tx, swap_id: int, state: str, now: datetime) -> bool:
+    """True if this answer is the first (a second press, or a typed repeat, changes nothing)."""
+    cursor = await tx.execute(
+        "UPDATE rota_swaps SET state = ?, answered_at = ? WHERE id = ? AND state = 'asked'",
+        (state, to_db_time(now), swap_id),
+    )
+    return cursor.rowcount == 1
+
+
 # ---- the audit trail --------------------------------------------------------------------
 
 

@@ -43,3 +43,16 @@ CREATE TABLE rota_audit (
     note        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX rota_audit_at ON rota_audit(at);
+
+-- A swap asked for and waiting for the colleague's yes (a button and its typed command).
+CREATE TABLE rota_swaps (
+    id          INTEGER PRIMARY KEY,
+    role        TEXT NOT NULL,
+    asked_by    TEXT NOT NULL REFERENCES staff(id),
+    asked_of    TEXT NOT NULL REFERENCES staff(id),
+    day         TEXT NOT NULL,        -- the asker's local date they give away
+    their_day   TEXT,                 -- the colleague's local date they take in return, if any
+    asked_at    TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'asked',   -- asked | accepted | declined
+    answered_at TEXT
+);
