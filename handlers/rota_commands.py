@@ -8,7 +8,7 @@ return if you name it); they confirm with a button or the same words typed.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers import rota, rota_gaps
@@ -82,7 +82,8 @@ async def show(step: Step, typed: Typed) -> Outcome:
         end = _midnight(day + timedelta(days=1), zone)
         heading = f"Rota for {day:%a %d %b}"
     else:
-        start, end = step.now, step.now + WEEK
+        start = step.now
+        end = (step.now.astimezone(zone) + WEEK).astimezone(UTC)  # the same wall time
         heading = f"Rota now ({local_time(step.now, zone)}) and the next 7 days"
     db = step.svc.db
     presets = await rota_gaps.areas_presets(db, step.svc.presets)
