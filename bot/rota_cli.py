@@ -53,6 +53,8 @@ async def run(args: argparse.Namespace, db: Database, settings: Settings) -> int
             return 0
         if args.rota_command == "import":
             return await _import(args, db, zone, now)
+        if args.rota_command == "ical":
+            return await _ical(args, db, now)
     except (rota.RotaError, ValueError) as exc:
         return _err(str(exc))
     raise AssertionError(args.rota_command)
@@ -158,6 +160,19 @@ async def _import(args: argparse.Namespace, db: Database, zone: ZoneInfo, now: d
     return 0
 
 
+async def _ical(args: argparse.Namespace, db: Database, now: datetime) -> int:
+    from handlers import rota_calendar
+
+    staff = await staff_store.get_staff(db, args.staff)
+    if staff is None:
+        return _err(f"no staff '{args.staff}'. `whereabouts list staff` shows them.")
+    data, shifts, duties = await rota_calendar.person_calendar(db, staff, now)
+    out: Path = args.out or Path(f"whereabouts-{staff.id}.ics")
+    out.write_bytes(data)
+    print(f"Wrote {out}: {shifts} shifts and {duties} open duties of {staff.name}.")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], with_db: object) -> None:
     """The `rota` command and its subcommands."""
     assert callable(with_db)
@@ -187,3 +202,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], with_db
     q.add_argument(
         "--allow-unmatched", action="store_true", help="import the rest; list what matched nobody"
     )
+    q = with_db(rsub.add_parser("ical", help="a person's shifts and open duties as .ics"))
+    q.add_argument("--staff", required=True, help="staff id")
+    q.add_argument("--out", type=Path, help="the file (default: whereabouts-<id>.ics)")

@@ -194,6 +194,10 @@ COMMANDS: tuple[Command, ...] = (
         "swap", "<role> <day> <staff id> [their day]", "Swap a day of the rota with a colleague",
         ENROLLED, rota_commands.swap, also=("accept <n>", "decline <n>"),
     ),
+    Command(
+        "myshifts", "", "Your shifts and duties as a calendar file, by direct message",
+        ENROLLED, rota_commands.myshifts,
+    ),
     Command("help", "", "The Whereabouts commands", ENROLLED, _help),
     # Each transport answers these itself (enrolment, a team's chat); typed to the
     # dispatcher, /start shows the help and /register is not known.
@@ -231,7 +235,7 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {finalise}   (team manager)
 {ack}   I've got it: stops the escalation and tells the reporter
 {handover}   {escalate}   {disagree}
-{rota}   {cover}
+{rota}   {cover}   {myshifts}  (a calendar file, by direct message)
 {swap}   {swap accept}   {swap decline}  (the colleague's answer)
 {status}   {timeline}   {profile} (by direct message)   {help}
 Times: 21:10, now, 20 min ago, 2h ago, yesterday 23:15, Fri 21:10, 2026-10-23 21:10"""

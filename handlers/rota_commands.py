@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers import rota, rota_gaps
+from handlers import rota, rota_calendar, rota_gaps
 from handlers.arguments import Typed
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal
@@ -312,3 +312,10 @@ async def _answer(step: Step, args: list[str]) -> Outcome:
             f"{date.fromisoformat(request.day):%a %d %b}. {asker_name} was told."
         )
     return Outcome.say(f"Swap {swap_id} declined; {asker_name} was told.")
+
+
+# ---- /myshifts --------------------------------------------------------------------------
+
+
+async def myshifts(step: Step, typed: Typed) -> Outcome:
+    return await rota_calendar.myshifts(step)

@@ -169,3 +169,8 @@ def rota_put_on(shift_id: int, staff_id: str) -> MessageKey:
 def rota_swap(swap_id: int, what: str) -> MessageKey:
     """A swap asked of a colleague ('ask'), and its answer to the asker ('answer')."""
     return MessageKey(f"rota:swap:{swap_id}:{what}")
+
+
+def myshifts(staff_id: str, stamp: str) -> MessageKey:
+    """A person's calendar file of their shifts and duties (/myshifts)."""
+    return MessageKey(f"myshifts:{staff_id}:{stamp}")

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import icalendar
 import pytest
 
 from storage import rota_store
@@ -143,3 +144,51 @@ async def test_an_absence_during_a_cover_alerts_the_cover_not_the_scheduled_pers
     await h.say("sam", "/absent Jay 21:50 left after a row")
     assert h.to("staff:ooh2", "ABS-OOH")
     assert not h.to("staff:ooh1", "ABS-OOH")
+
+
+async def _calendar_sent_to(h: Harness, staff_id: str) -> icalendar.Calendar:
+    row = await h.db.fetchone(
+        "SELECT a.filename, a.mime, a.data FROM outbox o JOIN attachments a"
+        " ON a.id = o.attachment_id WHERE o.recipient = ? ORDER BY o.id DESC LIMIT 1",
+        (f"staff:{staff_id}",),
+    )
+    assert row is not None and row["mime"] == "text/calendar"
+    assert row["filename"].endswith(".ics")
+    return icalendar.Calendar.from_ical(bytes(row["data"]))
+
+
+def _events(cal: icalendar.Calendar) -> list[tuple[str, datetime, datetime]]:
+    return [(str(e["SUMMARY"]), e["DTSTART"].dt, e["DTEND"].dt) for e in cal.walk("VEVENT")]
+
+
+async def test_myshifts_sends_what_the_person_really_holds_and_their_duties(h: Harness) -> None:
+    await h.say("ooh2", "/cover ooh sat 20:00 sun 08:00")
+    await h.until(local("2026-10-24 21:00"))
+    await h.say("sam", "/absent Jay 20:50 left after a row")
+    await h.say("ooh1", "/ack Jay")
+    reply = await h.say("ooh1", "/myshifts")
+    assert "on its way by direct message" in reply
+    shifts = [e for e in _events(await _calendar_sent_to(h, "ooh1")) if e[0].startswith("On rota")]
+    # Saturday night is split by Ola's cover: Olu holds 17:00-20:00 and 08:00-09:00.
+    assert [(s, a.astimezone(UTC), b.astimezone(UTC)) for s, a, b in shifts] == [
+        ("On rota: out of hours", local("2026-10-23 17:00"), local("2026-10-24 09:00")),
+        ("On rota: out of hours", local("2026-10-24 17:00"), local("2026-10-24 20:00")),
+        ("On rota: out of hours", datetime(2026, 10, 25, 8, tzinfo=UTC),
+         datetime(2026, 10, 25, 9, tzinfo=UTC)),
+    ]  # fmt: skip
+    ola = _events(await _calendar_sent_to(h, "ooh2")) if await h.say("ooh2", "/myshifts") else []
+    assert (
+        "On rota: out of hours",
+        local("2026-10-24 20:00"),
+        datetime(2026, 10, 25, 8, tzinfo=UTC),
+    ) in [(s, a.astimezone(UTC), b.astimezone(UTC)) for s, a, b in ola]
+
+
+async def test_myshifts_carries_open_duties_by_reference_and_first_name(h: Harness) -> None:
+    await h.say("sam", "/absent Jay 11:50 left after a row")
+    await h.say("sam", "/police Jay ref P123 grade medium")
+    owners = await h.db.fetchall("SELECT DISTINCT owner_id FROM duties WHERE state = 'open'")
+    owner = next(r["owner_id"] for r in owners if r["owner_id"])
+    await h.say(owner, "/myshifts")
+    duties = [e for e in _events(await _calendar_sent_to(h, owner)) if e[0].startswith("Due")]
+    assert duties and all("C-0042 Jay" in summary for summary, _, _ in duties)

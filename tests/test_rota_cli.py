@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.cli import main
+from tests.support.clock import LONDON
 from tests.support.team import STAFF
 
 # An Outlook export: its own "GMT Standard Time" zone, a daily series with one date taken
@@ -187,3 +189,20 @@ def test_add_a_cover_then_remove_it(db, capsys):
     assert main(["rota", "remove", "999", "--db", db]) == 2
     assert main(["rota", "add", "ooh", "ooh2", end, start, "--db", db]) == 2
     assert "end after it starts" in capsys.readouterr().err
+
+
+def test_ical_writes_a_persons_shifts(db, tmp_path, capsys):
+    import icalendar
+
+    # The command line's clock is the real one: a shift starting tomorrow.
+    tomorrow = date.today() + timedelta(days=1)
+    start, end = f"{tomorrow}T17:00", f"{tomorrow + timedelta(days=1)}T09:00"
+    assert main(["rota", "add", "ooh", "ooh1", start, end, "--db", db]) == 0
+    out = tmp_path / "olu.ics"
+    assert main(["rota", "ical", "--staff", "ooh1", "--out", str(out), "--db", db]) == 0
+    assert "1 shifts and 0 open duties of Olu" in capsys.readouterr().out
+    cal = icalendar.Calendar.from_ical(out.read_bytes())
+    [event] = cal.walk("VEVENT")
+    assert str(event["SUMMARY"]) == "On rota: out of hours"
+    assert event["DTSTART"].dt == datetime.fromisoformat(start).replace(tzinfo=LONDON)
+    assert main(["rota", "ical", "--staff", "nobody", "--db", db]) == 2
