@@ -181,6 +181,7 @@ async def cmd_console(args: argparse.Namespace) -> int:
     from config.team import load_team_file
     from handlers.context import Services
     from handlers.report_jobs import ReportJobs
+    from handlers.rota_gaps import GapJobs
     from reminders.sweeper import Sweeper
     from storage import staff_store
 
@@ -197,7 +198,12 @@ async def cmd_console(args: argparse.Namespace) -> int:
         )
         # Timers keep running while you type: escalations print as they fall due.
         beat = Heartbeat(
-            Sweeper(db, svc.clock, svc.presets, jobs=[ReportJobs(db, svc.clock, svc.presets)]),
+            Sweeper(
+                db,
+                svc.clock,
+                svc.presets,
+                jobs=[ReportJobs(db, svc.clock, svc.presets), GapJobs(db, svc.clock, svc.presets)],
+            ),
             console.delivery,
             svc.clock,
             settings.sweep_interval_seconds,

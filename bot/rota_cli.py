@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from config.presets import load_preset
+from config.presets import load_all_presets, load_preset
 from config.settings import Settings
-from handlers import rota, rota_files
+from handlers import rota, rota_files, rota_gaps
 from storage import rota_store, staff_store
-from storage.db import Database
+from storage.db import Database, Tx
 
 EXIT_USAGE = 2
 IMPORT_AHEAD = timedelta(weeks=13)  # a calendar's recurring events are read this far ahead
@@ -33,6 +33,10 @@ def _day(text: str | None, zone: ZoneInfo, default: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
+async def _gaps(tx: Tx, now: datetime, zone: ZoneInfo, why: str) -> None:
+    await rota_gaps.tell_gaps(tx, load_all_presets(), now, zone, why)
+
+
 def _err(text: str) -> int:
     print(f"error: {text}", file=sys.stderr)
     return EXIT_USAGE
@@ -49,6 +53,7 @@ async def run(args: argparse.Namespace, db: Database, settings: Settings) -> int
         if args.rota_command == "remove":
             async with db.write() as tx:
                 shift = await rota.remove(tx, args.id, now=now, zone=zone, actor=None)
+                await _gaps(tx, now, zone, "after a shift was removed")
             print(f"Removed shift {shift.id}: {await _line(db, shift, zone)}")
             return 0
         if args.rota_command == "import":
@@ -116,6 +121,7 @@ async def _add(args: argparse.Namespace, db: Database, zone: ZoneInfo, now: date
                 ),
                 [],
             )
+        await _gaps(tx, now, zone, "after a shift was added")
     print(f"Added shift {shift.id}: {await _line(db, shift, zone)}")
     if told:
         print(f"Told {', '.join(told)}: the cover replaces them for that span.")
@@ -152,6 +158,7 @@ async def _import(args: argparse.Namespace, db: Database, zone: ZoneInfo, now: d
         result = await rota.apply_import(
             tx, read.rows, source_file=path.name, now=now, zone=zone, window=read.window
         )
+        await _gaps(tx, now, zone, f"after {path.name} was imported")
     print(f"Imported {path.name}: {result.summary}.")
     for where in read.unmatched:
         print(f"  not imported (matches nobody): {where}")

@@ -171,6 +171,9 @@ async def cover(step: Step, typed: Typed) -> Outcome:
                 ),
                 now=step.now,
             )
+        await rota_gaps.tell_gaps(
+            tx, step.svc.presets, step.now, zone, f"after {step.staff.name}'s /cover"
+        )
     names = await _names(step)
     replaced = ", ".join(names.get(s, s) for s in change.displaced)
     told = (
@@ -295,6 +298,9 @@ async def _answer(step: Step, args: list[str]) -> Outcome:
                     tx, request.role, holder, max(a, step.now), b, now=step.now, zone=zone,
                     actor=step.staff.id, source="chat", action="swap", note=f"swap {swap_id}",
                 )  # fmt: skip
+            await rota_gaps.tell_gaps(
+                tx, step.svc.presets, step.now, zone, f"after {step.staff.name}'s /swap"
+            )
         await outbox_store.enqueue(
             tx,
             idem_key=message_keys.rota_swap(swap_id, "answer"),

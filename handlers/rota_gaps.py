@@ -9,15 +9,26 @@ the others at all times.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from config.presets import Preset
+from reminders import schedule
+from reminders.clock import Clock
+from reminders.formatting import local_time
 from reminders.routing import ROTA_ROLES
-from storage import child_store, rota_store
-from storage.db import Reader
+from storage import child_store, message_keys, outbox_store, report_store, rota_store, staff_store
+from storage.db import Database, Reader, Tx
+from storage.models import Recipient, Role
 from storage.rota_store import Shift
+
+
+def role_text(role: str) -> str:
+    return role.replace("_", " ")
+
 
 # Audiences that mean a rota role out of office hours (reminders/routing.py).
 OUT_OF_HOURS_MEANS = {"social_worker": "out_of_hours", "manager": "out_of_hours_manager"}
@@ -131,3 +142,113 @@ async def gaps(
                     else:
                         found.append(Gap(role, a, b))
     return found
+
+
+# ---- telling the out-of-hours manager and the admins -----------------------------------
+
+AHEAD = timedelta(hours=24)
+JOB = "rota-gaps"
+STALE = timedelta(hours=12)  # a forecast missed by more (the bot was down) is skipped
+
+
+def gap_lines(found: list[Gap], zone: ZoneInfo) -> list[str]:
+    return [
+        f"• {role_text(g.role)}: {local_time(g.start, zone)} to {local_time(g.end, zone)}"
+        for g in found
+    ]
+
+
+async def gap_recipients(r: Reader, now: datetime) -> list[Recipient]:
+    """The out-of-hours manager on the rota now (else everyone with that role) and the admins."""
+    managers = await rota_store.on_rota(r, "out_of_hours_manager", now)
+    if not managers:
+        managers = [s.id for s in await staff_store.staff_with_role(r, Role.OUT_OF_HOURS_MANAGER)]
+    admins = [s.id for s in await staff_store.staff_with_role(r, Role.ADMIN)]
+    return [Recipient.staff(s) for s in dict.fromkeys([*managers, *admins])]
+
+
+async def tell_gaps(
+    tx: Tx, presets: dict[str, Preset], now: datetime, zone: ZoneInfo, why: str
+) -> list[Gap]:
+    """Tell of the next 24 hours' gaps, unless this very list was told already today (a
+    rota change that leaves the gaps as they were says nothing new)."""
+    found = await gaps(tx, presets, now, now + AHEAD)
+    if not found:
+        return found
+    lines = gap_lines(found, zone)
+    signature = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    run_key = f"{now.astimezone(zone).date()}:{signature}"
+    if not await report_store.claim_run(tx, JOB, run_key, now):
+        return found
+    text = "\n".join(
+        [
+            f"Rota gaps in the next 24 hours ({why}): nobody holds these roles, which the "
+            "alerts need:",
+            *lines,
+            "Fill them: /cover <role> <from> <to> <staff id>; /rota shows the rota.",
+        ]
+    )
+    for recipient in await gap_recipients(tx, now):
+        await outbox_store.enqueue(
+            tx,
+            idem_key=message_keys.rota_gaps(run_key, recipient),
+            recipient=recipient,
+            text=text,
+            now=now,
+        )
+    return found
+
+
+class GapJobs:
+    """The daily gap forecast at the preset's `rota.gaps_at`, once per local date (like the
+    managers' reports, handlers/report_jobs.py)."""
+
+    def __init__(self, db: Database, clock: Clock, presets: dict[str, Preset]) -> None:
+        self.db = db
+        self.clock = clock
+        self.presets = presets
+
+    async def _preset(self) -> Preset:
+        return (await areas_presets(self.db, self.presets))[0]
+
+    async def next_due(self) -> datetime | None:
+        preset = await self._preset()
+        now, at, zone = self.clock.now(), preset.rota.gaps_at, preset.zone
+        day = schedule.latest(now, at, zone)
+        if await report_store.has_run(self.db, JOB + ":daily", day.isoformat()):
+            day = schedule.following(day, at, zone)
+        return schedule.occurrence(day, at, zone)
+
+    async def run_due(self) -> int:
+        preset = await self._preset()
+        now, at, zone = self.clock.now(), preset.rota.gaps_at, preset.zone
+        day = schedule.latest(now, at, zone)
+        if await report_store.has_run(self.db, JOB + ":daily", day.isoformat()):
+            return 0
+        if now - schedule.occurrence(day, at, zone) > STALE:
+            async with self.db.write() as tx:
+                await report_store.claim_run(tx, JOB + ":daily", day.isoformat(), now)
+            return 0
+        async with self.db.write() as tx:
+            if not await report_store.claim_run(tx, JOB + ":daily", day.isoformat(), now):
+                return 0
+            found = await gaps(tx, self.presets, now, now + AHEAD)
+            if not found:
+                return 1
+            text = "\n".join(
+                [
+                    f"Rota gaps in the next 24 hours (the daily check, {local_time(now, zone)}): "
+                    "nobody holds these roles, which the alerts need:",
+                    *gap_lines(found, zone),
+                    "Fill them: /cover <role> <from> <to> <staff id>; /rota shows the rota.",
+                ]
+            )
+            for recipient in await gap_recipients(tx, now):
+                await outbox_store.enqueue(
+                    tx,
+                    idem_key=message_keys.rota_gaps(f"daily:{day}", recipient),
+                    recipient=recipient,
+                    text=text,
+                    now=now,
+                )
+        return 1

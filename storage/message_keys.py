@@ -174,3 +174,8 @@ def rota_swap(swap_id: int, what: str) -> MessageKey:
 def myshifts(staff_id: str, stamp: str) -> MessageKey:
     """A person's calendar file of their shifts and duties (/myshifts)."""
     return MessageKey(f"myshifts:{staff_id}:{stamp}")
+
+
+def rota_gaps(run: str, to: Recipient) -> MessageKey:
+    """The gap forecast: daily ('daily:<date>') or after a change ('<date>:<what it lists>')."""
+    return MessageKey(f"rota-gaps:{run}:{to}")
