@@ -206,3 +206,24 @@ def test_ical_writes_a_persons_shifts(db, tmp_path, capsys):
     assert str(event["SUMMARY"]) == "On rota: out of hours"
     assert event["DTSTART"].dt == datetime.fromisoformat(start).replace(tzinfo=LONDON)
     assert main(["rota", "ical", "--staff", "nobody", "--db", db]) == 2
+
+
+def test_events_match_staff_by_attendee_email(db, tmp_path, capsys):
+    with sqlite3.connect(db) as conn:  # staff e-mail comes with the staff lifecycle's migration
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(staff)")}
+        if "email" not in columns:
+            conn.execute("ALTER TABLE staff ADD COLUMN email TEXT")
+        conn.execute("UPDATE staff SET email = 'Olu.Duty@example.org' WHERE id = 'ooh1'")
+    ics = tmp_path / "by-mail.ics"
+    ics.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:m1\r\n"
+        "SUMMARY:Out of hours\r\nDTSTART;TZID=GMT Standard Time:20261024T170000\r\n"
+        "DTEND;TZID=GMT Standard Time:20261025T090000\r\n"
+        "ORGANIZER:mailto:rota.office@example.org\r\n"
+        "ATTENDEE;CN=Olu:mailto:olu.duty@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert main(["rota", "import", str(ics), "--db", db, *WINDOW]) == 0
+    # No VTIMEZONE: icalendar reads the Windows name itself, as Europe/London.
+    assert [(r["staff"], r["from"], r["to"]) for r in _list(db, capsys)] == [
+        ("ooh1", "2026-10-24T17:00:00+01:00", "2026-10-25T09:00:00+00:00")
+    ]
