@@ -192,3 +192,23 @@ async def test_myshifts_carries_open_duties_by_reference_and_first_name(h: Harne
     await h.say(owner, "/myshifts")
     duties = [e for e in _events(await _calendar_sent_to(h, owner)) if e[0].startswith("Due")]
     assert duties and all("C-0042 Jay" in summary for summary, _, _ in duties)
+
+
+def test_times_ahead_refuse_the_hour_the_spring_change_skips() -> None:
+    from handlers.timeparse import TimeParseError, split_time_ahead
+    from tests.support.clock import LONDON
+
+    now = local("2027-03-27 12:00")
+    with pytest.raises(TimeParseError, match="no 01:30 on Sun 28 Mar 2027: the clocks go forward"):
+        split_time_ahead(["sun", "01:30"], now, LONDON)
+    when, rest = split_time_ahead(["sun", "03:00", "ooh2"], now, LONDON)
+    assert when == datetime(2027, 3, 28, 2, tzinfo=UTC) and rest == ["ooh2"]  # 03:00 BST
+
+
+async def test_a_cover_in_the_past_is_refused(h: Harness) -> None:
+    reply = await h.say("ooh2", "/cover ooh 2026-10-24 08:00 2026-10-24 10:00")
+    assert "starts in the past" in reply
+    assert (
+        await rota_store.audit_trail(h.db)
+        and (await rota_store.audit_trail(h.db))[0].action == "added"
+    )

@@ -227,3 +227,14 @@ def test_events_match_staff_by_attendee_email(db, tmp_path, capsys):
     assert [(r["staff"], r["from"], r["to"]) for r in _list(db, capsys)] == [
         ("ooh1", "2026-10-24T17:00:00+01:00", "2026-10-25T09:00:00+00:00")
     ]
+
+
+def test_a_scenario_rota_naming_nobody_in_it_names_the_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "area: west-yorkshire\nstart: 2026-10-23T20:00\nuntil: 2026-10-24T00:00\n"
+        "staff: [{id: sam, role: carer}]\n"
+        "rota:\n  - {role: out_of_hours, staff: ghost, from: 2026-10-23T17:00, to: 2026-10-24T09:00}\n"
+    )
+    assert main(["simulate", str(bad)]) == 2
+    assert f"{bad}:6: rota.0.staff: 'ghost' is not in staff" in capsys.readouterr().err
