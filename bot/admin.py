@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from config.presets import load_preset
 from config.settings import DISPLAY_TIMEZONE
 from config.team import TeamFile
-from storage import child_store, rota_store, staff_store
-from storage.db import Database
+from handlers import rota
+from storage import child_store, staff_store
+from storage.db import Database, Tx
 from storage.models import Child, Staff
 
 
@@ -18,7 +19,12 @@ class ImportError_(ValueError):
 
 
 async def import_team(
-    db: Database, team: TeamFile, default_area: str | None = None
+    db: Database,
+    team: TeamFile,
+    default_area: str | None = None,
+    *,
+    source_file: str = rota.TEAM_FILE,
+    now: datetime | None = None,
 ) -> tuple[int, int]:
     """Write every staff member and child in one transaction: all of the file or none of it."""
     async with db.write() as tx:
@@ -56,13 +62,36 @@ async def import_team(
                     profile=dict(c.profile),
                 ),
             )
-        # Rota times without a zone are local to the default area (the display zone otherwise).
-        tz = load_preset(default_area).zone if default_area else ZoneInfo(DISPLAY_TIMEZONE)
-        for r in team.rota:
-            await rota_store.add_rota(
-                tx, str(r.role), r.staff, _aware(r.from_, tz), _aware(r.to, tz)
-            )
+        await _import_rota(tx, team, default_area, source_file, now)
     return len(team.staff), len(team.children)
+
+
+async def _import_rota(
+    tx: Tx, team: TeamFile, default_area: str | None, source_file: str, now: datetime | None
+) -> None:
+    """The file's rota, idempotently (handlers/rota.py); a person only in the database is
+    checked there, and a row naming nobody known is refused with its place in the file."""
+    for number, staff_id in team.rota_staff_elsewhere():
+        if await staff_store.get_staff(tx, staff_id) is None:
+            raise ImportError_(
+                f"rota.{number}.staff: {staff_id!r} is neither in the file's staff nor in the "
+                "database. Add them to staff, or import the staff first."
+            )
+    if not team.rota:
+        return  # a file without a rota leaves the rota as it is
+    # Rota times without a zone are local to the default area (the display zone otherwise).
+    tz = load_preset(default_area).zone if default_area else ZoneInfo(DISPLAY_TIMEZONE)
+    rows = rota.table_keys(
+        [
+            (str(r.role), r.staff, _aware(r.from_, tz), _aware(r.to, tz), f"rota.{number}")
+            for number, r in enumerate(team.rota)
+        ]
+    )
+    when = now or datetime.now(UTC)
+    try:
+        await rota.apply_import(tx, rows, source_file=source_file, now=when, zone=tz)
+    except rota.RotaError as exc:
+        raise ImportError_(str(exc)) from exc
 
 
 def _aware(when: datetime, tz: ZoneInfo) -> datetime:

@@ -13,6 +13,7 @@ from bot.router import Platform, Router
 from config.settings import Settings
 from handlers.context import Services
 from handlers.report_jobs import ReportJobs
+from handlers.rota_gaps import GapJobs
 from reminders import escalation
 from reminders.sweeper import Sweeper
 from storage.db import Database, Tx
@@ -63,7 +64,12 @@ async def start(settings: Settings) -> LiveBot:
     router = Router(db, bot.platforms)
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
     bot.heartbeat = Heartbeat(
-        Sweeper(db, svc.clock, svc.presets, jobs=[ReportJobs(db, svc.clock, svc.presets)]),
+        Sweeper(
+            db,
+            svc.clock,
+            svc.presets,
+            jobs=[ReportJobs(db, svc.clock, svc.presets), GapJobs(db, svc.clock, svc.presets)],
+        ),
         delivery,
         svc.clock,
         settings.sweep_interval_seconds,

@@ -66,8 +66,11 @@ async def cmd_import(args: argparse.Namespace) -> int:
     db = await _open(settings)
     try:
         staff, children = await import_team(
-            db, team, default_area=args.area or settings.default_area
+            db, team, default_area=args.area or settings.default_area, source_file=args.file.name
         )
+    except ValueError as exc:  # a rota row naming nobody: nothing was imported
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         await db.close()
     print(f"Imported {staff} staff and {children} children into {settings.db}")
@@ -178,6 +181,7 @@ async def cmd_console(args: argparse.Namespace) -> int:
     from config.team import load_team_file
     from handlers.context import Services
     from handlers.report_jobs import ReportJobs
+    from handlers.rota_gaps import GapJobs
     from reminders.sweeper import Sweeper
     from storage import staff_store
 
@@ -194,7 +198,12 @@ async def cmd_console(args: argparse.Namespace) -> int:
         )
         # Timers keep running while you type: escalations print as they fall due.
         beat = Heartbeat(
-            Sweeper(db, svc.clock, svc.presets, jobs=[ReportJobs(db, svc.clock, svc.presets)]),
+            Sweeper(
+                db,
+                svc.clock,
+                svc.presets,
+                jobs=[ReportJobs(db, svc.clock, svc.presets), GapJobs(db, svc.clock, svc.presets)],
+            ),
             console.delivery,
             svc.clock,
             settings.sweep_interval_seconds,
@@ -227,6 +236,17 @@ async def cmd_invite(args: argparse.Namespace) -> int:
     print(f"They send '/start {code}' to the bot in a direct message (Telegram), or DM the code")
     print(f"to the app (Slack). It works once and expires {when}.")
     return 0
+
+
+async def cmd_rota(args: argparse.Namespace) -> int:
+    from bot import rota_cli
+
+    settings = _settings(args)
+    db = await _open(settings)
+    try:
+        return await rota_cli.run(args, db, settings)
+    finally:
+        await db.close()
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
@@ -306,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backup)
     p = with_db(sub.add_parser("check", help="integrity check and schema version"))
     p.set_defaults(func=cmd_check)
+    from bot import rota_cli
+
+    rota_cli.add_parser(sub, with_db)
+    sub.choices["rota"].set_defaults(func=cmd_rota)
     p = with_db(sub.add_parser("run", help="run the live bot (Telegram and/or Slack)"))
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")

@@ -84,6 +84,9 @@ class Scenario(TeamFile):
         if self.until <= self.start:
             raise ValueError(at("until") + "until must be after start")
         known = {s.id for s in self.staff}
+        # A scenario starts from an empty database: its rota's people are all in the file.
+        for number, staff_id in self.rota_staff_elsewhere():
+            raise ValueError(at("rota", number, "staff") + f"{staff_id!r} is not in staff")
         for number, step in enumerate(self.steps):
             if step.as_ not in known:
                 raise ValueError(at("steps", number, "as") + f"unknown staff {step.as_!r}")

@@ -117,6 +117,13 @@ class Reports(Strict):
     source: str = ""
 
 
+class RotaSettings(Strict):
+    """The rota's gap forecast: each day at `gaps_at` (local) the out-of-hours manager and
+    the admins hear of every span in the next 24 hours a role the ladders need has nobody."""
+
+    gaps_at: ClockTime = time(15, 0)  # ours: before the evening's out-of-hours shift
+
+
 class AbsenceRules(Strict):
     review_interval: Duration = timedelta(hours=1)  # ABS-REVIEW, unless the child's plan says
     overnight_cutoff: ClockTime = time(23, 0)  # ABS-OVERNIGHT
@@ -314,6 +321,7 @@ class Preset(Strict):
     absence: AbsenceRules = AbsenceRules()
     bringing_back: BringingBack | None = None  # RET-HOURS, where the area sets it
     reports: Reports = Reports()
+    rota: RotaSettings = RotaSettings()
     out_of_hours_return: OutOfHoursReturn | None = None  # RHI-EDT, where the area sets it
     director_letter: DirectorLetter | None = None  # DIR-LETTER, where the area sets it
     # Admins set up chats, but a team chat shows children (alerts, /status): an admin may

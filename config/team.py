@@ -87,10 +87,14 @@ class TeamFile(Strict):
                 who = getattr(c, field)
                 if who and who not in known:
                     raise ValueError(at("children", number, field) + f"{who!r} is not in staff")
-        for number, r in enumerate(self.rota):
-            if r.staff not in known:
-                raise ValueError(at("rota", number, "staff") + f"{r.staff!r} is not in staff")
+        # A rota row may name someone only in the database (a rota-only file): the import
+        # checks those against the database (bot/admin.py), naming the row.
         return self
+
+    def rota_staff_elsewhere(self) -> list[tuple[int, str]]:
+        """(row number, staff id) of rota rows whose person is not in this file's staff."""
+        known = {s.id for s in self.staff}
+        return [(n, r.staff) for n, r in enumerate(self.rota) if r.staff not in known]
 
 
 def load_team_file(path: Path | str) -> TeamFile:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import arguments as run
-from handlers import chat_registration
+from handlers import chat_registration, rota_commands
 from handlers.arguments import Typed
 from handlers.context import Step
 from handlers.messages import Outcome
@@ -187,6 +187,22 @@ COMMANDS: tuple[Command, ...] = (
         "unsubscribe", "daily|weekly", "Stop the daily or weekly report", MANAGERS_VIEW,
         run.subscribe,
     ),
+    Command(
+        "rota", "[role] [day]", "Who is on each role now and the next 7 days, gaps marked",
+        ENROLLED, rota_commands.show,
+    ),
+    Command(
+        "cover", "<role> <from> <to> [staff id]", "Put yourself (or, a manager, someone) on a role",
+        ENROLLED, rota_commands.cover,
+    ),
+    Command(
+        "swap", "<role> <day> <staff id> [their day]", "Swap a day of the rota with a colleague",
+        ENROLLED, rota_commands.swap, also=("accept <n>", "decline <n>"),
+    ),
+    Command(
+        "myshifts", "", "Your shifts and duties as a calendar file, by direct message",
+        ENROLLED, rota_commands.myshifts,
+    ),
     Command("help", "", "The Whereabouts commands", ENROLLED, _help),
     # Each transport answers these itself (enrolment, a team's chat); typed to the
     # dispatcher, /start shows the help and /register is not known.
@@ -233,6 +249,8 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {chats}   {unregister}   team chats (managers)
 {ack}   I've got it: stops the escalation and tells the reporter
 {handover}   {escalate}   {disagree}
+{rota}   {cover}   {myshifts}  (a calendar file, by direct message)
+{swap}   {swap accept}   {swap decline}  (the colleague's answer)
 {status}   {timeline}   {profile} (by direct message)   {help}
 Times: 21:10, now, 20 min ago, 2h ago, yesterday 23:15, Fri 21:10, 2026-10-23 21:10"""
 

@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config import rule_ids
+from config.presets import load_all_presets
 from config.rule_effects import rule_effects
+from handlers import rota_gaps
 from reminders.access import can_see
 from reminders.formatting import duration, local_time
 from storage import child_store, duty_store, episode_store, staff_store
@@ -106,7 +108,19 @@ async def daily(view: View, title: str) -> str:
         lines += ["", "OVERDUE DUTIES"]
         for duty in overdue:
             lines.append(_overdue_line(view, duty, children[duty.child_id], names))
+    lines += await _rota_gaps(view)
     return "\n".join(lines)
+
+
+async def _rota_gaps(view: View) -> list[str]:
+    """Where a role the alerts need has nobody on the rota in the next 24 hours."""
+    presets = load_all_presets()
+    if view.area is not None:
+        presets = {view.area: presets[view.area]}
+    found = await rota_gaps.gaps(view.r, presets, view.now, view.now + DAY)
+    if not found:
+        return []
+    return ["", "ROTA GAPS IN THE NEXT 24 H", *rota_gaps.gap_lines(found, view.zone)]
 
 
 async def _missing_child(view: View, child: Child, episode: Episode) -> list[str]:

@@ -256,3 +256,101 @@ def split_leading_time(
         if when is not None:
             return when, list(tokens[size:])
     raise TimeParseError(f"I couldn't read '{tokens[0]}' as a time. {FORMATS_HINT}")
+
+
+# --- times ahead (the rota: covers and swaps are planned, not reported) ----------
+
+
+DAYS_HINT = "Try today, tomorrow, Sat or 2026-10-24."
+AHEAD_HINT = "Try 20:00, tomorrow 08:00, Sat 20:00 or 2026-10-24 20:00."
+
+
+def parse_day(text: str, now: datetime, tz: ZoneInfo) -> date:
+    """A local date: today, tomorrow, a weekday (the next one, today included) or ISO."""
+    word = text.strip().lower()
+    today = _require_utc_now(now).astimezone(tz).date()
+    if word == "today":
+        return today
+    if word == "tomorrow":
+        return today + timedelta(days=1)
+    if word == "yesterday":
+        return today - timedelta(days=1)
+    if word in _WEEKDAYS:
+        return today + timedelta(days=(_WEEKDAYS[word] - today.weekday()) % 7)
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        raise TimeParseError(f"I couldn't read '{text.strip()}' as a day. {DAYS_HINT}") from None
+
+
+def _first_wall_after(d: date, t: time, tz: ZoneInfo, after: datetime) -> datetime | None:
+    """The first instant local ``t`` on ``d`` is read at or after ``after``; refuses a time
+    the spring change skipped."""
+    found = _occurrences(d, t, tz)
+    if not found:
+        raise TimeParseError(
+            f"There is no {_hhmm(t)} on {d:%a %d %b %Y}: the clocks go forward that night. "
+            "Give another time."
+        )
+    later = [instant for instant in found if instant >= after]
+    return later[0] if later else None
+
+
+def split_time_ahead(
+    tokens: list[str], after: datetime, tz: ZoneInfo, now: datetime | None = None
+) -> tuple[datetime, list[str]]:
+    """Take a time at or after ``after`` off the front of ``tokens``: (when, the rest).
+
+    "20:00" is the next 20:00 (today's, else tomorrow's); "Sat 20:00" the coming Saturday's;
+    "tomorrow 08:00", "2026-10-24 20:00", and "now" (which is ``after``). At the autumn
+    change a time read twice is the first reading at or after ``after``. Day words (today,
+    tomorrow, Sat) count from ``now`` (default ``after``): "Sat 20:00" as the end of a span
+    that starts on Sunday is last Saturday's, for the caller to refuse.
+    """
+    after = _require_utc_now(after)
+    now = _require_utc_now(now) if now is not None else after
+    if not tokens:
+        raise TimeParseError(f"I need a time. {AHEAD_HINT}")
+    first = tokens[0].lower()
+    if first == "now":
+        return after, list(tokens[1:])
+    bare = _parse_clock(first)
+    if bare is not None:
+        day = after.astimezone(tz).date()
+        for _ in range(3):
+            when = _first_wall_after(day, bare, tz, after)
+            if when is not None:
+                return when, list(tokens[1:])
+            day += timedelta(days=1)
+    if len(tokens) >= 2:
+        clock = _parse_clock(tokens[1].lower())
+        if clock is not None:
+            iso = _ISO_RE.fullmatch(f"{first} {tokens[1].lower()}")
+            if iso is not None and iso["off"] is None:
+                try:
+                    day = date.fromisoformat(iso["date"])
+                except ValueError:
+                    raise TimeParseError(f"'{first}' isn't a real date. {AHEAD_HINT}") from None
+            else:
+                day = parse_day(first, now, tz)
+            when = _first_wall_after(day, clock, tz, after)
+            if when is None:
+                when = _occurrences(day, clock, tz)[0]  # in the past: the caller refuses it
+            return when, list(tokens[2:])
+    if "t" in first and _ISO_RE.fullmatch(first):
+        when = _try_iso_any(first, tz)
+        return when, list(tokens[1:])
+    raise TimeParseError(f"I couldn't read '{tokens[0]}' as a time. {AHEAD_HINT}")
+
+
+def _try_iso_any(text: str, tz: ZoneInfo) -> datetime:
+    match = _ISO_RE.fullmatch(text)
+    assert match is not None
+    d = date.fromisoformat(match["date"])
+    t = time(int(match["h"]), int(match["m"]))
+    if match["off"]:
+        return datetime.combine(d, t, tzinfo=_fixed_offset(match["off"])).astimezone(UTC)
+    found = _occurrences(d, t, tz)
+    if not found:
+        raise TimeParseError(f"There is no {_hhmm(t)} on {d:%a %d %b %Y}: the clocks go forward.")
+    return found[0]

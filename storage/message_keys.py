@@ -161,3 +161,31 @@ def chat_notice(
 ) -> MessageKey:
     """A chat registered, moved, replaced or removed: told to its old chat and the admins."""
     return MessageKey(f"chat:{action}:{transport}:{chat_id}:{to_db_time(at)}:{to}")
+
+
+# ---- the rota -----------------------------------------------------------------------------
+
+
+def rota_notice(audit_id: int, staff_id: str) -> MessageKey:
+    """A person told of a rota change that moved them (one audit entry, one message each)."""
+    return MessageKey(f"rota:{audit_id}:{staff_id}")
+
+
+def rota_put_on(shift_id: int, staff_id: str) -> MessageKey:
+    """A person told a manager has put them on the rota."""
+    return MessageKey(f"rota:on:{shift_id}:{staff_id}")
+
+
+def rota_swap(swap_id: int, what: str) -> MessageKey:
+    """A swap asked of a colleague ('ask'), and its answer to the asker ('answer')."""
+    return MessageKey(f"rota:swap:{swap_id}:{what}")
+
+
+def myshifts(staff_id: str, stamp: str) -> MessageKey:
+    """A person's calendar file of their shifts and duties (/myshifts)."""
+    return MessageKey(f"myshifts:{staff_id}:{stamp}")
+
+
+def rota_gaps(run: str, to: Recipient) -> MessageKey:
+    """The gap forecast: daily ('daily:<date>') or after a change ('<date>:<what it lists>')."""
+    return MessageKey(f"rota-gaps:{run}:{to}")
