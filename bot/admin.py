@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config.presets import load_preset
 from config.settings import DISPLAY_TIMEZONE
 from config.team import TeamFile
 from handlers import rota
+from reminders import routing
 from storage import child_store, staff_store
 from storage.db import Database, Tx
 from storage.models import Child, Staff
@@ -96,3 +97,21 @@ async def _import_rota(
 
 def _aware(when: datetime, tz: ZoneInfo) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=tz)
+
+
+DEMO_ROTA_DAYS = 14
+
+
+async def seed_demo_rota(db: Database, team: TeamFile, now: datetime, zone: ZoneInfo) -> int:
+    """Put the demo team's rota people (out of hours, their manager, the police liaison) on
+    their roles from the start of today for two weeks, so a report typed in the console reaches
+    someone at any hour. Returns the number of shifts."""
+    start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+    end = start + timedelta(days=DEMO_ROTA_DAYS)
+    people = [s for s in team.staff if s.role.value in routing.ROTA_ROLES]
+    async with db.write() as tx:
+        for person in people:
+            await rota.add_scheduled(
+                tx, person.role.value, person.id, start, end, now=now, actor=None, source="demo"
+            )
+    return len(people)

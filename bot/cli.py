@@ -175,13 +175,15 @@ async def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def cmd_console(args: argparse.Namespace) -> int:
-    from bot.admin import import_team
+    from bot.admin import DEMO_ROTA_DAYS, import_team, seed_demo_rota
     from bot.console import ConsoleTransport
     from bot.heartbeat import Heartbeat
+    from config.presets import load_preset
     from config.team import load_team_file
     from handlers.context import Services
     from handlers.report_jobs import ReportJobs
     from handlers.rota_gaps import GapJobs
+    from reminders.clock import SystemClock
     from reminders.sweeper import Sweeper
     from storage import staff_store
 
@@ -190,8 +192,14 @@ async def cmd_console(args: argparse.Namespace) -> int:
     db = await _open(settings)
     try:
         if not await staff_store.list_staff(db):
-            await import_team(db, load_team_file(demo_team_path()), settings.default_area)
-            print(f"Empty database: loaded the demo team into {settings.db}")
+            team = load_team_file(demo_team_path())
+            await import_team(db, team, settings.default_area)
+            zone = load_preset(settings.default_area).zone
+            shifts = await seed_demo_rota(db, team, SystemClock().now(), zone)
+            print(
+                f"Empty database: loaded the demo team into {settings.db}, with {shifts} people "
+                f"on the rota for the next {DEMO_ROTA_DAYS} days (whereabouts rota list)"
+            )
         svc = Services(db=db)
         console = ConsoleTransport(
             svc, files_dir=settings.db.resolve().parent / "whereabouts-files"
