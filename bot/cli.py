@@ -58,19 +58,22 @@ async def cmd_init_db(args: argparse.Namespace) -> int:
 
 
 async def cmd_import(args: argparse.Namespace) -> int:
-    from bot.admin import import_team
+    from bot.admin import StaffReport, import_team
     from config.team import load_team_file
 
     settings = _settings(args)
     team = load_team_file(args.file)
     db = await _open(settings)
+    report = StaffReport()
     try:
         staff, children = await import_team(
-            db, team, default_area=args.area or settings.default_area
+            db, team, default_area=args.area or settings.default_area, report=report
         )
     finally:
         await db.close()
     print(f"Imported {staff} staff and {children} children into {settings.db}")
+    for line in report.lines():
+        print(line)
     return 0
 
 
@@ -229,6 +232,29 @@ async def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_staff_leave(args: argparse.Namespace) -> int:
+    """`whereabouts staff leave <id>`: cut off at once, what they held handed on."""
+    from handlers.context import Services
+    from handlers.staff_commands import record_leave, unknown_staff
+    from reminders.leavers import NotALeaver
+    from storage import staff_store
+
+    db = await _open(_settings(args))
+    try:
+        if await staff_store.get_staff(db, args.id) is None:
+            print(f"error: {await unknown_staff(db, args.id)}", file=sys.stderr)
+            return EXIT_USAGE
+        handover = await record_leave(Services(db=db), args.id, None, args.reason)
+    except NotALeaver as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        await db.close()
+    print(handover.summary("the command line", args.reason))
+    print(f"Told: {', '.join(handover.told) or 'nobody (no manager or admin to tell)'}.")
+    return 0
+
+
 async def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import StartupError, run_forever
 
@@ -290,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("invite", help="issue a one-time enrolment code (72 hours)"))
     p.add_argument("--staff", required=True, help="staff id the code enrols")
     p.set_defaults(func=cmd_invite)
+    staff_cmd = sub.add_parser("staff", help="staff lifecycle: record a leaver")
+    staff_sub = staff_cmd.add_subparsers(dest="staff_command", required=True)
+    p = with_db(staff_sub.add_parser("leave", help="cut someone off and hand on what they held"))
+    p.add_argument("id", help="staff id")
+    p.add_argument("--reason", help="why (kept on the record)")
+    p.set_defaults(func=cmd_staff_leave)
     p = with_db(
         sub.add_parser("export", help=f"CSV for a period ({rule_ids.QUARTERLY_EXPORT}) or SSDA903")
     )

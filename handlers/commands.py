@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import arguments as run
+from handlers import staff_commands
 from handlers.arguments import Typed
 from handlers.context import Step
 from handlers.enrolment import REGISTRARS
@@ -181,6 +182,10 @@ COMMANDS: tuple[Command, ...] = (
         "unsubscribe", "daily|weekly", "Stop the daily or weekly report", MANAGERS_VIEW,
         run.subscribe,
     ),
+    Command(
+        "leaver", "<staff id> [reason]", "Record that someone has left (admin, their manager)",
+        ENROLLED, staff_commands.leaver,
+    ),
     Command("help", "", "The Whereabouts commands", ENROLLED, _help),
     # Each transport answers these itself (enrolment, a team's chat); typed to the
     # dispatcher, /start shows the help and /register is not known.
@@ -216,6 +221,7 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {record}  (for the daily summary)
 {summary}   {chart}   {subscribe}   {unsubscribe}  (managers)
 {finalise}   (team manager)
+{leaver}   (admins, and the person's manager or above)
 {ack}   I've got it: stops the escalation and tells the reporter
 {handover}   {escalate}   {disagree}
 {status}   {timeline}   {profile} (by direct message)   {help}
