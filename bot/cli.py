@@ -216,10 +216,20 @@ async def cmd_console(args: argparse.Namespace) -> int:
 async def cmd_invite(args: argparse.Namespace) -> int:
     from handlers.context import Services
     from handlers.enrolment import create_invite
+    from handlers.staff_commands import bulk_invites
 
+    if (args.staff is None) == (args.team is None):
+        print("error: give --staff ID, or --team HOME for everyone in it", file=sys.stderr)
+        return EXIT_USAGE
     db = await _open(_settings(args))
     try:
-        code, expires = await create_invite(Services(db=db), args.staff)
+        if args.team is not None:
+            for person, each, until in await bulk_invites(
+                Services(db=db), args.team, args.add_device
+            ):
+                print(f"{person.id}\t{person.name}\t{each}\texpires {until}")
+            return 0
+        code, expires = await create_invite(Services(db=db), args.staff, args.add_device)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -229,6 +239,12 @@ async def cmd_invite(args: argparse.Namespace) -> int:
     print(f"Invite code for {args.staff}: {code}")
     print(f"They send '/start {code}' to the bot in a direct message (Telegram), or DM the code")
     print(f"to the app (Slack). It works once and expires {when}.")
+    if args.add_device:
+        print("It adds a device: their other chat accounts stay enrolled.")
+    else:
+        print(
+            "Used, it replaces any chat account they are enrolled on now (--add-device: keeps them)."
+        )
     return 0
 
 
@@ -314,7 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_", help="staff id to type as")
     p.set_defaults(func=cmd_console)
     p = with_db(sub.add_parser("invite", help="issue a one-time enrolment code (72 hours)"))
-    p.add_argument("--staff", required=True, help="staff id the code enrols")
+    p.add_argument("--staff", help="staff id the code enrols")
+    p.add_argument("--team", help="a home or team: one code for everyone in it, one line each")
+    p.add_argument(
+        "--add-device", action="store_true", help="keep their other accounts (a second device)"
+    )
     p.set_defaults(func=cmd_invite)
     staff_cmd = sub.add_parser("staff", help="staff lifecycle: record a leaver")
     staff_sub = staff_cmd.add_subparsers(dest="staff_command", required=True)

@@ -186,6 +186,11 @@ COMMANDS: tuple[Command, ...] = (
         "leaver", "<staff id> [reason]", "Record that someone has left (admin, their manager)",
         ENROLLED, staff_commands.leaver,
     ),
+    Command(
+        "invite", "<staff id> [add-device]", "A one-time enrolment code, by direct message",
+        ENROLLED, staff_commands.invite,
+    ),
+    Command("whoami", "", "Who you are enrolled as, and where", ENROLLED, staff_commands.whoami),
     Command("help", "", "The Whereabouts commands", ENROLLED, _help),
     # Each transport answers these itself (enrolment, a team's chat); typed to the
     # dispatcher, /start shows the help and /register is not known.
@@ -221,7 +226,8 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {record}  (for the daily summary)
 {summary}   {chart}   {subscribe}   {unsubscribe}  (managers)
 {finalise}   (team manager)
-{leaver}   (admins, and the person's manager or above)
+{leaver}   {invite}   (admins, and the person's manager or above)
+{whoami}
 {ack}   I've got it: stops the escalation and tells the reporter
 {handover}   {escalate}   {disagree}
 {status}   {timeline}   {profile} (by direct message)   {help}

@@ -12,6 +12,7 @@ from handlers.arguments import Typed
 from handlers.context import Services, Step
 from handlers.messages import Outcome, Refusal, Reply
 from reminders import leavers
+from reminders.formatting import local_time
 from storage import staff_store
 from storage.db import Reader
 from storage.models import Role, Staff
@@ -89,3 +90,79 @@ def privately(step: Step, text: str) -> Outcome:
     if step.chat is not None and step.chat.is_group:
         return Outcome([Reply(text, private=True), Reply("Sent to you in a direct message.")])
     return Outcome([Reply(text, private=True)])
+
+
+async def invite(step: Step, typed: Typed) -> Outcome:
+    """/invite <staff id> [add-device]: a one-time code, to the asker by direct message only."""
+    from handlers import enrolment
+
+    if not typed.args:
+        raise Refusal(f"Who for? {typed.usage}")
+    staff_id = typed.args[0].lower()
+    extra = [w.lower() for w in typed.args[1:]]
+    if extra not in ([], ["add-device"]):
+        raise Refusal(f"Only add-device may follow the staff id: {typed.usage}")
+    db = step.svc.db
+    person = await staff_store.get_staff(db, staff_id)
+    if person is None:
+        raise Refusal(await unknown_staff(db, staff_id))
+    if not await may_manage(db, step.staff, person):
+        raise Refusal(
+            f"Only an admin, or {person.name}'s manager or someone above them, can invite them."
+        )
+    try:
+        code, expires = await enrolment.create_invite(step.svc, staff_id, add_device=bool(extra))
+    except ValueError as exc:
+        raise Refusal(str(exc)) from None
+    when = local_time(expires, step.svc.display_zone)
+    replaces = (
+        "It adds a device: their other accounts stay enrolled."
+        if extra
+        else "When they use it, it replaces any account they are enrolled on now."
+    )
+    text = (
+        f"Invite code for {person.name} ({staff_id}): {code}\n"
+        f"Give it to them in person or by phone. They send /start {code} to the bot in a "
+        f"direct message. It works once and expires {when}. {replaces}"
+    )
+    return privately(step, text)
+
+
+async def whoami(step: Step, typed: Typed) -> Outcome:
+    """/whoami: who this account is bound as, and on which platforms (direct message)."""
+    me = step.staff
+    platforms = sorted({t for t, _ in await staff_store.identities_of(step.svc.db, me.id)})
+    where = me.home or me.team or "the service"
+    text = (
+        f"You are {me.name} ({me.id}), {me.role.value.replace('_', ' ')} ({where}). "
+        f"Enrolled on: {', '.join(platforms) or 'no chat platform'}."
+    )
+    if me.manager_id:
+        manager = await staff_store.get_staff(step.svc.db, me.manager_id)
+        text += f" Your manager: {manager.name if manager else me.manager_id}."
+    text += " Not you? Tell your manager at once: they can revoke this account."
+    return privately(step, text)
+
+
+async def bulk_invites(
+    svc: Services, team: str, add_device: bool = False
+) -> list[tuple[Staff, str | None, str]]:
+    """An invite for everyone still here whose home or team is `team`: (person, code or None,
+    expiry or why not). ValueError if nobody is in that team."""
+    from handlers import enrolment
+
+    people = [
+        s for s in await staff_store.list_staff(svc.db) if team in (s.home, s.team) and s.active
+    ]
+    if not people:
+        known = sorted(
+            {t for s in await staff_store.list_staff(svc.db) for t in (s.home, s.team) if t}
+        )
+        raise ValueError(
+            f"nobody active is in {team!r}; the homes and teams are {', '.join(known)}"
+        )
+    out: list[tuple[Staff, str | None, str]] = []
+    for person in sorted(people, key=lambda p: p.id):
+        code, expires = await enrolment.create_invite(svc, person.id, add_device)
+        out.append((person, code, local_time(expires, svc.display_zone)))
+    return out

@@ -162,3 +162,34 @@ async def revoke_identities(tx: Tx, staff_id: str, keep: tuple[str, str] | None 
             (staff_id, *keep),
         )
     return cursor.rowcount
+
+
+# ---- invites (the table is in 0003_chats; add_device since 0012) ---------------------
+
+
+async def add_invite(
+    tx: Tx, code_hash: str, staff_id: str, now: datetime, expires: datetime, add_device: bool
+) -> None:
+    await tx.execute(
+        "INSERT INTO invites (code_hash, staff_id, created_at, expires_at, add_device)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (code_hash, staff_id, to_db_time(now), to_db_time(expires), int(add_device)),
+    )
+
+
+async def open_invite(r: Reader, code_hash: str, now: datetime) -> tuple[str, bool] | None:
+    """(staff id, add device) of an unused, unexpired invite for someone still here."""
+    row = await r.fetchone(
+        "SELECT i.staff_id, i.add_device FROM invites i JOIN staff s ON s.id = i.staff_id"
+        " WHERE i.code_hash = ? AND i.used_at IS NULL AND i.expires_at > ? AND s.active = 1",
+        (code_hash, to_db_time(now)),
+    )
+    return (row["staff_id"], bool(row["add_device"])) if row else None
+
+
+async def use_invite(tx: Tx, code_hash: str, now: datetime, used_by: str) -> bool:
+    cursor = await tx.execute(
+        "UPDATE invites SET used_at = ?, used_by = ? WHERE code_hash = ? AND used_at IS NULL",
+        (to_db_time(now), used_by, code_hash),
+    )
+    return cursor.rowcount == 1
