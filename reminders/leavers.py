@@ -87,8 +87,10 @@ async def leave(
     await _duties(tx, presets, now, person, handover)
     for role, start, end in await rota_store.remove_future_shifts(tx, staff_id, now):
         span = f"{local_time(start, zone)} to {local_time(end, zone)}"
+        others = [i for i in await rota_store.on_rota(tx, role, start) if i != staff_id]
+        cover = f"{', '.join(others)} also on at its start" if others else "nobody else is on"
         handover.not_moved.append(
-            f"rota {role.replace('_', ' ')} {span}: removed, a gap unless someone else is on"
+            f"rota {role.replace('_', ' ')} {span}: removed, {cover}; put someone on it"
         )
     await _tell(tx, now, person, by, reason, handover)
     return handover

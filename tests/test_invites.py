@@ -144,3 +144,20 @@ async def test_slack_rebind_refused_and_whoami_by_direct_message(tmp_path):
         assert await staff_store.identities_of(rig.db, "alex") == [("slack", "UNEW1")]
     finally:
         await rig.stop()
+
+
+@pytest.mark.rule("ABS-OOH")
+async def test_telegram_leaver_mid_climb_is_cut_off_and_the_climb_moves_on(tmp_path):
+    rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
+    try:
+        rig.says("sam", "/absent Jay 21:05 left after a row")
+        await rig.reply_to("ooh1", "C-0042 Jay is absent")
+        assert not [c for c in rig.fake.sent(chat_id=IDS["oohm"]) if "Jay" in c.params["text"]]
+        rig.says("admin", "/leaver ooh1 left the service")
+        await rig.reply_to("admin", "Olu (ooh1) has left")
+        await rig.reply_to("oohm", "Escalated to you")
+        rig.says("ooh1", "/ack Jay")
+        await rig.reply_to("ooh1", NOT_ENROLLED)
+        assert await staff_store.identities_of(rig.db, "ooh1") == []
+    finally:
+        await rig.stop()

@@ -50,7 +50,7 @@ async def test_a_leaver_cut_off_mid_climb_the_climb_moves_on_and_the_manager_is_
     # One message to their manager, listing what moved and what could not.
     [told] = [s for s in h.to("staff:oohm") if s.rule is None]
     assert "alert for C-0042 Jay" in told.text and "climbing on" in told.text
-    assert "rota out of hours" in told.text and "gap" in told.text
+    assert "rota out of hours" in told.text and "nobody else is on" in told.text
     assert h.to("staff:admin") == []  # the admin recorded it: the summary was their reply
     # Never a recipient again, and cut off from the bot.
     await h.wait(24 * 60)
@@ -195,3 +195,20 @@ def test_staff_leave_on_the_command_line(tmp_path, capsys):
     # Re-importing the same file does not bring her back.
     assert main(["import", str(team), "--db", str(path)]) == 0
     assert main(["list", "staff", "--db", str(path)]) == 0
+
+
+async def test_a_leavers_shift_under_way_ends_now_and_those_ahead_go(db: Database):
+    await import_team(db, team_file(), "west-yorkshire")
+    now = local("2026-10-24 02:00")
+    async with db.write() as tx:
+        await rota_store.add_rota(tx, "out_of_hours", "ooh1", local("2026-10-23 17:00"), local("2026-10-24 09:00"))  # fmt: skip
+        await rota_store.add_rota(tx, "out_of_hours", "ooh1", local("2026-10-24 17:00"), local("2026-10-25 09:00"))  # fmt: skip
+        await rota_store.add_rota(tx, "out_of_hours", "ooh2", local("2026-10-24 17:00"), local("2026-10-25 09:00"))  # fmt: skip
+        removed = await rota_store.remove_future_shifts(tx, "ooh1", now)
+    assert removed == [
+        ("out_of_hours", now, local("2026-10-24 09:00")),
+        ("out_of_hours", local("2026-10-24 17:00"), local("2026-10-25 09:00")),
+    ]
+    assert await rota_store.on_rota(db, "out_of_hours", local("2026-10-24 01:59")) == ["ooh1"]
+    assert await rota_store.on_rota(db, "out_of_hours", now) == []
+    assert await rota_store.on_rota(db, "out_of_hours", local("2026-10-24 20:00")) == ["ooh2"]
