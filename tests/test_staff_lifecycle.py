@@ -9,6 +9,7 @@ from bot.admin import StaffReport, import_team
 from bot.cli import main
 from bot.router import Router, Unreachable
 from config.team import StaffSpec
+from handlers.messages import NOT_ENROLLED
 from storage import duty_store, escalation_store, rota_store, staff_store
 from storage.db import Database
 from storage.models import EscalationState, OutboxMessage, OutboxState
@@ -58,6 +59,7 @@ async def test_a_leaver_cut_off_mid_climb_the_climb_moves_on_and_the_manager_is_
     assert await staff_store.staff_by_identity(h.db, "telegram", "111") is None
     assert await staff_store.identities_of(h.db, "ooh1") == []
     assert await rota_store.on_rota(h.db, "out_of_hours", h.clock.now()) == []
+    assert await h.say("ooh1", "/ack Jay") == NOT_ENROLLED  # typed as them (the console)
 
 
 @pytest.mark.rule("ABS-OOH")
