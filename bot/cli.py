@@ -84,7 +84,8 @@ async def cmd_list(args: argparse.Namespace) -> int:
     try:
         if args.what == "staff":
             for s in await staff_store.list_staff(db):
-                print(f"{s.id:12} {s.role.value:22} {s.name}  {s.home or s.team or ''}")
+                left = f"  (left {s.left_at:%Y-%m-%d})" if s.left_at else ""
+                print(f"{s.id:12} {s.role.value:22} {s.name}  {s.home or s.team or ''}{left}")
         else:
             for c in await child_store.list_children(db):
                 print(

@@ -79,8 +79,9 @@ async def leaver(step: Step, typed: Typed) -> Outcome:
         raise Refusal(str(exc)) from None
     told = [t for t in handover.told if t != step.staff.id]
     text = handover.summary(step.staff.name, reason or None)
-    if told:
-        text += f"\nTold: {', '.join(told)}."
+    text += (
+        f"\nTold: {', '.join(told)}." if told else "\nNobody else to tell (no manager or admin)."
+    )
     # It names children and duties: never into a group.
     return privately(step, text)
 

@@ -196,7 +196,10 @@ def test_staff_leave_on_the_command_line(tmp_path, capsys):
     assert "Did you mean priya?" in capsys.readouterr().err
     # Re-importing the same file does not bring her back.
     assert main(["import", str(team), "--db", str(path)]) == 0
+    capsys.readouterr()
     assert main(["list", "staff", "--db", str(path)]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("priya")]
+    assert "(left " in line
 
 
 async def test_a_leavers_shift_under_way_ends_now_and_those_ahead_go(db: Database):
