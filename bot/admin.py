@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from config.presets import load_preset
+from config.presets import load_all_presets, load_preset
 from config.settings import DISPLAY_TIMEZONE
-from config.team import TeamFile
+from config.team import StaffSpec, TeamFile
 from handlers import rota
-from reminders import routing
+from reminders import leavers, routing
+from reminders.leavers import Handover
 from storage import child_store, staff_store
 from storage.db import Database, Tx
 from storage.models import Child, Staff
@@ -19,28 +21,65 @@ class ImportError_(ValueError):
     pass
 
 
+@dataclass
+class StaffReport:
+    """What an import did to who is active, and who it did not mention."""
+
+    not_in_file: list[str] = field(default_factory=list)  # active here, absent from the file
+    left: list[str] = field(default_factory=list)  # `active: false` for someone active
+    back: list[str] = field(default_factory=list)  # `active: true` for a leaver
+    handovers: list[Handover] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"Left (the file says active: false): {', '.join(self.left)}"] if self.left else []
+        if self.back:
+            out.append(f"Active again (the file says active: true): {', '.join(self.back)}")
+        if self.not_in_file:
+            out.append(
+                f"In the database but not in the file, left active: {', '.join(self.not_in_file)}."
+                " If they have left: whereabouts staff leave <id>"
+            )
+        return out
+
+
 async def import_team(
     db: Database,
     team: TeamFile,
     default_area: str | None = None,
     *,
+    report: StaffReport | None = None,
     source_file: str = rota.TEAM_FILE,
     now: datetime | None = None,
 ) -> tuple[int, int]:
-    """Write every staff member and child in one transaction: all of the file or none of it."""
+    """Write every staff member and child in one transaction: all of the file or none of it.
+
+    An import never changes who is active unless the file says so (`active`): a leaver it
+    omits stays left, and someone it omits stays active and is listed in `report`."""
+    report = report if report is not None else StaffReport()
+    now = now or datetime.now(UTC)
     async with db.write() as tx:
+        before = {s.id: s for s in await staff_store.list_staff(tx)}
+        report.not_in_file = sorted(
+            i for i, s in before.items() if s.active and i not in {x.id for x in team.staff}
+        )
         for spec in team.staff:  # managers may come later in the file: link them in a second pass
-            await staff_store.upsert_staff(
-                tx, Staff(spec.id, spec.display_name, spec.role, spec.home, spec.team, None)
-            )
+            await staff_store.upsert_staff(tx, _staff(spec, None))
         for spec in team.staff:
             if spec.manager:
-                await staff_store.upsert_staff(
-                    tx,
-                    Staff(
-                        spec.id, spec.display_name, spec.role, spec.home, spec.team, spec.manager
-                    ),
-                )
+                await staff_store.upsert_staff(tx, _staff(spec, spec.manager))
+        for spec in team.staff:
+            known = before.get(spec.id)
+            if spec.active is True and known is not None and not known.active:
+                await staff_store.reactivate(tx, spec.id)
+                report.back.append(spec.id)
+            elif spec.active is False and (known is None or known.active):
+                report.handovers.append(
+                    await leavers.leave(
+                        tx, load_all_presets(), ZoneInfo(DISPLAY_TIMEZONE), now, spec.id,
+                        None, "the team file says active: false",
+                    )
+                )  # fmt: skip
+                report.left.append(spec.id)
         for c in team.children:
             area = c.area or default_area
             if area is None:
@@ -93,6 +132,13 @@ async def _import_rota(
         await rota.apply_import(tx, rows, source_file=source_file, now=when, zone=tz)
     except rota.RotaError as exc:
         raise ImportError_(str(exc)) from exc
+
+
+def _staff(spec: StaffSpec, manager: str | None) -> Staff:
+    return Staff(
+        spec.id, spec.display_name, spec.role, spec.home, spec.team, manager,
+        email=spec.email, phone=spec.phone,
+    )  # fmt: skip
 
 
 def _aware(when: datetime, tz: ZoneInfo) -> datetime:

@@ -58,15 +58,20 @@ async def cmd_init_db(args: argparse.Namespace) -> int:
 
 
 async def cmd_import(args: argparse.Namespace) -> int:
-    from bot.admin import import_team
+    from bot.admin import StaffReport, import_team
     from config.team import load_team_file
 
     settings = _settings(args)
     team = load_team_file(args.file)
     db = await _open(settings)
+    report = StaffReport()
     try:
         staff, children = await import_team(
-            db, team, default_area=args.area or settings.default_area, source_file=args.file.name
+            db,
+            team,
+            default_area=args.area or settings.default_area,
+            report=report,
+            source_file=args.file.name,
         )
     except ValueError as exc:  # a rota row naming nobody: nothing was imported
         print(f"error: {exc}", file=sys.stderr)
@@ -74,6 +79,8 @@ async def cmd_import(args: argparse.Namespace) -> int:
     finally:
         await db.close()
     print(f"Imported {staff} staff and {children} children into {settings.db}")
+    for line in report.lines():
+        print(line)
     return 0
 
 
@@ -84,7 +91,8 @@ async def cmd_list(args: argparse.Namespace) -> int:
     try:
         if args.what == "staff":
             for s in await staff_store.list_staff(db):
-                print(f"{s.id:12} {s.role.value:22} {s.name}  {s.home or s.team or ''}")
+                left = f"  (left {s.left_at:%Y-%m-%d})" if s.left_at else ""
+                print(f"{s.id:12} {s.role.value:22} {s.name}  {s.home or s.team or ''}{left}")
         else:
             for c in await child_store.list_children(db):
                 print(
@@ -230,10 +238,20 @@ async def cmd_console(args: argparse.Namespace) -> int:
 async def cmd_invite(args: argparse.Namespace) -> int:
     from handlers.context import Services
     from handlers.enrolment import create_invite
+    from handlers.staff_commands import bulk_invites
 
+    if (args.staff is None) == (args.team is None):
+        print("error: give --staff ID, or --team HOME for everyone in it", file=sys.stderr)
+        return EXIT_USAGE
     db = await _open(_settings(args))
     try:
-        code, expires = await create_invite(Services(db=db), args.staff)
+        if args.team is not None:
+            for person, each, until in await bulk_invites(
+                Services(db=db), args.team, args.add_device
+            ):
+                print(f"{person.id}\t{person.name}\t{each}\texpires {until}")
+            return 0
+        code, expires = await create_invite(Services(db=db), args.staff, args.add_device)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -243,6 +261,35 @@ async def cmd_invite(args: argparse.Namespace) -> int:
     print(f"Invite code for {args.staff}: {code}")
     print(f"They send '/start {code}' to the bot in a direct message (Telegram), or DM the code")
     print(f"to the app (Slack). It works once and expires {when}.")
+    if args.add_device:
+        print("It adds a device: their other chat accounts stay enrolled.")
+    else:
+        print(
+            "Used, it replaces any chat account they are enrolled on now (--add-device: keeps them)."
+        )
+    return 0
+
+
+async def cmd_staff_leave(args: argparse.Namespace) -> int:
+    """`whereabouts staff leave <id>`: cut off at once, what they held handed on."""
+    from handlers.context import Services
+    from handlers.staff_commands import record_leave, unknown_staff
+    from reminders.leavers import NotALeaver
+    from storage import staff_store
+
+    db = await _open(_settings(args))
+    try:
+        if await staff_store.get_staff(db, args.id) is None:
+            print(f"error: {await unknown_staff(db, args.id)}", file=sys.stderr)
+            return EXIT_USAGE
+        handover = await record_leave(Services(db=db), args.id, None, args.reason)
+    except NotALeaver as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        await db.close()
+    print(handover.summary("the command line", args.reason))
+    print(f"Told: {', '.join(handover.told) or 'nobody (no manager or admin to tell)'}.")
     return 0
 
 
@@ -316,8 +363,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_", help="staff id to type as")
     p.set_defaults(func=cmd_console)
     p = with_db(sub.add_parser("invite", help="issue a one-time enrolment code (72 hours)"))
-    p.add_argument("--staff", required=True, help="staff id the code enrols")
+    p.add_argument("--staff", help="staff id the code enrols")
+    p.add_argument("--team", help="a home or team: one code for everyone in it, one line each")
+    p.add_argument(
+        "--add-device", action="store_true", help="keep their other accounts (a second device)"
+    )
     p.set_defaults(func=cmd_invite)
+    staff_cmd = sub.add_parser("staff", help="staff lifecycle: record a leaver")
+    staff_sub = staff_cmd.add_subparsers(dest="staff_command", required=True)
+    p = with_db(staff_sub.add_parser("leave", help="cut someone off and hand on what they held"))
+    p.add_argument("id", help="staff id")
+    p.add_argument("--reason", help="why (kept on the record)")
+    p.set_defaults(func=cmd_staff_leave)
     p = with_db(
         sub.add_parser("export", help=f"CSV for a period ({rule_ids.QUARTERLY_EXPORT}) or SSDA903")
     )

@@ -41,6 +41,10 @@ class Router:
         except ValueError as exc:
             raise PermanentDeliveryError(str(exc)) from None
         if to.kind is RecipientKind.STAFF:
+            person = await staff_store.get_staff(self.db, to.ident)
+            if person is not None and not person.active:
+                # Someone who has left is never a recipient again: a climb moves on from them.
+                raise Unreachable(f"staff {to.ident} has left")
             identities = await staff_store.reachable_identities(self.db, to.ident)
             targets = [(p, identities[p.name]) for p in self.platforms if p.name in identities]
             if not targets:

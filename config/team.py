@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.presets import AREAS
 from config.vocabulary import Audience
 from config.yamlfile import at, load_model
 from storage.models import LegalStatus, Role
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"\+?\d{7,15}")
 
 
 class Strict(BaseModel):
@@ -25,10 +29,38 @@ class StaffSpec(Strict):
     home: str | None = None
     team: str | None = None
     manager: str | None = None
+    # Omitted: a new person is active, and someone already here stays as they are (an import
+    # never brings a leaver back unless it says `active: true`).
+    active: bool | None = None
+    email: str | None = None  # for calendar matching now, e-mail later; never in group chats
+    phone: str | None = None  # for SMS later; never in group chats
 
     @property
     def display_name(self) -> str:
         return self.name or self.id
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _EMAIL.fullmatch(value):
+            raise ValueError(f"{value!r} is not an e-mail address (name@example.org)")
+        return value.lower()
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = re.sub(r"[\s().-]", "", value.strip())
+        if not _PHONE.fullmatch(digits):
+            raise ValueError(
+                f"{value!r} is not a phone number: digits, optionally starting with +"
+                " (+44 7700 900123 or 07700 900123)"
+            )
+        return digits
 
 
 class ChildSpec(Strict):

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import arguments as run
-from handlers import chat_registration, rota_commands
+from handlers import chat_registration, rota_commands, staff_commands
 from handlers.arguments import Typed
 from handlers.context import Step
 from handlers.messages import Outcome
@@ -203,6 +203,15 @@ COMMANDS: tuple[Command, ...] = (
         "myshifts", "", "Your shifts and duties as a calendar file, by direct message",
         ENROLLED, rota_commands.myshifts,
     ),
+    Command(
+        "leaver", "<staff id> [reason]", "Record that someone has left (admin, their manager)",
+        ENROLLED, staff_commands.leaver,
+    ),
+    Command(
+        "invite", "<staff id> [add-device]", "A one-time enrolment code, by direct message",
+        ENROLLED, staff_commands.invite,
+    ),
+    Command("whoami", "", "Who you are enrolled as, and where", ENROLLED, staff_commands.whoami),
     Command("help", "", "The Whereabouts commands", ENROLLED, _help),
     # Each transport answers these itself (enrolment, a team's chat); typed to the
     # dispatcher, /start shows the help and /register is not known.
@@ -247,6 +256,8 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {summary}   {chart}   {subscribe}   {unsubscribe}  (managers)
 {finalise}   (team manager)
 {chats}   {unregister}   team chats (managers)
+{leaver}   {invite}   (admins, and the person's manager or above)
+{whoami}
 {ack}   I've got it: stops the escalation and tells the reporter
 {handover}   {escalate}   {disagree}
 {rota}   {cover}   {myshifts}  (a calendar file, by direct message)

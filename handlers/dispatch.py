@@ -43,7 +43,7 @@ class Dispatcher:
         self.svc = svc
 
     async def handle(self, staff: Staff | None, text: str, chat: Chat | None = None) -> Outcome:
-        if staff is None:
+        if staff is None or not staff.active:  # someone who has left is nobody here
             return Outcome.say(NOT_ENROLLED)
         parsed = parse_command(text)
         if parsed is None:

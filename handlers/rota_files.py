@@ -22,7 +22,7 @@ import recurring_ical_events
 
 from config.vocabulary import Audience
 from handlers.rota import ImportRow, RotaError, table_keys
-from storage import rota_store, staff_store
+from storage import staff_store
 from storage.db import Reader, to_db_time
 from storage.models import Role, Staff
 
@@ -60,7 +60,7 @@ class Directory:
     @classmethod
     async def load(cls, r: Reader) -> Directory:
         staff = [s for s in await staff_store.list_staff(r) if s.active]
-        return cls(staff, await rota_store.staff_emails(r))
+        return cls(staff, await staff_store.staff_emails(r))
 
     def find(self, text: str) -> str | None:
         """A staff id from an id or a name that only one person has."""

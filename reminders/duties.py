@@ -524,3 +524,53 @@ async def director_letter(tx: Reader, preset: Preset, child: Child, now: datetim
     for line in letter.lines:
         lines += episode_lines if line == LETTER_EPISODES else [line.format(**values)]
     return "\n".join(lines)
+
+
+async def reassign_from_leaver(
+    tx: Tx, preset: Preset, now: datetime, duty: Duty, child: Child, episode: Episode
+) -> str | None:
+    """A duty whose owner has left goes to whoever the duty's owner rule gives now (routing
+    skips leavers); the new owner is told. None: nobody to own it (left without an owner,
+    and the admins are told as for a duty made with nobody)."""
+    at = Moment(tx, preset, now)
+    owner = await _owner(at, duty.owner_role or "social_worker", child, episode)
+    await duty_store.update_duty(tx, duty, owner_id=owner)
+    text = (
+        f"duty {duty.label} re-owned: "
+        + (f"now {owner}" if owner else "nobody to own it")
+        + f" (the owner {duty.owner_id} has left)"
+    )
+    await episode_store.append_event(
+        tx,
+        episode_id=episode.id,
+        child_id=child.id,
+        at=now,
+        recorded_at=now,
+        actor_id=None,
+        kind="duty",
+        rule_id=duty.rule_id,
+        text=text,
+    )
+    if owner is None:
+        await _tell_admins(
+            at,
+            duty.id,
+            episode,
+            child,
+            duty.rule_id,
+            f"Nobody to own duty {duty.label} for {child.label} now its owner has left: "
+            f"{duty.action}",
+        )
+        return None
+    await outbox_store.enqueue(
+        tx,
+        idem_key=f"duty{duty.id}:reowned:{now.isoformat()}:{owner}",
+        recipient=Recipient.staff(owner),
+        text=f"Duty {duty.label} for {child.label} is yours now (its owner has left): "
+        f"{duty.action} Due {local_time(duty.due_at, preset.zone)}.",
+        rules=(duty.rule_id,),
+        now=now,
+        episode_id=episode.id,
+        child_id=child.id,
+    )
+    return owner

@@ -726,3 +726,43 @@ async def recipient_unreachable(
     moved = await escalation_store.update_escalation(tx, esc, step=step + 1, repeat=0, next_at=now)
     await _send_current(at, moved, episode, child)
     return True
+
+
+async def release_leaver(
+    tx: Tx,
+    preset: Preset,
+    now: datetime,
+    esc: Escalation,
+    episode: Episode,
+    child: Child,
+    leaver_id: str,
+) -> bool:
+    """Someone who has left held this climb, or it is waiting on them: it climbs on from the
+    next step now, as if they had not answered. True if it moved."""
+    if esc.state in (EscalationState.ACKED, EscalationState.CONFIRMING):
+        if esc.acked_by != leaver_id:
+            return False
+    elif esc.state is EscalationState.ACTIVE and _has_fired(esc):
+        last = (
+            (esc.step, esc.repeat - 1)
+            if esc.repeat > 0
+            else (esc.step - 1, esc.steps[esc.step - 1].repeat)
+        )
+        sent_to = await escalation_store.climb_step_recipients(tx, esc.id, *last)
+        if str(Recipient.staff(leaver_id)) not in sent_to:
+            return False  # they were told of an earlier step: the climb has moved past them
+    else:
+        return False
+    step, _ = _next_step_position(esc)
+    fresh = await escalation_store.update_escalation(
+        tx,
+        esc,
+        state=EscalationState.ACTIVE,
+        step=step,
+        repeat=0,
+        acked_by=None,
+        acked_at=None,
+        next_at=now,
+    )
+    await _send_current(Moment(tx, preset, now), fresh, episode, child)
+    return True

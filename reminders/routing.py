@@ -79,8 +79,32 @@ class Asked:
     now: datetime
 
 
+async def _active(r: Reader, staff_id: str | None) -> str | None:
+    """The person if they are still here, else None (someone who has left is nobody's)."""
+    if staff_id is None:
+        return None
+    person = await staff_store.get_staff(r, staff_id)
+    return person.id if person is not None and person.active else None
+
+
+async def _up_the_line(r: Reader, staff_id: str | None) -> str | None:
+    """The person, or if they have left the first of their managers (manager_id chain) who
+    has not: where what a leaver held goes by the normal rules."""
+    seen: set[str] = set()
+    while staff_id is not None and staff_id not in seen:
+        seen.add(staff_id)
+        person = await staff_store.get_staff(r, staff_id)
+        if person is None:
+            return None
+        if person.active:
+            return person.id
+        staff_id = person.manager_id
+    return None
+
+
 async def _reporter(a: Asked) -> list[Recipient]:
-    return [Recipient.staff(a.episode.reported_by)]
+    reporter = await _active(a.r, a.episode.reported_by)
+    return [Recipient.staff(reporter)] if reporter else []
 
 
 async def _home_team(a: Asked) -> list[Recipient]:
@@ -88,7 +112,8 @@ async def _home_team(a: Asked) -> list[Recipient]:
 
 
 async def _iro(a: Asked) -> list[Recipient]:
-    return [Recipient.staff(a.child.iro_id)] if a.child.iro_id else []
+    iro = await _up_the_line(a.r, a.child.iro_id)
+    return [Recipient.staff(iro)] if iro else []
 
 
 async def _admins(a: Asked) -> list[Recipient]:
@@ -97,7 +122,8 @@ async def _admins(a: Asked) -> list[Recipient]:
 
 def _on_rota(role: str) -> Resolver:
     async def resolve(a: Asked) -> list[Recipient]:
-        return [Recipient.staff(s) for s in await rota_store.on_rota(a.r, role, a.now)]
+        on = [await _active(a.r, s) for s in await rota_store.on_rota(a.r, role, a.now)]
+        return [Recipient.staff(s) for s in on if s]
 
     return resolve
 
@@ -105,8 +131,9 @@ def _on_rota(role: str) -> Resolver:
 async def _social_worker(a: Asked) -> list[Recipient]:
     if not a.office:
         return await _on_rota("out_of_hours")(a)
-    if a.child.social_worker_id:
-        return [Recipient.staff(a.child.social_worker_id)]
+    worker = await _active(a.r, a.child.social_worker_id)
+    if worker:
+        return [Recipient.staff(worker)]
     return await _team_manager(a.r, a.child)
 
 
@@ -131,13 +158,13 @@ def _with_role(role: Role, otherwise: Role | None = None) -> Resolver:
 
 
 async def _team_manager(r: Reader, child: Child) -> list[Recipient]:
-    if child.team_manager_id:
-        return [Recipient.staff(child.team_manager_id)]
-    if child.social_worker_id:
+    """The child's team manager; one who has left: up their line, else the worker's manager."""
+    manager = await _up_the_line(r, child.team_manager_id)
+    if manager is None and child.social_worker_id:
         worker = await staff_store.get_staff(r, child.social_worker_id)
         if worker and worker.manager_id:
-            return [Recipient.staff(worker.manager_id)]
-    return []
+            manager = await _up_the_line(r, worker.manager_id)
+    return [Recipient.staff(manager)] if manager else []
 
 
 Resolver = Callable[[Asked], Awaitable[list[Recipient]]]

@@ -1,4 +1,5 @@
-"""SQL for chat platforms: invites, registered team chats, sent-message bookkeeping."""
+"""SQL for chat platforms: registered team chats, sent-message bookkeeping (invites are
+staff_store's)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.db import Database, Reader, Tx, from_db_time_set, to_db_time, write_alone
-
-# ---- invites ------------------------------------------------------------------
-
-
-async def add_invite(
-    tx: Tx, code_hash: str, staff_id: str, now: datetime, expires: datetime
-) -> None:
-    await tx.execute(
-        "INSERT INTO invites (code_hash, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        (code_hash, staff_id, to_db_time(now), to_db_time(expires)),
-    )
-
-
-async def claim_invite(tx: Tx, code_hash: str, now: datetime, used_by: str) -> str | None:
-    """Mark an unused, unexpired invite used; returns its staff id, or None (no reason given)."""
-    row = await tx.fetchone(
-        "UPDATE invites SET used_at = ?, used_by = ?"
-        " WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING staff_id",
-        (to_db_time(now), used_by, code_hash, to_db_time(now)),
-    )
-    return row["staff_id"] if row else None
-
 
 # ---- team chats ---------------------------------------------------------------
 

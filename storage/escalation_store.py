@@ -121,3 +121,24 @@ async def update_escalation(tx: Tx, esc: Escalation, **changes: Any) -> Escalati
         tx, "escalations", "escalation", _ESCALATION_COLUMNS, esc.id, esc.version, changes
     )
     return _escalation(row)
+
+
+async def live_escalations_of(r: Reader, staff_id: str) -> list[Escalation]:
+    """Live climbs this person holds (acknowledged by them) or has been sent a step of."""
+    rows = await r.fetchall(
+        "SELECT * FROM escalations WHERE state IN ('active', 'acked', 'confirming')"
+        " AND (acked_by = ? OR id IN (SELECT escalation_id FROM outbox"
+        " WHERE recipient = ? AND escalation_repeat IS NOT NULL)) ORDER BY id",
+        (staff_id, f"staff:{staff_id}"),
+    )
+    return [_escalation(row) for row in rows]
+
+
+async def climb_step_recipients(r: Reader, escalation_id: int, step: int, repeat: int) -> set[str]:
+    """Who one send of a climb (step, repeat) went to, in stored recipient form."""
+    rows = await r.fetchall(
+        "SELECT DISTINCT recipient FROM outbox WHERE escalation_id = ?"
+        " AND escalation_step = ? AND escalation_repeat = ?",
+        (escalation_id, step, repeat),
+    )
+    return {row["recipient"] for row in rows}

@@ -168,6 +168,11 @@ class Staff:
     team: str | None = None
     manager_id: str | None = None
     active: bool = True
+    email: str | None = None  # never shown in group chats
+    phone: str | None = None  # never shown in group chats
+    left_at: datetime | None = None  # set when they left (active is then False)
+    left_by: str | None = None  # the staff id who recorded it, or None (the command line)
+    left_reason: str | None = None
 
 
 @dataclass(frozen=True)

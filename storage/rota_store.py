@@ -196,18 +196,6 @@ async def on_rota(r: Reader, role: str, at: datetime) -> list[str]:
     return list(dict.fromkeys(row["staff_id"] for row in rows if row["precedence"] == top))
 
 
-async def staff_emails(r: Reader) -> dict[str, str]:
-    """Lower-cased e-mail -> staff id, for matching calendar attendees; empty while the
-    staff table has no email column (it comes with the staff lifecycle's migration)."""
-    columns = {row["name"] for row in await r.fetchall("PRAGMA table_info(staff)")}
-    if "email" not in columns:
-        return {}
-    rows = await r.fetchall(
-        "SELECT id, email FROM staff WHERE email IS NOT NULL AND email != '' AND active = 1"
-    )
-    return {str(row["email"]).strip().lower(): row["id"] for row in rows}
-
-
 # ---- swaps waiting for an answer ----------------------------------------------------------
 
 
@@ -305,3 +293,26 @@ async def audit_trail(r: Reader, limit: int = 100) -> list[AuditEntry]:
         )
         for row in rows
     ]
+
+
+async def remove_future_shifts(
+    tx: Tx, staff_id: str, after: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """Someone leaving: their shifts from `after` on go (one under way ends at `after`).
+    Returns each removed span (role, from, to), in time order."""
+    when = to_db_time(after)
+    rows = await tx.fetchall(
+        "SELECT role, starts_at, ends_at FROM rota WHERE staff_id = ? AND ends_at > ?"
+        " ORDER BY starts_at, id",
+        (staff_id, when),
+    )
+    await tx.execute("DELETE FROM rota WHERE staff_id = ? AND starts_at >= ?", (staff_id, when))
+    await tx.execute(
+        "UPDATE rota SET ends_at = ? WHERE staff_id = ? AND starts_at < ? AND ends_at > ?",
+        (when, staff_id, when, when),
+    )
+    return [
+        (row["role"], max(from_db_time_set(row["starts_at"]), after),
+         from_db_time_set(row["ends_at"]))
+        for row in rows
+    ]  # fmt: skip

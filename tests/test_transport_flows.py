@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from handlers import enrolment, guided_report
+from handlers import chat_registration, enrolment, guided_report
 from handlers.dispatch import Dispatcher
 from handlers.guided_report import Draft, ReportField
 from handlers.intake import Route, route
@@ -44,13 +44,15 @@ async def test_start_enrols_once_and_every_reply_is_private(svc):
 async def test_register_says_where_in_the_platforms_words(svc):
     tom = await staff_store.get_staff(svc.db, "tom")
     sam = await staff_store.get_staff(svc.db, "sam")
-    stranger = await enrolment.register(svc, None, UNREGISTERED, "south", "in the team room")
+    stranger = await chat_registration.register(
+        svc, None, UNREGISTERED, "south", "in the team room"
+    )
     assert stranger.text == NOT_ENROLLED and stranger.replies[0].private
-    direct = await enrolment.register(svc, tom, DIRECT, "south", "in the team room")
+    direct = await chat_registration.register(svc, tom, DIRECT, "south", "in the team room")
     assert direct.text == "Send /register <team> in the team room." and direct.replies[0].private
-    assert (await enrolment.register(svc, sam, UNREGISTERED, "oak-house", "x")).refused
-    assert (await enrolment.register(svc, tom, UNREGISTERED, " ", "x")).refused
-    done = await enrolment.register(svc, tom, UNREGISTERED, "South", "x")
+    assert (await chat_registration.register(svc, sam, UNREGISTERED, "oak-house", "x")).refused
+    assert (await chat_registration.register(svc, tom, UNREGISTERED, " ", "x")).refused
+    done = await chat_registration.register(svc, tom, UNREGISTERED, "South", "x")
     assert not done.refused and "now the south team chat" in done.text
     assert not done.replies[0].private, "said in the chat, for everyone"
 
