@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 
+from handlers import rota_gaps
 from handlers.arguments import Typed
 from handlers.context import Services, Step
 from handlers.messages import Outcome, Refusal, Reply
@@ -52,9 +53,14 @@ async def record_leave(
     """The leave and its handover in one write (leavers.NotALeaver: nothing written)."""
     now = svc.clock.now()
     async with svc.db.write() as tx:
-        return await leavers.leave(
+        handover = await leavers.leave(
             tx, svc.presets, svc.display_zone, now, staff_id, by, reason or None
         )
+        # Their shifts ahead are gone: the rota's gaps are told now, not at the daily check.
+        await rota_gaps.tell_gaps(
+            tx, svc.presets, now, svc.display_zone, f"after {handover.person.name} left"
+        )
+        return handover
 
 
 async def leaver(step: Step, typed: Typed) -> Outcome:
