@@ -101,9 +101,9 @@ async def _list(args: argparse.Namespace, db: Database, zone: ZoneInfo, now: dat
 
 
 async def _add(args: argparse.Namespace, db: Database, zone: ZoneInfo, now: datetime) -> int:
-    role = rota_files.read_role(args.role)
+    role = rota.read_role(args.role)
     if role is None:
-        return _err(f"'{args.role}' is not a rota role. Roles: {', '.join(rota_files.ROTA_ROLES)}")
+        return _err(f"'{args.role}' is not a rota role. Roles: {', '.join(rota.ROTA_ROLES)}")
     staff = await staff_store.get_staff(db, args.staff)
     if staff is None or not staff.active:
         return _err(f"no active staff '{args.staff}'. `whereabouts list staff` shows them.")

@@ -41,13 +41,13 @@ class Router:
         except ValueError as exc:
             raise PermanentDeliveryError(str(exc)) from None
         if to.kind is RecipientKind.STAFF:
-            person = await staff_store.get_staff(self.db, to.ident)
-            if person is not None and not person.active:
-                # Someone who has left is never a recipient again: a climb moves on from them.
-                raise Unreachable(f"staff {to.ident} has left")
+            # Someone who has left has no reachable identity: a climb moves on from them.
             identities = await staff_store.reachable_identities(self.db, to.ident)
             targets = [(p, identities[p.name]) for p in self.platforms if p.name in identities]
             if not targets:
+                person = await staff_store.get_staff(self.db, to.ident)
+                if person is not None and not person.active:
+                    raise Unreachable(f"staff {to.ident} has left")
                 raise Unreachable(f"staff {to.ident} is not reachable on any running chat platform")
             for platform, external_id in targets:
                 if not await chat_store.already_sent(

@@ -10,13 +10,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import get_args
 from zoneinfo import ZoneInfo
 
+from config.vocabulary import Audience
 from reminders.formatting import local_time
 from storage import message_keys, outbox_store, rota_store, staff_store
 from storage.db import Reader, Tx, to_db_time
-from storage.models import Recipient
+from storage.models import Recipient, Role
 from storage.rota_store import Shift
+
+# The roles a shift may hold: the rota's audiences and the staff roles (config/team.py).
+ROTA_ROLES: tuple[str, ...] = tuple(dict.fromkeys([*get_args(Audience), *(r.value for r in Role)]))
+ROLE_WORDS = {
+    "ooh": "out_of_hours",
+    "edt": "out_of_hours",
+    "out-of-hours": "out_of_hours",
+    "ooh manager": "out_of_hours_manager",
+    "oohm": "out_of_hours_manager",
+    "on-call manager": "out_of_hours_manager",
+    "police": "police_liaison",
+    "coordinator": "missing_coordinator",
+}
+
+
+def read_role(text: str) -> str | None:
+    """'Out of hours', 'OOH', 'out_of_hours' -> 'out_of_hours'; None if it names no role."""
+    word = " ".join(text.strip().lower().split())
+    if word in ROLE_WORDS:
+        return ROLE_WORDS[word]
+    name = word.replace(" ", "_").replace("-", "_")
+    return name if name in ROTA_ROLES else None
+
 
 TEAM_FILE = "team file"  # the source name of shifts from `whereabouts import` (the team file)
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers import rota, rota_calendar, rota_gaps
+from handlers import rota, rota_gaps
 from handlers.arguments import Typed
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal
-from handlers.rota_files import read_role
 from handlers.timeparse import TimeParseError, parse_day, split_time_ahead
 from reminders.formatting import local_time
 from storage import message_keys, outbox_store, rota_store, staff_store
@@ -58,7 +57,7 @@ async def _staff(step: Step, word: str) -> Staff:
 
 
 def _role(word: str, usage: str) -> str:
-    role = read_role(word)
+    role = rota.read_role(word)
     if role is None:
         raise Refusal(
             f"'{word}' is not a rota role: out_of_hours, out_of_hours_manager, police_liaison, "
@@ -74,7 +73,7 @@ async def show(step: Step, typed: Typed) -> Outcome:
     args = list(typed.args)
     zone = _zone(step)
     roles: list[str] | None = None
-    if args and read_role(args[0]) is not None:
+    if args and rota.read_role(args[0]) is not None:
         roles = [_role(args.pop(0), typed.usage)]
     if args:
         day = parse_day(" ".join(args), step.now, zone)
@@ -324,4 +323,6 @@ async def _answer(step: Step, args: list[str]) -> Outcome:
 
 
 async def myshifts(step: Step, typed: Typed) -> Outcome:
+    from handlers import rota_calendar  # icalendar is loaded only when a file is made
+
     return await rota_calendar.myshifts(step)

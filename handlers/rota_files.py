@@ -14,40 +14,19 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
 
-from config.vocabulary import Audience
+from handlers import rota
 from handlers.rota import ImportRow, RotaError, table_keys
 from storage import staff_store
 from storage.db import Reader, to_db_time
-from storage.models import Role, Staff
+from storage.models import Staff
 
-# The roles a shift may hold: the rota's audiences and the staff roles (config/team.py).
-ROTA_ROLES: tuple[str, ...] = tuple(dict.fromkeys([*get_args(Audience), *(r.value for r in Role)]))
-ROLE_WORDS = {
-    "ooh": "out_of_hours",
-    "edt": "out_of_hours",
-    "out-of-hours": "out_of_hours",
-    "ooh manager": "out_of_hours_manager",
-    "oohm": "out_of_hours_manager",
-    "on-call manager": "out_of_hours_manager",
-    "police": "police_liaison",
-    "coordinator": "missing_coordinator",
-}
 CSV_COLUMNS = ("role", "staff", "from", "to")
-
-
-def read_role(text: str) -> str | None:
-    """'Out of hours', 'OOH', 'out_of_hours' -> 'out_of_hours'; None if it names no role."""
-    word = " ".join(text.strip().lower().split())
-    if word in ROLE_WORDS:
-        return ROLE_WORDS[word]
-    name = word.replace(" ", "_").replace("-", "_")
-    return name if name in ROTA_ROLES else None
 
 
 @dataclass
@@ -103,10 +82,10 @@ def read_csv(text: str, directory: Directory, zone: ZoneInfo) -> ReadFile:
     rows: list[tuple[str, str, datetime, datetime, str]] = []
     for number, raw in enumerate(reader, start=2):
         where = f"row {number}"
-        role = read_role(raw.get("role") or "")
+        role = rota.read_role(raw.get("role") or "")
         if role is None:
             raise RotaError(
-                f"{where}: '{raw.get('role')}' is not a rota role ({', '.join(ROTA_ROLES[:5])} "
+                f"{where}: '{raw.get('role')}' is not a rota role ({', '.join(rota.ROTA_ROLES[:5])} "
                 "...). Nothing was imported."
             )
         staff_id = directory.find(raw.get("staff") or "")
@@ -196,7 +175,7 @@ def read_ics(
 
 def _match(event: Any, summary: str, directory: Directory) -> tuple[str | None, str | None]:
     head, colon, tail = summary.partition(":")
-    role = read_role(head if colon else summary)
+    role = rota.read_role(head if colon else summary)
     staff_id = directory.find(tail) if colon and tail.strip() else None
     if staff_id is None:
         attendees = event.get("ATTENDEE", [])

@@ -122,8 +122,8 @@ async def _admins(a: Asked) -> list[Recipient]:
 
 def _on_rota(role: str) -> Resolver:
     async def resolve(a: Asked) -> list[Recipient]:
-        on = [await _active(a.r, s) for s in await rota_store.on_rota(a.r, role, a.now)]
-        return [Recipient.staff(s) for s in on if s]
+        # on_rota returns only people still here
+        return [Recipient.staff(s) for s in await rota_store.on_rota(a.r, role, a.now)]
 
     return resolve
 
