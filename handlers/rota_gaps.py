@@ -180,6 +180,12 @@ async def tell_gaps(
     run_key = f"{now.astimezone(zone).date()}:{signature}"
     if not await report_store.claim_run(tx, JOB, run_key, now):
         return found
+    await _tell(tx, lines, why, run_key, now)
+    return found
+
+
+async def _tell(tx: Tx, lines: list[str], why: str, run: str, now: datetime) -> None:
+    """The out-of-hours manager and the admins hear of the gaps, once per `run`."""
     text = "\n".join(
         [
             f"Rota gaps in the next 24 hours ({why}): nobody holds these roles, which the "
@@ -191,12 +197,11 @@ async def tell_gaps(
     for recipient in await gap_recipients(tx, now):
         await outbox_store.enqueue(
             tx,
-            idem_key=message_keys.rota_gaps(run_key, recipient),
+            idem_key=message_keys.rota_gaps(run, recipient),
             recipient=recipient,
             text=text,
             now=now,
         )
-    return found
 
 
 class GapJobs:
@@ -235,20 +240,6 @@ class GapJobs:
             found = await gaps(tx, self.presets, now, now + AHEAD)
             if not found:
                 return 1
-            text = "\n".join(
-                [
-                    f"Rota gaps in the next 24 hours (the daily check, {local_time(now, zone)}): "
-                    "nobody holds these roles, which the alerts need:",
-                    *gap_lines(found, zone),
-                    "Fill them: /cover <role> <from> <to> <staff id>; /rota shows the rota.",
-                ]
-            )
-            for recipient in await gap_recipients(tx, now):
-                await outbox_store.enqueue(
-                    tx,
-                    idem_key=message_keys.rota_gaps(f"daily:{day}", recipient),
-                    recipient=recipient,
-                    text=text,
-                    now=now,
-                )
+            why = f"the daily check, {local_time(now, zone)}"
+            await _tell(tx, gap_lines(found, zone), why, f"daily:{day}", now)
         return 1
