@@ -65,7 +65,7 @@ class Router:
                 if not await chat_store.already_sent(self.db, message.id, platform.name, chat_id):
                     await platform.send_team(chat_id, message)
         elif to.kind is RecipientKind.CHAT:
-            transport, _, chat_id = to.ident.partition(":")
+            transport, chat_id = to.chat_target
             chat_targets = [p for p in self.platforms if p.name == transport]
             if not chat_targets:
                 raise Unreachable(f"{transport} is not running")

@@ -85,7 +85,8 @@ async def leave(
     )  # fmt: skip
     await _climbs(tx, presets, now, person, handover)
     await _duties(tx, presets, now, person, handover)
-    for role, start, end in await rota_store.remove_future_shifts(tx, staff_id, now):
+    actor = by.id if by else None
+    for role, start, end in await rota_store.remove_future_shifts(tx, staff_id, now, actor):
         span = f"{local_time(start, zone)} to {local_time(end, zone)}"
         others = [i for i in await rota_store.on_rota(tx, role, start) if i != staff_id]
         cover = f"{', '.join(others)} also on at its start" if others else "nobody else is on"

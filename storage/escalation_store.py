@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.db import Reader, Row, Tx, from_db_time, from_db_time_set, to_db_time
-from storage.models import Escalation, EscalationState
+from storage.models import Escalation, EscalationState, Recipient
 from storage.snapshot import STEPS, ClimbContext, ClimbStep
 from storage.versioned import update_versioned
 
@@ -126,10 +126,10 @@ async def update_escalation(tx: Tx, esc: Escalation, **changes: Any) -> Escalati
 async def live_escalations_of(r: Reader, staff_id: str) -> list[Escalation]:
     """Live climbs this person holds (acknowledged by them) or has been sent a step of."""
     rows = await r.fetchall(
-        "SELECT * FROM escalations WHERE state IN ('active', 'acked', 'confirming')"
+        f"SELECT * FROM escalations WHERE state IN ({_LIVE})"
         " AND (acked_by = ? OR id IN (SELECT escalation_id FROM outbox"
         " WHERE recipient = ? AND escalation_repeat IS NOT NULL)) ORDER BY id",
-        (staff_id, f"staff:{staff_id}"),
+        (staff_id, Recipient.staff(staff_id).stored),
     )
     return [_escalation(row) for row in rows]
 

@@ -79,7 +79,8 @@ class RecipientKind(StrEnum):
 
 @dataclass(frozen=True)
 class Recipient:
-    """Who an outbox message is for. Stored as 'staff:<id>', 'team:<name>' or 'redact'."""
+    """Who an outbox message is for. Stored as 'staff:<id>', 'team:<name>',
+    'chat:<transport>:<chat id>' or 'redact'."""
 
     kind: RecipientKind
     ident: str = ""  # the staff id or team name; empty for REDACT
@@ -100,6 +101,12 @@ class Recipient:
     def chat(cls, transport: str, chat_id: str) -> Recipient:
         """A chat by its platform's id: a team's old chat told it no longer is one."""
         return cls(RecipientKind.CHAT, f"{transport}:{chat_id}")
+
+    @property
+    def chat_target(self) -> tuple[str, str]:
+        """(transport, chat id) of a CHAT recipient, the other half of `chat`."""
+        transport, _, chat_id = self.ident.partition(":")
+        return transport, chat_id
 
     @property
     def stored(self) -> str:

@@ -8,7 +8,7 @@ role for exactly its span. Every change is written to rota_audit by the same tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from storage.db import Reader, Row, Tx, from_db_time, from_db_time_set, to_db_time
@@ -296,14 +296,14 @@ async def audit_trail(r: Reader, limit: int = 100) -> list[AuditEntry]:
 
 
 async def remove_future_shifts(
-    tx: Tx, staff_id: str, after: datetime
+    tx: Tx, staff_id: str, after: datetime, actor: str | None = None
 ) -> list[tuple[str, datetime, datetime]]:
-    """Someone leaving: their shifts from `after` on go (one under way ends at `after`).
-    Returns each removed span (role, from, to), in time order."""
+    """Someone leaving: their shifts from `after` on go (one under way ends at `after`), each
+    change on the audit trail. Returns each span they no longer hold (role, from, to), in
+    time order."""
     when = to_db_time(after)
     rows = await tx.fetchall(
-        "SELECT role, starts_at, ends_at FROM rota WHERE staff_id = ? AND ends_at > ?"
-        " ORDER BY starts_at, id",
+        "SELECT * FROM rota WHERE staff_id = ? AND ends_at > ? ORDER BY starts_at, id",
         (staff_id, when),
     )
     await tx.execute("DELETE FROM rota WHERE staff_id = ? AND starts_at >= ?", (staff_id, when))
@@ -311,8 +311,15 @@ async def remove_future_shifts(
         "UPDATE rota SET ends_at = ? WHERE staff_id = ? AND starts_at < ? AND ends_at > ?",
         (when, staff_id, when, when),
     )
-    return [
-        (row["role"], max(from_db_time_set(row["starts_at"]), after),
-         from_db_time_set(row["ends_at"]))
-        for row in rows
-    ]  # fmt: skip
+    gone = []
+    for shift in map(_shift, rows):
+        if shift.starts_at < after:  # under way: it ends now rather than going
+            kept = replace(shift, ends_at=after)
+            await audit(tx, at=after, actor=actor, action="changed", shift=kept, note="left")
+        else:
+            await audit(
+                tx, at=after, actor=actor, action="removed", shift=shift, before_id=staff_id,
+                removed=True, note="left",
+            )  # fmt: skip
+        gone.append((shift.role, max(shift.starts_at, after), shift.ends_at))
+    return gone

@@ -221,3 +221,18 @@ async def test_a_leavers_shift_under_way_ends_now_and_those_ahead_go(db: Databas
     assert await rota_store.on_rota(db, "out_of_hours", local("2026-10-24 01:59")) == ["ooh1"]
     assert await rota_store.on_rota(db, "out_of_hours", now) == []
     assert await rota_store.on_rota(db, "out_of_hours", local("2026-10-24 20:00")) == ["ooh2"]
+
+
+async def test_a_leavers_shifts_go_on_the_rota_audit_trail(db: Database):
+    await import_team(db, team_file(), "west-yorkshire")
+    now = local("2026-10-24 02:00")
+    async with db.write() as tx:
+        await rota_store.add_rota(tx, "out_of_hours", "ooh1", local("2026-10-23 17:00"), local("2026-10-24 09:00"))  # fmt: skip
+        await rota_store.add_rota(tx, "out_of_hours", "ooh1", local("2026-10-24 17:00"), local("2026-10-25 09:00"))  # fmt: skip
+        await rota_store.remove_future_shifts(tx, "ooh1", now, "tom")
+    trail = [e for e in await rota_store.audit_trail(db) if e.note == "left"]
+    assert [(e.action, e.actor, e.starts_at, e.ends_at) for e in reversed(trail)] == [
+        ("changed", "tom", local("2026-10-23 17:00"), now),
+        ("removed", "tom", local("2026-10-24 17:00"), local("2026-10-25 09:00")),
+    ]
+    assert trail[0].staff_id is None and trail[0].before_id == "ooh1"  # nobody holds it now
