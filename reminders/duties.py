@@ -132,6 +132,7 @@ async def trigger(
     for rule_id, spec in preset.duties.items():
         if spec.trigger != name and name not in rule_effects().also_triggered_by(rule_id):
             continue
+        spec = spec.made_by(name)  # a conditional urgency is settled by what made the duty
         situation = Situation(preset, happened, episode, child)
         if not all(holds(c, situation) for c in spec.when):
             if spec.otherwise_missing_for is None:
