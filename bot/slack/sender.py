@@ -2,7 +2,8 @@
 
 The outbox calls `send_direct`, `send_team` and `redact` (through the Slack platform). Slack's
 answers map onto the outbox's: 429 → RetryLater(Retry-After), 5xx → RetryLater(backoff), a
-person or channel that can't be reached → Unreachable, so the alert moves on.
+person or channel that can't be reached → Unreachable, so the alert moves on; any other
+refusal of the message (an error code, a 4xx) → PermanentDeliveryError, given up at once.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ CHANNEL_GONE = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
 TRANSIENT = frozenset(
     {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
 )
+# The app's own credentials refused: no message could go, so it is retried, not given up.
+APP_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+     "missing_scope", "not_allowed_token_type", "team_access_not_granted"}
+)  # fmt: skip
 # Redaction: nothing left to clear.
 ALREADY_GONE = frozenset(
     {"message_not_found", "cant_delete_message", "cant_update_message", "edit_window_closed",
@@ -260,7 +266,10 @@ class SlackSender:
     async def _fail(
         self, exc: SlackApiError, message: OutboxMessage, person: str | None = None
     ) -> None:
-        """Tell the outbox what to do about a Slack error (returns: any other error is retried)."""
+        """Tell the outbox what to do about a Slack error. Slack refusing this message (any
+        other error code, or a 4xx status other than 429) is permanent: given up at once and
+        the alert moves on; only its own trouble (5xx, transient codes) and the app's refused
+        credentials (returns: retried) are tried again."""
         code, status = error_code(exc), status_code(exc)
         if status == 429 or code == "ratelimited":
             raise RetryLater(retry_after(exc)) from exc
@@ -273,6 +282,12 @@ class SlackSender:
             raise Unreachable(f"can't be reached on Slack ({code})") from exc
         if code in CHANNEL_GONE:
             raise Unreachable(f"the Slack channel can't be posted to ({code})") from exc
+        if code in APP_REFUSED:
+            return
+        if code or 400 <= status < 500:
+            raise PermanentDeliveryError(
+                f"Slack refused the message ({code or f'HTTP {status}'})"
+            ) from exc
 
     async def _record(
         self, message: OutboxMessage, channel: str, sent: list[str], kind: str

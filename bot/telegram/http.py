@@ -17,8 +17,21 @@ from urllib.request import getproxies, proxy_bypass
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+# 4xx statuses PTB turns into an exception of its own (BadRequest, InvalidToken, Forbidden,
+# Conflict; 429 carries retry_after): every other 4xx is `Refused` here.
+PTB_READS = frozenset({400, 401, 403, 404, 409, 429})
+
+
+class Refused(TelegramError):
+    """Telegram refused the call with a 4xx status PTB has no exception for (413, 422 …):
+    sending the same request again will not help."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"Telegram refused the request (HTTP {status})")
+        self.status = status
 
 
 class AiohttpRequest(BaseRequest):
@@ -106,6 +119,8 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(
                 method, url, data=_body(request_data), timeout=timeout, proxy=self._proxy(url)
             ) as response:
+                if 400 <= response.status < 500 and response.status not in PTB_READS:
+                    raise Refused(response.status)
                 return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from err
