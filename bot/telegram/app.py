@@ -32,6 +32,7 @@ from bot.telegram.http import AiohttpRequest
 from bot.telegram.inbox import DurableUpdateQueue, HandledMarks, PerPersonProcessor
 from bot.telegram.listeners import Listeners
 from bot.telegram.sender import NAME, PerChatRateLimiter, TelegramSender
+from bot.telegram.webhook import WebhookServer
 from handlers.context import Services
 from storage import inbox_store
 from storage.models import OutboxMessage
@@ -84,6 +85,7 @@ class TelegramPlatform:
         )
         self.dispatcher = self.listeners.dispatcher
         self._add_handlers(guided_timeout)
+        self.webhook: WebhookServer | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -98,11 +100,24 @@ class TelegramPlatform:
         # polling, the next getUpdates waits instead (bot/telegram/inbox.py).
         self.queue.wait_for_disk = bool(webhook)
         if webhook:
-            await self.app.updater.start_webhook(**webhook)  # type: ignore[union-attr]
+            await self._start_webhook(**webhook)
         else:
             await self.app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
 
+    async def _start_webhook(
+        self, listen: str, port: int, url_path: str, webhook_url: str, secret_token: str
+    ) -> None:
+        """Our own server (bot/telegram/webhook.py): the secret before the body, the body
+        capped; then Telegram is told where to send updates."""
+        server = WebhookServer(self.app.bot, self.queue, secret_token, url_path)
+        await server.start(listen, port)
+        self.webhook = server
+        await self.app.bot.set_webhook(url=webhook_url, secret_token=secret_token)
+
     async def stop(self) -> None:
+        if self.webhook is not None:
+            await self.webhook.stop()
+            self.webhook = None
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         try:
