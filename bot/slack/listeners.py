@@ -46,6 +46,7 @@ SLACK_HELP = (
     "here they are /wb-status and /wb-away."
 )
 CANT_POST = "(I can't post in this channel yet: invite me with /invite @Whereabouts.)"
+NOT_ISSUED = "That button isn't one I sent, so nothing was done. Type the command instead."
 
 
 class Listeners:
@@ -182,7 +183,7 @@ class Listeners:
 
     async def _ephemeral(self, respond: Any, text: str, buttons: tuple[Button, ...] = ()) -> None:
         """Only the person who typed or pressed sees it, where they are."""
-        for part in message_parts(text, buttons):
+        for part in message_parts(text, buttons, seal=self.sender.seal):
             await respond(
                 text=part.text,
                 blocks=part.blocks,
@@ -203,7 +204,11 @@ class Listeners:
         presses at once: the database lets one win, and the other is told who has it."""
         user_id = str((body.get("user") or {}).get("id") or "")
         command = str(action.get("value") or "")
-        label = str((action.get("text") or {}).get("text") or command)
+        label = str((action.get("text") or {}).get("text") or "")
+        if not self.sender.seal.issued(str(action.get("action_id") or ""), label, command):
+            # made up, not a button the bot sent: nothing run, nothing of it repeated
+            await self._tell(body, respond, user_id, Reply(NOT_ISSUED))
+            return
         channel = body.get("channel") or {}
         container = body.get("container") or {}
         channel_id = str(channel.get("id") or container.get("channel_id") or "")

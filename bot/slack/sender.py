@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import PermanentDeliveryError, RetryLater, backoff
 from bot.router import Unreachable
 from bot.slack.blocks import Block, escape, message_parts, section
+from bot.slack.seal import Seal
 from handlers.context import Services
 from reminders.formatting import PROFILE_HEADING
 from storage import chat_store, report_store, staff_store
@@ -133,6 +134,7 @@ class SlackSender:
         self.client = client
         self.pacer = pacer
         self._dm_channels: dict[str, str] = {}
+        self.seal = Seal(str(client.token or ""))  # buttons the bot issued (seal.py)
         self.patience: tuple[float, ...] = (0.5, 2.0)  # waits before a patient call's retries
 
     # ---- posting ----------------------------------------------------------------------
@@ -150,7 +152,7 @@ class SlackSender:
     ) -> list[str]:
         """Post `text` (over several messages if long); returns the messages' ts."""
         sent = []
-        for part in message_parts(text, buttons, footer):
+        for part in message_parts(text, buttons, footer, self.seal):
             args: dict[str, Any] = {
                 "channel": channel,
                 "text": part.text,

@@ -132,6 +132,7 @@ class TelegramPlatform:
         on = self.listeners
         # Handlers block: an update counts as handled only when they have finished. The
         # processor runs different people at once, so one slow chat holds up nobody else.
+        self.app.add_handler(TypeHandler(Update, on.only_issued_buttons), group=-2)
         self.app.add_handler(TypeHandler(Update, on.replayed_after_crash), group=-1)
         self.app.add_handler(GuidedReport(on).handler(guided_timeout))
         self.app.add_handler(MessageHandler(filters.COMMAND & fresh, on.on_command))
