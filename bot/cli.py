@@ -178,6 +178,10 @@ async def cmd_check(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not health.ok:
+        print(f"{settings.db}: damaged, integrity check failed: {health.integrity}\n"
+              "Stop the bot and restore the latest backup (copy it into place).")  # fmt: skip
+        return 1
     print(f"{settings.db}: integrity {health.integrity}; schema version {health.schema_version}; "
           f"{health.episodes} episodes, {health.open_episodes} open; "
           f"{health.pending_messages} messages waiting to send")  # fmt: skip
@@ -426,14 +430,36 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from pydantic import ValidationError
+
+    from storage.db import DatabaseUnusable
+
     try:
         load_all_presets()  # a bad preset stops the start, naming the file and line
         return run_on_event_loop(args.func(args))
     except (DataFileError, PresetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValidationError as exc:  # a setting (WHEREABOUTS_*) that can't be used
+        print(f"error: {settings_problem(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseUnusable as exc:  # damaged, not a database, or not writable: said plainly
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def settings_problem(exc: Any) -> str:
+    """A settings error as the variable a person set and what it may be."""
+    lines = []
+    for error in exc.errors():
+        name = "WHEREABOUTS_" + "_".join(str(p) for p in error["loc"]).upper()
+        given = error.get("input")
+        expected = (error.get("ctx") or {}).get("expected")
+        what = f"must be one of {expected}" if expected else error["msg"]
+        lines.append(f"{name}={given!s}: {what}" if given is not None else f"{name}: {what}")
+    return "; ".join(lines)
 
 
 if __name__ == "__main__":

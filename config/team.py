@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from config.vocabulary import Audience
 from config.yamlfile import at, load_model
 from storage.models import LegalStatus, Role
 
+PROFILE_LIMIT = 20_000  # characters of a child's missing profile (as stored)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+?\d{7,15}")
 
@@ -76,6 +78,17 @@ class ChildSpec(Strict):
     team_manager: str | None = None
     iro: str | None = None
     profile: dict[str, Any] = {}
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, default=str, ensure_ascii=False))
+        if size > PROFILE_LIMIT:
+            raise ValueError(
+                f"the profile is {size:,} characters; at most {PROFILE_LIMIT:,} (a missing"
+                " profile is a description, not a document: link to the full one instead)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _area(self) -> ChildSpec:
