@@ -122,11 +122,16 @@ async def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         out: Path = args.out
         if args.ssda903 is not None:
+            year = exports.read_collection_year(args.ssda903)
             files = {
-                f"ssda903-missing-{args.ssda903}-{(args.ssda903 + 1) % 100:02d}.csv": (
-                    await exports.ssda903_missing(db, staff, args.ssda903, zone)
+                f"ssda903-missing-{year - 1}-{year % 100:02d}.csv": (
+                    await exports.ssda903_missing(db, staff, year, zone)
                 )
             }
+            print(
+                f"SSDA903 collection year {year}: 1 April {year - 1} to 31 March {year}",
+                file=sys.stderr,
+            )
         else:
             if args.from_ is None or args.to is None:
                 print(
@@ -327,12 +332,25 @@ async def cmd_simulate(args: argparse.Namespace, path: Path | None = None) -> in
     from bot.scenario import ScenarioRun, load_scenario
 
     scenario = load_scenario(path or args.scenario)
+    keep: Path | None = getattr(args, "db", None)
+    if keep is not None and keep.exists():
+        print(
+            f"error: {keep} exists. A scenario starts from an empty database: name a new file.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    run = ScenarioRun(scenario) if args.json else ScenarioRun(scenario, out=print)
+    records = await run.run(keep)
     if args.json:
-        records = await ScenarioRun(scenario).run()
         for record in records:
             print(record.as_json())
-    else:
-        await ScenarioRun(scenario, out=print).run()
+    if keep is not None:
+        print(f"The scenario's database is kept in {keep}.", file=sys.stderr)
+    if getattr(args, "strict", False) and run.refused:
+        print(f"error: {len(run.refused)} step(s) refused:", file=sys.stderr)
+        for line in run.refused:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -388,7 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", help="first day, YYYY-MM-DD")
     p.add_argument("--to", help="last day, YYYY-MM-DD (inclusive)")
     p.add_argument(
-        "--ssda903", type=int, metavar="YEAR", help="the Missing table for April YEAR-March"
+        "--ssda903",
+        metavar="YEAR",
+        help="the SSDA903 Missing table for collection year YEAR, the year the return ends as"
+        " the DfE and its validator count: 2027 (or 2026-27) is April 2026 to March 2027",
     )
     p.add_argument("--out", type=Path, default=Path("export"), help="directory (./export)")
     p.set_defaults(func=cmd_export)
@@ -406,6 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")
     p.add_argument("scenario", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument(
+        "--db", type=Path, help="keep the scenario's database in this new file (to inspect it)"
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 if any step was refused")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("demo", help="play the Friday-night demo episode")
     p.add_argument("--json", action="store_true")
