@@ -52,7 +52,9 @@ def main(lock: str) -> int:
              for d in report.get("dependencies", []) for v in d.get("vulns", [])]  # fmt: skip
     unaudited = [d["name"] for d in report.get("dependencies", []) if d.get("skip_reason")]
     if unaudited:
-        print(f"dependency audit: could not audit {', '.join(unaudited)} (not found by the service)")
+        print(
+            f"dependency audit: could not audit {', '.join(unaudited)} (not found by the service)"
+        )
     if found:
         print("dependency audit FAILED: known advisories in locked versions:")
         for name, version, ident, fixed in found:

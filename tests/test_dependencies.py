@@ -17,7 +17,9 @@ LOCK = (ROOT / "requirements.lock").read_text()
 
 def declared() -> list[Requirement]:
     project = PYPROJECT["project"]
-    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
+    return [
+        Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]
+    ]
 
 
 def locked() -> dict[str, tuple[Version, int]]:
