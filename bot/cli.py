@@ -43,15 +43,32 @@ def demo_team_path() -> Path:
     return Path(str(resources.files("config").joinpath("demo", "team.yaml")))
 
 
-async def _open(settings: Settings) -> Database:
+class NoDatabase(Exception):
+    """A command that reads a database was pointed at a file that does not exist."""
+
+
+def _must_exist(settings: Settings) -> None:
+    if not settings.db.exists():
+        raise NoDatabase(
+            f"no database at {settings.db.resolve()}. Point --db or WHEREABOUTS_DB at yours, or "
+            "create one: `whereabouts init-db`, `whereabouts import team.yaml` or "
+            "`whereabouts console`."
+        )
+
+
+async def _open(settings: Settings, create: bool = False) -> Database:
+    """The database; only the commands that set one up (init-db, import, console) create it:
+    any other refuses a missing file, naming the one it looked for."""
     from storage.db import Database
 
+    if not create:
+        _must_exist(settings)
     return await Database(settings.db, settings.synchronous).open()
 
 
 async def cmd_init_db(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    db = await _open(settings)
+    db = await _open(settings, create=True)
     await db.close()
     print(f"Database ready: {settings.db}")
     return 0
@@ -63,7 +80,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     team = load_team_file(args.file)
-    db = await _open(settings)
+    db = await _open(settings, create=True)
     report = StaffReport()
     try:
         staff, children = await import_team(
@@ -105,8 +122,9 @@ async def cmd_list(args: argparse.Namespace) -> int:
 
 async def cmd_export(args: argparse.Namespace) -> int:
     """SUM-QUARTER: CSV of a period's episodes, events and duties; or the SSDA903 table."""
-    from datetime import date, datetime, time, timedelta
+    from datetime import datetime, time, timedelta
 
+    from config.dates import read_day
     from handlers import exports
     from storage import staff_store
 
@@ -135,12 +153,21 @@ async def cmd_export(args: argparse.Namespace) -> int:
         else:
             if args.from_ is None or args.to is None:
                 print(
-                    "error: give --from and --to (YYYY-MM-DD), or --ssda903 YEAR", file=sys.stderr
+                    "error: give --from and --to (2026-07-01 or 01/07/2026), or --ssda903 YEAR",
+                    file=sys.stderr,
                 )
                 return EXIT_USAGE
-            start = datetime.combine(date.fromisoformat(args.from_), time(0), tzinfo=zone)
+            first, last = read_day(args.from_), read_day(args.to)
+            if last < first:
+                print(
+                    f"error: --to {last:%d/%m/%Y} is before --from {first:%d/%m/%Y}; nothing "
+                    "was exported. Give the first day with --from and the last with --to.",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            start = datetime.combine(first, time(0), tzinfo=zone)
             end = datetime.combine(
-                date.fromisoformat(args.to) + timedelta(days=1), time(0), tzinfo=zone
+                last + timedelta(days=1), time(0), tzinfo=zone
             )  # --to is inclusive
             files = await exports.period(db, staff, start, end, zone)
     except ValueError as exc:
@@ -150,6 +177,13 @@ async def cmd_export(args: argparse.Namespace) -> int:
         await db.close()
     from bot.private_files import private_dir, write_private
 
+    if out.exists() and any(out.iterdir()) and not args.force:
+        print(
+            f"error: {out} already holds an export; nothing was written. Choose another --out, "
+            "or add --force to replace its files.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     private_dir(out)  # names and dates of birth: the owner's eyes only (0700, files 0600)
     for name, text in files.items():
         write_private(out / name, text)
@@ -208,7 +242,7 @@ async def cmd_console(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _log_level(settings, args)
-    db = await _open(settings)
+    db = await _open(settings, create=True)
     try:
         if not await staff_store.list_staff(db):
             team = load_team_file(demo_team_path())
@@ -320,6 +354,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _log_level(settings, args)
+    _must_exist(settings)  # a live bot runs on the team's database, never a new empty one
     try:
         await run_forever(settings)
     except StartupError as exc:
@@ -403,8 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("export", help=f"CSV for a period ({rule_ids.QUARTERLY_EXPORT}) or SSDA903")
     )
     p.add_argument("--as", dest="as_", required=True, help="staff id: what they may see")
-    p.add_argument("--from", dest="from_", help="first day, YYYY-MM-DD")
-    p.add_argument("--to", help="last day, YYYY-MM-DD (inclusive)")
+    p.add_argument("--from", dest="from_", help="first day, 2026-07-01 or 01/07/2026")
+    p.add_argument("--to", help="last day, inclusive (2026-09-30 or 30/09/2026)")
     p.add_argument(
         "--ssda903",
         metavar="YEAR",
@@ -412,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
         " the DfE and its validator count: 2027 (or 2026-27) is April 2026 to March 2027",
     )
     p.add_argument("--out", type=Path, default=Path("export"), help="directory (./export)")
+    p.add_argument(
+        "--force", action="store_true", help="replace the files of an export already in --out"
+    )
     p.set_defaults(func=cmd_export)
     p = with_db(sub.add_parser("backup", help="a consistent copy, safe while the bot runs"))
     p.add_argument("target", type=Path, help="a new file for the copy")
@@ -471,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseUnusable as exc:  # damaged, not a database, or not writable: said plainly
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except NoDatabase as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

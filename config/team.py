@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.dates import read_day
 from config.presets import AREAS
 from config.vocabulary import Audience
 from config.yamlfile import at, load_model
@@ -24,8 +25,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+_STAFF_ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_CHILD_REF = re.compile(r"[A-Z]{1,3}-\d{1,6}")
+
+
 class StaffSpec(Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    id: str
     name: str | None = None
     role: Role
     home: str | None = None
@@ -40,6 +45,16 @@ class StaffSpec(Strict):
     @property
     def display_name(self) -> str:
         return self.name or self.id
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _STAFF_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} can't be a staff id: use lower-case letters, digits, '.', '_' and '-',"
+                " starting with a letter or digit (sam, ooh1, j.smith)"
+            )
+        return value
 
     @field_validator("email")
     @classmethod
@@ -66,7 +81,7 @@ class StaffSpec(Strict):
 
 
 class ChildSpec(Strict):
-    ref: str = Field(pattern=r"^[A-Z]{1,3}-\d{1,6}$")
+    ref: str
     first_name: str
     full_name: str | None = None
     dob: date | None = None
@@ -78,6 +93,22 @@ class ChildSpec(Strict):
     team_manager: str | None = None
     iro: str | None = None
     profile: dict[str, Any] = {}
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        if not _CHILD_REF.fullmatch(value):
+            raise ValueError(
+                f"{value!r} can't be a child's reference: one to three capital letters, a hyphen"
+                " and up to six digits (C-0042)"
+            )
+        return value
+
+    @field_validator("dob", mode="before")
+    @classmethod
+    def _dob(cls, value: Any) -> Any:
+        """2011-05-02 or 02/05/2011 (day first, as UK staff write it)."""
+        return read_day(value) if isinstance(value, str) else value
 
     @field_validator("profile")
     @classmethod

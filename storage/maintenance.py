@@ -35,6 +35,9 @@ def _backup(source: Path, target: Path) -> None:
     try:
         with dst:
             src.backup(dst, pages=1024)  # in steps: the bot's writers are not held up long
+        # One self-contained file: the copy leaves write-ahead logging (no -wal, -shm beside
+        # it); the database itself is opened in WAL again by the bot.
+        dst.execute("PRAGMA journal_mode=DELETE")
     finally:
         dst.close()
         src.close()

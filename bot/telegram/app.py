@@ -62,17 +62,19 @@ class TelegramPlatform:
         self.queue = DurableUpdateQueue(svc.db, svc.clock, NAME)
         self.marks = HandledMarks(svc.db, svc.clock, NAME)
         self._applied_before: dict[int, datetime] = {}
+        # getUpdates confirms what it fetched before: only once that is on disk
+        self._requests = (
+            AiohttpRequest(read_timeout=read_timeout),
+            AiohttpRequest(connection_pool_size=1, before_each=self.queue.on_disk),
+        )
         builder = (
             ApplicationBuilder()
             .token(token)
             .rate_limiter(rate_limiter or PerChatRateLimiter(max_retries=3))
             .update_queue(self.queue)
             .concurrent_updates(PerPersonProcessor(self._handled))
-            .request(AiohttpRequest(read_timeout=read_timeout))
-            # getUpdates confirms what it fetched before: only once that is on disk
-            .get_updates_request(
-                AiohttpRequest(connection_pool_size=1, before_each=self.queue.on_disk)
-            )
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
         )
         if base_url:
             builder = builder.base_url(base_url).base_file_url(
@@ -91,7 +93,14 @@ class TelegramPlatform:
 
     async def start(self, webhook: dict[str, Any] | None = None) -> None:
         """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen."""
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except BaseException:
+            # Telegram refused or could not be reached: PTB leaves the sessions it opened
+            # (asyncio would complain "Unclosed client session" at exit).
+            for request in self._requests:
+                await request.shutdown()
+            raise
         await inbox_store.prune(self.svc.db, self.svc.clock.now())
         await self.app.start()
         # Left unhandled by a crash: handled first, before anything new is fetched.
