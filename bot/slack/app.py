@@ -35,6 +35,7 @@ from bot.slack.sender import (
     status_code,
 )
 from handlers.context import Services
+from storage import inbox_store
 from storage.models import OutboxMessage
 
 CONNECT_TIMEOUT = 30.0
@@ -113,6 +114,7 @@ class SlackPlatform:
         """auth.test (a rejected token is a SlackStartupError), then Socket Mode or HTTP."""
         try:
             await self.client.auth_test()
+            await inbox_store.prune(self.svc.db, self.svc.clock.now())  # ids kept a day
             # left unhandled by a crash: before anything new
             await self.listeners.requests.replay(self.sender.dm)
             if app_token:
