@@ -129,3 +129,36 @@ async def test_a_message_failing_again_and_again_stops_holding_later_ones(svc):
     assert svc.clock.now() - start <= timedelta(minutes=5)
     (bad,) = [m for m in await outbox_store.outbox_messages(svc.db) if m.text == "bad"]
     assert bad.state == "pending" and bad.attempts == outbox_store.HOLDS_ORDER_FOR
+
+
+async def test_slack_refusing_to_clear_one_copy_still_clears_the_others(tmp_path):
+    """Item 2 (Slack, redaction): a copy Slack refuses to clear is reported, not retried for
+    hours, and the episode's other copies are still closed."""
+    from tests.support.slack_rig import OAK_CHANNEL
+    from tests.support.team import child
+
+    profile = {"description": "slim, short dark hair", "phone": "07700 900123"}
+    rig = await SlackRig.start(tmp_path / "w.db", FRIDAY_NIGHT, children=[child(profile=profile)])
+    try:
+        await rig.command("sam", "/absent Jay 21:05 out", OAK_CHANNEL)
+        await rig.reply_to(OAK_CHANNEL, "Recorded")
+        await rig.command("sam", "/police Jay ref WY-9 grade medium")
+        await rig.reply_to("pc1", "Phone: 07700 900123")
+        await rig.command("sam", "/found Jay now self back home", OAK_CHANNEL)
+        await rig.reply_to(OAK_CHANNEL, "found")
+        channel = list(rig.fake.in_channel(OAK_CHANNEL))
+        await rig.command("priya", "/rhi Jay held by Ana")
+        await rig.reply_to("priya", "held")
+        rig.fake.fail("chat.delete", 200, "restricted_action")
+        await rig.command("tom", "/finalise Jay")
+        await rig.reply_to("tom", "finalised")
+        await rig.fake.wait_for(lambda: all("episode closed" in m.shown for m in channel))
+        await rig.platform.settle()
+        await rig.delivery.deliver_due()  # one pass at a time: this waits for the clearing's
+        (clearing,) = [
+            m for m in await outbox_store.outbox_messages(rig.db) if m.recipient == "redact"
+        ]
+        assert clearing.state == "failed" and clearing.attempts == 1
+        assert "restricted_action" in await last_error(rig.db, clearing.id)
+    finally:
+        await rig.stop()

@@ -327,6 +327,7 @@ class SlackSender:
         if message.episode_id is None:
             return
         closing = message.text
+        refused: list[str] = []  # copies Slack will not clear: the others are still cleared
         for copy in await chat_store.unredacted(self.svc.db, message.episode_id, NAME):
             try:
                 if copy.kind == "profile":
@@ -344,7 +345,13 @@ class SlackSender:
                     continue  # direct alerts name the child by reference only: they stay
             except SlackApiError as exc:
                 if error_code(exc) not in ALREADY_GONE:
-                    await self._fail(exc, message)
+                    try:
+                        await self._fail(exc, message)
+                    except PermanentDeliveryError as refusal:
+                        refused.append(str(refusal))
+                        continue
                     raise
             async with self.svc.db.write() as tx:
                 await chat_store.mark_redacted(tx, copy.id, self.svc.clock.now())
+        if refused:
+            raise PermanentDeliveryError(f"{len(refused)} copies not cleared: {refused[0]}")

@@ -164,8 +164,8 @@ class TelegramSender:
                     continue  # direct alerts name the child by reference only: they stay
             except RetryAfter as exc:
                 raise RetryLater(_seconds(exc.retry_after)) from exc
-            except BadRequest:
-                pass  # already gone or too old to touch: nothing more the bot can do
+            except (BadRequest, Refused):
+                pass  # already gone, too old to touch, or refused: nothing more the bot can do
             async with self.svc.db.write() as tx:
                 await chat_store.mark_redacted(tx, copy.id, now)
 
