@@ -84,6 +84,8 @@ class OfficeHours(Strict):
     weekdays: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
         "mon", "tue", "wed", "thu", "fri",
     )  # fmt: skip
+    # RULES.md: none of the protocols defines office hours; each preset says whose they are.
+    source: str = "ours: no protocol defines office hours"
 
     @model_validator(mode="after")
     def _ordered(self) -> OfficeHours:
