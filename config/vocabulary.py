@@ -23,6 +23,8 @@ Audience = Literal[
     "out_of_hours_manager",  # the rota's out-of-hours manager
     "police_liaison",  # the rota's police liaison
     "iro",  # the child's Independent Reviewing Officer
+    "cp_chair",  # the child's child protection conference chair, where they have one
+    "missing_tray",  # the missing coordinator on the rota, else whoever holds that role
     "missing_coordinator",  # the rota's missing coordinator
     "admins",  # every admin
     "team_manager",  # the child's team manager, at any hour
@@ -46,6 +48,7 @@ Condition = Literal[
     "next_working_day_48h_plus",  # RHI-EDT (NS §1.6.2)
     "next_working_day_16h_plus",  # RHI-EDT: either of the above
     "iro_unknown",  # nobody on record as IRO: a person must tell one
+    "family_missing",  # siblings reported together: a family episode (H §10.10)
 ]
 
 # The episode events that start, stop and reset ladders and make duties.

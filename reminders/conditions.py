@@ -46,6 +46,7 @@ TESTS: dict[Condition, Callable[[Situation], bool]] = {
     "next_working_day_48h_plus": lambda s: s.hours_to_next_working_day() >= 48,
     "next_working_day_16h_plus": lambda s: s.hours_to_next_working_day() >= 16,
     "iro_unknown": lambda s: not s.child.iro_id,
+    "family_missing": lambda s: s.episode.link_group is not None,
 }
 require_all("conditions", CONDITIONS, TESTS)
 
