@@ -49,6 +49,13 @@ Condition = Literal[
     "next_working_day_16h_plus",  # RHI-EDT: either of the above
     "iro_unknown",  # nobody on record as IRO: a person must tell one
     "family_missing",  # siblings reported together: a family episode (H §10.10)
+    "open_to_services",  # the child has an allocated worker (NS §2.14 "working with any team")
+    "out_of_hours_interview",  # out of hours, next working day 48 h or more away (NS §1.6.2)
+    "graded_high",  # the police grade the child high risk
+    "repeat_episodes",  # the child has been missing or absent before
+    "found_by_carer",  # found by family or carers (WY §6: no prevention check expected)
+    "placed_with_parents",  # looked after, living at home (WY §8 Placement with Parents)
+    "parents_may_be_told",  # the care plan does not say the parents are not told
 ]
 
 # The episode events that start, stop and reset ladders and make duties.
