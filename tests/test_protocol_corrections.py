@@ -7,6 +7,7 @@ sentence quoted in the test.
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -121,4 +122,300 @@ async def test_a_lone_child_missing_7_days_makes_no_family_review(tmp_path):
     await h.until(local("2026-11-02 18:00"))
     assert await duties_of(h, "MIS-FAMILY-7D") == []
     assert h.to("staff:hos", "MIS-FAMILY-7D") == []
+    await h.close()
+
+
+# ---- North Somerset -------------------------------------------------------------------------
+
+
+@pytest.mark.rule("RHI-72H")
+@pytest.mark.rule("RET-FINAL")
+async def test_a_decline_to_the_out_of_hours_worker_is_followed_up_before_finalising(tmp_path):
+    # NS §2.14: "The offer of a RHI cannot be considered as final in this circumstance until
+    # the child or young person's allocated practitioner follows up with them on the next
+    # working day to again offer the RHI and seek consent." Declined to Olu on Sat 24 Oct;
+    # the clocks go back that night; the next working day is Mon 26 Oct, due at its close.
+    h = await open_harness(tmp_path, local("2026-10-23 20:00"), "north-somerset")
+    await missing_then_found(h, "2026-10-23 20:30", "2026-10-24 10:00")
+    await h.until(local("2026-10-24 11:00"))
+    assert "Recorded" in await h.say("ooh1", "/rhi Jay declined does not want to talk tonight")
+    follow = [d for d in await duties_of(h, "RHI-72H") if d.state == "open"]
+    assert len(follow) == 1
+    [duty] = follow
+    assert duty.owner_id == "priya" and duty.due_at == local("2026-10-26 17:00")
+    assert "not final" in duty.action
+    refused = await h.say("tom", "/finalise Jay")
+    assert f"waits for {duty.label}" in refused and "finalised [" not in refused
+    await h.until(local("2026-10-26 10:00"))
+    assert [s.at for s in h.to("staff:priya", "RHI-72H")][-1:] == [local("2026-10-26 09:00")]
+    await h.say("priya", f"/done {duty.label} offered again; still declines, parents agree")
+    assert "finalised [RET-FINAL]" in await h.say("tom", "/finalise Jay")
+    await h.close()
+
+
+@pytest.mark.rule("RHI-72H")
+async def test_a_decline_to_the_allocated_worker_in_office_hours_is_final(tmp_path):
+    h = await open_harness(tmp_path, local("2026-11-09 08:00"), "north-somerset")
+    await missing_then_found(h, "2026-11-09 08:30", "2026-11-09 10:00")
+    await h.say("priya", "/rhi Jay declined said no")
+    assert [d for d in await duties_of(h, "RHI-72H") if d.state == "open"] == []
+    assert "finalised [RET-FINAL]" in await h.say("tom", "/finalise Jay")
+    await h.close()
+
+
+@pytest.mark.rule("RHI-EDT")
+@pytest.mark.rule("RHI-72H")
+async def test_over_christmas_the_out_of_hours_worker_holds_the_interview_within_72_hours(
+    tmp_path,
+):
+    # NS §1.6.2: "Where the next working day occurs in 48 hours or more, the out of hours
+    # social worker will be responsible for offering and ... conducting the RHI"; §2.1 it
+    # "must be offered and completed within 72 hours". Back on Christmas Eve at 18:00: the
+    # next working day is Tue 29 Dec (87 h away), so the 72 hours end Sun 27 Dec 18:00 and
+    # the interview is Olu's, not the allocated worker's.
+    h = await open_harness(tmp_path, local("2026-12-24 15:00"), "north-somerset")
+    await missing_then_found(h, "2026-12-24 15:30", "2026-12-24 18:00")
+    edt = await only(h, "RHI-EDT")
+    assert edt.owner_id == "ooh1" and edt.due_at == local("2026-12-27 18:00")
+    assert "hold the return interview yourself" in edt.action
+    assert await duties_of(h, "RHI-72H") == []
+    await h.close()
+
+
+@pytest.mark.rule("RHI-72H")
+async def test_a_weekday_evening_return_stays_with_the_allocated_worker(tmp_path):
+    # NS §1.6.1: 16-47 h to the next working day, the out-of-hours worker only asks; the
+    # allocated worker holds the interview within 72 h. Back Tue 10 Nov 2026 at 17:00, the
+    # close of office hours: Wednesday's opening is 16 h away.
+    h = await open_harness(tmp_path, local("2026-11-10 15:00"), "north-somerset")
+    await missing_then_found(h, "2026-11-10 15:30", "2026-11-10 17:00")
+    rhi = await only(h, "RHI-72H")
+    assert rhi.owner_id == "priya" and rhi.due_at == local("2026-11-13 17:00")
+    edt = await only(h, "RHI-EDT")
+    assert edt.owner_id == "ooh1" and edt.due_at == local("2026-11-11 17:00")
+    await h.close()
+
+
+@pytest.mark.rule("MIS-STRAT-NS")
+async def test_harm_calls_a_strategy_meeting_within_72_hours_in_north_somerset(tmp_path):
+    # NS §1.7: "Strategy meetings must also be conducted whenever information suggests a child
+    # or young person is at risk of significant harm due to the circumstances in which they
+    # went missing" (no later than 72 hours). On the August bank holiday, 72 elapsed hours.
+    h = await open_harness(tmp_path, local("2026-08-31 10:00"), "north-somerset")
+    await h.say("sam", "/absent Jay 09:30 picked up by an older man in a car")
+    reply = await h.say("priya", "/harm Jay seen getting into a car with a known exploiter")
+    assert "sets no duty" not in reply and "[DIR-LETTER]" in reply
+    meeting = await only(h, "MIS-STRAT-NS")
+    assert meeting.owner_id == "priya" and meeting.due_at == local("2026-09-03 10:00")
+    assert "significant harm" in meeting.action
+    await h.close()
+
+
+@pytest.mark.rule("RHI-CHASE")
+async def test_the_team_manager_hears_three_working_days_after_the_planned_date(tmp_path):
+    # NS §2.9: after 72 hours with no response, follow up; §2.10: "If the social worker has
+    # not received any response after three working days following the date of which the RHI
+    # was to take place, they must inform their team manager". The request goes Thu 24 Dec
+    # 2026 10:00; the interview was to be done by Sun 27 Dec 10:00; three working days after
+    # skip Mon 28 Dec (Boxing Day observed): Thu 31 Dec 17:00. Counted in calendar reminders
+    # before, the manager heard on Tue 29 Dec.
+    h = await open_harness(tmp_path, local("2026-12-24 08:00"), "north-somerset")
+    await missing_then_found(h, "2026-12-24 08:30", "2026-12-24 09:00")
+    await h.until(local("2026-12-24 09:30"))
+    await h.say("priya", "/rhi Jay independent wants someone from outside")
+    await h.until(local("2026-12-24 10:00"))
+    [indep] = await duties_of(h, "RHI-INDEP")
+    await h.say("priya", f"/done {indep.label} sent to the provider")
+    chase = await only(h, "RHI-CHASE")
+    assert chase.due_at == local("2026-12-27 10:00")
+    await h.until(local("2027-01-01 12:00"))
+    told = [s.at for s in h.to("staff:tom", "RHI-CHASE") if "is overdue" in s.text]
+    assert told == [local("2026-12-31 17:00")]
+    await h.close()
+
+
+HOST = {"legal_status": "looked_after_elsewhere", "home_authority": "Bristol City Council"}
+
+
+@pytest.mark.rule("HOST-TELL")
+@pytest.mark.rule("RET-FINAL")
+async def test_a_host_child_gets_no_interview_risk_or_strategy_duties(tmp_path):
+    # NS §4.1: the host informs the home authority and completes the episode "without
+    # conducting the RHI or risk assessment sections, as this is the responsibility of the
+    # home authority"; §4.2 the home authority convenes any strategy meeting. Missing Fri 18
+    # Dec from 18:00 over the weekend, back Sun 20 Dec.
+    h = await open_harness(tmp_path, local("2026-12-18 17:50"), "north-somerset", **HOST)
+    await missing_then_found(h, "2026-12-18 18:00", "2026-12-20 12:00")
+    for rule in ("RHI-72H", "RHI-EDT", "MIS-SIN", "MIS-STRAT-NS"):
+        assert await duties_of(h, rule) == [], rule
+    assert len(await duties_of(h, "HOST-TELL")) == 1
+    assert "finalised [RET-FINAL]" in await h.say("tom", "/finalise Jay home authority told")
+    await h.close()
+
+
+@pytest.mark.rule("RHI-72H")
+@pytest.mark.rule("RHI-RECORD")
+async def test_buckinghamshire_does_not_interview_another_authoritys_child(tmp_path):
+    # B: "Barnardo's won't routinely complete Return Home Interviews for children from a
+    # placing Authority outside of Buckinghamshire unless they have been commissioned".
+    h = await open_harness(tmp_path, local("2026-12-28 09:00"), "buckinghamshire", **HOST)
+    await missing_then_found(h, "2026-12-28 09:30", "2026-12-28 12:00")
+    assert await duties_of(h, "RHI-72H") == [] and await duties_of(h, "RHI-RECORD") == []
+    await h.close()
+
+
+@pytest.mark.rule("DIR-LETTER")
+async def test_a_risk_of_harm_letter_is_its_own_duty_due_the_same_working_day(tmp_path):
+    # NS §4.3: "four or more missing notifications ..., or any notification which indicates
+    # that the child ... is at risk of harm"; "signed ... on the same working day that the
+    # decision to write is made". A harm notification on Sat 29 Aug (before the bank
+    # holiday): due Tue 1 Sep 17:00. The 4th-notification letter is a separate duty, so the
+    # urgency flag can chase only this one out of hours.
+    h = await open_harness(tmp_path, local("2026-08-29 10:00"), "north-somerset", **HOST)
+    await h.say("sam", "/absent Jay 09:30 left with two older boys")
+    await h.say("priya", "/harm Jay older boys known for county lines")
+    [letter] = await duties_of(h, "DIR-LETTER")
+    assert letter.owner_id == "dcs" and letter.due_at == local("2026-09-01 17:00")
+    assert "risk of harm" in letter.action
+    assert letter.spec["trigger"] == "harm"
+    await h.close()
+
+
+# ---- Hampshire ------------------------------------------------------------------------------
+
+
+@pytest.mark.rule("MIS-GRADE")
+async def test_a_child_missing_from_home_is_never_graded_low_in_hampshire(tmp_path):
+    # H §5.3.2 (a child missing from home): "A risk level grading of either high or medium
+    # will be used". A 16-year-old living at home, reported on Boxing Day.
+    h = await open_harness(
+        tmp_path, local("2026-12-26 10:00"), "hipsw", legal_status="no_plan", dob="2010-01-01"
+    )
+    await h.say("sam", "/absent Jay 09:30 not home since last night")
+    refused = await h.say("sam", "/police Jay ref H-16 grade low")
+    assert "medium or high" in refused and "missing from home" in refused
+    assert "Recorded" in await h.say("sam", "/police Jay ref H-16 grade medium")
+    await h.close()
+    # a looked-after 16-year-old may still be graded low (H §6.4.5 is about under-16s)
+    cared = await open_harness(tmp_path / "lac", local("2026-12-26 10:00"), "hipsw",
+                               dob="2010-01-01")  # fmt: skip
+    await cared.say("sam", "/absent Jay 09:30 not back")
+    assert "Recorded" in await cared.say("sam", "/police Jay ref H-17 grade low")
+    await cared.close()
+
+
+@pytest.mark.rule("MIS-24H-POLICE")
+async def test_the_first_daily_police_update_is_due_at_24_hours_over_the_clock_change(tmp_path):
+    # H §5.6.3: "When a child has been absent for a period of 24 hours, the police should then
+    # daily update". Last seen Sat 24 Oct 10:00 BST: 24 elapsed hours is Sun 09:00 GMT.
+    h = await open_harness(tmp_path, local("2026-10-24 10:10"), "hipsw")
+    await h.say("sam", "/absent Jay 10:00 gone")
+    await h.say("sam", "/police Jay ref H-24 grade medium")
+    update = await only(h, "MIS-24H-POLICE")
+    assert update.owner_id == "pc1" and update.due_at == local("2026-10-25 09:00")
+    assert update.action.startswith("Police liaison (a police duty")
+    await h.close()
+
+
+# ---- Buckinghamshire ------------------------------------------------------------------------
+
+
+@pytest.mark.rule("MIS-STRAT-B")
+async def test_a_high_risk_childs_strategy_meeting_is_still_held_after_return(tmp_path):
+    # B: "If the child returns prior to the meeting, the meeting can be cancelled, however
+    # where there are repeat concerns or a high risk to the child, it is recommended that a
+    # professionals meeting is still held." Graded high on Christmas Eve, back that evening.
+    h = await open_harness(tmp_path, local("2026-12-24 10:00"), "buckinghamshire")
+    await h.say("sam", "/absent Jay 09:30 gone")
+    await h.say("sam", "/police Jay ref B-24 grade high")
+    await h.until(local("2026-12-24 20:00"))
+    await h.say("sam", "/found Jay 19:50 self came back")
+    [meeting] = await duties_of(h, "MIS-STRAT-B")
+    assert meeting.state == "open" and "professionals meeting" in meeting.action
+    await h.until(local("2026-12-29 18:00"))
+    assert (await only(h, "MIS-STRAT-B")).state == "open"
+    await h.close()
+
+
+@pytest.mark.rule("MIS-STRAT-B")
+async def test_a_first_medium_risk_episodes_meeting_lapses_at_return(tmp_path):
+    h = await open_harness(tmp_path, local("2026-12-24 10:00"), "buckinghamshire")
+    await missing_then_found(h, "2026-12-24 10:00", "2026-12-24 20:00")
+    [meeting] = await duties_of(h, "MIS-STRAT-B")
+    assert meeting.state == "not_applicable"
+    await h.close()
+
+
+@pytest.mark.rule("MIS-STRAT-B")
+async def test_repeat_concerns_keep_the_strategy_meeting_after_return(tmp_path):
+    h = await open_harness(tmp_path, local("2026-12-21 10:00"), "buckinghamshire")
+    await missing_then_found(h, "2026-12-21 10:00", "2026-12-21 12:00")
+    await missing_then_found(h, "2026-12-24 10:00", "2026-12-24 20:00")
+    states = [d.state for d in await duties_of(h, "MIS-STRAT-B")]
+    assert states == ["not_applicable", "open"]
+    await h.close()
+
+
+@pytest.mark.rule("MIS-MEDIA")
+async def test_a_media_alert_duty_says_the_parents_are_told_first(tmp_path):
+    # B "Media alerts": "The child's parents must be informed prior to a press release being
+    # made"; WY §10: the police "inform the child's social worker and the child's parents
+    # /carers prior to any publicity". On Christmas Day.
+    h = await open_harness(tmp_path, local("2026-12-25 10:30"), "buckinghamshire")
+    await h.say("sam", "/absent Jay 10:00 gone from the house")
+    await h.say("sam", "/police Jay ref B-25 grade high")
+    await h.say("priya", "/media Jay police want to publish his photo")
+    media = await only(h, "MIS-MEDIA")
+    assert "parents are told before any press release" in media.action
+    await h.close()
+
+
+@pytest.mark.rule("REP-B")
+async def test_two_absences_and_one_missing_episode_are_not_three_times_missing(tmp_path):
+    # B: "All children who go missing 3 times or more within 90 days". Over Easter 2026.
+    h = await open_harness(tmp_path, local("2026-04-01 09:00"), "buckinghamshire")
+    for day in ("2026-04-01", "2026-04-03"):
+        await h.until(local(f"{day} 10:00"))
+        await h.say("sam", "/absent Jay 09:45 late back")
+        await h.say("sam", "/found Jay 10:00 self back")
+    await missing_then_found(h, "2026-04-06 10:00", "2026-04-06 12:00")
+    assert await duties_of(h, "REP-B") == []
+    await h.close()
+
+
+# ---- West Yorkshire ------------------------------------------------------------------------
+
+
+@pytest.mark.rule("RET-SWC")
+async def test_no_prevention_check_for_a_child_found_by_the_carer(tmp_path):
+    # WY §6: a Prevention Check is not expected where the child "was returned or was found by
+    # the carer before initial Police attendance". Found by the carer on New Year's Day.
+    h = await open_harness(tmp_path, local("2027-01-01 08:00"), "west-yorkshire")
+    await missing_then_found(h, "2027-01-01 08:30", "2027-01-01 10:00", "family found him")
+    assert await duties_of(h, "RET-SWC") == []
+    await h.close()
+    other = await open_harness(tmp_path / "o", local("2027-01-01 08:00"), "west-yorkshire")
+    await missing_then_found(other, "2027-01-01 08:30", "2027-01-01 10:00", "self came home")
+    assert len(await duties_of(other, "RET-SWC")) == 1
+    await other.close()
+
+
+# ---- Jersey ---------------------------------------------------------------------------------
+
+
+@pytest.mark.rule("MIS-DISAGREE")
+async def test_a_police_disagreement_goes_to_the_out_of_hours_manager_at_once_in_office_hours(
+    tmp_path,
+):
+    # J §5 (f), §6.6: the carer or social worker "should immediately escalate the matter to
+    # the out of Hours manager who will liaise with the Police Duty officer": at once, in
+    # office hours too (the Monday after Liberation Day week), not 30 minutes after the team
+    # manager.
+    jersey = ZoneInfo("Europe/Jersey")
+    h = await open_harness(tmp_path, local("2026-05-11 10:00", jersey), "jersey")
+    await h.say("sam", "/absent Jay 09:30 gone from school")
+    await h.say("sam", "/disagree Jay police say wait until tonight")
+    first = [s for s in h.sent if s.rule == "MIS-DISAGREE"]
+    assert {s.to for s in first} >= {"staff:oohm", "staff:tom"}
+    assert all(s.at == local("2026-05-11 10:00", jersey) for s in first)
     await h.close()
