@@ -270,6 +270,7 @@ class DutySpec(Strict):
     # meeting: "where there are repeat concerns or a high risk ... still held").
     kept_if_found: tuple[Condition, ...] = ()
     blocks_finalise: bool = False  # RET-FINAL waits until it is closed (NS §2.14)
+    interview_closes: bool = True  # closed when the interview is recorded, as its rule's are
     source: str
 
     @property

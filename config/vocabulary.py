@@ -56,6 +56,8 @@ Condition = Literal[
     "found_by_carer",  # found by family or carers (WY §6: no prevention check expected)
     "placed_with_parents",  # looked after, living at home (WY §8 Placement with Parents)
     "parents_may_be_told",  # the care plan does not say the parents are not told
+    "under_16",  # under 16 on the day (NS §2.4: parental consent for the interview)
+    "in_foster_care",  # placed with foster carers (NS §2.7: the supervising social worker)
 ]
 
 # The episode events that start, stop and reset ladders and make duties.

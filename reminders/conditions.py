@@ -57,6 +57,10 @@ TESTS: dict[Condition, Callable[[Situation], bool]] = {
     "found_by_carer": lambda s: s.episode.end_reason is EndReason.FAMILY,
     "placed_with_parents": lambda s: s.child.placement_type == "with_parents",
     "parents_may_be_told": lambda s: not s.child.no_parent_contact,
+    "under_16": lambda s: (
+        (age := s.child.age_on(s.preset.calendar.local(s.at).date())) is not None and age < 16
+    ),
+    "in_foster_care": lambda s: s.child.placement_type == "foster",
 }
 require_all("conditions", CONDITIONS, TESTS)
 

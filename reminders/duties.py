@@ -492,7 +492,9 @@ async def close_rules(
     note: str,
 ) -> None:
     for duty in await duty_store.duties_for_episode(at.tx, episode.id):
-        if duty.state is DutyState.OPEN and duty.rule_id in rules:
+        if duty.state is not DutyState.OPEN or duty.rule_id not in rules:
+            continue
+        if duty.spec.get("interview_closes", True):  # a visit is not the interview (WY §8)
             await _close(at, duty, state, by, note)
 
 

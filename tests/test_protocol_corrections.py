@@ -419,3 +419,187 @@ async def test_a_police_disagreement_goes_to_the_out_of_hours_manager_at_once_in
     assert {s.to for s in first} >= {"staff:oohm", "staff:tom"}
     assert all(s.at == local("2026-05-11 10:00", jersey) for s in first)
     await h.close()
+
+
+def test_out_of_scope_lists_rule_ids_or_protocol_sections_with_the_sentence():
+    listed = yaml.safe_load((PROTOCOLS.parent / "out_of_scope.yaml").read_text())
+    sections = [key for key in listed if " §" in key]
+    assert {"NS §1.4", "NS §2.13", "H §7.4"} <= set(sections)
+    for key in sections:
+        assert key.split(" §")[0] in {"J", "H", "B", "NS", "WY"}
+        assert '"' in listed[key], f"{key}: quote the protocol sentence"
+
+
+# ---- parents, placements and visits ---------------------------------------------------------
+
+
+async def open_rules(h, rule: str) -> list:
+    return [d for d in await duties_of(h, rule) if d.state == "open"]
+
+
+@pytest.mark.rule("RHI-72H")
+async def test_a_child_placed_with_parents_is_visited_within_72_hours_of_return(tmp_path):
+    # WY §8 Placement with Parents: "On a child's return, the child's social worker (or an
+    # agreed alternative professional) must arrange to visit the child within 72 hours." Back
+    # Sat 24 Oct 10:00 BST: 72 elapsed hours end Tue 27 Oct 09:00 GMT. Recording the
+    # interview does not close the visit.
+    h = await open_harness(
+        tmp_path, local("2026-10-24 08:00"), "west-yorkshire", placement_type="with_parents"
+    )
+    await missing_then_found(h, "2026-10-24 08:30", "2026-10-24 10:00")
+    [visit] = [d for d in await duties_of(h, "RHI-72H") if "visit them" in d.action]
+    assert visit.owner_id == "priya" and visit.due_at == local("2026-10-27 09:00")
+    await h.say("priya", "/rhi Jay held by the independent worker")
+    assert [d.label for d in await open_rules(h, "RHI-72H")] == [visit.label]
+    await h.close()
+    other = await open_harness(tmp_path / "o", local("2026-10-24 08:00"), "west-yorkshire")
+    await missing_then_found(other, "2026-10-24 08:30", "2026-10-24 10:00")
+    assert not [d for d in await duties_of(other, "RHI-72H") if "visit them" in d.action]
+    await other.close()
+
+
+@pytest.mark.rule("MIS-NOTIFY")
+async def test_west_yorkshire_social_worker_tells_the_parents_unless_the_plan_says_not(tmp_path):
+    # WY §3: the social worker responsible "will: Inform the child's parents / carers"; WY §8
+    # (out of area) "within 24 hours". Absent on New Year's Eve 22:00: due 22:00 on 1 Jan.
+    h = await open_harness(tmp_path, local("2026-12-31 21:50"), "west-yorkshire")
+    await h.say("sam", "/absent Jay 21:40 not back from town")
+    tell = await only(h, "MIS-NOTIFY")
+    assert tell.owner_id == "priya" and tell.due_at == local("2027-01-01 21:50")
+    assert "parents" in tell.action
+    await h.close()
+    barred = await open_harness(
+        tmp_path / "b", local("2026-12-31 21:50"), "west-yorkshire", no_parent_contact=True
+    )
+    await barred.say("sam", "/absent Jay 21:40 not back from town")
+    assert await duties_of(barred, "MIS-NOTIFY") == []
+    await barred.close()
+
+
+@pytest.mark.rule("MIS-OOA")
+async def test_out_of_area_parent_notice_is_its_own_duty_and_respects_the_care_plan(tmp_path):
+    # WY §8: "The child's social worker must inform the child's parent or any other person
+    # with parental responsibility within 24 hours": not in place of the service manager and
+    # IRO notice, and not where the care plan says the parents are not told.
+    h = await open_harness(
+        tmp_path, local("2026-10-24 09:40"), "west-yorkshire", profile={"placed_out_of_area": True}
+    )
+    await h.until(local("2026-10-24 10:00"))
+    await h.say("sam", "/absent Jay 09:30 left the placement")
+    notices = await duties_of(h, "MIS-OOA")
+    assert len(notices) == 2 and all(d.due_at == local("2026-10-25 09:00") for d in notices)
+    assert any("parental responsibility" in d.action for d in notices)
+    assert await duties_of(h, "MIS-NOTIFY") == [], "the out-of-area notice covers the parent"
+    await h.close()
+    barred = await open_harness(
+        tmp_path / "b",
+        local("2026-10-24 09:40"),
+        "west-yorkshire",
+        profile={"placed_out_of_area": True},
+        no_parent_contact=True,
+    )
+    await barred.until(local("2026-10-24 10:00"))
+    await barred.say("sam", "/absent Jay 09:30 left the placement")
+    [notice] = await duties_of(barred, "MIS-OOA")
+    assert "service manager and IRO" in notice.action
+    await barred.close()
+
+
+@pytest.mark.rule("MIS-NOTIFY")
+async def test_hampshire_carer_tells_the_parents_without_delay(tmp_path):
+    # H §6.4.6: "Carers must also inform without delay: The parents/those who have parental
+    # responsibility (unless indicated otherwise on the care plan)". Reported on Boxing Day.
+    h = await open_harness(tmp_path, local("2026-12-26 19:00"), "hipsw")
+    await h.say("sam", "/absent Jay 18:30 gone")
+    await h.say("sam", "/police Jay ref H-26 grade medium")
+    tell = await only(h, "MIS-NOTIFY")
+    assert tell.owner_id == "sam" and tell.due_at == local("2026-12-26 20:00")
+    assert "unless the care plan says otherwise" in tell.action
+    await h.close()
+    barred = await open_harness(
+        tmp_path / "b", local("2026-12-26 19:00"), "hipsw", no_parent_contact=True
+    )
+    await barred.say("sam", "/absent Jay 18:30 gone")
+    await barred.say("sam", "/police Jay ref H-26 grade medium")
+    assert await duties_of(barred, "MIS-NOTIFY") == []
+    await barred.close()
+
+
+JE = ZoneInfo("Europe/Jersey")
+
+
+@pytest.mark.rule("RET-TELL")
+async def test_jersey_agrees_who_tells_the_family_of_the_return(tmp_path):
+    # J §8.5: "an agreement as to who will notify professionals and the child's family (where
+    # appropriate) of the child's return". Back on Liberation Day (Sat 9 May 2026): the same
+    # working day is Monday 11 May.
+    h = await open_harness(tmp_path, local("2026-05-09 08:00", JE), "jersey")
+    await missing_then_found(h, "2026-05-09 08:30", "2026-05-09 12:00")
+    agree = await only(h, "RET-TELL")
+    assert agree.owner_id == "priya" and agree.due_at == local("2026-05-11 17:00", JE)
+    assert "family" in agree.action
+    await h.close()
+
+
+@pytest.mark.rule("RHI-72H")
+async def test_an_off_island_childs_interview_is_arranged_with_the_local_authority(tmp_path):
+    # J §11: "Arrangements will be made with the Local Authority for a return home interview to
+    # be offered & carried out within 72hrs". Back on Liberation Day 2026, 12:00.
+    h = await open_harness(
+        tmp_path, local("2026-05-09 08:00", JE), "jersey", profile={"placed_out_of_area": True}
+    )
+    await missing_then_found(h, "2026-05-09 08:30", "2026-05-09 12:00")
+    [rhi] = await duties_of(h, "RHI-72H")
+    assert "off island" in rhi.action and "local authority there" in rhi.action
+    assert rhi.due_at == local("2026-05-12 12:00", JE)
+    await h.close()
+
+
+@pytest.mark.rule("RHI-72H")
+async def test_north_somerset_interview_follow_ons_consent_phone_and_fostering(tmp_path):
+    # NS §2.4: consent "by a child or young person's parents or carers where they are under
+    # 16 ... This does not include children in care"; §2.7: for a child in care "the
+    # supervising social worker in the Fostering team is informed". Back on Christmas Day.
+    home = await open_harness(
+        tmp_path / "home", local("2026-12-25 08:00"), "north-somerset", legal_status="no_plan"
+    )
+    await missing_then_found(home, "2026-12-25 08:30", "2026-12-25 10:00")
+    assert any("consent" in d.action for d in await duties_of(home, "RHI-72H"))
+    await home.close()
+    fostered = await open_harness(
+        tmp_path / "foster", local("2026-12-25 08:00"), "north-somerset", placement_type="foster"
+    )
+    await missing_then_found(fostered, "2026-12-25 08:30", "2026-12-25 10:00")
+    assert not any("consent" in d.action for d in await duties_of(fostered, "RHI-72H"))
+    [told] = await duties_of(fostered, "RET-TELL")
+    assert "supervising social worker" in told.action
+    assert told.due_at == local("2026-12-29 17:00")  # the same working day after Christmas
+    await fostered.close()
+
+
+@pytest.mark.rule("RHI-EDT")
+async def test_after_an_out_of_hours_phone_interview_an_in_person_one_is_offered(tmp_path):
+    # NS §1.6.2: "Following any phone interview, the child ... must be informed that a
+    # practitioner ... will be in contact on the next working day to offer an in-person
+    # interview." A child placed far away, interviewed by Olu on Sat 24 Oct: Monday 26 Oct.
+    h = await open_harness(
+        tmp_path, local("2026-10-23 20:00"), "north-somerset", profile={"placed_out_of_area": True}
+    )
+    await missing_then_found(h, "2026-10-23 20:30", "2026-10-24 10:00")
+    await h.until(local("2026-10-24 12:00"))
+    await h.say("ooh1", "/rhi Jay held by Olu by phone")
+    [follow] = await open_rules(h, "RHI-72H")
+    assert "in-person interview" in follow.action
+    assert follow.owner_id == "priya" and follow.due_at == local("2026-10-26 17:00")
+    await h.close()
+
+
+@pytest.mark.rule("REP-H")
+@pytest.mark.rule("RHI-SIGNOFF")
+def test_hampshire_copies_go_to_the_iro_the_lead_manager_and_the_police():
+    # H §9.4: "copies should be sent to the child's allocated Independent review officer";
+    # §7.12: "A copy of the return interview should be sent to the lead manager ... and the
+    # police".
+    duties = load_all_presets()["hipsw"].duties
+    assert "to the child's IRO" in duties["REP-H"].action
+    assert "lead manager in children's services and to the police" in (duties["RHI-SIGNOFF"].action)
