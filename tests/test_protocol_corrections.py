@@ -603,3 +603,25 @@ def test_hampshire_copies_go_to_the_iro_the_lead_manager_and_the_police():
     duties = load_all_presets()["hipsw"].duties
     assert "to the child's IRO" in duties["REP-H"].action
     assert "lead manager in children's services and to the police" in (duties["RHI-SIGNOFF"].action)
+
+
+def test_the_area_scenarios_show_the_corrections(capsys):
+    from tests.test_scenarios import simulate
+
+    def duties(area: str) -> list[dict]:
+        return [r for r in simulate(area, capsys) if r["type"] == "duty"]
+
+    west = duties("west-yorkshire")
+    assert {"rule": "MIS-NOTIFY", "owner": "priya"}.items() <= west[0].items()  # WY §3
+    assert any(d["rule"] == "MIS-28D" and d["owner"] == "pc1" for d in west)  # WY §2
+    hipsw = duties("hipsw")
+    assert any(d["rule"] == "MIS-NOTIFY" and d["owner"] == "dee" for d in hipsw)  # H §6.4.6
+    daily = next(d for d in hipsw if d["rule"] == "MIS-24H-POLICE")
+    assert daily["due"] == "2026-10-24T20:30"  # 24 h after last seen (H §5.6.3)
+    jersey = duties("jersey")
+    assert any(d["rule"] == "RET-TELL" and d["owner"] == "jo" for d in jersey)  # J §8.5
+    bucks = simulate("buckinghamshire", capsys)
+    tray = [r for r in bucks if r["type"] == "message" and r["to"] == "mpc"]
+    assert tray and all("RET-ALERT" in r["text"] for r in tray)  # B LCS §1.9
+    oversight = next(r for r in bucks if r["type"] == "duty" and r["rule"] == "MIS-OVERSIGHT")
+    assert (oversight["at"], oversight["due"]) == ("2026-11-16T16:41", "2026-11-16T17:41")
