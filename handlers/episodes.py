@@ -20,7 +20,7 @@ from reminders import escalation, finalising, hub
 from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
-from storage import episode_store, message_keys, outbox_store
+from storage import duty_store, episode_store, message_keys, outbox_store
 from storage.db import Tx
 from storage.models import (
     Category,
@@ -703,11 +703,13 @@ async def flag(
         episode = await _current_episode(tx, child, f"record {said}")
         await _event(tx, step, episode.id, child, trigger, text, rule)
         made = await hub.on_event(tx, preset, step.now, trigger, episode, child, step.staff, text)
+        # each duty named with its own rule: /harm makes a strategy meeting (NS §1.7) too
+        named = [(d, await duty_store.get_duty(tx, d)) for d in made]
     if not made:
         return Outcome.say(
             f"Recorded on {child.label}'s timeline. The {preset.name} protocol sets no duty for it."
         ).about(episode.id)
-    labels = ", ".join(f"D{d}" for d in made)
+    labels = ", ".join(f"D{d} [{duty.rule_id}]" if duty else f"D{d}" for d, duty in named)
     return Outcome.say(f"Recorded [{rule}]. Duty {labels} is open and being chased.").about(
         episode.id
     )

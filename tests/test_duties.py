@@ -141,7 +141,9 @@ async def test_duties_lists_overdue_first_with_deadlines(tmp_path):
     listing = await h.say("priya", "/duties")
     lines = listing.splitlines()
     assert lines[0].startswith("Your open duties")
-    assert "[RHI-72H] C-0042 Jay: OVERDUE by 1 h" in lines[1]
+    # the most overdue first: the parents' notice (WY §3, 24 h from the absence), then RHI-72H
+    assert "[MIS-NOTIFY] C-0042 Jay: OVERDUE by 2 d 2 h" in lines[1]
+    assert "[RHI-72H] C-0042 Jay: OVERDUE by 1 h" in lines[2]
     manager_view = await h.say("tom", "/duties")
     assert "Overdue in your team" in manager_view and "RHI-72H" in manager_view
     assert await h.say("sam", "/duties") != listing

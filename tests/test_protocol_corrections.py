@@ -204,7 +204,7 @@ async def test_harm_calls_a_strategy_meeting_within_72_hours_in_north_somerset(t
     h = await open_harness(tmp_path, local("2026-08-31 10:00"), "north-somerset")
     await h.say("sam", "/absent Jay 09:30 picked up by an older man in a car")
     reply = await h.say("priya", "/harm Jay seen getting into a car with a known exploiter")
-    assert "sets no duty" not in reply and "[DIR-LETTER]" in reply
+    assert "sets no duty" not in reply and "[MIS-STRAT-NS]" in reply
     meeting = await only(h, "MIS-STRAT-NS")
     assert meeting.owner_id == "priya" and meeting.due_at == local("2026-09-03 10:00")
     assert "significant harm" in meeting.action
