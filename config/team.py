@@ -6,7 +6,7 @@ import json
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -80,6 +80,11 @@ class StaffSpec(Strict):
         return digits
 
 
+# How a child is placed: "with_parents" is a looked-after child living at home under the
+# Placement with Parents Regulations (WY §8).
+PlacementType = Literal["foster", "residential", "with_parents", "other"]
+
+
 class ChildSpec(Strict):
     ref: str
     first_name: str
@@ -93,6 +98,10 @@ class ChildSpec(Strict):
     team_manager: str | None = None
     iro: str | None = None
     profile: dict[str, Any] = {}
+    cp_chair: str | None = None  # child protection conference chair (B LCS §1.9)
+    placement_type: PlacementType | None = None  # WY §8 "Placement with Parents"
+    no_parent_contact: bool = False  # the care plan says the parents are not told
+    family: str | None = None  # children of one family share it (H §10.10)
 
     @field_validator("ref")
     @classmethod
@@ -159,7 +168,7 @@ class TeamFile(Strict):
             if s.manager and s.manager not in known:
                 raise ValueError(at("staff", number, "manager") + f"{s.manager!r} is not in staff")
         for number, c in enumerate(self.children):
-            for field in ("social_worker", "team_manager", "iro"):
+            for field in ("social_worker", "team_manager", "iro", "cp_chair"):
                 who = getattr(c, field)
                 if who and who not in known:
                     raise ValueError(at("children", number, field) + f"{who!r} is not in staff")
