@@ -48,6 +48,8 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path, capsys):
     assert main(["list", "staff", "--db", str(db)]) == 1
     err = no_traceback(capsys)
     assert f"{db} is damaged or not a Whereabouts database" in err and "backup" in err
+    assert main(["run", "--db", str(db)]) == 1  # the live bot too, before any platform
+    assert "is damaged" in no_traceback(capsys)
     assert main(["check", "--db", str(db)]) == 1
     out = capsys.readouterr()
     assert "damaged" in out.out and "Traceback" not in out.err
