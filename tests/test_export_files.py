@@ -63,3 +63,21 @@ async def test_cells_a_spreadsheet_would_run_are_neutralised(tmp_path):
     texts = [r["text"] for r in csv.DictReader(io.StringIO(files["events.csv"]))]
     assert any(t.startswith("'=HYPERLINK(") for t in texts)
     await h.close()
+
+
+async def test_the_consoles_files_folder_is_0700_and_its_files_0600(tmp_path, open_umask):
+    """Item 3: the files folder (a chart, the weekly pack) is owner-only as well."""
+    from bot.console import ConsoleTransport
+    from handlers.context import Services
+    from reminders.clock import FakeClock
+    from storage.db import Database
+    from tests.support.team import demo_team, seed_team
+
+    async with Database(tmp_path / "w.db") as db:
+        await seed_team(db, demo_team())
+        svc = Services(db=db, clock=FakeClock(local("2026-11-09 10:00")))
+        console = ConsoleTransport(svc, out=lambda line: None, files_dir=tmp_path / "files")
+        await console.say("tom", "/chart")
+    saved = list((tmp_path / "files").iterdir())
+    assert saved and mode(tmp_path / "files") == 0o700
+    assert all(mode(f) == 0o600 for f in saved)
