@@ -16,7 +16,7 @@ from config.vocabulary import Trigger
 from handlers.context import Step
 from handlers.guided_report import ReportField
 from handlers.messages import Outcome, Refusal
-from reminders import escalation, hub
+from reminders import escalation, hub, reach
 from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
@@ -152,8 +152,9 @@ async def report_absent(
         ]
     if concern is Concern.POLICE:
         lines.append(
-            "Level of concern is police intervention: report to the police now (999, or 101 "
-            "if no immediate danger), then record it: /police <child> ref <ref> grade <grade>"
+            "Level of concern is police intervention: report to the police now "
+            f"({reach.police_line(_tz(step, children[0]))}), then record it: "
+            "/police <child> ref <ref> grade <grade>"
         )
     return Outcome.say("\n".join(lines)).about(*ids)
 
@@ -235,9 +236,13 @@ async def _report_one(
     linked = (
         f" (linked with the siblings reported with them) [{rule_ids.SIBLINGS}]" if group else ""
     )
-    return (
-        f"Recorded: {child.label} {category.value}, last seen "
-        f"{local_time(last_seen, tz)}. Episode #{episode_id}{linked}."
+    told = await reach.at_command(tx, preset, step.now, episode, child, step.staff)
+    return "\n".join(
+        [
+            f"Recorded: {child.label} {category.value}, last seen "
+            f"{local_time(last_seen, tz)}. Episode #{episode_id}{linked}.",
+            *told.lines(preset, step.now),
+        ]
     )
 
 
@@ -305,7 +310,10 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             await hub.on_event(
                 tx, preset, step.now, "concern_lowered", fresh, child, step.staff, text
             )
+        told = await reach.at_command(tx, preset, step.now, fresh, child, step.staff)
     reply = f"Recorded: {child.label} level of concern is now {level.value}."
+    if level is Concern.POLICE:
+        reply += "".join(f"\n{line}" for line in told.lines(preset, step.now))
     if level is Concern.POLICE and episode.category is not Category.MISSING:
         reply += (
             " Report to the police now, then record it: "
@@ -384,8 +392,15 @@ async def report_police(
             f"reported missing to the police, ref {ref}, grade {grade.value}. {text}".strip(),
         )
         await hub.on_event(tx, preset, step.now, "reported_missing", fresh, child, step.staff, text)
+        told = await reach.at_command(tx, preset, step.now, fresh, child, step.staff)
     return Outcome.say(
-        f"Recorded: {child.label} reported missing to the police, ref {ref}, grade {grade.value}."
+        "\n".join(
+            [
+                f"Recorded: {child.label} reported missing to the police, ref {ref}, "
+                f"grade {grade.value}.",
+                *told.lines(preset, step.now),
+            ]
+        )
     ).about(episode.id)
 
 
@@ -417,8 +432,16 @@ async def record_found(
             found_where=where,
         )
         await _event(tx, step, episode.id, child, "found", f"{reason.label}: {where}", at=at)
-        await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
+        made = await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
+        told = await reach.told_now(tx, fresh, step.now, step.staff)
+        interview = await reach.duty_holder_line(
+            tx, preset, made, rule_ids.RETURN_INTERVIEW, "arrange the return home interview"
+        )
     lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
+    if told:
+        lines.append(f"Telling {reach.and_list(told)} now.")
+    else:
+        lines.append(f"Nobody else could be told of the return. {reach.phone_line(preset)}")
     if nudge:
         lines.append(f"Add where and with whom: /update {child.ref} <where, with whom>")
     if episode.ever_missing or episode.category is Category.MISSING:
@@ -427,12 +450,14 @@ async def record_found(
                 f"Tell the police {child.first_name} is back now (ref {episode.police_ref}) "
                 f"[{rule_ids.TELL_POLICE_OF_RETURN}]."
             )
-        if preset.implements(rule_ids.RETURN_INTERVIEW):
+        if preset.implements(rule_ids.RETURN_INTERVIEW) and may(step.staff, "rhi", child):
             lines.append(
                 "A return home interview must be offered within 72 hours "
                 f"[{rule_ids.RETURN_INTERVIEW}]: "
                 f"/rhi {child.ref} offered|held|declined <by whom / notes>"
             )
+        elif interview:  # someone else must act: say who
+            lines.append(interview)
     return Outcome.say("\n".join(lines)).about(episode.id)
 
 
@@ -475,8 +500,9 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
     return Outcome.say(f"Recorded: return interview {label} for {child.label}.").about(episode.id)
 
 
-def finalise_blocker(episode: Episode, child: Child) -> str | None:
-    """RET-FINAL: found, and the interview done or declined, or never reported missing."""
+def finalise_blocker(episode: Episode, child: Child, staff: Staff | None = None) -> str | None:
+    """RET-FINAL: found, and the interview done or declined, or never reported missing.
+    `staff`: who asked; a command is suggested only if they may run it."""
     if episode.state is EpisodeState.OPEN:
         return (
             f"{child.label} has not been found yet; an episode is finalised only after "
@@ -486,9 +512,14 @@ def finalise_blocker(episode: Episode, child: Child) -> str | None:
         return f"{child.label}'s episode #{episode.id} is already finalised."
     if episode.ever_missing and episode.rhi_status not in (RhiStatus.HELD, RhiStatus.DECLINED):
         now_status = episode.rhi_status.value if episode.rhi_status else "not recorded"
+        suggest = (
+            f": /rhi {child.ref} held|declined ..."
+            if staff is None or may(staff, "rhi", child)
+            else " (the social worker or duty team records it)"
+        )
         return (
             f"{child.label}'s return interview is {now_status}; it must be held or declined by "
-            f"the child before finalising [{rule_ids.FINALISE}]: /rhi {child.ref} held|declined ..."
+            f"the child before finalising [{rule_ids.FINALISE}]{suggest}"
         )
     return None
 
@@ -497,7 +528,7 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
     _check(step, "finalise", child)
     async with step.svc.db.write() as tx:
         episode = await _returned_episode(tx, child, "finalise")
-        blocker = finalise_blocker(episode, child)
+        blocker = finalise_blocker(episode, child, step.staff)
         if blocker:
             raise Refusal(blocker)
         await episode_store.update_episode(
@@ -604,9 +635,16 @@ async def escalate(step: Step, child: Child) -> Outcome:
                 f"police's response: /disagree {child.ref} <what the police said>"
             )
         await _event(tx, step, episode.id, child, "escalate", f"escalated by {step.staff.name}")
-    return Outcome.say(
-        f"Escalated: the next people on the ladder for {child.label} are being told."
-    ).about(episode.id)
+        told = await reach.at_command(tx, preset, step.now, episode, child, step.staff)
+    alerted = told.alerted
+    if not alerted:
+        return Outcome.say(
+            f"Escalated {child.label}, but nobody further up the ladder could be alerted. "
+            f"{reach.phone_line(preset)}"
+        ).about(episode.id)
+    return Outcome.say(f"Escalated {child.label}: alerting {reach.and_list(alerted)} now.").about(
+        episode.id
+    )
 
 
 async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
@@ -623,10 +661,21 @@ async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
         await hub.on_event(
             tx, preset, step.now, "police_disagree", episode, child, step.staff, text
         )
-    return Outcome.say(
-        f"Recorded [{rule_ids.POLICE_DISAGREE}]. The manager on duty is being called in to speak to the police "
-        f"duty officer about {child.label}. Keep trying to locate them."
-    ).about(episode.id)
+        told = await reach.at_command(tx, preset, step.now, episode, child, step.staff)
+    if told.only_self and not told.alerted:
+        return Outcome.say(
+            f"Recorded [{rule_ids.POLICE_DISAGREE}]. You are the manager on duty the protocol "
+            f"calls in: speak to the police duty officer about {child.label} now."
+        ).about(episode.id)
+    lines = [f"Recorded [{rule_ids.POLICE_DISAGREE}]."]
+    if told.alerted:
+        lines.append(
+            f"Calling in {reach.and_list(told.alerted)} now to speak to the police duty officer "
+            f"about {child.label}; you will hear when they take it. Keep trying to locate them."
+        )
+    else:
+        lines += told.lines(preset, step.now)
+    return Outcome.say("\n".join(lines)).about(episode.id)
 
 
 async def call_me(step: Step, child: Child) -> Outcome:

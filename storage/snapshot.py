@@ -58,6 +58,9 @@ class ClimbContext(_Frozen):
     actor: str = ""
     details: str = ""
     cutoff: str = ""
+    # People this climb never alerts: the person whose action started it, when they are one
+    # who takes alerts (a duty worker reporting, a manager disagreeing with the police).
+    never_alert: tuple[str, ...] = ()
     ladder: LadderSnapshot
 
 
