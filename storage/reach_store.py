@@ -33,8 +33,10 @@ async def climb_sends(r: Reader, episode_id: int, since: datetime | None = None)
     """Every climb send about the episode (queued at or after `since`), oldest first."""
     rows = await r.fetchall(
         "SELECT o.recipient, o.escalation_id, e.needs_ack, o.escalation_step,"
-        " o.escalation_repeat, o.created_at, o.state, o.sent_at FROM outbox o"
+        " o.escalation_repeat, o.created_at, COALESCE(h.state, o.state) AS state,"
+        " COALESCE(h.sent_at, o.sent_at) AS sent_at FROM outbox o"
         " JOIN escalations e ON e.id = o.escalation_id"
+        " LEFT JOIN outbox h ON h.id = o.merged_into"  # a merged row went as the row it joined
         " WHERE o.episode_id = ? AND o.escalation_repeat IS NOT NULL AND o.created_at >= ?"
         " ORDER BY o.id",
         (episode_id, to_db_time(since) if since else ""),

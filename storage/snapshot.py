@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class _Frozen(BaseModel):
@@ -60,7 +60,8 @@ class ClimbContext(_Frozen):
     cutoff: str = ""
     # People this climb never alerts: the person whose action started it, when they are one
     # who takes alerts (a duty worker reporting, a manager disagreeing with the police).
-    never_alert: tuple[str, ...] = ()
+    # (written only when set: a row without it keeps the JSON it always had)
+    never_alert: tuple[str, ...] = Field(default=(), exclude_if=lambda v: not v)
     ladder: LadderSnapshot
 
 
