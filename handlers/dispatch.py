@@ -50,7 +50,8 @@ class Dispatcher:
             return Outcome.say(HELP)
         command = BY_NAME.get(parsed.name)
         if command is None or command.handler is None:
-            return Outcome.say(f"I don't know /{parsed.name}. Send /help for the commands.")
+            # nothing was done: a refusal (a scenario run --strict lists it)
+            return Outcome.refuse(f"I don't know /{parsed.name}. Send /help for the commands.")
         step = Step(self.svc, staff, self.svc.clock.now(), chat)
         try:
             return await command.handler(step, Typed(parsed.name, parsed.args, command.usage))
