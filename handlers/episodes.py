@@ -310,15 +310,19 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             await hub.on_event(
                 tx, preset, step.now, "concern_lowered", fresh, child, step.staff, text
             )
+        if level is not Concern.POLICE:  # no ladder answers it: the holder hears in a line
+            await escalation.tell_holder(
+                tx, preset, step.now, "concern", fresh, child, step.staff,
+                f"{note} ({step.staff.name}). {text}".strip(),
+            )  # fmt: skip
         told = await reach.at_command(tx, preset, step.now, fresh, child, step.staff)
     reply = f"Recorded: {child.label} level of concern is now {level.value}."
-    if level is Concern.POLICE:
-        reply += "".join(f"\n{line}" for line in told.lines(preset, step.now))
     if level is Concern.POLICE and episode.category is not Category.MISSING:
         reply += (
             " Report to the police now, then record it: "
             f"/police {child.ref} ref <ref> grade <low|medium|high>"
         )
+    reply += "".join(f"\n{line}" for line in told.lines(preset, step.now))  # who hears of it
     return Outcome.say(reply).about(episode.id)
 
 
@@ -516,9 +520,14 @@ def finalise_blocker(
     the interview is not ours: `interview` False). `staff`: who asked; a command is
     suggested only if they may run it."""
     if episode.state is EpisodeState.OPEN:
+        found = (
+            f"/found {child.ref} ..."
+            if staff is None or may(staff, "found", child)
+            else "it is recorded found"
+        )
         return (
             f"{child.label} has not been found yet; an episode is finalised only after "
-            f"/found {child.ref} ... [{rule_ids.FINALISE}]"
+            f"{found} [{rule_ids.FINALISE}]"
         )
     if episode.state is EpisodeState.FINALISED:
         return f"{child.label}'s episode #{episode.id} is already finalised."

@@ -124,6 +124,34 @@ async def _held(tx: Tx, episode: Episode) -> tuple[str, datetime] | None:
 _HOLDING = (EscalationState.ACKED, EscalationState.CONFIRMING)
 
 
+async def tell_holder(
+    tx: Tx,
+    preset: Preset,
+    now: datetime,
+    event: str,
+    episode: Episode,
+    child: Child,
+    actor: Staff,
+    what: str,
+) -> bool:
+    """The episode's holder (if not the actor) hears of a change no ladder answers, in a
+    line: "Update on C-0042 Jay, which you hold: …". True if someone was told."""
+    held = await _held(tx, episode)
+    if held is None or held[0] == actor.id:
+        return False
+    await outbox_store.enqueue(
+        tx,
+        idem_key=message_keys.held_update(episode.id, event, now, Recipient.staff(held[0])),
+        recipient=Recipient.staff(held[0]),
+        text=f"Update on {child.label}, which you hold: {what}.",
+        rules=(rule_ids.RECORD,),
+        now=now,
+        episode_id=episode.id,
+        child_id=child.id,
+    )
+    return True
+
+
 async def _update_holder(
     at: Moment,
     name: Trigger,
@@ -868,6 +896,7 @@ async def recipient_unreachable(
     step, repeat = send.step, send.repeat
     at = Moment(tx, presets[child.area], now)
     person = await staff_store.get_staff(tx, send.to.ident)
+    reporter = Recipient.staff(episode.reported_by)
     await _tell_supervisors(
         at,
         esc,
@@ -876,7 +905,7 @@ async def recipient_unreachable(
         partial(message_keys.climb_unreachable, send, esc.cycle),
         f"Could not reach {person.name if person else send.to} about {child.label} "
         f"({reason}). The alert moves to the next person.",
-        also=(Recipient.staff(episode.reported_by),),  # they were told it was on its way
+        also=(reporter,) if send.to != reporter else (),  # they were told it was on its way
     )
     spec_repeat = esc.steps[step].repeat if step < len(esc.steps) else 0
     waiting_on = (step, repeat + 1) if repeat < spec_repeat else (step + 1, 0)

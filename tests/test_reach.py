@@ -310,3 +310,20 @@ async def test_skip_notices_name_each_missing_role_once(tmp_path):
             assert "out of hours manager" not in notice, notice
     finally:
         await h.close()
+
+
+@pytest.mark.rule("ABS-LOG")
+async def test_any_change_of_concern_is_told_to_the_holder_in_a_line(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    await h.say("ooh1", "/ack Jay")
+    h.clock.advance(timedelta(minutes=1))
+    reply = await h.say("sam", "/concern Jay none answered a text, says he is safe")
+    assert "Olu (out-of-hours duty worker), who has this, has been updated" in reply
+    update = h.to("staff:ooh1")[-1].text
+    assert "Update on C-0042 Jay, which you hold: level of concern carer -> none (Sam)" in update
+    # the person who holds it changing the concern is not told of it
+    count = len(h.to("staff:ooh1"))
+    h.clock.advance(timedelta(minutes=1))
+    await h.say("ooh1", "/concern Jay carer no reply since")
+    assert len(h.to("staff:ooh1")) == count
