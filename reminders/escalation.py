@@ -602,7 +602,7 @@ async def _tell_supervisors(
     targets += [Recipient.staff(s.id) for s in await staff_store.staff_with_role(at.tx, Role.ADMIN)]
     if not targets:
         targets = await reach.managers_in_scope(at.tx, child, episode)
-        if at.now != esc.started_at:  # a timer, not the report: its reply can't say so
+        if not reach.same_second(at.now, esc.started_at):  # a timer: no reply says so
             targets.append(Recipient.staff(episode.reported_by))
         log.error(
             "escalation %s: nobody on the out-of-hours manager rota and no admins; "

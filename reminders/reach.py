@@ -17,7 +17,7 @@ from config.presets import Preset
 from reminders import routing
 from reminders.formatting import local_time, short_time
 from storage import duty_store, escalation_store, reach_store, rota_store, staff_store
-from storage.db import Reader
+from storage.db import Reader, to_db_time
 from storage.models import (
     Child,
     Episode,
@@ -61,6 +61,11 @@ async def recipient_words(r: Reader, recipient: Recipient) -> str:
         staff = await staff_store.get_staff(r, recipient.ident)
         return person(staff) if staff else recipient.ident
     return str(recipient)
+
+
+def same_second(a: datetime, b: datetime) -> bool:
+    """Times as stored (to the second): a climb read back started at the command's moment."""
+    return to_db_time(a) == to_db_time(b)
 
 
 def and_list(items: Sequence[str]) -> str:
@@ -164,7 +169,7 @@ async def at_command(
     gaps: list[str] = []
     started = False
     for esc in await escalation_store.escalations_for_episode(r, episode.id):
-        if esc.started_at != now or not esc.needs_ack or esc.state in _HOLDING:
+        if not same_second(esc.started_at, now) or not esc.needs_ack or esc.state in _HOLDING:
             continue  # not started by this command, or taken over by the episode's holder
         started = True
         for step in esc.steps:

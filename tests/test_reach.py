@@ -327,3 +327,17 @@ async def test_any_change_of_concern_is_told_to_the_holder_in_a_line(friday_nigh
     h.clock.advance(timedelta(minutes=1))
     await h.say("ooh1", "/concern Jay carer no reply since")
     assert len(h.to("staff:ooh1")) == count
+
+
+@pytest.mark.rule("ABS-OOH")
+async def test_a_live_clock_with_microseconds_still_tells_the_reporter_nobody_was_alerted(
+    tmp_path,
+):
+    # The stored times are to the second; the live clock is not.
+    h = await Harness.open(tmp_path / "w.db", FRIDAY_NIGHT + timedelta(microseconds=654321))
+    try:
+        reply = await h.say("sam", "/absent Jay 21:05 left after a row")
+        assert "Nobody could be alerted" in reply
+        assert not [s for s in h.to("staff:sam") if "Nobody" in s.text], "said once, in the reply"
+    finally:
+        await h.close()
