@@ -389,14 +389,19 @@ async def _send_current(
     while True:
         if step >= len(esc.steps):
             if esc.needs_ack and await reach_store.climb_send_count(at.tx, esc.id):
+                ended = (
+                    f"{await _why_to_you(at, esc, episode, end=True)}, and nobody is left on the "
+                    f"escalation ladder for {child.label}"
+                    if esc.acked_by
+                    else f"Nobody has acknowledged {child.label} after the whole escalation ladder"
+                )
                 await _tell_supervisors(
                     at,
                     esc,
                     episode,
                     child,
                     lambda to: message_keys.climb_exhausted(esc.id, esc.version, to),
-                    f"Nobody has acknowledged {child.label} after the whole escalation ladder. "
-                    f"Phone the people on duty now: /status {child.ref}",
+                    f"{ended}. Phone the people on duty now: /status {child.ref}",
                 )
             elif esc.needs_ack and gapped:
                 await _tell_supervisors(
@@ -522,8 +527,9 @@ async def _queue(
     )
 
 
-async def _why_to_you(at: Moment, esc: Escalation, episode: Episode) -> str:
-    """How a later step's message begins: what happened, in true words."""
+async def _why_to_you(at: Moment, esc: Escalation, episode: Episode, end: bool = False) -> str:
+    """How a later step's message begins: what happened, in true words (`end`: the ladder
+    has run out, so nothing "comes to you")."""
     tz = at.preset.zone
     since = local_time(esc.started_at, tz)
     if esc.acked_by and esc.acked_at:
@@ -531,10 +537,11 @@ async def _why_to_you(at: Moment, esc: Escalation, episode: Episode) -> str:
         name = holder.name if holder else esc.acked_by
         last = await episode_store.last_event_at(at.tx, episode.id, UPDATE_KINDS)
         base = max(esc.acked_at, last) if last else esc.acked_at
-        return (
+        took = (
             f"{name} took this at {short_time(esc.acked_at, tz)} and has not confirmed since "
-            f"{short_time(base, tz)}; it comes to you now (first alert {since})"
+            f"{short_time(base, tz)}"
         )
+        return took if end else f"{took}; it comes to you now (first alert {since})"
     return f"Escalated to you: nobody has taken this yet (first alert {since})"
 
 

@@ -341,3 +341,21 @@ async def test_a_live_clock_with_microseconds_still_tells_the_reporter_nobody_wa
         assert not [s for s in h.to("staff:sam") if "Nobody" in s.text], "said once, in the reply"
     finally:
         await h.close()
+
+
+@pytest.mark.rule("ABS-OOH")
+async def test_a_ladder_that_runs_out_after_an_ack_does_not_say_nobody_acknowledged(
+    friday_night,
+):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 out")
+    h.clock.advance(timedelta(minutes=1))
+    await h.say("pc1", "/ack Jay")  # the police liaison takes it, then goes quiet
+    await h.until(local("2026-10-24 01:00"))
+    absence = [s for s in h.sent if s.rule == "ABS-OOH"]  # the alert PC Rees took
+    ran_out = [s for s in absence if "nobody is left on the escalation ladder" in s.text]
+    assert ran_out, [s.text for s in absence]
+    assert "PC Rees took this at 21:11 and has not confirmed since" in ran_out[0].text
+    for s in absence:
+        assert "Nobody has acknowledged" not in s.text, s.text
+        assert "nobody has taken" not in s.text.lower(), s.text
