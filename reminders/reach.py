@@ -15,6 +15,7 @@ from datetime import datetime
 
 from config.presets import Preset
 from reminders import routing
+from reminders.access import ACTIONS
 from reminders.formatting import local_time, short_time
 from storage import duty_store, escalation_store, reach_store, rota_store, staff_store
 from storage.db import Reader, to_db_time
@@ -109,6 +110,7 @@ class Reach:
     alerted: list[str] = field(default_factory=list)  # people an alert asks to take it
     informed: list[str] = field(default_factory=list)  # told for information
     updated: list[str] = field(default_factory=list)  # holders told of the change
+    posted: list[str] = field(default_factory=list)  # team chats the alert went to
     nobody: str | None = None  # an alert started and reached nobody: why
     only_self: bool = False  # the only one the alert would reach is the person who asked
     supervisors: bool = True  # someone (out-of-hours manager on the rota, an admin) hears of gaps
@@ -119,10 +121,12 @@ class Reach:
             out.append(f"{and_list(self.updated)}, who has this, has been updated.")
         if self.alerted:
             out.append(
-                f"Alerting {and_list(self.alerted)} now ({short_time(when, preset.zone)}); "
-                "you will hear when someone takes it."
+                f"Alerting {and_list(self.alerted + self.posted)} now "
+                f"({short_time(when, preset.zone)}); you will hear when someone takes it."
             )
-        elif self.nobody and not self.updated:
+        elif self.posted:
+            out.append(f"Posted in {and_list(self.posted)}.")
+        if not self.alerted and self.nobody and not self.updated:
             out.append(f"Nobody could be alerted: {self.nobody}. {phone_line(preset)}")
             if not self.supervisors:
                 out.append(
@@ -154,11 +158,16 @@ async def at_command(
     """What the alerts queued by this command (at `now`) reached."""
     reach = Reach()
     me = Recipient.staff(actor.id)
+    own = {me, Recipient.staff(episode.reported_by)}  # their own prompts are not "alerting"
     for send in await reach_store.climb_sends(r, episode.id, since=now):
-        if send.recipient == me:
+        if send.recipient in own:
             continue
         words = await recipient_words(r, send.recipient)
-        (reach.alerted if send.needs_ack else reach.informed).append(words)
+        if send.recipient.kind is not RecipientKind.STAFF:
+            reach.posted.append(words)
+        else:
+            (reach.alerted if send.needs_ack else reach.informed).append(words)
+    reach.posted = list(dict.fromkeys(reach.posted))
     for holder in await reach_store.holder_updates_since(r, episode.id, now):
         if holder != me:
             reach.updated.append(await recipient_words(r, holder))
@@ -177,8 +186,8 @@ async def at_command(
                 r, step.notify, preset=preset, child=child, episode=episode, now=now
             )
             gaps += resolved.gaps
-            if me in resolved.recipients:
-                reach.only_self = True
+            if resolved.recipients == [me] and actor.role in ACTIONS["ack"]:
+                reach.only_self = True  # the one this alert calls in is the person who asked
     if started:
         reach.nobody = gap_reason(gaps) if gaps else None
         if reach.only_self and not gaps:
@@ -223,7 +232,16 @@ async def status_line(r: Reader, preset: Preset, episode: Episode) -> str:
             held.append(f"{name} since {since}")
     if held:
         return "held by " + and_list(held)
-    sends = [s for s in await reach_store.climb_sends(r, episode.id) if s.needs_ack]
+    everyone = [
+        s
+        for s in await reach_store.climb_sends(r, episode.id)
+        if s.needs_ack and s.recipient != Recipient.staff(episode.reported_by)
+    ]
+    sends = [s for s in everyone if s.recipient.kind is RecipientKind.STAFF]
+    chats = list(
+        dict.fromkeys([await recipient_words(r, s.recipient) for s in everyone if s not in sends])
+    )
+    posted = f" (posted in {and_list(chats)})" if chats else ""
     delivered = [s for s in sends if s.state is OutboxState.SENT]
     failed = [s for s in sends if s.state is OutboxState.FAILED]
     if delivered:
@@ -236,8 +254,8 @@ async def status_line(r: Reader, preset: Preset, episode: Episode) -> str:
     if sends and len(failed) < len(sends):
         return "nobody has taken it yet; alerts queued, not yet delivered"
     if failed:
-        return "NOBODY REACHED: every alert failed to deliver; phone the duty team"
-    return "NOBODY REACHED: no one could be alerted; phone the duty team"
+        return f"NOBODY REACHED: every alert failed to deliver; phone the duty team{posted}"
+    return f"NOBODY REACHED: no one on duty could be alerted; phone the duty team{posted}"
 
 
 async def told_now(r: Reader, episode: Episode, now: datetime, actor: Staff) -> list[str]:

@@ -359,3 +359,18 @@ async def test_a_ladder_that_runs_out_after_an_ack_does_not_say_nobody_acknowled
     for s in absence:
         assert "Nobody has acknowledged" not in s.text, s.text
         assert "nobody has taken" not in s.text.lower(), s.text
+
+
+@pytest.mark.rule("ABS-OVERNIGHT")
+async def test_a_late_report_with_no_rota_still_says_nobody_could_be_alerted(tmp_path):
+    # After the overnight cut-off the home's own chat and the carer are prompted at once;
+    # that is not anyone being alerted to take it.
+    h = await Harness.open(tmp_path / "w.db", local("2026-10-24 00:30"))
+    try:
+        reply = await h.say("sam", "/absent Jay 21:05 left after a row")
+        assert "Nobody could be alerted: no one is on the out-of-hours rota" in reply
+        assert "Posted in the oak team chat." in reply
+        status = await h.say("tom", "/status")
+        assert "NOBODY REACHED" in status and "Sam" not in status.split("concern")[1]
+    finally:
+        await h.close()
