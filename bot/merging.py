@@ -90,10 +90,25 @@ def combined(group: Sequence[OutboxMessage]) -> OutboxMessage:
         return head
     return replace(
         head,
-        text=SEPARATOR.join(m.text for m in group),
+        text=_joined([m.text for m in group]),
         buttons=_buttons(group),
         parts=tuple(group),
     )
+
+
+def _joined(texts: list[str]) -> str:
+    """The parts one after another; an action line several parts end with ("Take it: /ack
+    C-0042") is said once, at the end."""
+    ends = [t.rsplit("\n", 1) for t in texts]
+    tails = [e[1] for e in ends if len(e) == 2]
+    common = {tail for tail in tails if tails.count(tail) > 1 and tail.startswith(ACTION_LINES)}
+    if not common:
+        return SEPARATOR.join(texts)
+    kept = [e[0] if len(e) == 2 and e[1] in common else t for e, t in zip(ends, texts, strict=True)]
+    return SEPARATOR.join(kept) + "\n" + "\n".join(sorted(common))
+
+
+ACTION_LINES = ("Take it: ", "Tell us what is happening: ")
 
 
 async def merge_claimed(tx: Tx, claimed: list[OutboxMessage]) -> list[OutboxMessage]:

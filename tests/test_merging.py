@@ -161,3 +161,13 @@ async def test_repeats_of_an_unacknowledged_alert_are_one_line(tmp_path):
         assert "left after a row" in h.to("staff:oohm", "ABS-OOH")[0].text
     finally:
         await h.close()
+
+
+def test_an_action_line_every_part_ends_with_is_said_once():
+    group = [
+        _message(1, text="[ABS-OOH] Jay is absent\nTake it: /ack C-0042"),
+        _message(2, text="[ABS-OVERNIGHT] past 23:00\nTake it: /ack C-0042"),
+    ]
+    assert merging.combined(group).text == (
+        "[ABS-OOH] Jay is absent\n\n[ABS-OVERNIGHT] past 23:00\nTake it: /ack C-0042"
+    )

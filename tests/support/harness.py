@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -65,7 +66,8 @@ class Harness:
         # A merged message (bot/merging.py) is recorded part by part, each with its rule and
         # text (and any "(late by …)" the delivery added); `messages_to` counts messages.
         parts = message.parts or (message,)
-        tail = message.text[len("\n\n".join(p.text for p in parts)) :] if message.parts else ""
+        late = re.search(r"\n\(late by [^)]*\)$", message.text)
+        tail = late.group(0) if late and message.parts else ""
         for part in parts:
             text = part.text + tail if message.parts else message.text
             self.sent.append(
