@@ -959,5 +959,13 @@ async def release_leaver(
         acked_at=None,
         next_at=now,
     )
-    await _send_current(Moment(tx, preset, now), fresh, episode, child)
+    why = None
+    if esc.acked_by == leaver_id and esc.acked_at:  # true words: they had taken it
+        leaver = await staff_store.get_staff(tx, leaver_id)
+        why = (
+            f"{leaver.name if leaver else leaver_id} took this at "
+            f"{short_time(esc.acked_at, preset.zone)} and has left; it comes to you now "
+            f"(first alert {local_time(esc.started_at, preset.zone)})"
+        )
+    await _send_current(Moment(tx, preset, now), fresh, episode, child, why)
     return True

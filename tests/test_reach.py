@@ -374,3 +374,15 @@ async def test_a_late_report_with_no_rota_still_says_nobody_could_be_alerted(tmp
         assert "NOBODY REACHED" in status and "Sam" not in status.split("concern")[1]
     finally:
         await h.close()
+
+
+@pytest.mark.rule("ABS-OOH")
+async def test_an_alert_a_leaver_had_taken_says_so_to_the_next_person(friday_night):
+    h = friday_night
+    await h.say("sam", "/absent Jay 21:05 left after a row")
+    await h.say("ooh1", "/ack Jay")
+    h.clock.advance(timedelta(minutes=5))
+    await h.say("admin", "/leaver ooh1 left the service")
+    [moved] = [s for s in h.to("staff:oohm", "ABS-OOH") if "comes to you now" in s.text]
+    assert "Olu took this at 21:10 and has left; it comes to you now" in moved.text
+    assert "nobody has taken" not in moved.text.lower()
