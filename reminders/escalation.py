@@ -919,7 +919,11 @@ async def recipient_unreachable(
     if esc.state is not EscalationState.ACTIVE or (esc.step, esc.repeat) != waiting_on:
         return False
     moved = await escalation_store.update_escalation(tx, esc, step=step + 1, repeat=0, next_at=now)
-    await _send_current(at, moved, episode, child)
+    why = (
+        f"{person.name if person else send.to} could not be reached; it comes to you now "
+        f"(first alert {local_time(esc.started_at, at.preset.zone)})"
+    )
+    await _send_current(at, moved, episode, child, why)
     return True
 
 
@@ -959,13 +963,13 @@ async def release_leaver(
         acked_at=None,
         next_at=now,
     )
-    why = None
+    leaver = await staff_store.get_staff(tx, leaver_id)
+    name = leaver.name if leaver else leaver_id
+    first = f"first alert {local_time(esc.started_at, preset.zone)}"
     if esc.acked_by == leaver_id and esc.acked_at:  # true words: they had taken it
-        leaver = await staff_store.get_staff(tx, leaver_id)
-        why = (
-            f"{leaver.name if leaver else leaver_id} took this at "
-            f"{short_time(esc.acked_at, preset.zone)} and has left; it comes to you now "
-            f"(first alert {local_time(esc.started_at, preset.zone)})"
-        )
+        took = short_time(esc.acked_at, preset.zone)
+        why = f"{name} took this at {took} and has left; it comes to you now ({first})"
+    else:
+        why = f"{name}, who was alerted, has left; it comes to you now ({first})"
     await _send_current(Moment(tx, preset, now), fresh, episode, child, why)
     return True

@@ -546,6 +546,10 @@ async def test_undeliverable_after_all_retries_moves_the_climb_on(tmp_path, monk
     for _ in range(3):
         h.clock.advance(timedelta(seconds=5))
         await h.delivery.deliver_due()
-    assert any(m.recipient == "staff:oohm" and "Escalated to you" in m.text for m in sent)
+    # true words: why it comes to the manager (was "Escalated to you, nobody has taken this")
+    assert any(
+        m.recipient == "staff:oohm" and "Olu could not be reached; it comes to you now" in m.text
+        for m in sent
+    )
     assert any("Could not reach Olu" in m.text for m in sent)
     await h.close()

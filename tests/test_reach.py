@@ -184,7 +184,9 @@ async def test_a_send_that_fails_for_good_is_told_to_the_reporter(friday_night):
     await h.delivery.deliver_due()
     assert any("Could not reach Olu" in t for t in _texts(h, "staff:sam"))
     assert any("Olu" not in t or "Could not" in t for t in _texts(h, "staff:oohm"))
-    assert h.to("staff:oohm", "ABS-OOH"), "the alert moved on to the manager"
+    # the alert moved on to the manager, saying why
+    [moved] = [s for s in h.to("staff:oohm", "ABS-OOH") if "comes to you now" in s.text]
+    assert "Olu could not be reached; it comes to you now (first alert" in moved.text
 
 
 # ---- 2. true words --------------------------------------------------------------------
