@@ -129,11 +129,13 @@ async def trigger(
         )
     # A return is counted from when the child came back, not from when it was typed in.
     happened = episode.found_at if name == "found" and episode.found_at else now
-    earlier = await _earlier_episodes(at, episode, child)
+    earlier: int | None = None  # counted once, for the first duty this event makes
     for key, spec in preset.duties.items():
         rule_id = duty_rule(key)
         if spec.trigger != name and name not in rule_effects().also_triggered_by(key):
             continue
+        if earlier is None:
+            earlier = await _earlier_episodes(at, episode, child)
         situation = Situation(preset, happened, episode, child, earlier)
         if any(holds(c, situation) for c in spec.unless):
             continue

@@ -629,3 +629,50 @@ def test_the_area_scenarios_show_the_corrections(capsys):
     assert tray and all("RET-ALERT" in r["text"] for r in tray)  # B LCS §1.9
     oversight = next(r for r in bucks if r["type"] == "duty" and r["rule"] == "MIS-OVERSIGHT")
     assert (oversight["at"], oversight["due"]) == ("2026-11-16T16:41", "2026-11-16T17:41")
+
+
+# ---- the child fields the corrections need -------------------------------------------------
+
+
+def test_the_team_file_checks_the_new_child_fields(tmp_path):
+    from config.team import load_team_file
+    from config.yamlfile import DataFileError
+
+    bad_chair = tmp_path / "chair.yaml"
+    bad_chair.write_text(
+        "staff: [{id: priya, role: social_worker}]\n"
+        "children:\n  - {ref: C-0042, first_name: Jay, social_worker: priya, cp_chair: nobody}\n"
+    )
+    with pytest.raises(DataFileError, match="'nobody' is not in staff"):
+        load_team_file(bad_chair)
+    bad_type = tmp_path / "type.yaml"
+    bad_type.write_text(
+        "children:\n  - {ref: C-0042, first_name: Jay, placement_type: with_grandma}\n"
+    )
+    with pytest.raises(DataFileError, match="placement_type"):
+        load_team_file(bad_type)
+
+
+async def test_the_new_child_fields_are_stored_and_read_back(tmp_path):
+    from storage import child_store
+
+    h = await open_harness(
+        tmp_path,
+        local("2026-12-24 10:00"),
+        "buckinghamshire",
+        legal_status="child_protection",
+        cp_chair="cpc",
+        placement_type="with_parents",
+        no_parent_contact=True,
+        family="F-12",
+        extra_staff=[CP_CHAIR],
+    )
+    jay = await child_store.get_child_by_ref(h.db, "C-0042")
+    assert jay is not None
+    assert (jay.cp_chair_id, jay.placement_type, jay.no_parent_contact, jay.family) == (
+        "cpc",
+        "with_parents",
+        True,
+        "F-12",
+    )
+    await h.close()
