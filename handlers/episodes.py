@@ -66,13 +66,16 @@ async def _event(
     )
 
 
-async def _open_episode(tx: Tx, child: Child, doing: str) -> Episode:
+async def _open_episode(tx: Tx, child: Child, doing: str, staff: Staff | None = None) -> Episode:
+    """`staff`: who asked; the way to report an absence is offered only if they may."""
     episode = await episode_store.open_episode_for_child(tx, child.id)
     if episode is None:
-        raise Refusal(
-            f"{child.label} has no open episode, so I can't {doing}. "
+        report = (
             f"To report an absence: /absent {child.ref} <last seen time> <where and what happened>"
+            if staff is None or may(staff, "report", child)
+            else "The child's carers or the duty team report an absence."
         )
+        raise Refusal(f"{child.label} has no open episode, so I can't {doing}. {report}")
     return episode
 
 
@@ -88,7 +91,9 @@ async def _current_episode(tx: Tx, child: Child, doing: str) -> Episode:
     return episode
 
 
-async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
+async def _returned_episode(
+    tx: Tx, child: Child, doing: str, staff: Staff | None = None
+) -> Episode:
     """The latest episode the child has come back from and that is not finalised yet.
 
     A child who goes missing again before the last return is closed off still gets that
@@ -98,10 +103,14 @@ async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
     if episode is not None:
         return episode
     if await episode_store.open_episode_for_child(tx, child.id) is not None:
+        first = (
+            f"First: /found {child.ref} <time> <end reason> <where, with whom>"
+            if staff is None or may(staff, "found", child)
+            else "The carers or the duty team record it first"
+        )
         raise Refusal(
             f"{child.label} has not been recorded found yet, so I can't {doing}. "
-            f"First: /found {child.ref} <time> <end reason> <where, with whom> "
-            f"[{rule_ids.FINALISE}]"
+            f"{first} [{rule_ids.FINALISE}]"
         )
     latest = await episode_store.latest_episode_for_child(tx, child.id)
     if latest is not None and latest.state is EpisodeState.FINALISED:
@@ -255,7 +264,7 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
             "Use /update to record where they are."
         )
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record them as away")
+        episode = await _open_episode(tx, child, "record them as away", step.staff)
         if episode.category is Category.MISSING:
             raise Refusal(
                 f"{child.label} is reported missing to the police; that stays until found. "
@@ -292,7 +301,7 @@ async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outco
 async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Outcome:
     _check(step, "concern", child)
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "change the level of concern")
+        episode = await _open_episode(tx, child, "change the level of concern", step.staff)
         if episode.concern is level:
             return Outcome.say(f"{child.label}'s level of concern is already {level.value}.").about(
                 episode.id
@@ -366,7 +375,7 @@ async def report_police(
     if refusal:
         raise Refusal(refusal)
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record a police report")
+        episode = await _open_episode(tx, child, "record a police report", step.staff)
         if episode.category is Category.MISSING:
             changes = []
             if ref != episode.police_ref:
@@ -427,7 +436,7 @@ async def record_found(
     if nudge:  # a button press: record it now, details follow
         where = "details to follow"
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record them found")
+        episode = await _open_episode(tx, child, "record them found", step.staff)
         if at < episode.last_seen_at:
             raise Refusal(
                 f"{local_time(at, tz)} is before {child.label} was last seen "
@@ -488,7 +497,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
     if status is RhiStatus.HELD and not text.strip():
         raise Refusal(f"Say who held the interview, e.g. /rhi {child.ref} held by Ana (R-U-Safe)")
     async with step.svc.db.write() as tx:
-        episode = await _returned_episode(tx, child, "record a return interview")
+        episode = await _returned_episode(tx, child, "record a return interview", step.staff)
         if episode.rhi_status in (RhiStatus.HELD, RhiStatus.DECLINED):
             done = episode.rhi_status.value + (f" ({episode.rhi_by})" if episode.rhi_by else "")
             raise Refusal(
@@ -552,7 +561,7 @@ def finalise_blocker(
 async def finalise(step: Step, child: Child, note: str) -> Outcome:
     _check(step, "finalise", child)
     async with step.svc.db.write() as tx:
-        episode = await _returned_episode(tx, child, "finalise")
+        episode = await _returned_episode(tx, child, "finalise", step.staff)
         blocker = finalise_blocker(
             episode, child, finalising.interview_is_ours(_tz(step, child), child), step.staff
         )
@@ -689,7 +698,9 @@ async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
     if not preset.implements(rule_ids.POLICE_DISAGREE):
         raise Refusal(f"The {preset.name} protocol has no police-disagreement route here.")
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record a disagreement with the police")
+        episode = await _open_episode(
+            tx, child, "record a disagreement with the police", step.staff
+        )
         await _event(tx, step, episode.id, child, "police_disagree", text)
         await hub.on_event(
             tx, preset, step.now, "police_disagree", episode, child, step.staff, text
@@ -738,7 +749,7 @@ async def rhi_independent(step: Step, child: Child, text: str) -> Outcome:
     """The child asks for an independent interviewer (NS §2.6): the request must go out."""
     _check(step, "rhi", child)
     async with step.svc.db.write() as tx:
-        episode = await _returned_episode(tx, child, "record the request")
+        episode = await _returned_episode(tx, child, "record the request", step.staff)
         await _event(
             tx, step, episode.id, child, "rhi_independent",
             f"the child asked for an independent interviewer. {text}".strip(),

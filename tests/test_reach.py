@@ -388,3 +388,12 @@ async def test_an_alert_a_leaver_had_taken_says_so_to_the_next_person(friday_nig
     [moved] = [s for s in h.to("staff:oohm", "ABS-OOH") if "comes to you now" in s.text]
     assert "Olu took this at 21:10 and has left; it comes to you now" in moved.text
     assert "nobody has taken" not in moved.text.lower()
+
+
+async def test_refusals_suggest_only_commands_the_person_may_run(friday_night):
+    h = friday_night
+    # the police liaison may record a police report but not report an absence
+    reply = await h.say("pc1", "/police Jay ref WY-1 grade medium")
+    assert "no open episode" in reply and "/absent" not in reply
+    assert "carers or the duty team report an absence" in reply
+    assert "/absent C-0042" in await h.say("sam", "/police Jay ref WY-1 grade medium")
