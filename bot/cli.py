@@ -355,6 +355,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _log_level(settings, args)
     _must_exist(settings)  # a live bot runs on the team's database, never a new empty one
+    unset = [p.name for p in load_all_presets().values() if not p.contacts.emergency_duty_team]
+    if unset:  # the number a reporter is told to phone when nobody could be alerted
+        print(
+            f"warning: no emergency duty team number for {', '.join(unset)}; set them in "
+            "WHEREABOUTS_AREA_CONTACTS (see config/contacts.py)",
+            file=sys.stderr,
+        )
     try:
         await run_forever(settings)
     except StartupError as exc:

@@ -80,7 +80,10 @@ class ConsoleTransport:
         text = message.text
         if message.attachment_id is not None:
             text = await self._file(message.attachment_id)
-        self._record(message.recipient, message.rule_id, message.child_id, text, reply=False)
+        # A merged message is one message on screen; the transcript keeps each part's rule.
+        for part in message.parts or (message,):
+            part_text = text if part is message else part.text
+            self._record(part.recipient, part.rule_id, part.child_id, part_text, reply=False)
         line = f"bot → {label}: {text}"
         # Timer-driven messages carry their own time; replies sit under the command.
         self.out(

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot import merging
 from reminders.clock import Clock
 from reminders.formatting import duration
 from storage import outbox_store
@@ -60,7 +61,9 @@ class OutboxDelivery:
         self.send = send
         self.batch = batch
         # e.g. a climb moves on to the next person when this one can't be reached
-        self.on_undeliverable = on_undeliverable
+        self.on_undeliverable = (
+            merging.for_each_carried(on_undeliverable) if on_undeliverable else None
+        )
         self._one_pass = asyncio.Lock()
 
     async def recover(self) -> int:
@@ -88,6 +91,7 @@ class OutboxDelivery:
             now = self.clock.now()
             async with self.db.write() as tx:
                 claimed = await outbox_store.claim_outbox(tx, now, self.batch)
+                claimed = await merging.merge_claimed(tx, claimed)  # one person, one episode
             if not claimed:
                 return sent
             held: dict[str, datetime] = {}  # recipient -> when its failed message retries

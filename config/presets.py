@@ -29,6 +29,7 @@ from pydantic import (
 
 from config import rule_ids
 from config.calendar import AreaCalendar
+from config.contacts import AreaContacts, ContactsError, deployed
 from config.rules import catalogue
 from config.vocabulary import Audience, Condition, Start, Trigger
 from config.yamlfile import DataFileError, load_model
@@ -166,6 +167,10 @@ class Ladder(Strict):
         None  # after an ack, ask "still on it?" after this (default: ABS-REVIEW interval)
     )
     message: str
+    # When someone already holds the episode: "climb" alerts afresh; "update" tells the holder
+    # (`update`, the change in a few words) and the climb is theirs, not a fresh alert.
+    when_held: Literal["climb", "update"] = "climb"
+    update: str = ""
     steps: tuple[LadderStep, ...] = Field(min_length=1)
 
     @property
@@ -177,8 +182,11 @@ class Ladder(Strict):
         """A typo in a message would only show when the alert fires, at night: refuse it now."""
         try:
             names = {name for _, name, _, _ in string.Formatter().parse(self.message) if name}
+            names |= {name for _, name, _, _ in string.Formatter().parse(self.update) if name}
         except ValueError as exc:
             raise ValueError(f"message: {exc}") from exc
+        if self.when_held == "update" and not self.update:
+            raise ValueError("when_held: update needs `update`: the change as the holder reads it")
         unknown = names - MESSAGE_FIELDS
         if unknown:
             raise ValueError(
@@ -345,6 +353,8 @@ class Preset(Strict):
     # Admins set up chats, but a team chat shows children (alerts, /status): an admin may
     # register one (/register) only where every area whose children it shows says so here.
     admins_register_chats: bool = False
+    # Who to phone when the bot could reach nobody (config/contacts.py; a deployment may set them).
+    contacts: AreaContacts = AreaContacts()
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}
@@ -478,7 +488,11 @@ def load_preset(name: str) -> Preset:
     preset = load_preset_file(f"config/protocols/{name}.yaml", resource.read_text("utf-8"))
     if preset.name != name:
         raise PresetError(f"config/protocols/{name}.yaml: name is {preset.name!r}, not {name!r}")
-    return with_default_ladders(preset)
+    try:
+        contacts = deployed(name, preset.contacts, AREAS)
+    except ContactsError as exc:
+        raise PresetError(str(exc)) from exc
+    return with_default_ladders(preset.model_copy(update={"contacts": contacts}))
 
 
 def load_all_presets() -> dict[str, Preset]:

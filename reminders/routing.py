@@ -61,8 +61,8 @@ async def resolve(
         found = await _meaning(audience).resolve(
             Asked(r, office=office, child=child, episode=episode, now=now)
         )
-        if not found:
-            result.gaps.append(describe(audience, office))
+        if not found and describe(audience, office) not in result.gaps:
+            result.gaps.append(describe(audience, office))  # each missing role named once
         for recipient in found:
             result.add(recipient)
     return result
@@ -198,9 +198,18 @@ class Meaning:
             object.__setattr__(self, "out_of_hours", self.in_office)
 
 
+# How a rota role is named, the same words whichever audience reached it ("manager" out of
+# hours is the out-of-hours manager too): a gap report names each missing role once.
+ROTA_WORDS: dict[str, str] = {
+    "out_of_hours": "out-of-hours duty worker",
+    "out_of_hours_manager": "out-of-hours manager",
+}
+
+
 def _rota(role: Audience) -> Meaning:
     """Rota roles resolve only through the rota: nobody on it is a gap."""
-    return Meaning(_on_rota(role), role.replace("_", " ") + " on the rota")
+    words = ROTA_WORDS.get(role, role.replace("_", " "))
+    return Meaning(_on_rota(role), words + " on the rota")
 
 
 # One entry per name of config.vocabulary's Audience (checked below). Keyed by str: a climb

@@ -68,6 +68,7 @@ class OutboxState(StrEnum):
     SENDING = "sending"  # claimed by a delivery pass
     SENT = "sent"
     FAILED = "failed"  # given up: undeliverable, or out of attempts
+    MERGED = "merged"  # sent as part of an earlier message to the same person (merged_into)
 
 
 class RecipientKind(StrEnum):
@@ -310,6 +311,8 @@ class OutboxMessage:
     attachment_id: int | None = (
         None  # a file sent with the text (storage.report_store.get_attachment)
     )
+    # A message merged from several rows (bot/merging.py): each row as it was queued.
+    parts: tuple[OutboxMessage, ...] = ()
 
     @property
     def to(self) -> Recipient:

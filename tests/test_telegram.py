@@ -256,7 +256,7 @@ async def test_a_user_who_blocked_the_bot_is_recorded_and_the_alert_climbs(tmp_p
     try:
         rig.fake.blocked_users.add(IDS["ooh1"])
         rig.says("sam", "/absent Jay 21:05 out")
-        await rig.reply_to("oohm", "[ABS-OOH] Escalated to you")
+        await rig.reply_to("oohm", "Olu could not be reached; it comes to you now")
         await rig.reply_to("oohm", "Could not reach Olu")
         row = await rig.db.fetchone(
             "SELECT blocked_at FROM staff_identities WHERE external_id = ?", (str(IDS["ooh1"]),)
