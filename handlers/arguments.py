@@ -16,7 +16,7 @@ from config.vocabulary import Trigger
 from handlers import duty_commands, episodes, report_commands, views
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
-from handlers.timeparse import TimeParseError, split_leading_time
+from handlers.timeparse import AmbiguousTime, TimeParseError, split_leading_time
 from reminders.access import action_refusal, can_see, may
 from reminders.formatting import profile_text
 from storage import child_store, staff_store
@@ -108,7 +108,11 @@ def _tz(step: Step, child: Child) -> ZoneInfo:
 
 
 def _looks_like_time(word: str) -> bool:
-    return bool(re.fullmatch(r"\d{1,2}[:.]\d{2}|\d{4}-\d{2}-\d{2}.*|now", word.lower()))
+    return bool(
+        re.fullmatch(
+            r"\d{1,2}[:.]\d{2}|\d{1,2}([:.]\d{2})?[ap]m|\d{4}-\d{2}-\d{2}.*|now", word.lower()
+        )
+    )
 
 
 def _privately(step: Step, text: str) -> Outcome:
@@ -157,7 +161,9 @@ async def update(step: Step, typed: Typed) -> Outcome:
     # A leading time ("21:40 searched the park", "20 min ago rang Leo") is when it happened.
     if rest:
         try:
-            at, rest = split_leading_time(rest, step.now, _tz(step, child))
+            at, rest = split_leading_time(rest, step.now, _tz(step, child), optional=True)
+        except AmbiguousTime:
+            raise  # which of two times: asked, never guessed
         except TimeParseError:
             if _looks_like_time(rest[0]):
                 raise  # meant as a time but not usable: say why rather than guess

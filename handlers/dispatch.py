@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from handlers.arguments import Typed
 from handlers.commands import ALIASES, BY_NAME, HELP
 from handlers.context import Services, Step
-from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal
-from handlers.timeparse import TimeParseError
+from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal, Reply
+from handlers.timeparse import AmbiguousTime, TimeParseError
 from storage.models import (
+    Button,
     Staff,
 )
 from storage.versioned import StaleWrite
@@ -57,6 +58,8 @@ class Dispatcher:
         # Refused: nothing was stored, so a pressed button must not show as taken.
         except Refusal as refusal:
             return Outcome.refuse(refusal.message, refusal.field_code)
+        except AmbiguousTime as error:
+            return _which_time(parsed, error)
         except TimeParseError as error:
             return Outcome.refuse(f"{error} Nothing was saved.")
         except StaleWrite:
@@ -70,3 +73,17 @@ class Dispatcher:
                 "Something went wrong and nothing was saved. Try again; if it keeps failing, "
                 "phone the duty team and record it later."
             )
+
+
+def _which_time(parsed: Parsed, error: AmbiguousTime) -> Outcome:
+    """A time that could be two: nothing saved; each reading offered as the whole command."""
+    typed = " ".join(parsed.args)
+    commands = [
+        (choice, f"/{parsed.name} {typed.replace(error.said, choice.typed, 1)}")
+        for choice in error.choices
+        if error.said and error.said in typed
+    ]
+    lines = [f"{error} Nothing was saved yet."]
+    lines += [f"{choice.label}: {command}" for choice, command in commands]
+    buttons = tuple(Button(choice.label, command) for choice, command in commands)
+    return Outcome([Reply("\n".join(lines), buttons)], refused=True)

@@ -1,0 +1,80 @@
+"""Carer-first replies: times as people type them, the nearest command, help by role,
+reference lists with spaces, through the dispatcher on a real database and a fake clock."""
+
+from __future__ import annotations
+
+from storage import child_store, episode_store, staff_store
+from tests.support.clock import local
+
+
+async def latest_episode(svc, ref: str):
+    child = await child_store.get_child_by_ref(svc.db, ref)
+    return await episode_store.latest_episode_for_child(svc.db, child.id)
+
+
+async def outcome(svc, staff_id: str, text: str):
+    from handlers.dispatch import Dispatcher
+
+    staff = await staff_store.get_staff(svc.db, staff_id)
+    return await Dispatcher(svc).handle(staff, text)
+
+
+# ---- human times -----------------------------------------------------------------------
+
+
+async def test_absent_with_a_british_time(chat, svc, clock):
+    # Friday 21:10: "quarter to nine" is 20:45 tonight.
+    reply = await chat.say("sam", "/absent Jay quarter to nine left after a row")
+    assert "last seen Fri 23 Oct 20:45" in reply
+    episode = await latest_episode(svc, "C-0042")
+    assert episode.last_seen_at == local("2026-10-23 20:45")
+
+
+async def test_time_then_yesterday_is_yesterdays_and_leaves_the_description_alone(chat, svc):
+    await chat.say("sam", "/absent Jay 21:00 yesterday did not come back from town")
+    episode = await latest_episode(svc, "C-0042")
+    assert episode.last_seen_at == local("2026-10-22 21:00")
+    events = await episode_store.events_for_episode(svc.db, episode.id)
+    texts = " ".join(e.text for e in events)
+    assert "did not come back from town" in texts
+    assert "yesterday did not" not in texts
+
+
+async def test_ambiguous_time_is_asked_with_each_reading_as_a_command(svc, clock):
+    clock.set(local("2026-10-23 15:00"))
+    said = await outcome(svc, "sam", "/absent Jay at 9 left after a row")
+    assert said.refused
+    text = said.text
+    assert "'at 9' could be 09:00 today or 21:00 yesterday" in text
+    assert "Nothing was saved yet." in text
+    assert "/absent Jay today 09:00 left after a row" in text
+    assert "/absent Jay yesterday 21:00 left after a row" in text
+    assert [b.command for b in said.replies[0].buttons] == [
+        "/absent Jay today 09:00 left after a row",
+        "/absent Jay yesterday 21:00 left after a row",
+    ]
+    assert await latest_episode(svc, "C-0042") is None  # nothing saved until they choose
+    # The command offered works as it stands.
+    chosen = await outcome(svc, "sam", said.replies[0].buttons[1].command)
+    assert not chosen.refused
+    assert (await latest_episode(svc, "C-0042")).last_seen_at == local("2026-10-22 21:00")
+
+
+async def test_ambiguous_update_time_is_asked_not_taken_as_now(chat, svc, clock):
+    await chat.say("sam", "/absent Jay 21:05 left after a row")
+    clock.set(local("2026-10-24 15:00"))
+    reply = await chat.say("sam", "/update Jay at 9 rang his mum")
+    assert "could be 09:00 today or 21:00 yesterday" in reply
+    # A number is not a time when the time is optional.
+    reply = await chat.say("sam", "/update Jay 1000 leaflets handed out")
+    assert "Added" in reply
+    episode = await latest_episode(svc, "C-0042")
+    events = await episode_store.events_for_episode(svc.db, episode.id)
+    assert any("1000 leaflets handed out" in e.text for e in events)
+
+
+async def test_unreadable_time_still_says_what_and_that_nothing_was_saved(chat, svc):
+    reply = await chat.say("sam", "/absent Jay soonish left")
+    assert reply.startswith("I couldn't read 'soonish' as a time.")
+    assert reply.endswith("Nothing was saved.")
+    assert await latest_episode(svc, "C-0042") is None
