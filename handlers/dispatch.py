@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from handlers.arguments import Typed
 from handlers.commands import ALIASES, BY_NAME, HELP
 from handlers.context import Services, Step
+from handlers.help_text import unknown_command
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal, Reply
 from handlers.timeparse import AmbiguousTime, TimeParseError
 from storage.models import (
@@ -51,7 +52,7 @@ class Dispatcher:
             return Outcome.say(HELP)
         command = BY_NAME.get(parsed.name)
         if command is None or command.handler is None:
-            return Outcome.say(f"I don't know /{parsed.name}. Send /help for the commands.")
+            return Outcome.say(unknown_command(staff, parsed.name))
         step = Step(self.svc, staff, self.svc.clock.now(), chat)
         try:
             return await command.handler(step, Typed(parsed.name, parsed.args, command.usage))

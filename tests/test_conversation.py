@@ -78,3 +78,69 @@ async def test_unreadable_time_still_says_what_and_that_nothing_was_saved(chat, 
     assert reply.startswith("I couldn't read 'soonish' as a time.")
     assert reply.endswith("Nothing was saved.")
     assert await latest_episode(svc, "C-0042") is None
+
+
+# ---- the nearest command ---------------------------------------------------------------
+
+
+async def test_unknown_command_suggests_the_nearest(chat):
+    reply = await chat.say("sam", "/absnet Jay 21:05 out")
+    assert reply == "I don't know /absnet. Did you mean /absent? Send /help for your commands."
+
+
+async def test_suggestions_are_only_commands_the_sender_may_run(chat):
+    # /finalise is a team manager's: a carer is not pointed at it.
+    carer = await chat.say("sam", "/finalse Jay")
+    assert "/finalise" not in carer and "Send /help for your commands." in carer
+    manager = await chat.say("tom", "/finalse Jay")
+    assert "Did you mean /finalise?" in manager
+
+
+async def test_nothing_near_gets_the_help_pointer_only(chat):
+    assert await chat.say("sam", "/fly Jay") == "I don't know /fly. Send /help for your commands."
+
+
+async def test_an_alias_is_suggested_as_its_command(chat):
+    assert "Did you mean /finalise?" in await chat.say("tom", "/finalize2 Jay")
+
+
+# ---- /help by role ------------------------------------------------------------------------
+
+
+async def test_a_carers_help_is_their_own_commands(chat):
+    from handlers.commands import HELP
+
+    reply = await chat.say("sam", "/help")
+    assert reply.startswith("Your Whereabouts commands, as a carer")
+    for theirs in ("/absent <child>", "/found <child>", "/status", "/help all"):
+        assert theirs in reply
+    for others in ("/finalise", "/summary", "/leaver", "/ack", "/rhi", "/cover", "/duties"):
+        assert others not in reply, others
+    assert len(reply.splitlines()) <= 16 < len(HELP.splitlines())
+    assert reply.splitlines()[-1] == "/help all lists every command, other roles' too."
+
+
+async def test_help_all_is_every_command(chat):
+    from handlers.commands import HELP
+
+    assert await chat.say("sam", "/help all") == HELP
+    assert "/finalise" in HELP and "/leaver" in HELP
+
+
+async def test_each_roles_help_lists_only_what_the_role_may_run(svc):
+    from handlers.commands import COMMANDS
+    from handlers.help_text import help_for
+    from storage.models import Role, Staff
+
+    for role in Role:
+        text = help_for(Staff(id="x", name="X", role=role))
+        for command in COMMANDS:
+            if command.in_help and role not in command.roles:
+                assert f"/{command.name} " not in f"{text} ", (role, command.name)
+
+
+async def test_a_managers_help_has_the_managers_commands(chat):
+    reply = await chat.say("tom", "/help")
+    assert reply.startswith("Your Whereabouts commands, as a team manager")
+    for theirs in ("/finalise", "/summary", "/leaver", "/ack", "/rota"):
+        assert theirs in reply
