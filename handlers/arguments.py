@@ -103,6 +103,16 @@ async def _child_and_rest(step: Step, typed: Typed) -> tuple[Child, list[str]]:
     return await resolve_child(step, typed.args[0]), typed.args[1:]
 
 
+def _child_list(args: list[str]) -> tuple[list[str], list[str]]:
+    """Siblings named together, with or without spaces after the commas: 'C-0042,C-0043',
+    'C-0042, C-0043', 'Jay + Mia' -> (the names, the words after them)."""
+    words = [args[0]]
+    rest = list(args[1:])
+    while rest and (words[-1].endswith((",", "+")) or rest[0].startswith((",", "+"))):
+        words.append(rest.pop(0))
+    return [n for n in re.split(r"[,+]", "".join(words)) if n], rest
+
+
 def _tz(step: Step, child: Child) -> ZoneInfo:
     return step.svc.preset_for(child).zone
 
@@ -129,13 +139,13 @@ async def absent(step: Step, typed: Typed) -> Outcome:
     args, usage = typed.args, typed.usage
     if len(args) < 2:
         raise Refusal(f"Usage: {usage}")
-    names = [n for n in re.split(r"[,+]", args[0]) if n]
+    names, after = _child_list(args)
     if not names:
         raise Refusal(f"Which child? {usage}")
     children = [await resolve_child(step, n) for n in names]
     if len({c.id for c in children}) != len(children):
         raise Refusal("The same child is named twice.")
-    when, rest = split_leading_time(args[1:], step.now, _tz(step, children[0]))
+    when, rest = split_leading_time(after, step.now, _tz(step, children[0]))
     concern = Concern.CARER
     if len(rest) >= 2 and rest[-2].lower() == "concern":
         try:

@@ -144,3 +144,30 @@ async def test_a_managers_help_has_the_managers_commands(chat):
     assert reply.startswith("Your Whereabouts commands, as a team manager")
     for theirs in ("/finalise", "/summary", "/leaver", "/ack", "/rota"):
         assert theirs in reply
+
+
+# ---- lists of references ------------------------------------------------------------------
+
+
+async def test_siblings_with_spaces_after_the_commas(chat, svc):
+    reply = await chat.say("sam", "/absent C-0042, C-0043 now left together")
+    assert "C-0042 Jay" in reply and "C-0043 Kai" in reply
+    for ref in ("C-0042", "C-0043"):
+        episode = await latest_episode(svc, ref)
+        assert episode is not None and episode.last_seen_at == local("2026-10-23 21:10")
+
+
+async def test_siblings_with_a_lone_comma_or_plus(chat, svc):
+    reply = await chat.say("sam", "/absent Jay , Kai 21:05 left together")
+    assert "C-0042 Jay" in reply and "C-0043 Kai" in reply
+    events = await episode_store.events_for_episode(
+        svc.db, (await latest_episode(svc, "C-0043")).id
+    )
+    assert any("left together" in e.text for e in events), [e.text for e in events]
+
+
+async def test_siblings_without_spaces_still_work_and_a_bad_name_saves_nobody(chat, svc):
+    reply = await chat.say("sam", "/absent C-0042, Nobody 21:05 out")
+    assert "I can't find 'Nobody'" in reply
+    assert await latest_episode(svc, "C-0042") is None
+    assert "C-0043 Kai" in await chat.say("sam", "/absent C-0042,C-0043 21:05 out")
