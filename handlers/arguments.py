@@ -108,7 +108,11 @@ def _child_list(args: list[str]) -> tuple[list[str], list[str]]:
     'C-0042, C-0043', 'Jay + Mia' -> (the names, the words after them)."""
     words = [args[0]]
     rest = list(args[1:])
-    while rest and (words[-1].endswith((",", "+")) or rest[0].startswith((",", "+"))):
+
+    def named() -> bool:  # a separator with no name before it ("/absent , 21:10") lists none
+        return bool("".join(words).strip(",+"))
+
+    while rest and named() and (words[-1].endswith((",", "+")) or rest[0].startswith((",", "+"))):
         words.append(rest.pop(0))
     return [n for n in re.split(r"[,+]", "".join(words)) if n], rest
 

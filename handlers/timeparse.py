@@ -319,14 +319,15 @@ _FULL_WEEKDAY_RE = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)
 _ORDINAL = r"(?:st|nd|rd|th)"
 _YEAR = r"(?:\d{4}|\d{2})"
 # 23/10, 23-10-2026, 23 Oct, 23rd of October 2026, Oct 23rd, Fri 23 Oct, the 23rd.
-_DATE_PHRASE = (
+# A date with its month: after a time in a command it cannot be the start of a description.
+_MONTH_DATE = (
     rf"(?:{_WEEKDAY_RE},? (?:the )?)?"
     rf"(?:[0-3]?\d{_ORDINAL}?(?: of)? {_MONTH_RE}(?:,? \d{{4}})?"
     rf"|{_MONTH_RE} [0-3]?\d{_ORDINAL}?(?:,? \d{{4}})?"
-    rf"|[0-3]?\d[/-][01]?\d(?:[/-]{_YEAR})?"
-    rf"|[0-3]?\d{_ORDINAL})"
-    rf"|the [0-3]?\d{_ORDINAL}"
+    rf"|[0-3]?\d[/-][01]?\d(?:[/-]{_YEAR})?)"
 )
+# ... and a day of the month alone ("the 23rd"), which can ("21:05 2nd time this week").
+_DATE_PHRASE = rf"{_MONTH_DATE}|(?:{_WEEKDAY_RE},? )?(?:the )?[0-3]?\d{_ORDINAL}"
 _NUMERIC_DATE_RE = re.compile(rf"(?P<d>[0-3]?\d)[/-](?P<mo>[01]?\d)(?:[/-](?P<y>{_YEAR}))?")
 _DAY_MONTH_RE = re.compile(
     rf"(?P<d>[0-3]?\d){_ORDINAL}?(?: of)? (?P<mon>{_MONTH_RE})(?:,? (?P<y>\d{{4}}))?"
@@ -356,7 +357,7 @@ _DAY_FIRST_RE = re.compile(
 # today, not Saturday (a weekday after the time is written in full, or after "on").
 _DAY_LAST_RE = re.compile(
     rf"(?P<clock>.+?),? (?P<day>{_DAY_WORDS}|(?:on )?{_FULL_WEEKDAY_RE}|on {_WEEKDAY_RE}"
-    rf"|(?:on )?(?:{_DATE_PHRASE}))"
+    rf"|(?:on )?(?:{_MONTH_DATE}))"
 )
 _DAY_LAST_ALONE_RE = re.compile(
     rf"(?P<clock>.+?),? (?P<day>{_DAY_WORDS}|(?:on )?{_WEEKDAY_RE}|(?:on )?(?:{_DATE_PHRASE}))"

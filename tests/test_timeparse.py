@@ -488,6 +488,13 @@ def test_phrase_table_is_the_size_the_comparison_needs() -> None:
             ["sat", "on", "the", "wall"],
         ),
         (["21:05", "today's", "row"], utc(2026, 10, 14, 20, 5), ["today's", "row"]),
+        (
+            ["21:05", "2nd", "time", "this", "week"],
+            utc(2026, 10, 14, 20, 5),
+            ["2nd", "time", "this", "week"],
+        ),
+        (["21:05", "the", "2nd", "time"], utc(2026, 10, 14, 20, 5), ["the", "2nd", "time"]),
+        (["21:05", "13", "oct", "x"], utc(2026, 10, 13, 20, 5), ["x"]),
     ],
 )
 def test_split_reads_british_forms(tokens: list[str], expected: datetime, rest: list[str]) -> None:
