@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.console_guided import ConsoleGuided
 from bot.delivery import OutboxDelivery
+from bot.private_files import private_dir, write_private
 from config.settings import DISPLAY_TIMEZONE
 from handlers import guided_report
 from handlers.context import Services
@@ -128,9 +129,9 @@ class ConsoleTransport:
             return "(a file that is no longer stored)"
         if self.files_dir is None:
             return f"(file {attachment.filename}, {len(attachment.data)} bytes)"
-        self.files_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.files_dir)
         path = self.files_dir / attachment.filename
-        path.write_bytes(attachment.data)
+        write_private(path, attachment.data)
         return f"(file saved: {path})"
 
     def _record(

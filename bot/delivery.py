@@ -30,7 +30,8 @@ MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
 
 
 class PermanentDeliveryError(Exception):
-    """The platform will never accept this message (chat gone, bot blocked)."""
+    """The platform will never accept this message (chat gone, bot blocked, a 4xx refusal
+    other than 429): given up at once, the reason recorded, and a climb moves on."""
 
 
 class RetryLater(Exception):
@@ -97,7 +98,7 @@ class OutboxDelivery:
                     continue
                 delivered = await self._deliver_one(message)
                 sent += delivered
-                if not delivered:
+                if not delivered and message.attempts < outbox_store.HOLDS_ORDER_FOR:
                     retry = await outbox_store.retry_time(self.db, message.id)
                     if retry is not None:
                         held[message.recipient] = retry

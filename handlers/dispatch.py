@@ -52,7 +52,8 @@ class Dispatcher:
             return Outcome.say(HELP)
         command = BY_NAME.get(parsed.name)
         if command is None or command.handler is None:
-            return Outcome.say(unknown_command(staff, parsed.name))
+            # nothing was done: a refusal (a scenario run --strict lists it)
+            return Outcome.refuse(unknown_command(staff, parsed.name))
         step = Step(self.svc, staff, self.svc.clock.now(), chat)
         try:
             return await command.handler(step, Typed(parsed.name, parsed.args, command.usage))

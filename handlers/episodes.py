@@ -16,11 +16,11 @@ from config.vocabulary import Trigger
 from handlers.context import Step
 from handlers.guided_report import ReportField
 from handlers.messages import Outcome, Refusal
-from reminders import escalation, hub
+from reminders import escalation, finalising, hub
 from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
-from storage import episode_store, message_keys, outbox_store
+from storage import duty_store, episode_store, message_keys, outbox_store
 from storage.db import Tx
 from storage.models import (
     Category,
@@ -327,6 +327,12 @@ def _grade_refusal(preset: Preset, child: Child, grade: PoliceGrade, day: dateti
             f"In {preset.name} the police grade every missing child medium or high "
             f"({rules.source}); 'low' can't be right. Check the grade with the police."
         )
+    if rules.lowest_from_home == "medium" and not child.legal_status.is_looked_after:
+        return (
+            f"{child.label} is missing from home: in {preset.name} the police grade a child "
+            f"missing from home medium or high ({rules.source}). Check the grade with the "
+            "police; if they insist, escalate with /disagree."
+        )
     if rules.no_low_under_age is not None:
         age = child.age_on(day.astimezone(preset.zone).date())
         if age is not None and age < rules.no_low_under_age:
@@ -427,7 +433,9 @@ async def record_found(
                 f"Tell the police {child.first_name} is back now (ref {episode.police_ref}) "
                 f"[{rule_ids.TELL_POLICE_OF_RETURN}]."
             )
-        if preset.implements(rule_ids.RETURN_INTERVIEW):
+        if preset.implements(rule_ids.RETURN_INTERVIEW) and finalising.interview_is_ours(
+            preset, child
+        ):
             lines.append(
                 "A return home interview must be offered within 72 hours "
                 f"[{rule_ids.RETURN_INTERVIEW}]: "
@@ -475,8 +483,9 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
     return Outcome.say(f"Recorded: return interview {label} for {child.label}.").about(episode.id)
 
 
-def finalise_blocker(episode: Episode, child: Child) -> str | None:
-    """RET-FINAL: found, and the interview done or declined, or never reported missing."""
+def finalise_blocker(episode: Episode, child: Child, interview: bool = True) -> str | None:
+    """RET-FINAL: found, and the interview done or declined, or never reported missing (or
+    the interview is not ours: `interview` False)."""
     if episode.state is EpisodeState.OPEN:
         return (
             f"{child.label} has not been found yet; an episode is finalised only after "
@@ -484,7 +493,11 @@ def finalise_blocker(episode: Episode, child: Child) -> str | None:
         )
     if episode.state is EpisodeState.FINALISED:
         return f"{child.label}'s episode #{episode.id} is already finalised."
-    if episode.ever_missing and episode.rhi_status not in (RhiStatus.HELD, RhiStatus.DECLINED):
+    if (
+        interview
+        and episode.ever_missing
+        and episode.rhi_status not in (RhiStatus.HELD, RhiStatus.DECLINED)
+    ):
         now_status = episode.rhi_status.value if episode.rhi_status else "not recorded"
         return (
             f"{child.label}'s return interview is {now_status}; it must be held or declined by "
@@ -497,9 +510,17 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
     _check(step, "finalise", child)
     async with step.svc.db.write() as tx:
         episode = await _returned_episode(tx, child, "finalise")
-        blocker = finalise_blocker(episode, child)
+        blocker = finalise_blocker(
+            episode, child, finalising.interview_is_ours(_tz(step, child), child)
+        )
         if blocker:
             raise Refusal(blocker)
+        for waiting in await finalising.open_blockers(tx, episode):
+            raise Refusal(
+                f"{child.label}'s episode waits for {waiting.label} [{waiting.rule_id}]: "
+                f"{waiting.action} Close it first (/done {waiting.label} <note>), then "
+                f"finalise [{rule_ids.FINALISE}]."
+            )
         await episode_store.update_episode(
             tx,
             episode,
@@ -682,11 +703,13 @@ async def flag(
         episode = await _current_episode(tx, child, f"record {said}")
         await _event(tx, step, episode.id, child, trigger, text, rule)
         made = await hub.on_event(tx, preset, step.now, trigger, episode, child, step.staff, text)
+        # each duty named with its own rule: /harm makes a strategy meeting (NS §1.7) too
+        named = [(d, await duty_store.get_duty(tx, d)) for d in made]
     if not made:
         return Outcome.say(
             f"Recorded on {child.label}'s timeline. The {preset.name} protocol sets no duty for it."
         ).about(episode.id)
-    labels = ", ".join(f"D{d}" for d in made)
+    labels = ", ".join(f"D{d} [{duty.rule_id}]" if duty else f"D{d}" for d, duty in named)
     return Outcome.say(f"Recorded [{rule}]. Duty {labels} is open and being chased.").about(
         episode.id
     )

@@ -26,6 +26,11 @@ def _group_may_list(chat: Chat | None, child: Child) -> bool:
     return home is None or child.home == home[1]
 
 
+def shown_in_chat(chat: Chat | None, child: Child) -> bool:
+    """A child may be listed here: in a home's group chat only that home's children."""
+    return _group_may_list(chat, child)
+
+
 def _is_home_team(team: str) -> bool:
     return team not in SERVICE_TEAMS
 

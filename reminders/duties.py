@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset
+from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset, duty_rule
 from config.rule_effects import rule_effects
 from config.vocabulary import Trigger
 from reminders import alerts, routing
@@ -121,7 +121,7 @@ async def trigger(
     at = Moment(tx, preset, now)
     made = []
     if name == "found":
-        await _close_when_found(at, episode)
+        await _close_when_found(at, episode, child)
     if name in ("rhi_held", "rhi_declined"):
         closed = rule_effects().closed_by_interview
         await close_rules(
@@ -129,10 +129,14 @@ async def trigger(
         )
     # A return is counted from when the child came back, not from when it was typed in.
     happened = episode.found_at if name == "found" and episode.found_at else now
-    for rule_id, spec in preset.duties.items():
-        if spec.trigger != name and name not in rule_effects().also_triggered_by(rule_id):
+    earlier = await _earlier_episodes(at, episode, child)
+    for key, spec in preset.duties.items():
+        rule_id = duty_rule(key)
+        if spec.trigger != name and name not in rule_effects().also_triggered_by(key):
             continue
-        situation = Situation(preset, happened, episode, child)
+        situation = Situation(preset, happened, episode, child, earlier)
+        if any(holds(c, situation) for c in spec.unless):
+            continue
         if not all(holds(c, situation) for c in spec.when):
             if spec.otherwise_missing_for is None:
                 continue
@@ -146,6 +150,14 @@ async def trigger(
         base = happened if happened != now else None
         made.append(await create(at, rule_id, spec, episode, child, actor, base=base))
     return made
+
+
+async def _earlier_episodes(at: Moment, episode: Episode, child: Child) -> int:
+    return sum(
+        1
+        for e in await episode_store.episodes_of_child(at.tx, child.id)
+        if e.id != episode.id and e.last_seen_at < episode.last_seen_at
+    )
 
 
 async def create(
@@ -266,7 +278,11 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
     if duty.state is not DutyState.OPEN:
         await duty_store.update_duty(tx, duty, next_remind_at=None)
         return
-    if spec.still_missing and episode.state is not EpisodeState.OPEN:
+    if (
+        spec.still_missing
+        and episode.state is not EpisodeState.OPEN
+        and not await _kept_when_found(at, spec, episode, child)
+    ):
         await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child is no longer missing")
         return
     overdue = now >= duty.due_at
@@ -292,12 +308,14 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
             due_at=min(duty.next_remind_at or now, now),
         )
     overdue_count = duty.overdue_reminders + (1 if now > duty.due_at else 0)
+    hand_up = _hand_up_at(preset, spec, duty.due_at)
     changes: dict[str, Any] = {
         "reminders": duty.reminders + 1,
         "overdue_reminders": overdue_count,
-        "next_remind_at": _next_reminder(spec, now, duty.due_at),
+        "next_remind_at": _next_reminder(spec, now, duty.due_at, hand_up),
     }
-    if overdue and duty.manager_told_at is None and overdue_count >= spec.manager_after:
+    due_to_hand_up = overdue_count >= spec.manager_after if hand_up is None else now >= hand_up
+    if overdue and duty.manager_told_at is None and due_to_hand_up:
         await _tell_manager(at, duty, spec, episode, child)
         changes["manager_told_at"] = now
     if overdue and (duty.manager_told_at or "manager_told_at" in changes):
@@ -311,8 +329,19 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
     await duty_store.update_duty(tx, duty, **changes)
 
 
-def _next_reminder(spec: DutySpec, now: datetime, due: datetime) -> datetime:
+def _hand_up_at(preset: Preset, spec: DutySpec, due: datetime) -> datetime | None:
+    """When the manager is told, where the rule counts it in working days (NS §2.10)."""
+    if spec.manager_after_working_days is None:
+        return None
+    return preset.calendar.add_working_days(due, spec.manager_after_working_days)
+
+
+def _next_reminder(
+    spec: DutySpec, now: datetime, due: datetime, hand_up: datetime | None = None
+) -> datetime:
     if now >= due:
+        if hand_up is not None and now < hand_up:
+            return min(now + spec.every, hand_up)
         return now + spec.every
     candidates = [due]
     if spec.chase_every is not None:
@@ -463,11 +492,22 @@ async def close_rules(
     note: str,
 ) -> None:
     for duty in await duty_store.duties_for_episode(at.tx, episode.id):
-        if duty.state is DutyState.OPEN and duty.rule_id in rules:
+        if duty.state is not DutyState.OPEN or duty.rule_id not in rules:
+            continue
+        if duty.spec.get("interview_closes", True):  # a visit is not the interview (WY §8)
             await _close(at, duty, state, by, note)
 
 
-async def _close_when_found(at: Moment, episode: Episode) -> None:
+async def _kept_when_found(at: Moment, spec: DutySpec, episode: Episode, child: Child) -> bool:
+    """A duty that lapses at found is kept where the rule says (B: repeat concerns, high risk)."""
+    if not spec.kept_if_found:
+        return False
+    earlier = await _earlier_episodes(at, episode, child)
+    situation = Situation(at.preset, episode.found_at or at.now, episode, child, earlier)
+    return any(holds(c, situation) for c in spec.kept_if_found)
+
+
+async def _close_when_found(at: Moment, episode: Episode, child: Child) -> None:
     """Duties that only apply while missing (or after N hours missing) lapse on return."""
     assert episode.found_at is not None
     for duty in await duty_store.duties_for_episode(at.tx, episode.id):
@@ -480,7 +520,9 @@ async def _close_when_found(at: Moment, episode: Episode) -> None:
                 f"found before {_span(duty.applies_from - episode.last_seen_at)} missing",
             )  # fmt: skip
         elif spec.get("still_missing"):
-            await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child was found")
+            kept = await _kept_when_found(at, DutySpec.model_validate(spec), episode, child)
+            if not kept:
+                await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child was found")
 
 
 def _span(delta: timedelta) -> str:

@@ -655,6 +655,7 @@ async def on_found(
             child=child,
             episode=episode,
             now=now,
+            office=True,  # the allocated people at any hour (B LCS §1.9)
         )
         for recipient in alert.recipients:
             rules_for.setdefault(recipient, []).append(rule_ids.RETURN_ALERT)

@@ -116,6 +116,21 @@ async def _iro(a: Asked) -> list[Recipient]:
     return [Recipient.staff(iro)] if iro else []
 
 
+async def _cp_chair(a: Asked) -> list[Recipient]:
+    chair = await _up_the_line(a.r, a.child.cp_chair_id)
+    return [Recipient.staff(chair)] if chair else []
+
+
+async def _missing_tray(a: Asked) -> list[Recipient]:
+    """B LCS §1.9's "Missing Tray": a tray is read whoever is on shift, so with nobody on
+    the rota it is everyone who holds the missing coordinator's role."""
+    on_shift = await _on_rota("missing_coordinator")(a)
+    if on_shift:
+        return on_shift
+    holders = await staff_store.staff_with_role(a.r, Role.MISSING_COORDINATOR)
+    return [Recipient.staff(s.id) for s in holders if s.active]
+
+
 async def _admins(a: Asked) -> list[Recipient]:
     return [Recipient.staff(s.id) for s in await staff_store.staff_with_role(a.r, Role.ADMIN)]
 
@@ -203,6 +218,8 @@ AUDIENCES: dict[str, Meaning] = {
     "out_of_hours_manager": _rota("out_of_hours_manager"),
     "police_liaison": _rota("police_liaison"),
     "iro": Meaning(_iro, "IRO"),
+    "cp_chair": Meaning(_cp_chair, "child protection chair"),
+    "missing_tray": Meaning(_missing_tray, "missing tray (missing coordinator)"),
     "missing_coordinator": _rota("missing_coordinator"),
     "admins": Meaning(_admins, "admin"),
     "team_manager": Meaning(_child_team_manager, "team manager"),

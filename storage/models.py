@@ -197,6 +197,10 @@ class Child:
     team_manager_id: str | None = None
     iro_id: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
+    cp_chair_id: str | None = None  # child protection conference chair (B LCS §1.9)
+    placement_type: str | None = None  # e.g. with_parents (WY §8 "Placement with Parents")
+    no_parent_contact: bool = False  # the care plan says the parents are not told (H §6.4.6)
+    family: str | None = None  # children of one family share it (H §10.10)
 
     @property
     def label(self) -> str:

@@ -407,11 +407,18 @@ def test_proxies_come_from_the_environment_once_per_host(monkeypatch):
 async def test_a_button_answer_too_long_for_the_pop_up_comes_whole_as_a_message(tmp_path):
     """Telegram cuts a press's pop-up answer at 200 characters: a longer one is sent."""
     from handlers.help_text import help_for
+    from storage.models import Button
 
     rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
     try:
-        rig.says("sam", "/status")
-        status = await rig.reply_to("sam", "")
+        # only a button the bot sent is run: a message carrying a /help button
+        async with rig.db.write() as tx:
+            await outbox_store.enqueue(
+                tx, idem_key="help-button", recipient="staff:sam", text="Need the commands?",
+                rule_id=None, now=rig.clock.now(), buttons=(Button("Help", "/help"),),
+            )  # fmt: skip
+        await rig.delivery.deliver_due()
+        status = await rig.reply_to("sam", "Need the commands?")
         rig.fake.user_presses(IDS["sam"], status, "/help")
         answer = await rig.fake.wait_for(lambda: rig.fake.sent("answerCallbackQuery"))
         assert answer[0].params["text"] == "See my message."

@@ -98,7 +98,7 @@ class SlackPlatform:
         app.action(OPEN_REPORT)(on.form.on_open_report)
         app.view(REPORT_CALLBACK)(on.form.on_report_submitted)
         app.event("app_home_opened")(on.on_home_opened)
-        app.event("message")(on.on_message)
+        app.event("message", middleware=[on.keep_message])(on.on_message)
 
     async def _after(self) -> None:
         if self.after_command is not None:
