@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass
 
 from handlers.arguments import Typed
-from handlers.commands import ALIASES, BY_NAME, HELP
+from handlers.commands import ALIASES, BY_NAME
 from handlers.context import Services, Step
-from handlers.help_text import unknown_command
+from handlers.help_text import help_for, unknown_command
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal, Reply
 from handlers.timeparse import AmbiguousTime, TimeParseError
 from storage.models import (
@@ -49,7 +49,7 @@ class Dispatcher:
             return Outcome.say(NOT_ENROLLED)
         parsed = parse_command(text)
         if parsed is None:
-            return Outcome.say(HELP)
+            return Outcome.say(help_for(staff))  # their own commands, not every one
         command = BY_NAME.get(parsed.name)
         if command is None or command.handler is None:
             # nothing was done: a refusal (a scenario run --strict lists it)

@@ -171,3 +171,9 @@ async def test_siblings_without_spaces_still_work_and_a_bad_name_saves_nobody(ch
     assert "I can't find 'Nobody'" in reply
     assert await latest_episode(svc, "C-0042") is None
     assert "C-0043 Kai" in await chat.say("sam", "/absent C-0042,C-0043 21:05 out")
+
+
+async def test_plain_text_gets_the_senders_own_help_not_every_command(chat):
+    reply = await chat.say("sam", "Jay has gone missing")
+    assert reply.startswith("Your Whereabouts commands, as a carer")
+    assert "/finalise" not in reply
