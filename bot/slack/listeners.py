@@ -22,9 +22,9 @@ from bot.slack.inbox import DurableRequests, Jobs, is_direct_text, message_key
 from bot.slack.interactions import Presses, command_words, unescape
 from bot.slack.sender import NAME, SlackSender, error_code
 from handlers import chat_registration, duty_commands, enrolment, views
-from handlers.commands import HELP
 from handlers.context import Services, Step
 from handlers.dispatch import Dispatcher
+from handlers.help_text import is_help
 from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply, taken_line
 from reminders.access import ACTIONS
@@ -153,7 +153,7 @@ class Listeners:
         """Replies about an episode go into its thread in a team channel; anything private by
         direct message; the rest only to the person who typed the command."""
         for reply in outcome.replies:
-            text = reply.text + SLACK_HELP if reply.text == HELP else reply.text
+            text = reply.text + SLACK_HELP if is_help(reply.text) else reply.text
             if chat.is_group and staff is not None and not reply.private:
                 if outcome.episode_ids:
                     footer = f"{staff.name} used /{name}"
