@@ -100,6 +100,10 @@ async def import_team(
                     team_manager_id=c.team_manager,
                     iro_id=c.iro,
                     profile=dict(c.profile),
+                    cp_chair_id=c.cp_chair,
+                    placement_type=c.placement_type,
+                    no_parent_contact=c.no_parent_contact,
+                    family=c.family,
                 ),
             )
         await _import_rota(tx, team, default_area, source_file, now)

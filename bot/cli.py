@@ -43,15 +43,32 @@ def demo_team_path() -> Path:
     return Path(str(resources.files("config").joinpath("demo", "team.yaml")))
 
 
-async def _open(settings: Settings) -> Database:
+class NoDatabase(Exception):
+    """A command that reads a database was pointed at a file that does not exist."""
+
+
+def _must_exist(settings: Settings) -> None:
+    if not settings.db.exists():
+        raise NoDatabase(
+            f"no database at {settings.db.resolve()}. Point --db or WHEREABOUTS_DB at yours, or "
+            "create one: `whereabouts init-db`, `whereabouts import team.yaml` or "
+            "`whereabouts console`."
+        )
+
+
+async def _open(settings: Settings, create: bool = False) -> Database:
+    """The database; only the commands that set one up (init-db, import, console) create it:
+    any other refuses a missing file, naming the one it looked for."""
     from storage.db import Database
 
+    if not create:
+        _must_exist(settings)
     return await Database(settings.db, settings.synchronous).open()
 
 
 async def cmd_init_db(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    db = await _open(settings)
+    db = await _open(settings, create=True)
     await db.close()
     print(f"Database ready: {settings.db}")
     return 0
@@ -63,7 +80,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     team = load_team_file(args.file)
-    db = await _open(settings)
+    db = await _open(settings, create=True)
     report = StaffReport()
     try:
         staff, children = await import_team(
@@ -105,8 +122,9 @@ async def cmd_list(args: argparse.Namespace) -> int:
 
 async def cmd_export(args: argparse.Namespace) -> int:
     """SUM-QUARTER: CSV of a period's episodes, events and duties; or the SSDA903 table."""
-    from datetime import date, datetime, time, timedelta
+    from datetime import datetime, time, timedelta
 
+    from config.dates import read_day
     from handlers import exports
     from storage import staff_store
 
@@ -121,22 +139,35 @@ async def cmd_export(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
         out: Path = args.out
-        out.mkdir(parents=True, exist_ok=True)
         if args.ssda903 is not None:
+            year = exports.read_collection_year(args.ssda903)
             files = {
-                f"ssda903-missing-{args.ssda903}-{(args.ssda903 + 1) % 100:02d}.csv": (
-                    await exports.ssda903_missing(db, staff, args.ssda903, zone)
+                f"ssda903-missing-{year - 1}-{year % 100:02d}.csv": (
+                    await exports.ssda903_missing(db, staff, year, zone)
                 )
             }
+            print(
+                f"SSDA903 collection year {year}: 1 April {year - 1} to 31 March {year}",
+                file=sys.stderr,
+            )
         else:
             if args.from_ is None or args.to is None:
                 print(
-                    "error: give --from and --to (YYYY-MM-DD), or --ssda903 YEAR", file=sys.stderr
+                    "error: give --from and --to (2026-07-01 or 01/07/2026), or --ssda903 YEAR",
+                    file=sys.stderr,
                 )
                 return EXIT_USAGE
-            start = datetime.combine(date.fromisoformat(args.from_), time(0), tzinfo=zone)
+            first, last = read_day(args.from_), read_day(args.to)
+            if last < first:
+                print(
+                    f"error: --to {last:%d/%m/%Y} is before --from {first:%d/%m/%Y}; nothing "
+                    "was exported. Give the first day with --from and the last with --to.",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            start = datetime.combine(first, time(0), tzinfo=zone)
             end = datetime.combine(
-                date.fromisoformat(args.to) + timedelta(days=1), time(0), tzinfo=zone
+                last + timedelta(days=1), time(0), tzinfo=zone
             )  # --to is inclusive
             files = await exports.period(db, staff, start, end, zone)
     except ValueError as exc:
@@ -144,8 +175,18 @@ async def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         await db.close()
+    from bot.private_files import private_dir, write_private
+
+    if out.exists() and any(out.iterdir()) and not args.force:
+        print(
+            f"error: {out} already holds an export; nothing was written. Choose another --out, "
+            "or add --force to replace its files.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    private_dir(out)  # names and dates of birth: the owner's eyes only (0700, files 0600)
     for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
+        write_private(out / name, text)
         print(f"wrote {out / name} ({text.count(chr(10)) - 1} rows)")
     return 0
 
@@ -176,6 +217,10 @@ async def cmd_check(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not health.ok:
+        print(f"{settings.db}: damaged, integrity check failed: {health.integrity}\n"
+              "Stop the bot and restore the latest backup (copy it into place).")  # fmt: skip
+        return 1
     print(f"{settings.db}: integrity {health.integrity}; schema version {health.schema_version}; "
           f"{health.episodes} episodes, {health.open_episodes} open; "
           f"{health.pending_messages} messages waiting to send")  # fmt: skip
@@ -197,7 +242,7 @@ async def cmd_console(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _log_level(settings, args)
-    db = await _open(settings)
+    db = await _open(settings, create=True)
     try:
         if not await staff_store.list_staff(db):
             team = load_team_file(demo_team_path())
@@ -309,6 +354,14 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _log_level(settings, args)
+    _must_exist(settings)  # a live bot runs on the team's database, never a new empty one
+    unset = [p.name for p in load_all_presets().values() if not p.contacts.emergency_duty_team]
+    if unset:  # the number a reporter is told to phone when nobody could be alerted
+        print(
+            f"warning: no emergency duty team number for {', '.join(unset)}; set them in "
+            "WHEREABOUTS_AREA_CONTACTS (see config/contacts.py)",
+            file=sys.stderr,
+        )
     try:
         await run_forever(settings)
     except StartupError as exc:
@@ -321,12 +374,25 @@ async def cmd_simulate(args: argparse.Namespace, path: Path | None = None) -> in
     from bot.scenario import ScenarioRun, load_scenario
 
     scenario = load_scenario(path or args.scenario)
+    keep: Path | None = getattr(args, "db", None)
+    if keep is not None and keep.exists():
+        print(
+            f"error: {keep} exists. A scenario starts from an empty database: name a new file.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    run = ScenarioRun(scenario) if args.json else ScenarioRun(scenario, out=print)
+    records = await run.run(keep)
     if args.json:
-        records = await ScenarioRun(scenario).run()
         for record in records:
             print(record.as_json())
-    else:
-        await ScenarioRun(scenario, out=print).run()
+    if keep is not None:
+        print(f"The scenario's database is kept in {keep}.", file=sys.stderr)
+    if getattr(args, "strict", False) and run.refused:
+        print(f"error: {len(run.refused)} step(s) refused:", file=sys.stderr)
+        for line in run.refused:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -379,12 +445,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("export", help=f"CSV for a period ({rule_ids.QUARTERLY_EXPORT}) or SSDA903")
     )
     p.add_argument("--as", dest="as_", required=True, help="staff id: what they may see")
-    p.add_argument("--from", dest="from_", help="first day, YYYY-MM-DD")
-    p.add_argument("--to", help="last day, YYYY-MM-DD (inclusive)")
+    p.add_argument("--from", dest="from_", help="first day, 2026-07-01 or 01/07/2026")
+    p.add_argument("--to", help="last day, inclusive (2026-09-30 or 30/09/2026)")
     p.add_argument(
-        "--ssda903", type=int, metavar="YEAR", help="the Missing table for April YEAR-March"
+        "--ssda903",
+        metavar="YEAR",
+        help="the SSDA903 Missing table for collection year YEAR, the year the return ends as"
+        " the DfE and its validator count: 2027 (or 2026-27) is April 2026 to March 2027",
     )
     p.add_argument("--out", type=Path, default=Path("export"), help="directory (./export)")
+    p.add_argument(
+        "--force", action="store_true", help="replace the files of an export already in --out"
+    )
     p.set_defaults(func=cmd_export)
     p = with_db(sub.add_parser("backup", help="a consistent copy, safe while the bot runs"))
     p.add_argument("target", type=Path, help="a new file for the copy")
@@ -400,6 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")
     p.add_argument("scenario", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument(
+        "--db", type=Path, help="keep the scenario's database in this new file (to inspect it)"
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 if any step was refused")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("demo", help="play the Friday-night demo episode")
     p.add_argument("--json", action="store_true")
@@ -424,14 +500,39 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from pydantic import ValidationError
+
+    from storage.db import DatabaseUnusable
+
     try:
         load_all_presets()  # a bad preset stops the start, naming the file and line
         return run_on_event_loop(args.func(args))
     except (DataFileError, PresetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValidationError as exc:  # a setting (WHEREABOUTS_*) that can't be used
+        print(f"error: {settings_problem(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseUnusable as exc:  # damaged, not a database, or not writable: said plainly
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except NoDatabase as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def settings_problem(exc: Any) -> str:
+    """A settings error as the variable a person set and what it may be."""
+    lines = []
+    for error in exc.errors():
+        name = "WHEREABOUTS_" + "_".join(str(p) for p in error["loc"]).upper()
+        given = error.get("input")
+        expected = (error.get("ctx") or {}).get("expected")
+        what = f"must be one of {expected}" if expected else error["msg"]
+        lines.append(f"{name}={given!s}: {what}" if given is not None else f"{name}: {what}")
+    return "; ".join(lines)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot import merging
 from reminders.clock import Clock
 from reminders.formatting import duration
 from storage import outbox_store
@@ -30,7 +31,8 @@ MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
 
 
 class PermanentDeliveryError(Exception):
-    """The platform will never accept this message (chat gone, bot blocked)."""
+    """The platform will never accept this message (chat gone, bot blocked, a 4xx refusal
+    other than 429): given up at once, the reason recorded, and a climb moves on."""
 
 
 class RetryLater(Exception):
@@ -59,7 +61,9 @@ class OutboxDelivery:
         self.send = send
         self.batch = batch
         # e.g. a climb moves on to the next person when this one can't be reached
-        self.on_undeliverable = on_undeliverable
+        self.on_undeliverable = (
+            merging.for_each_carried(on_undeliverable) if on_undeliverable else None
+        )
         self._one_pass = asyncio.Lock()
 
     async def recover(self) -> int:
@@ -87,6 +91,7 @@ class OutboxDelivery:
             now = self.clock.now()
             async with self.db.write() as tx:
                 claimed = await outbox_store.claim_outbox(tx, now, self.batch)
+                claimed = await merging.merge_claimed(tx, claimed)  # one person, one episode
             if not claimed:
                 return sent
             held: dict[str, datetime] = {}  # recipient -> when its failed message retries
@@ -97,7 +102,7 @@ class OutboxDelivery:
                     continue
                 delivered = await self._deliver_one(message)
                 sent += delivered
-                if not delivered:
+                if not delivered and message.attempts < outbox_store.HOLDS_ORDER_FOR:
                     retry = await outbox_store.retry_time(self.db, message.id)
                     if retry is not None:
                         held[message.recipient] = retry

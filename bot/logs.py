@@ -13,9 +13,36 @@ QUIET = {
 }
 
 
+# PTB logs a whole update (what someone typed about a child) when one fails to parse:
+# "Error while parsing updates! Received data was {…}". These loggers keep only the words.
+PTB_PARSE_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Updater")
+
+
+class NoReceivedData(logging.Filter):
+    """A record that would carry an update keeps its first words and the error's kind only:
+    no arguments, and no traceback (an exception's text may quote a field's value)."""
+
+    MARK = "Received data was"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.MARK not in str(record.msg):
+            return True
+        kind = record.exc_info[1].__class__.__name__ if record.exc_info else ""
+        words = str(record.msg).split(self.MARK, 1)[0].rstrip(" .!")
+        record.msg = f"{words} ({kind}); the update is not logged" if kind else words
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def keep_quiet() -> None:
     for name, level in QUIET.items():
         logging.getLogger(name).setLevel(level)
+    for name in PTB_PARSE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, NoReceivedData) for f in logger.filters):
+            logger.addFilter(NoReceivedData())
 
 
 def set_level(level: str | int) -> None:

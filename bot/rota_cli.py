@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.private_files import write_private
 from config.presets import load_all_presets, load_preset
 from config.settings import Settings
 from handlers import rota, rota_files, rota_gaps
@@ -175,7 +176,7 @@ async def _ical(args: argparse.Namespace, db: Database, now: datetime) -> int:
         return _err(f"no staff '{args.staff}'. `whereabouts list staff` shows them.")
     data, shifts, duties = await rota_calendar.person_calendar(db, staff, now)
     out: Path = args.out or Path(f"whereabouts-{staff.id}.ics")
-    out.write_bytes(data)
+    write_private(out, data)  # a person's shifts and duties: theirs to read
     print(f"Wrote {out}: {shifts} shifts and {duties} open duties of {staff.name}.")
     return 0
 

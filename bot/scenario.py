@@ -130,6 +130,7 @@ class ScenarioRun:
         self.tz = ZoneInfo(load_all_presets()[scenario.area].timezone)
         self.out = out or (lambda line: None)
         self.records: list[Record] = []
+        self.refused: list[str] = []  # each refused step, as "line: what was said → why"
 
     def _aware(self, local: datetime) -> datetime:
         return local if local.tzinfo else local.replace(tzinfo=self.tz)
@@ -153,9 +154,12 @@ class ScenarioRun:
                 self._refs = {c.id: c.ref for c in await child_store.list_children(db)}
                 self._seen = 0
                 self._timers: dict[str, tuple[str | None, str | None]] = {}
-                for step in self.scenario.steps:
+                for number, step in enumerate(self.scenario.steps):
                     await self._advance_to(self._aware(step.at))
-                    await self._console.say(step.as_, step.say)
+                    outcome = await self._console.say(step.as_, step.say)
+                    if outcome.refused:
+                        why = outcome.text.strip().splitlines()[0] if outcome.text.strip() else ""
+                        self.refused.append(f"step {number + 1} ({step.as_}: {step.say}): {why}")
                     await self._collect_all()
                 await self._advance_to(self._aware(self.scenario.until))
         return self.records

@@ -5,6 +5,8 @@ Counting follows RULES.md ("How to count"):
   clock change never adds or removes an hour.
 - "N working days" skip the event's own day and end at office close on the Nth
   working day after it.
+- "Same working day" and "next working day": an event before opening on a working day
+  counts that day (due at its close).
 - Working days are the office weekdays less the area's bank holidays (from the
   ``holidays`` package) and any local closures.
 
@@ -167,8 +169,17 @@ class AreaCalendar:
         return self.office_close_on(self.local(self.next_office_open(at)).date())
 
     def next_working_day_deadline(self, at: datetime) -> datetime:
-        """Office close on the first working day after ``at``'s local date."""
-        return self.office_close_on(self.next_working_day(self.local(at).date()))
+        """Office close on the first working day whose office hours open after ``at``.
+
+        RULES.md "Next working day": for an event before opening on a working day that is
+        the same date (03:00 on a Wednesday is due at Wednesday's close); from opening on,
+        the working day after.
+        """
+        loc = self.local(at)
+        today = loc.date()
+        if self.is_working_day(today) and loc.time() < self.office_open:
+            return self.office_close_on(today)
+        return self.office_close_on(self.next_working_day(today))
 
     def hours_until_next_working_day(self, at: datetime) -> float:
         """Elapsed hours from ``at`` to the next office opening strictly after it.

@@ -29,6 +29,7 @@ from pydantic import (
 
 from config import rule_ids
 from config.calendar import AreaCalendar
+from config.contacts import AreaContacts, ContactsError, deployed
 from config.rules import catalogue
 from config.vocabulary import Audience, Condition, Start, Trigger
 from config.yamlfile import DataFileError, load_model
@@ -84,6 +85,8 @@ class OfficeHours(Strict):
     weekdays: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
         "mon", "tue", "wed", "thu", "fri",
     )  # fmt: skip
+    # RULES.md: none of the protocols defines office hours; each preset says whose they are.
+    source: str = "ours: no protocol defines office hours"
 
     @model_validator(mode="after")
     def _ordered(self) -> OfficeHours:
@@ -97,6 +100,7 @@ class PoliceGrading(Strict):
 
     lowest: Literal["low", "medium"] = "low"
     no_low_under_age: int | None = None
+    lowest_from_home: Literal["low", "medium"] = "low"  # a child not looked after (H §5.3.2)
     source: str = ""
 
 
@@ -187,6 +191,10 @@ class Ladder(Strict):
         None  # after an ack, ask "still on it?" after this (default: ABS-REVIEW interval)
     )
     message: str
+    # When someone already holds the episode: "climb" alerts afresh; "update" tells the holder
+    # (`update`, the change in a few words) and the climb is theirs, not a fresh alert.
+    when_held: Literal["climb", "update"] = "climb"
+    update: str = ""
     steps: tuple[LadderStep, ...] = Field(min_length=1)
     urgency: Urgency | None = None  # every shipped ladder says (tests/test_urgency.py)
 
@@ -203,8 +211,11 @@ class Ladder(Strict):
         """A typo in a message would only show when the alert fires, at night: refuse it now."""
         try:
             names = {name for _, name, _, _ in string.Formatter().parse(self.message) if name}
+            names |= {name for _, name, _, _ in string.Formatter().parse(self.update) if name}
         except ValueError as exc:
             raise ValueError(f"message: {exc}") from exc
+        if self.when_held == "update" and not self.update:
+            raise ValueError("when_held: update needs `update`: the change as the holder reads it")
         unknown = names - MESSAGE_FIELDS
         if unknown:
             raise ValueError(
@@ -244,6 +255,12 @@ class Deadline(Strict):
         return self
 
 
+def duty_rule(key: str) -> str:
+    """The rule id of a preset's duty: a key is the id, or 'ID/variant' where one rule makes
+    more than one duty (RHI-72H/ooh-declined: the allocated worker's follow-up, NS §2.14)."""
+    return key.split("/", 1)[0]
+
+
 class Pattern(Strict):
     """A repeat pattern across the child's episodes (RULES.md §5)."""
 
@@ -263,6 +280,7 @@ class DutySpec(Strict):
 
     trigger: Trigger
     when: tuple[Condition, ...] = ()
+    unless: tuple[Condition, ...] = ()  # never made when any of these holds (NS §4.1 host child)
     pattern: Pattern | None = None
     action: str  # what must be done, as the owner reads it
     owner: Audience
@@ -282,6 +300,14 @@ class DutySpec(Strict):
     still_missing: bool = False  # only if the child is still missing at the deadline
     recur: Deadline | None = None  # again after each completion while the child is missing
     then: str | None = None  # the rule id of a duty that follows when this one is done
+    # The hand-up to the manager at the end of the Nth working day after the deadline
+    # instead of after a count of reminders (NS §2.10 "after three working days").
+    manager_after_working_days: int | None = Field(default=None, ge=1)
+    # A duty that lapses at found (still_missing) stays when any of these holds (B strategy
+    # meeting: "where there are repeat concerns or a high risk ... still held").
+    kept_if_found: tuple[Condition, ...] = ()
+    blocks_finalise: bool = False  # RET-FINAL waits until it is closed (NS §2.14)
+    interview_closes: bool = True  # closed when the interview is recorded, as its rule's are
     source: str
     urgency: Urgency | None = None  # every shipped duty says (tests/test_urgency.py)
 
@@ -370,6 +396,8 @@ class Preset(Strict):
     # Admins set up chats, but a team chat shows children (alerts, /status): an admin may
     # register one (/register) only where every area whose children it shows says so here.
     admins_register_chats: bool = False
+    # Who to phone when the bot could reach nobody (config/contacts.py; a deployment may set them).
+    contacts: AreaContacts = AreaContacts()
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}
@@ -382,7 +410,7 @@ class Preset(Strict):
         if unknown:
             raise ValueError(f"unknown rule ids (not in RULES.md): {', '.join(unknown)}")
         for rid, duty in self.duties.items():
-            for needed in (rid, *duty.rule_ids):
+            for needed in (duty_rule(rid), *duty.rule_ids):
                 if needed not in known:
                     raise ValueError(f"duty {rid}: unknown rule id {needed} (not in RULES.md)")
                 if needed not in self.rules:
@@ -457,7 +485,7 @@ def default_duties() -> dict[str, DutySpec]:
         )
     except DataFileError as exc:
         raise PresetError(str(exc)) from exc
-    unknown = [rid for rid in loaded.duties if rid not in catalogue()]
+    unknown = [rid for rid in loaded.duties if duty_rule(rid) not in catalogue()]
     if unknown:
         raise PresetError(f"config/protocols/_duties.yaml: unknown rule ids {unknown}")
     return loaded.duties
@@ -483,7 +511,7 @@ def with_default_ladders(preset: Preset) -> Preset:
             merged[name] = ladder
     duties = dict(preset.duties)
     for rid, duty in default_duties().items():
-        if rid not in duties and preset.implements(rid):
+        if rid not in duties and preset.implements(duty_rule(rid)):
             duties[rid] = duty.model_copy(
                 update={
                     "manager_rule": duty.manager_rule
@@ -503,7 +531,11 @@ def load_preset(name: str) -> Preset:
     preset = load_preset_file(f"config/protocols/{name}.yaml", resource.read_text("utf-8"))
     if preset.name != name:
         raise PresetError(f"config/protocols/{name}.yaml: name is {preset.name!r}, not {name!r}")
-    return with_default_ladders(preset)
+    try:
+        contacts = deployed(name, preset.contacts, AREAS)
+    except ContactsError as exc:
+        raise PresetError(str(exc)) from exc
+    return with_default_ladders(preset.model_copy(update={"contacts": contacts}))
 
 
 def load_all_presets() -> dict[str, Preset]:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     slack_channel_period: float = 1.0  # seconds between messages into one channel
     # `whereabouts run` and `console` (-v: DEBUG). Loggers that would print what people typed
     # or the bot's token stay quiet whatever this says (bot/logs.py).
+    # Per area, the numbers a person is told to phone when nobody could be alerted
+    # (config/contacts.py reads and checks them: {"west-yorkshire": {"emergency_duty_team": …}}).
+    area_contacts: dict[str, dict[str, str]] = {}
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
 
     @field_validator("log_level", mode="before")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.dates import read_day
 from config.presets import AREAS
 from config.vocabulary import Audience
 from config.yamlfile import at, load_model
 from storage.models import LegalStatus, Role
 
+PROFILE_LIMIT = 20_000  # characters of a child's missing profile (as stored)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+?\d{7,15}")
 
@@ -22,8 +25,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+_STAFF_ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_CHILD_REF = re.compile(r"[A-Z]{1,3}-\d{1,6}")
+
+
 class StaffSpec(Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    id: str
     name: str | None = None
     role: Role
     home: str | None = None
@@ -38,6 +45,16 @@ class StaffSpec(Strict):
     @property
     def display_name(self) -> str:
         return self.name or self.id
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _STAFF_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} can't be a staff id: use lower-case letters, digits, '.', '_' and '-',"
+                " starting with a letter or digit (sam, ooh1, j.smith)"
+            )
+        return value
 
     @field_validator("email")
     @classmethod
@@ -63,8 +80,13 @@ class StaffSpec(Strict):
         return digits
 
 
+# How a child is placed: "with_parents" is a looked-after child living at home under the
+# Placement with Parents Regulations (WY §8).
+PlacementType = Literal["foster", "residential", "with_parents", "other"]
+
+
 class ChildSpec(Strict):
-    ref: str = Field(pattern=r"^[A-Z]{1,3}-\d{1,6}$")
+    ref: str
     first_name: str
     full_name: str | None = None
     dob: date | None = None
@@ -76,6 +98,37 @@ class ChildSpec(Strict):
     team_manager: str | None = None
     iro: str | None = None
     profile: dict[str, Any] = {}
+    cp_chair: str | None = None  # child protection conference chair (B LCS §1.9)
+    placement_type: PlacementType | None = None  # WY §8 "Placement with Parents"
+    no_parent_contact: bool = False  # the care plan says the parents are not told
+    family: str | None = None  # children of one family share it (H §10.10)
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        if not _CHILD_REF.fullmatch(value):
+            raise ValueError(
+                f"{value!r} can't be a child's reference: one to three capital letters, a hyphen"
+                " and up to six digits (C-0042)"
+            )
+        return value
+
+    @field_validator("dob", mode="before")
+    @classmethod
+    def _dob(cls, value: Any) -> Any:
+        """2011-05-02 or 02/05/2011 (day first, as UK staff write it)."""
+        return read_day(value) if isinstance(value, str) else value
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, default=str, ensure_ascii=False))
+        if size > PROFILE_LIMIT:
+            raise ValueError(
+                f"the profile is {size:,} characters; at most {PROFILE_LIMIT:,} (a missing"
+                " profile is a description, not a document: link to the full one instead)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _area(self) -> ChildSpec:
@@ -115,7 +168,7 @@ class TeamFile(Strict):
             if s.manager and s.manager not in known:
                 raise ValueError(at("staff", number, "manager") + f"{s.manager!r} is not in staff")
         for number, c in enumerate(self.children):
-            for field in ("social_worker", "team_manager", "iro"):
+            for field in ("social_worker", "team_manager", "iro", "cp_chair"):
                 who = getattr(c, field)
                 if who and who not in known:
                     raise ValueError(at("children", number, field) + f"{who!r} is not in staff")

@@ -23,6 +23,8 @@ Audience = Literal[
     "out_of_hours_manager",  # the rota's out-of-hours manager
     "police_liaison",  # the rota's police liaison
     "iro",  # the child's Independent Reviewing Officer
+    "cp_chair",  # the child's child protection conference chair, where they have one
+    "missing_tray",  # the missing coordinator on the rota, else whoever holds that role
     "missing_coordinator",  # the rota's missing coordinator
     "admins",  # every admin
     "team_manager",  # the child's team manager, at any hour
@@ -46,6 +48,16 @@ Condition = Literal[
     "next_working_day_48h_plus",  # RHI-EDT (NS §1.6.2)
     "next_working_day_16h_plus",  # RHI-EDT: either of the above
     "iro_unknown",  # nobody on record as IRO: a person must tell one
+    "family_missing",  # siblings reported together: a family episode (H §10.10)
+    "open_to_services",  # the child has an allocated worker (NS §2.14 "working with any team")
+    "out_of_hours_interview",  # out of hours, next working day 48 h or more away (NS §1.6.2)
+    "graded_high",  # the police grade the child high risk
+    "repeat_episodes",  # the child has been missing or absent before
+    "found_by_carer",  # found by family or carers (WY §6: no prevention check expected)
+    "placed_with_parents",  # looked after, living at home (WY §8 Placement with Parents)
+    "parents_may_be_told",  # the care plan does not say the parents are not told
+    "under_16",  # under 16 on the day (NS §2.4: parental consent for the interview)
+    "in_foster_care",  # placed with foster carers (NS §2.7: the supervising social worker)
 ]
 
 # The episode events that start, stop and reset ladders and make duties.

@@ -16,15 +16,30 @@ class DataFileError(ValueError):
     """A data file is unreadable or invalid; the message names the file and line."""
 
 
-def load_model(model: type[M], path: Path | str, text: str | None = None) -> M:
-    path = Path(path)
+def read_text(path: Path) -> str:
+    """A data file's text; one that is not UTF-8 is refused naming the line of the first
+    byte that is not (a file saved as Windows-1252 from Excel, say)."""
     try:
-        raw = text if text is not None else path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise DataFileError(f"{path}: can't read: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(raw)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataFileError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def load_model(model: type[M], path: Path | str, text: str | None = None) -> M:
+    path = Path(path)
+    raw = text if text is not None else read_text(path)
+    try:
+        refuse_aliases(path, raw)  # before anything is built: an alias bomb never expands
         root = yaml.compose(raw)
+        refuse_duplicate_keys(path, root)
+        data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -33,6 +48,40 @@ def load_model(model: type[M], path: Path | str, text: str | None = None) -> M:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
         raise DataFileError(describe(path, root, exc)) from exc
+
+
+def refuse_aliases(path: Path, raw: str) -> None:
+    """Anchors and aliases (`&a`, `*a`, `<<: *a`) are refused: a few hundred bytes of them can
+    stand for gigabytes, and a data file has no need of them."""
+    for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            raise DataFileError(
+                f"{where}: YAML anchors and aliases (& and *) are not accepted: write each"
+                " value out"
+            )
+
+
+def refuse_duplicate_keys(path: Path, node: yaml.Node | None) -> None:
+    """A key given twice in one mapping is refused at its second line (YAML keeps the last,
+    so a child would silently move home)."""
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise DataFileError(
+                            f"{path}:{key.start_mark.line + 1}: {key.value!r} is given twice"
+                            " here; keep one"
+                        )
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
 
 
 def at(*loc: str | int) -> str:

@@ -16,7 +16,7 @@ from config.vocabulary import Trigger
 from handlers import duty_commands, episodes, report_commands, views
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
-from handlers.timeparse import TimeParseError, split_leading_time
+from handlers.timeparse import AmbiguousTime, TimeParseError, split_leading_time
 from reminders.access import action_refusal, can_see, may
 from reminders.formatting import profile_text
 from storage import child_store, staff_store
@@ -103,12 +103,30 @@ async def _child_and_rest(step: Step, typed: Typed) -> tuple[Child, list[str]]:
     return await resolve_child(step, typed.args[0]), typed.args[1:]
 
 
+def _child_list(args: list[str]) -> tuple[list[str], list[str]]:
+    """Siblings named together, with or without spaces after the commas: 'C-0042,C-0043',
+    'C-0042, C-0043', 'Jay + Mia' -> (the names, the words after them)."""
+    words = [args[0]]
+    rest = list(args[1:])
+
+    def named() -> bool:  # a separator with no name before it ("/absent , 21:10") lists none
+        return bool("".join(words).strip(",+"))
+
+    while rest and named() and (words[-1].endswith((",", "+")) or rest[0].startswith((",", "+"))):
+        words.append(rest.pop(0))
+    return [n for n in re.split(r"[,+]", "".join(words)) if n], rest
+
+
 def _tz(step: Step, child: Child) -> ZoneInfo:
     return step.svc.preset_for(child).zone
 
 
 def _looks_like_time(word: str) -> bool:
-    return bool(re.fullmatch(r"\d{1,2}[:.]\d{2}|\d{4}-\d{2}-\d{2}.*|now", word.lower()))
+    return bool(
+        re.fullmatch(
+            r"\d{1,2}[:.]\d{2}|\d{1,2}([:.]\d{2})?[ap]m|\d{4}-\d{2}-\d{2}.*|now", word.lower()
+        )
+    )
 
 
 def _privately(step: Step, text: str) -> Outcome:
@@ -125,13 +143,13 @@ async def absent(step: Step, typed: Typed) -> Outcome:
     args, usage = typed.args, typed.usage
     if len(args) < 2:
         raise Refusal(f"Usage: {usage}")
-    names = [n for n in re.split(r"[,+]", args[0]) if n]
+    names, after = _child_list(args)
     if not names:
         raise Refusal(f"Which child? {usage}")
     children = [await resolve_child(step, n) for n in names]
     if len({c.id for c in children}) != len(children):
         raise Refusal("The same child is named twice.")
-    when, rest = split_leading_time(args[1:], step.now, _tz(step, children[0]))
+    when, rest = split_leading_time(after, step.now, _tz(step, children[0]))
     concern = Concern.CARER
     if len(rest) >= 2 and rest[-2].lower() == "concern":
         try:
@@ -157,7 +175,9 @@ async def update(step: Step, typed: Typed) -> Outcome:
     # A leading time ("21:40 searched the park", "20 min ago rang Leo") is when it happened.
     if rest:
         try:
-            at, rest = split_leading_time(rest, step.now, _tz(step, child))
+            at, rest = split_leading_time(rest, step.now, _tz(step, child), optional=True)
+        except AmbiguousTime:
+            raise  # which of two times: asked, never guessed
         except TimeParseError:
             if _looks_like_time(rest[0]):
                 raise  # meant as a time but not usable: say why rather than guess

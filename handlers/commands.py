@@ -76,7 +76,10 @@ def synopsis(name: str, args: str) -> str:
 
 
 async def _help(step: Step, typed: Typed) -> Outcome:
-    return Outcome.say(HELP)
+    from handlers.help_text import help_for  # it reads this registry
+
+    everything = bool(typed.args) and typed.args[0].lower() == "all"
+    return Outcome.say(help_for(step.staff, everything))
 
 
 # In the order the Slack manifest lists them.
@@ -213,7 +216,10 @@ COMMANDS: tuple[Command, ...] = (
         ENROLLED, staff_commands.invite,
     ),
     Command("whoami", "", "Who you are enrolled as, and where", ENROLLED, staff_commands.whoami),
-    Command("help", "", "The Whereabouts commands", ENROLLED, _help),
+    Command(
+        "help", "", "Your Whereabouts commands", ENROLLED, _help, also=("all",),
+        hint="[all]",
+    ),
     # Each transport answers these itself (enrolment, a team's chat); typed to the
     # dispatcher, /start shows the help and /register is not known.
     Command(
@@ -263,8 +269,8 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {handover}   {escalate}   {disagree}
 {rota}   {cover}   {myshifts}  (a calendar file, by direct message)
 {swap}   {swap accept}   {swap decline}  (the colleague's answer)
-{status}   {timeline}   {profile} (by direct message)   {help}
-Times: 21:10, now, 20 min ago, 2h ago, yesterday 23:15, Fri 21:10, 2026-10-23 21:10"""
+{status}   {timeline}   {profile} (by direct message)   {help}   {help all}
+Times: 21:10, 9pm, half ten, now, 20 min ago, yesterday 23:15, Fri 21:10, 23/10 21:10"""
 
 HELP_PLACE = re.compile(r"\{([a-z]+)(?: ([a-z]+))?\}")
 

@@ -10,11 +10,13 @@ import logging
 from dataclasses import dataclass
 
 from handlers.arguments import Typed
-from handlers.commands import ALIASES, BY_NAME, HELP
+from handlers.commands import ALIASES, BY_NAME
 from handlers.context import Services, Step
-from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal
-from handlers.timeparse import TimeParseError
+from handlers.help_text import help_for, unknown_command
+from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal, Reply
+from handlers.timeparse import AmbiguousTime, TimeParseError
 from storage.models import (
+    Button,
     Staff,
 )
 from storage.versioned import StaleWrite
@@ -47,16 +49,19 @@ class Dispatcher:
             return Outcome.say(NOT_ENROLLED)
         parsed = parse_command(text)
         if parsed is None:
-            return Outcome.say(HELP)
+            return Outcome.say(help_for(staff))  # their own commands, not every one
         command = BY_NAME.get(parsed.name)
         if command is None or command.handler is None:
-            return Outcome.say(f"I don't know /{parsed.name}. Send /help for the commands.")
+            # nothing was done: a refusal (a scenario run --strict lists it)
+            return Outcome.refuse(unknown_command(staff, parsed.name))
         step = Step(self.svc, staff, self.svc.clock.now(), chat)
         try:
             return await command.handler(step, Typed(parsed.name, parsed.args, command.usage))
         # Refused: nothing was stored, so a pressed button must not show as taken.
         except Refusal as refusal:
             return Outcome.refuse(refusal.message, refusal.field_code)
+        except AmbiguousTime as error:
+            return _which_time(parsed, error)
         except TimeParseError as error:
             return Outcome.refuse(f"{error} Nothing was saved.")
         except StaleWrite:
@@ -70,3 +75,17 @@ class Dispatcher:
                 "Something went wrong and nothing was saved. Try again; if it keeps failing, "
                 "phone the duty team and record it later."
             )
+
+
+def _which_time(parsed: Parsed, error: AmbiguousTime) -> Outcome:
+    """A time that could be two: nothing saved; each reading offered as the whole command."""
+    typed = " ".join(parsed.args)
+    commands = [
+        (choice, f"/{parsed.name} {typed.replace(error.said, choice.typed, 1)}")
+        for choice in error.choices
+        if error.said and error.said in typed
+    ]
+    lines = [f"{error} Nothing was saved yet."]
+    lines += [f"{choice.label}: {command}" for choice, command in commands]
+    buttons = tuple(Button(choice.label, command) for choice, command in commands)
+    return Outcome([Reply("\n".join(lines), buttons)], refused=True)

@@ -56,6 +56,8 @@ _COULD_OWN: dict[Audience, frozenset[Role]] = {
     "police_liaison": frozenset({Role.POLICE_LIAISON}),
     "iro": frozenset({Role.IRO}),
     "missing_coordinator": frozenset({Role.MISSING_COORDINATOR}),
+    "missing_tray": frozenset({Role.MISSING_COORDINATOR}),
+    "cp_chair": frozenset(),  # a conference chair has no role of their own: managers take it
     "admins": frozenset({Role.ADMIN}),
     "team_manager": frozenset(),
     "head_of_service": frozenset(),

@@ -16,11 +16,11 @@ from config.vocabulary import Trigger
 from handlers.context import Step
 from handlers.guided_report import ReportField
 from handlers.messages import Outcome, Refusal
-from reminders import escalation, hub
+from reminders import escalation, finalising, hub, reach
 from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
-from storage import episode_store, message_keys, outbox_store
+from storage import duty_store, episode_store, message_keys, outbox_store
 from storage.db import Tx
 from storage.models import (
     Category,
@@ -66,13 +66,16 @@ async def _event(
     )
 
 
-async def _open_episode(tx: Tx, child: Child, doing: str) -> Episode:
+async def _open_episode(tx: Tx, child: Child, doing: str, staff: Staff | None = None) -> Episode:
+    """`staff`: who asked; the way to report an absence is offered only if they may."""
     episode = await episode_store.open_episode_for_child(tx, child.id)
     if episode is None:
-        raise Refusal(
-            f"{child.label} has no open episode, so I can't {doing}. "
+        report = (
             f"To report an absence: /absent {child.ref} <last seen time> <where and what happened>"
+            if staff is None or may(staff, "report", child)
+            else "The child's carers or the duty team report an absence."
         )
+        raise Refusal(f"{child.label} has no open episode, so I can't {doing}. {report}")
     return episode
 
 
@@ -88,7 +91,9 @@ async def _current_episode(tx: Tx, child: Child, doing: str) -> Episode:
     return episode
 
 
-async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
+async def _returned_episode(
+    tx: Tx, child: Child, doing: str, staff: Staff | None = None
+) -> Episode:
     """The latest episode the child has come back from and that is not finalised yet.
 
     A child who goes missing again before the last return is closed off still gets that
@@ -98,10 +103,14 @@ async def _returned_episode(tx: Tx, child: Child, doing: str) -> Episode:
     if episode is not None:
         return episode
     if await episode_store.open_episode_for_child(tx, child.id) is not None:
+        first = (
+            f"First: /found {child.ref} <time> <end reason> <where, with whom>"
+            if staff is None or may(staff, "found", child)
+            else "The carers or the duty team record it first"
+        )
         raise Refusal(
             f"{child.label} has not been recorded found yet, so I can't {doing}. "
-            f"First: /found {child.ref} <time> <end reason> <where, with whom> "
-            f"[{rule_ids.FINALISE}]"
+            f"{first} [{rule_ids.FINALISE}]"
         )
     latest = await episode_store.latest_episode_for_child(tx, child.id)
     if latest is not None and latest.state is EpisodeState.FINALISED:
@@ -152,8 +161,9 @@ async def report_absent(
         ]
     if concern is Concern.POLICE:
         lines.append(
-            "Level of concern is police intervention: report to the police now (999, or 101 "
-            "if no immediate danger), then record it: /police <child> ref <ref> grade <grade>"
+            "Level of concern is police intervention: report to the police now "
+            f"({reach.police_line(_tz(step, children[0]))}), then record it: "
+            "/police <child> ref <ref> grade <grade>"
         )
     return Outcome.say("\n".join(lines)).about(*ids)
 
@@ -235,9 +245,13 @@ async def _report_one(
     linked = (
         f" (linked with the siblings reported with them) [{rule_ids.SIBLINGS}]" if group else ""
     )
-    return (
-        f"Recorded: {child.label} {category.value}, last seen "
-        f"{local_time(last_seen, tz)}. Episode #{episode_id}{linked}."
+    told = await reach.at_command(tx, preset, step.now, episode, child, step.staff)
+    return "\n".join(
+        [
+            f"Recorded: {child.label} {category.value}, last seen "
+            f"{local_time(last_seen, tz)}. Episode #{episode_id}{linked}.",
+            *told.lines(preset, step.now),
+        ]
     )
 
 
@@ -250,7 +264,7 @@ async def mark_away(step: Step, child: Child, text: str) -> Outcome:
             "Use /update to record where they are."
         )
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record them as away")
+        episode = await _open_episode(tx, child, "record them as away", step.staff)
         if episode.category is Category.MISSING:
             raise Refusal(
                 f"{child.label} is reported missing to the police; that stays until found. "
@@ -287,7 +301,7 @@ async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outco
 async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Outcome:
     _check(step, "concern", child)
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "change the level of concern")
+        episode = await _open_episode(tx, child, "change the level of concern", step.staff)
         if episode.concern is level:
             return Outcome.say(f"{child.label}'s level of concern is already {level.value}.").about(
                 episode.id
@@ -305,12 +319,19 @@ async def set_concern(step: Step, child: Child, level: Concern, text: str) -> Ou
             await hub.on_event(
                 tx, preset, step.now, "concern_lowered", fresh, child, step.staff, text
             )
+        if level is not Concern.POLICE:  # no ladder answers it: the holder hears in a line
+            await escalation.tell_holder(
+                tx, preset, step.now, "concern", fresh, child, step.staff,
+                f"{note} ({step.staff.name}). {text}".strip(),
+            )  # fmt: skip
+        told = await reach.at_command(tx, preset, step.now, fresh, child, step.staff)
     reply = f"Recorded: {child.label} level of concern is now {level.value}."
     if level is Concern.POLICE and episode.category is not Category.MISSING:
         reply += (
             " Report to the police now, then record it: "
             f"/police {child.ref} ref <ref> grade <low|medium|high>"
         )
+    reply += "".join(f"\n{line}" for line in told.lines(preset, step.now))  # who hears of it
     return Outcome.say(reply).about(episode.id)
 
 
@@ -326,6 +347,12 @@ def _grade_refusal(preset: Preset, child: Child, grade: PoliceGrade, day: dateti
         return (
             f"In {preset.name} the police grade every missing child medium or high "
             f"({rules.source}); 'low' can't be right. Check the grade with the police."
+        )
+    if rules.lowest_from_home == "medium" and not child.legal_status.is_looked_after:
+        return (
+            f"{child.label} is missing from home: in {preset.name} the police grade a child "
+            f"missing from home medium or high ({rules.source}). Check the grade with the "
+            "police; if they insist, escalate with /disagree."
         )
     if rules.no_low_under_age is not None:
         age = child.age_on(day.astimezone(preset.zone).date())
@@ -348,7 +375,7 @@ async def report_police(
     if refusal:
         raise Refusal(refusal)
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record a police report")
+        episode = await _open_episode(tx, child, "record a police report", step.staff)
         if episode.category is Category.MISSING:
             changes = []
             if ref != episode.police_ref:
@@ -384,8 +411,15 @@ async def report_police(
             f"reported missing to the police, ref {ref}, grade {grade.value}. {text}".strip(),
         )
         await hub.on_event(tx, preset, step.now, "reported_missing", fresh, child, step.staff, text)
+        told = await reach.at_command(tx, preset, step.now, fresh, child, step.staff)
     return Outcome.say(
-        f"Recorded: {child.label} reported missing to the police, ref {ref}, grade {grade.value}."
+        "\n".join(
+            [
+                f"Recorded: {child.label} reported missing to the police, ref {ref}, "
+                f"grade {grade.value}.",
+                *told.lines(preset, step.now),
+            ]
+        )
     ).about(episode.id)
 
 
@@ -402,7 +436,7 @@ async def record_found(
     if nudge:  # a button press: record it now, details follow
         where = "details to follow"
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record them found")
+        episode = await _open_episode(tx, child, "record them found", step.staff)
         if at < episode.last_seen_at:
             raise Refusal(
                 f"{local_time(at, tz)} is before {child.label} was last seen "
@@ -417,8 +451,16 @@ async def record_found(
             found_where=where,
         )
         await _event(tx, step, episode.id, child, "found", f"{reason.label}: {where}", at=at)
-        await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
+        made = await hub.on_found(tx, preset, step.now, fresh, child, step.staff)
+        told = await reach.told_now(tx, fresh, step.now, step.staff)
+        interview = await reach.duty_holder_line(
+            tx, preset, made, rule_ids.RETURN_INTERVIEW, "arrange the return home interview"
+        )
     lines = [f"Recorded: {child.label} found {local_time(at, tz)} ({reason.label})."]
+    if told:
+        lines.append(f"Telling {reach.and_list(told)} now.")
+    else:
+        lines.append(f"Nobody else could be told of the return. {reach.phone_line(preset)}")
     if nudge:
         lines.append(f"Add where and with whom: /update {child.ref} <where, with whom>")
     if episode.ever_missing or episode.category is Category.MISSING:
@@ -427,12 +469,17 @@ async def record_found(
                 f"Tell the police {child.first_name} is back now (ref {episode.police_ref}) "
                 f"[{rule_ids.TELL_POLICE_OF_RETURN}]."
             )
-        if preset.implements(rule_ids.RETURN_INTERVIEW):
+        ours = preset.implements(rule_ids.RETURN_INTERVIEW) and finalising.interview_is_ours(
+            preset, child
+        )
+        if ours and may(step.staff, "rhi", child):
             lines.append(
                 "A return home interview must be offered within 72 hours "
                 f"[{rule_ids.RETURN_INTERVIEW}]: "
                 f"/rhi {child.ref} offered|held|declined <by whom / notes>"
             )
+        elif interview:  # someone else must act: say who
+            lines.append(interview)
     return Outcome.say("\n".join(lines)).about(episode.id)
 
 
@@ -450,7 +497,7 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
     if status is RhiStatus.HELD and not text.strip():
         raise Refusal(f"Say who held the interview, e.g. /rhi {child.ref} held by Ana (R-U-Safe)")
     async with step.svc.db.write() as tx:
-        episode = await _returned_episode(tx, child, "record a return interview")
+        episode = await _returned_episode(tx, child, "record a return interview", step.staff)
         if episode.rhi_status in (RhiStatus.HELD, RhiStatus.DECLINED):
             done = episode.rhi_status.value + (f" ({episode.rhi_by})" if episode.rhi_by else "")
             raise Refusal(
@@ -475,20 +522,38 @@ async def record_rhi(step: Step, child: Child, status: RhiStatus, text: str) -> 
     return Outcome.say(f"Recorded: return interview {label} for {child.label}.").about(episode.id)
 
 
-def finalise_blocker(episode: Episode, child: Child) -> str | None:
-    """RET-FINAL: found, and the interview done or declined, or never reported missing."""
+def finalise_blocker(
+    episode: Episode, child: Child, interview: bool = True, staff: Staff | None = None
+) -> str | None:
+    """RET-FINAL: found, and the interview done or declined, or never reported missing (or
+    the interview is not ours: `interview` False). `staff`: who asked; a command is
+    suggested only if they may run it."""
     if episode.state is EpisodeState.OPEN:
+        found = (
+            f"/found {child.ref} ..."
+            if staff is None or may(staff, "found", child)
+            else "it is recorded found"
+        )
         return (
             f"{child.label} has not been found yet; an episode is finalised only after "
-            f"/found {child.ref} ... [{rule_ids.FINALISE}]"
+            f"{found} [{rule_ids.FINALISE}]"
         )
     if episode.state is EpisodeState.FINALISED:
         return f"{child.label}'s episode #{episode.id} is already finalised."
-    if episode.ever_missing and episode.rhi_status not in (RhiStatus.HELD, RhiStatus.DECLINED):
+    if (
+        interview
+        and episode.ever_missing
+        and episode.rhi_status not in (RhiStatus.HELD, RhiStatus.DECLINED)
+    ):
         now_status = episode.rhi_status.value if episode.rhi_status else "not recorded"
+        suggest = (
+            f": /rhi {child.ref} held|declined ..."
+            if staff is None or may(staff, "rhi", child)
+            else " (the social worker or duty team records it)"
+        )
         return (
             f"{child.label}'s return interview is {now_status}; it must be held or declined by "
-            f"the child before finalising [{rule_ids.FINALISE}]: /rhi {child.ref} held|declined ..."
+            f"the child before finalising [{rule_ids.FINALISE}]{suggest}"
         )
     return None
 
@@ -496,10 +561,18 @@ def finalise_blocker(episode: Episode, child: Child) -> str | None:
 async def finalise(step: Step, child: Child, note: str) -> Outcome:
     _check(step, "finalise", child)
     async with step.svc.db.write() as tx:
-        episode = await _returned_episode(tx, child, "finalise")
-        blocker = finalise_blocker(episode, child)
+        episode = await _returned_episode(tx, child, "finalise", step.staff)
+        blocker = finalise_blocker(
+            episode, child, finalising.interview_is_ours(_tz(step, child), child), step.staff
+        )
         if blocker:
             raise Refusal(blocker)
+        for waiting in await finalising.open_blockers(tx, episode):
+            raise Refusal(
+                f"{child.label}'s episode waits for {waiting.label} [{waiting.rule_id}]: "
+                f"{waiting.action} Close it first (/done {waiting.label} <note>), then "
+                f"finalise [{rule_ids.FINALISE}]."
+            )
         await episode_store.update_episode(
             tx,
             episode,
@@ -604,9 +677,16 @@ async def escalate(step: Step, child: Child) -> Outcome:
                 f"police's response: /disagree {child.ref} <what the police said>"
             )
         await _event(tx, step, episode.id, child, "escalate", f"escalated by {step.staff.name}")
-    return Outcome.say(
-        f"Escalated: the next people on the ladder for {child.label} are being told."
-    ).about(episode.id)
+        told = await reach.at_command(tx, preset, step.now, episode, child, step.staff)
+    alerted = told.alerted
+    if not alerted:
+        return Outcome.say(
+            f"Escalated {child.label}, but nobody further up the ladder could be alerted. "
+            f"{reach.phone_line(preset)}"
+        ).about(episode.id)
+    return Outcome.say(f"Escalated {child.label}: alerting {reach.and_list(alerted)} now.").about(
+        episode.id
+    )
 
 
 async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
@@ -618,15 +698,28 @@ async def police_disagree(step: Step, child: Child, text: str) -> Outcome:
     if not preset.implements(rule_ids.POLICE_DISAGREE):
         raise Refusal(f"The {preset.name} protocol has no police-disagreement route here.")
     async with step.svc.db.write() as tx:
-        episode = await _open_episode(tx, child, "record a disagreement with the police")
+        episode = await _open_episode(
+            tx, child, "record a disagreement with the police", step.staff
+        )
         await _event(tx, step, episode.id, child, "police_disagree", text)
         await hub.on_event(
             tx, preset, step.now, "police_disagree", episode, child, step.staff, text
         )
-    return Outcome.say(
-        f"Recorded [{rule_ids.POLICE_DISAGREE}]. The manager on duty is being called in to speak to the police "
-        f"duty officer about {child.label}. Keep trying to locate them."
-    ).about(episode.id)
+        told = await reach.at_command(tx, preset, step.now, episode, child, step.staff)
+    if told.only_self and not told.alerted:
+        return Outcome.say(
+            f"Recorded [{rule_ids.POLICE_DISAGREE}]. You are the manager on duty the protocol "
+            f"calls in: speak to the police duty officer about {child.label} now."
+        ).about(episode.id)
+    lines = [f"Recorded [{rule_ids.POLICE_DISAGREE}]."]
+    if told.alerted:
+        lines.append(
+            f"Calling in {reach.and_list(told.alerted)} now to speak to the police duty officer "
+            f"about {child.label}; you will hear when they take it. Keep trying to locate them."
+        )
+    else:
+        lines += told.lines(preset, step.now)
+    return Outcome.say("\n".join(lines)).about(episode.id)
 
 
 async def call_me(step: Step, child: Child) -> Outcome:
@@ -656,7 +749,7 @@ async def rhi_independent(step: Step, child: Child, text: str) -> Outcome:
     """The child asks for an independent interviewer (NS §2.6): the request must go out."""
     _check(step, "rhi", child)
     async with step.svc.db.write() as tx:
-        episode = await _returned_episode(tx, child, "record the request")
+        episode = await _returned_episode(tx, child, "record the request", step.staff)
         await _event(
             tx, step, episode.id, child, "rhi_independent",
             f"the child asked for an independent interviewer. {text}".strip(),
@@ -682,11 +775,13 @@ async def flag(
         episode = await _current_episode(tx, child, f"record {said}")
         await _event(tx, step, episode.id, child, trigger, text, rule)
         made = await hub.on_event(tx, preset, step.now, trigger, episode, child, step.staff, text)
+        # each duty named with its own rule: /harm makes a strategy meeting (NS §1.7) too
+        named = [(d, await duty_store.get_duty(tx, d)) for d in made]
     if not made:
         return Outcome.say(
             f"Recorded on {child.label}'s timeline. The {preset.name} protocol sets no duty for it."
         ).about(episode.id)
-    labels = ", ".join(f"D{d}" for d in made)
+    labels = ", ".join(f"D{d} [{duty.rule_id}]" if duty else f"D{d}" for d, duty in named)
     return Outcome.say(f"Recorded [{rule}]. Duty {labels} is open and being chased.").about(
         episode.id
     )

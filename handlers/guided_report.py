@@ -14,7 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from handlers.context import Services
+from handlers.messages import Chat
 from handlers.timeparse import TimeParseError, parse_when
+from handlers.views import shown_in_chat
 from reminders.access import can_see, may
 from storage import child_store
 from storage.models import Button, Child, Concern, Staff
@@ -93,8 +95,14 @@ def absent_command(ref: str, seen: str, where: str, done: str, concern: str) -> 
     return f"/absent {ref} {seen} {where}; done so far: {done} concern {concern}"
 
 
-async def reportable_children(svc: Services, staff: Staff) -> list[Child]:
-    return [c for c in await child_store.list_children(svc.db) if may(staff, "report", c)]
+async def reportable_children(svc: Services, staff: Staff, chat: Chat | None = None) -> list[Child]:
+    """The children the person may report; in a home's group chat, only that home's (as
+    /status there), whatever else a service-wide worker may report."""
+    return [
+        c
+        for c in await child_store.list_children(svc.db)
+        if may(staff, "report", c) and shown_in_chat(chat, c)
+    ]
 
 
 def read_seen(svc: Services, child: Child, said: str) -> datetime:
@@ -122,18 +130,25 @@ class Draft:
     answers: dict[ReportField, str] = field(default_factory=dict)
 
 
-async def begin(svc: Services, staff: Staff, shown: int) -> Ask:
+async def begin(svc: Services, staff: Staff, shown: int, chat: Chat | None = None) -> Ask:
     """The first question: which of the (first `shown`) children the person may report."""
-    children = await reportable_children(svc, staff)
+    children = await reportable_children(svc, staff, chat)
     if not children:
         return Ask(NO_CHILDREN)
     choices = tuple(Button(c.label, c.ref) for c in children[:shown])
     return Ask(QUESTIONS[ReportField.CHILD].prompt, choices, ReportField.CHILD)
 
 
-async def choose_child(svc: Services, staff: Staff | None, draft: Draft, ref: str) -> Ask:
+async def choose_child(
+    svc: Services, staff: Staff | None, draft: Draft, ref: str, chat: Chat | None = None
+) -> Ask:
     child = await child_store.get_child_by_ref(svc.db, ref)
-    if child is None or staff is None or not can_see(staff, child):
+    if (
+        child is None
+        or staff is None
+        or not can_see(staff, child)
+        or not shown_in_chat(chat, child)
+    ):
         return Ask(NOT_AMONG_YOURS)
     draft.answers[ReportField.CHILD] = child.ref
     prompt = QUESTIONS[ReportField.SEEN].prompt.format(child=child.label)

@@ -102,9 +102,17 @@ class ReportJobs:
         at, _ = self._when(job)
         due = schedule.occurrence(day, at, preset.zone)
         if now - due > STALE:
+            # Missed only if it had run before: a fresh database (a scenario, a new console)
+            # has nothing missed before its first run.
+            first = not await report_store.runs_of(self.db, job.name)
             async with self.db.write() as tx:
                 await report_store.claim_run(tx, job.name, day.isoformat(), now)
-            log.warning("report %s for %s skipped: %s late", job.name, day, now - due)
+            if first:
+                log.info(
+                    "report %s for %s fell due before this database's first run", job.name, day
+                )
+            else:
+                log.warning("report %s for %s skipped: %s late", job.name, day, now - due)
             return 0
         late = (
             f" (due {local_time(due, preset.zone)}; the bot was not running)"

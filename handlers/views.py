@@ -6,6 +6,7 @@ from datetime import datetime
 
 from handlers.context import Services
 from handlers.messages import Chat
+from reminders import reach
 from reminders.access import can_see, caseload
 from reminders.chat_scope import SERVICE_TEAMS
 from reminders.formatting import duration, local_time
@@ -26,6 +27,11 @@ def _group_may_list(chat: Chat | None, child: Child) -> bool:
     return home is None or child.home == home[1]
 
 
+def shown_in_chat(chat: Chat | None, child: Child) -> bool:
+    """A child may be listed here: in a home's group chat only that home's children."""
+    return _group_may_list(chat, child)
+
+
 def _is_home_team(team: str) -> bool:
     return team not in SERVICE_TEAMS
 
@@ -33,7 +39,10 @@ def _is_home_team(team: str) -> bool:
 STATUS_LINES = 40  # a phone screen or two; the rest by child or in the summary
 
 
-def episode_line(svc: Services, child: Child, episode: Episode, now: datetime) -> str:
+def episode_line(
+    svc: Services, child: Child, episode: Episode, now: datetime, held: str = ""
+) -> str:
+    """`held`: who holds an open episode since when, or who has been reached (reach.status_line)."""
     tz = svc.preset_for(child).zone
     if episode.state is EpisodeState.OPEN:
         head = (
@@ -44,6 +53,8 @@ def episode_line(svc: Services, child: Child, episode: Episode, now: datetime) -
         if episode.police_ref:
             grade = episode.police_grade.value if episode.police_grade else "?"
             head += f", police ref {episode.police_ref} grade {grade}"
+        if held:
+            head += f"; {held}"
         return head
     found = local_time(episode.found_at, tz) if episode.found_at else "?"
     rhi = episode.rhi_status.value if episode.rhi_status else "not recorded"
@@ -56,13 +67,13 @@ async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | 
         episode = await episode_store.latest_episode_for_child(svc.db, child.id)
         if episode is None:
             return f"{child.label}: no episodes recorded."
-        return episode_line(svc, child, episode, now)
+        return episode_line(svc, child, episode, now, await _held(svc, child, episode))
     # Narrowed in the query to what this person may see here (a carer's home, a worker's
     # children, a home's group chat), so a duty worker with 10,000 open reads 40, not all.
     narrow = [n for n in (caseload(staff), _group_home(chat)) if n is not None]
     total = await episode_store.count_unfinalised(svc.db, narrow)
     shown = [
-        episode_line(svc, who, episode, now)
+        episode_line(svc, who, episode, now, await _held(svc, who, episode))
         for episode, who in await episode_store.unfinalised_episodes_with_children(
             svc.db, narrow, limit=STATUS_LINES
         )
@@ -77,6 +88,12 @@ async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | 
         else ""
     )
     return f"Episodes in progress ({total}):\n" + "\n".join(f"• {line}" for line in shown) + more
+
+
+async def _held(svc: Services, child: Child, episode: Episode) -> str:
+    if episode.state is not EpisodeState.OPEN:
+        return ""
+    return await reach.status_line(svc.db, svc.preset_for(child), episode)
 
 
 async def timeline(svc: Services, child: Child) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from config.presets import Preset
 from config.vocabulary import CONDITIONS, Condition, require_all
-from storage.models import Category, Child, EndReason, Episode, LegalStatus
+from storage.models import Category, Child, EndReason, Episode, LegalStatus, PoliceGrade
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Situation:
     at: datetime
     episode: Episode
     child: Child
+    earlier_episodes: int = 0  # the child's episodes before this one ("repeat concerns")
 
     def hours_to_next_working_day(self) -> float:
         return self.preset.calendar.hours_until_next_working_day(self.at)
@@ -46,6 +47,20 @@ TESTS: dict[Condition, Callable[[Situation], bool]] = {
     "next_working_day_48h_plus": lambda s: s.hours_to_next_working_day() >= 48,
     "next_working_day_16h_plus": lambda s: s.hours_to_next_working_day() >= 16,
     "iro_unknown": lambda s: not s.child.iro_id,
+    "family_missing": lambda s: s.episode.link_group is not None,
+    "open_to_services": lambda s: s.child.social_worker_id is not None,
+    "out_of_hours_interview": lambda s: (
+        not s.preset.calendar.in_office_hours(s.at) and s.hours_to_next_working_day() >= 48
+    ),
+    "graded_high": lambda s: s.episode.police_grade is PoliceGrade.HIGH,
+    "repeat_episodes": lambda s: s.earlier_episodes > 0,
+    "found_by_carer": lambda s: s.episode.end_reason is EndReason.FAMILY,
+    "placed_with_parents": lambda s: s.child.placement_type == "with_parents",
+    "parents_may_be_told": lambda s: not s.child.no_parent_contact,
+    "under_16": lambda s: (
+        (age := s.child.age_on(s.preset.calendar.local(s.at).date())) is not None and age < 16
+    ),
+    "in_foster_care": lambda s: s.child.placement_type == "foster",
 }
 require_all("conditions", CONDITIONS, TESTS)
 

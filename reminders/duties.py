@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset
+from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset, duty_rule
 from config.rule_effects import rule_effects
 from config.vocabulary import Trigger
 from reminders import alerts, digest, routing
@@ -145,7 +145,7 @@ async def trigger(
     at = Moment(tx, preset, now)
     made = []
     if name == "found":
-        await _close_when_found(at, episode)
+        await _close_when_found(at, episode, child)
     if name in ("rhi_held", "rhi_declined"):
         closed = rule_effects().closed_by_interview
         await close_rules(
@@ -153,11 +153,17 @@ async def trigger(
         )
     # A return is counted from when the child came back, not from when it was typed in.
     happened = episode.found_at if name == "found" and episode.found_at else now
-    for rule_id, spec in preset.duties.items():
-        if spec.trigger != name and name not in rule_effects().also_triggered_by(rule_id):
+    earlier: int | None = None  # counted once, for the first duty this event makes
+    for key, spec in preset.duties.items():
+        rule_id = duty_rule(key)
+        if spec.trigger != name and name not in rule_effects().also_triggered_by(key):
+            continue
+        if earlier is None:
+            earlier = await _earlier_episodes(at, episode, child)
+        situation = Situation(preset, happened, episode, child, earlier)
+        if any(holds(c, situation) for c in spec.unless):
             continue
         spec = spec.made_by(name)  # a conditional urgency is settled by what made the duty
-        situation = Situation(preset, happened, episode, child)
         if not all(holds(c, situation) for c in spec.when):
             if spec.otherwise_missing_for is None:
                 continue
@@ -171,6 +177,14 @@ async def trigger(
         base = happened if happened != now else None
         made.append(await create(at, rule_id, spec, episode, child, actor, base=base))
     return made
+
+
+async def _earlier_episodes(at: Moment, episode: Episode, child: Child) -> int:
+    return sum(
+        1
+        for e in await episode_store.episodes_of_child(at.tx, child.id)
+        if e.id != episode.id and e.last_seen_at < episode.last_seen_at
+    )
 
 
 async def create(
@@ -291,7 +305,11 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
     if duty.state is not DutyState.OPEN:
         await duty_store.update_duty(tx, duty, next_remind_at=None)
         return
-    if spec.still_missing and episode.state is not EpisodeState.OPEN:
+    if (
+        spec.still_missing
+        and episode.state is not EpisodeState.OPEN
+        and not await _kept_when_found(at, spec, episode, child)
+    ):
         await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child is no longer missing")
         return
     overdue = now >= duty.due_at
@@ -301,13 +319,33 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
         await duty_store.update_duty(tx, duty, next_remind_at=route.hold_until)
         return
     recipients = list(route.recipients)
-    if duty.reminders == 0 and spec.cc:
-        cc = await routing.resolve(
-            tx, spec.cc, preset=preset, child=child, episode=episode, now=now,
-            office=None if route.stand_in else True,
-        )  # fmt: skip
-        recipients += [r for r in cc.recipients if r not in recipients]
     text = route.preface + _reminder_text(at, duty, now)
+    if duty.reminders == 0 and spec.cc:
+        # Copied in with the first reminder. Out of hours, on a duty that can wait, someone
+        # copied in who keeps office hours hears in their morning digest instead.
+        morning = not spec.urgent and not at_work(preset, now)
+        for audience in spec.cc:
+            cc = await routing.resolve(
+                tx, (audience,), preset=preset, child=child, episode=episode, now=now,
+                office=None if route.stand_in else True,
+            )  # fmt: skip
+            for person in cc.recipients:
+                if person in recipients:
+                    continue
+                if (
+                    morning
+                    and audience not in _ON_SHIFT_OWNERS
+                    and person.kind is RecipientKind.STAFF
+                ):
+                    await digest.hold(
+                        tx, preset, now, person.ident, f"duty:{duty.id}",
+                        f"{duty.label} [{duty.rule_id}] {child.label} (you are copied in): "
+                        f"{duty.action}",
+                        child=child, episode_id=duty.episode_id, duty_id=duty.id,
+                        rule_id=duty.rule_id,
+                    )  # fmt: skip
+                else:
+                    recipients.append(person)
     if route.stand_in and duty.owner_id:
         await _tell_owner_in_the_morning(at, duty, child, route)
     for recipient in recipients:
@@ -324,13 +362,19 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
             due_at=min(duty.next_remind_at or now, now),
         )
     overdue_count = duty.overdue_reminders + (1 if now > duty.due_at else 0)
+    hand_up = _hand_up_at(preset, spec, duty.due_at)
     changes: dict[str, Any] = {
         "reminders": duty.reminders + 1,
         "overdue_reminders": overdue_count,
-        "next_remind_at": _next_reminder(spec, now, duty.due_at),
+        "next_remind_at": _next_reminder(spec, now, duty.due_at, hand_up),
     }
-    hand_up = overdue and duty.manager_told_at is None and overdue_count >= spec.manager_after
-    if hand_up and await _tell_manager(at, duty, spec, episode, child, route):
+    due_to_hand_up = overdue_count >= spec.manager_after if hand_up is None else now >= hand_up
+    if (
+        overdue
+        and duty.manager_told_at is None
+        and due_to_hand_up
+        and await _tell_manager(at, duty, spec, episode, child, route)
+    ):
         changes["manager_told_at"] = now
     if overdue and (duty.manager_told_at or "manager_told_at" in changes):
         # Handed up: the owner keeps a daily reminder, not one every few hours for weeks.
@@ -343,8 +387,19 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
     await duty_store.update_duty(tx, duty, **changes)
 
 
-def _next_reminder(spec: DutySpec, now: datetime, due: datetime) -> datetime:
+def _hand_up_at(preset: Preset, spec: DutySpec, due: datetime) -> datetime | None:
+    """When the manager is told, where the rule counts it in working days (NS §2.10)."""
+    if spec.manager_after_working_days is None:
+        return None
+    return preset.calendar.add_working_days(due, spec.manager_after_working_days)
+
+
+def _next_reminder(
+    spec: DutySpec, now: datetime, due: datetime, hand_up: datetime | None = None
+) -> datetime:
     if now >= due:
+        if hand_up is not None and now < hand_up:
+            return min(now + spec.every, hand_up)
         return now + spec.every
     candidates = [due]
     if spec.chase_every is not None:
@@ -661,11 +716,22 @@ async def close_rules(
     note: str,
 ) -> None:
     for duty in await duty_store.duties_for_episode(at.tx, episode.id):
-        if duty.state is DutyState.OPEN and duty.rule_id in rules:
+        if duty.state is not DutyState.OPEN or duty.rule_id not in rules:
+            continue
+        if duty.spec.get("interview_closes", True):  # a visit is not the interview (WY §8)
             await _close(at, duty, state, by, note)
 
 
-async def _close_when_found(at: Moment, episode: Episode) -> None:
+async def _kept_when_found(at: Moment, spec: DutySpec, episode: Episode, child: Child) -> bool:
+    """A duty that lapses at found is kept where the rule says (B: repeat concerns, high risk)."""
+    if not spec.kept_if_found:
+        return False
+    earlier = await _earlier_episodes(at, episode, child)
+    situation = Situation(at.preset, episode.found_at or at.now, episode, child, earlier)
+    return any(holds(c, situation) for c in spec.kept_if_found)
+
+
+async def _close_when_found(at: Moment, episode: Episode, child: Child) -> None:
     """Duties that only apply while missing (or after N hours missing) lapse on return."""
     assert episode.found_at is not None
     for duty in await duty_store.duties_for_episode(at.tx, episode.id):
@@ -678,7 +744,9 @@ async def _close_when_found(at: Moment, episode: Episode) -> None:
                 f"found before {_span(duty.applies_from - episode.last_seen_at)} missing",
             )  # fmt: skip
         elif spec.get("still_missing"):
-            await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child was found")
+            kept = await _kept_when_found(at, DutySpec.model_validate(spec), episode, child)
+            if not kept:
+                await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child was found")
 
 
 def _span(delta: timedelta) -> str:

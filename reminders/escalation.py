@@ -18,7 +18,7 @@ from config import rule_ids
 from config.presets import Ladder, Preset
 from config.rule_effects import rule_effects
 from config.vocabulary import STARTS, Start, Trigger, require_all
-from reminders import routing
+from reminders import reach, routing
 from reminders.access import ACTIONS
 from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, profile_text, short_time
@@ -29,6 +29,7 @@ from storage import (
     escalation_store,
     message_keys,
     outbox_store,
+    reach_store,
     rota_store,
     staff_store,
 )
@@ -76,6 +77,7 @@ async def trigger(
 ) -> None:
     """Something happened to the episode: stop, reset or start the ladders that listen for it."""
     at = Moment(tx, preset, now)
+    held = await _held(tx, episode)
     for esc in await escalation_store.live_escalations(tx, episode.id):
         spec = esc.context.ladder
         if name == "update" and esc.state is EscalationState.CONFIRMING:
@@ -102,7 +104,80 @@ async def trigger(
             )
     for ladder_name, ladder in preset.ladders.items():
         if ladder.trigger == name and holds(ladder.when, Situation(preset, now, episode, child)):
+            if held and ladder.needs_ack and ladder.when_held == "update":
+                await _update_holder(at, name, ladder, episode, child, actor, details, held)
+                if await _held(tx, episode):
+                    continue  # their climb carries on; no fresh alert
+                await _start(at, ladder_name, ladder, episode, child, actor, details, held)
+                continue
             await _start(at, ladder_name, ladder, episode, child, actor, details)
+
+
+async def _held(tx: Tx, episode: Episode) -> tuple[str, datetime] | None:
+    """Who holds the episode (acknowledged a live alert about it), and since when."""
+    for esc in await escalation_store.live_escalations(tx, episode.id):
+        if esc.needs_ack and esc.acked_by and esc.acked_at and esc.state in _HOLDING:
+            return esc.acked_by, esc.acked_at
+    return None
+
+
+_HOLDING = (EscalationState.ACKED, EscalationState.CONFIRMING)
+
+
+async def tell_holder(
+    tx: Tx,
+    preset: Preset,
+    now: datetime,
+    event: str,
+    episode: Episode,
+    child: Child,
+    actor: Staff,
+    what: str,
+) -> bool:
+    """The episode's holder (if not the actor) hears of a change no ladder answers, in a
+    line: "Update on C-0042 Jay, which you hold: …". True if someone was told."""
+    held = await _held(tx, episode)
+    if held is None or held[0] == actor.id:
+        return False
+    await outbox_store.enqueue(
+        tx,
+        idem_key=message_keys.held_update(episode.id, event, now, Recipient.staff(held[0])),
+        recipient=Recipient.staff(held[0]),
+        text=f"Update on {child.label}, which you hold: {what}.",
+        rules=(rule_ids.RECORD,),
+        now=now,
+        episode_id=episode.id,
+        child_id=child.id,
+    )
+    return True
+
+
+async def _update_holder(
+    at: Moment,
+    name: Trigger,
+    ladder: Ladder,
+    episode: Episode,
+    child: Child,
+    actor: Staff,
+    details: str,
+    held: tuple[str, datetime],
+) -> None:
+    """The holder hears of the change, in a line, instead of a fresh alert."""
+    holder = held[0]
+    if holder == actor.id:
+        return  # they typed it
+    _, context = climb_snapshot(ladder, timedelta(0), actor=actor.name, details=_short(details))
+    what = ladder.update.format(**_values(at, context, episode, child))
+    await outbox_store.enqueue(
+        at.tx,
+        idem_key=message_keys.held_update(episode.id, name, at.now, Recipient.staff(holder)),
+        recipient=Recipient.staff(holder),
+        text=f"Update on {child.label}, which you hold: {what}.",
+        rules=(_rule_of(at, ladder.rule, ladder.rule_out_of_hours),),
+        now=at.now,
+        episode_id=episode.id,
+        child_id=child.id,
+    )
 
 
 DETAILS_IN_ALERTS = 500  # chat platforms cap a message (Telegram 4096); the timeline has it all
@@ -122,6 +197,7 @@ def climb_snapshot(
     actor: str = "",
     details: str = "",
     cutoff: str = "",
+    never_alert: tuple[str, ...] = (),
 ) -> tuple[tuple[ClimbStep, ...], ClimbContext]:
     """The steps and context a climb carries: the ladder as it stood when the climb began,
     so a preset changed later does not change a climb already under way."""
@@ -133,6 +209,7 @@ def climb_snapshot(
         actor=actor,
         details=details,
         cutoff=cutoff,
+        never_alert=never_alert,
         ladder=LadderSnapshot(
             rule=ladder.rule,
             rule_out_of_hours=ladder.rule_out_of_hours,
@@ -190,7 +267,9 @@ async def _start(
     child: Child,
     actor: Staff,
     details: str,
+    held: tuple[str, datetime] | None = None,
 ) -> None:
+    """Start a climb; `held`: the episode's holder takes it over at once (when_held: update)."""
     plan = TriggerPlan.of(child)
     interval = plan.review_interval or at.preset.absence.review_interval
     starts = FIRST_SEND[ladder.start](at, episode, plan, interval)
@@ -207,6 +286,8 @@ async def _start(
         actor=actor.name,
         details=_short(details),
         cutoff=short_time(cutoff_at, at.preset.zone) if cutoff_at else "",
+        # someone who takes alerts is not alerted about what they did themselves
+        never_alert=(actor.id,) if actor.role in ACTIONS["ack"] else (),
     )
     esc_id = await escalation_store.insert_escalation(
         at.tx,
@@ -220,6 +301,18 @@ async def _start(
         next_at=first,
         started_at=first,  # "first alert" in later messages means the first send
     )
+    if held is not None:
+        esc = await escalation_store.get_escalation(at.tx, esc_id)
+        assert esc is not None
+        await escalation_store.update_escalation(
+            at.tx,
+            esc,
+            state=EscalationState.ACKED,
+            acked_by=held[0],
+            acked_at=held[1],
+            next_at=at.now + esc.context.ladder.review_time,
+        )
+        return
     if first <= at.now:
         esc = await escalation_store.get_escalation(at.tx, esc_id)
         assert esc is not None
@@ -279,19 +372,47 @@ def _next_step_position(esc: Escalation) -> tuple[int, int]:
     return (esc.step + 1, 0) if esc.repeat > 0 else (esc.step, 0)
 
 
-async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Child) -> None:
+async def _send_current(
+    at: Moment,
+    esc: Escalation,
+    episode: Episode,
+    child: Child,
+    why: str | None = None,
+    exclude: tuple[str, ...] = (),
+) -> None:
+    """Send the climb's pending step. `why`: how the later steps' messages begin (what
+    happened); `exclude`: people not to alert (besides the holder and `never_alert`)."""
     step, repeat = esc.step, esc.repeat
+    # Never escalated to about an alert they hold, nor alerted about what they did.
+    skip = {Recipient.staff(s) for s in (*esc.context.never_alert, *exclude, esc.acked_by) if s}
+    gapped = False
     while True:
         if step >= len(esc.steps):
-            if esc.needs_ack:
+            if esc.needs_ack and await reach_store.climb_send_count(at.tx, esc.id):
+                ended = (
+                    f"{await _why_to_you(at, esc, episode, end=True)}, and nobody is left on the "
+                    f"escalation ladder for {child.label}"
+                    if esc.acked_by
+                    else f"Nobody has acknowledged {child.label} after the whole escalation ladder"
+                )
                 await _tell_supervisors(
                     at,
                     esc,
                     episode,
                     child,
                     lambda to: message_keys.climb_exhausted(esc.id, esc.version, to),
-                    f"Nobody has acknowledged {child.label} after the whole escalation ladder. "
-                    f"Phone the people on duty now: /status {child.ref}",
+                    f"{ended}. Phone the people on duty now: /status {child.ref}",
+                )
+            elif esc.needs_ack and gapped:
+                await _tell_supervisors(
+                    at,
+                    esc,
+                    episode,
+                    child,
+                    lambda to: message_keys.climb_exhausted(esc.id, esc.version, to),
+                    f"Nobody could be alerted about {child.label}: every step of the alert had "
+                    f"nobody. The reporter has been told to phone the emergency duty team; "
+                    f"phone them too: /status {child.ref}",
                 )
             await escalation_store.update_escalation(
                 at.tx, esc, state=EscalationState.DONE, step=step, next_at=None
@@ -302,12 +423,14 @@ async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Ch
             at.tx, spec.notify, preset=at.preset, child=child, episode=episode, now=at.now
         )
         if resolved.gaps:
+            gapped = True
             await _report_gaps(at, esc, episode, child, step, repeat, resolved.gaps)
-        if not resolved.recipients:
+        recipients = [r for r in resolved.recipients if r not in skip]
+        if not recipients:
             step, repeat = step + 1, 0  # skipped at once, not waited out
             continue
-        for recipient in resolved.recipients:
-            await _queue(at, esc, episode, child, step, repeat, recipient)
+        for recipient in recipients:
+            await _queue(at, esc, episode, child, step, repeat, recipient, why)
         last_send = step == len(esc.steps) - 1 and repeat >= spec.repeat
         if last_send and not esc.needs_ack:
             await escalation_store.update_escalation(
@@ -326,32 +449,39 @@ async def _send_current(at: Moment, esc: Escalation, episode: Episode, child: Ch
 
 
 def _rule(at: Moment, esc: Escalation) -> str:
-    spec = esc.context.ladder
-    if spec.rule_out_of_hours and not at.preset.calendar.in_office_hours(at.now):
-        return spec.rule_out_of_hours
-    return esc.rule_id
+    return _rule_of(at, esc.rule_id, esc.context.ladder.rule_out_of_hours)
+
+
+def _rule_of(at: Moment, rule: str, rule_out_of_hours: str | None) -> str:
+    if rule_out_of_hours and not at.preset.calendar.in_office_hours(at.now):
+        return rule_out_of_hours
+    return rule
 
 
 def _render(at: Moment, esc: Escalation, episode: Episode, child: Child) -> str:
+    return esc.context.ladder.message.format(**_values(at, esc.context, episode, child))
+
+
+def _values(at: Moment, context: ClimbContext, episode: Episode, child: Child) -> dict[str, str]:
+    esc = context
     tz = at.preset.zone
     since_from = episode.last_seen_at
-    if esc.context.ladder.reset_on:  # a review ladder counts from the last activity
-        since_from = at.now - esc.context.ladder.interval_time
-    values = {
+    if esc.ladder.reset_on:  # a review ladder counts from the last activity
+        since_from = at.now - esc.ladder.interval_time
+    return {
         "child": child.label,
         "ref": child.ref,
-        "actor": esc.context.actor,
-        "details": esc.context.details or "no details given",
+        "actor": esc.actor,
+        "details": esc.details or "no details given",
         "last_seen": local_time(episode.last_seen_at, tz),
         "since": duration(at.now - since_from),
         "grade": episode.police_grade.value if episode.police_grade else "not given",
-        "cutoff": esc.context.cutoff,
+        "cutoff": esc.cutoff,
         "police_ref": episode.police_ref or "not given",
         "status": (
             f"found {local_time(episode.found_at, tz)}" if episode.found_at else "still missing"
         ),
     }
-    return esc.context.ladder.message.format(**values)
 
 
 async def _queue(
@@ -362,15 +492,22 @@ async def _queue(
     step: int,
     repeat: int,
     recipient: Recipient,
+    why: str | None = None,
 ) -> None:
     rule = _rule(at, esc)
     text = _render(at, esc, episode, child)
-    if esc.needs_ack and (step, repeat) != (0, 0):
+    if esc.needs_ack and ((step, repeat) != (0, 0) or esc.acked_by):
         since = local_time(esc.started_at, at.preset.zone)
-        if repeat:
-            text = f"Reminder, nobody has taken this yet (first alert {since}): {text}"
+        before = await reach_store.first_send_to(at.tx, esc.id, esc.cycle, recipient)
+        news = why or (await _why_to_you(at, esc, episode) if esc.acked_by else None)
+        if before is not None:  # they have had the full text: a short repeat, with any news
+            text = (
+                f"{news}: {child.label}."
+                if news
+                else (f"Still waiting: {child.label} (first alert {since}).")
+            )
         else:
-            text = f"Escalated to you, nobody has taken this yet (first alert {since}): {text}"
+            text = f"{news or await _why_to_you(at, esc, episode)}: {text}"
     buttons: tuple[Button, ...] = ()
     if esc.needs_ack:
         text, buttons = await _answers(at, recipient, child, text)
@@ -388,6 +525,24 @@ async def _queue(
         buttons=buttons,
         due_at=min(esc.next_at or at.now, at.now),
     )
+
+
+async def _why_to_you(at: Moment, esc: Escalation, episode: Episode, end: bool = False) -> str:
+    """How a later step's message begins: what happened, in true words (`end`: the ladder
+    has run out, so nothing "comes to you")."""
+    tz = at.preset.zone
+    since = local_time(esc.started_at, tz)
+    if esc.acked_by and esc.acked_at:
+        holder = await staff_store.get_staff(at.tx, esc.acked_by)
+        name = holder.name if holder else esc.acked_by
+        last = await episode_store.last_event_at(at.tx, episode.id, UPDATE_KINDS)
+        base = max(esc.acked_at, last) if last else esc.acked_at
+        took = (
+            f"{name} took this at {short_time(esc.acked_at, tz)} and has not confirmed since "
+            f"{short_time(base, tz)}"
+        )
+        return took if end else f"{took}; it comes to you now (first alert {since})"
+    return f"Escalated to you: nobody has taken this yet (first alert {since})"
 
 
 async def _answers(
@@ -442,14 +597,31 @@ async def _tell_supervisors(
     child: Child,
     key: Callable[[Recipient], MessageKey],
     text: str,
+    also: tuple[Recipient, ...] = (),
 ) -> None:
-    """The out-of-hours manager on the rota and the admins hear about gaps and dead ends."""
+    """The out-of-hours manager on the rota and the admins hear about gaps and dead ends.
+
+    With neither, the child's managers hear it instead (and the reporter, unless this is
+    their own report, whose reply says so), and it is logged at ERROR."""
     targets = [
         Recipient.staff(s) for s in await rota_store.on_rota(at.tx, "out_of_hours_manager", at.now)
     ]
     targets += [Recipient.staff(s.id) for s in await staff_store.staff_with_role(at.tx, Role.ADMIN)]
     if not targets:
-        log.error("escalation %s: nobody on the rota and no admins to tell", esc.id)
+        targets = await reach.managers_in_scope(at.tx, child, episode)
+        if not reach.same_second(at.now, esc.started_at):  # a timer: no reply says so
+            targets.append(Recipient.staff(episode.reported_by))
+        log.error(
+            "escalation %s: nobody on the out-of-hours manager rota and no admins; "
+            "told %d of the child's managers and the reporter instead",
+            esc.id,
+            len(targets),
+        )
+        text = (
+            f"{text}\nNobody is on the out-of-hours manager rota and there is no admin, so "
+            f"you are told as one of {child.label}'s managers. {reach.phone_line(at.preset)}"
+        )
+    targets += also
     rule = _rule(at, esc)
     for recipient in dict.fromkeys(targets):
         await outbox_store.enqueue(
@@ -557,11 +729,13 @@ async def acknowledge(
     rules: dict[str, datetime] = {}
     targets = [Recipient.staff(episode.reported_by)]
     key: Callable[[Recipient], MessageKey] | None = None  # from the first climb taken
+    news = False  # False: `who` already held every climb taken; nobody needs telling again
     for esc in await escalation_store.live_escalations(tx, episode.id):
         if not esc.needs_ack or not _has_fired(esc):
             continue
         if esc.state is EscalationState.ACKED and esc.acked_by not in (who.id, by.id):
             continue  # someone else has this one: taking it over is a /handover
+        news = news or not (esc.state in _HOLDING and esc.acked_by == who.id)
         check = now + esc.context.ladder.review_time
         await escalation_store.update_escalation(
             tx, esc, state=EscalationState.ACKED, acked_by=who.id, acked_at=now, next_at=check
@@ -574,7 +748,7 @@ async def acknowledge(
     if revived and key is None:
         key = partial(message_keys.late_taken, episode.id, now, who.id)
     rules.update(revived)
-    if not rules or key is None:
+    if not rules or key is None or not (news or revived):
         return rules
     if by.id != who.id:
         targets.append(Recipient.staff(who.id))
@@ -628,9 +802,27 @@ async def escalate_now(
         fresh = await escalation_store.update_escalation(
             tx, esc, state=EscalationState.ACTIVE, step=step, repeat=repeat, next_at=now
         )
-        await _send_current(Moment(tx, preset, now), fresh, episode, child)
+        why = await _escalated_why(at, esc, by)
+        await _send_current(Moment(tx, preset, now), fresh, episode, child, why, (by.id,))
         moved += 1
     return moved
+
+
+async def _escalated_why(at: Moment, esc: Escalation, by: Staff) -> str:
+    tz = at.preset.zone
+    first = f"first alert {local_time(esc.started_at, tz)}"
+    when = short_time(at.now, tz)
+    if esc.acked_by and esc.acked_at:
+        took = short_time(esc.acked_at, tz)
+        if esc.acked_by == by.id:
+            return f"{by.name} took this at {took} and escalated it at {when}; it comes to you now ({first})"
+        holder = await staff_store.get_staff(at.tx, esc.acked_by)
+        name = holder.name if holder else esc.acked_by
+        return (
+            f"{name} took this at {took}; {by.name} escalated it at {when}; it comes to you "
+            f"now ({first})"
+        )
+    return f"{by.name} escalated this at {when}; nobody has taken it yet ({first})"
 
 
 # ---- found and after ----------------------------------------------------------------
@@ -655,6 +847,7 @@ async def on_found(
             child=child,
             episode=episode,
             now=now,
+            office=True,  # the allocated people at any hour (B LCS §1.9)
         )
         for recipient in alert.recipients:
             rules_for.setdefault(recipient, []).append(rule_ids.RETURN_ALERT)
@@ -710,6 +903,7 @@ async def recipient_unreachable(
     step, repeat = send.step, send.repeat
     at = Moment(tx, presets[child.area], now)
     person = await staff_store.get_staff(tx, send.to.ident)
+    reporter = Recipient.staff(episode.reported_by)
     await _tell_supervisors(
         at,
         esc,
@@ -718,13 +912,18 @@ async def recipient_unreachable(
         partial(message_keys.climb_unreachable, send, esc.cycle),
         f"Could not reach {person.name if person else send.to} about {child.label} "
         f"({reason}). The alert moves to the next person.",
+        also=(reporter,) if send.to != reporter else (),  # they were told it was on its way
     )
     spec_repeat = esc.steps[step].repeat if step < len(esc.steps) else 0
     waiting_on = (step, repeat + 1) if repeat < spec_repeat else (step + 1, 0)
     if esc.state is not EscalationState.ACTIVE or (esc.step, esc.repeat) != waiting_on:
         return False
     moved = await escalation_store.update_escalation(tx, esc, step=step + 1, repeat=0, next_at=now)
-    await _send_current(at, moved, episode, child)
+    why = (
+        f"{person.name if person else send.to} could not be reached; it comes to you now "
+        f"(first alert {local_time(esc.started_at, at.preset.zone)})"
+    )
+    await _send_current(at, moved, episode, child, why)
     return True
 
 
@@ -764,5 +963,13 @@ async def release_leaver(
         acked_at=None,
         next_at=now,
     )
-    await _send_current(Moment(tx, preset, now), fresh, episode, child)
+    leaver = await staff_store.get_staff(tx, leaver_id)
+    name = leaver.name if leaver else leaver_id
+    first = f"first alert {local_time(esc.started_at, preset.zone)}"
+    if esc.acked_by == leaver_id and esc.acked_at:  # true words: they had taken it
+        took = short_time(esc.acked_at, preset.zone)
+        why = f"{name} took this at {took} and has left; it comes to you now ({first})"
+    else:
+        why = f"{name}, who was alerted, has left; it comes to you now ({first})"
+    await _send_current(Moment(tx, preset, now), fresh, episode, child, why)
     return True

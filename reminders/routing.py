@@ -61,8 +61,8 @@ async def resolve(
         found = await _meaning(audience).resolve(
             Asked(r, office=office, child=child, episode=episode, now=now)
         )
-        if not found:
-            result.gaps.append(describe(audience, office))
+        if not found and describe(audience, office) not in result.gaps:
+            result.gaps.append(describe(audience, office))  # each missing role named once
         for recipient in found:
             result.add(recipient)
     return result
@@ -114,6 +114,21 @@ async def _home_team(a: Asked) -> list[Recipient]:
 async def _iro(a: Asked) -> list[Recipient]:
     iro = await _up_the_line(a.r, a.child.iro_id)
     return [Recipient.staff(iro)] if iro else []
+
+
+async def _cp_chair(a: Asked) -> list[Recipient]:
+    chair = await _up_the_line(a.r, a.child.cp_chair_id)
+    return [Recipient.staff(chair)] if chair else []
+
+
+async def _missing_tray(a: Asked) -> list[Recipient]:
+    """B LCS §1.9's "Missing Tray": a tray is read whoever is on shift, so with nobody on
+    the rota it is everyone who holds the missing coordinator's role."""
+    on_shift = await _on_rota("missing_coordinator")(a)
+    if on_shift:
+        return on_shift
+    holders = await staff_store.staff_with_role(a.r, Role.MISSING_COORDINATOR)
+    return [Recipient.staff(s.id) for s in holders if s.active]
 
 
 async def _admins(a: Asked) -> list[Recipient]:
@@ -183,9 +198,18 @@ class Meaning:
             object.__setattr__(self, "out_of_hours", self.in_office)
 
 
+# How a rota role is named, the same words whichever audience reached it ("manager" out of
+# hours is the out-of-hours manager too): a gap report names each missing role once.
+ROTA_WORDS: dict[str, str] = {
+    "out_of_hours": "out-of-hours duty worker",
+    "out_of_hours_manager": "out-of-hours manager",
+}
+
+
 def _rota(role: Audience) -> Meaning:
     """Rota roles resolve only through the rota: nobody on it is a gap."""
-    return Meaning(_on_rota(role), role.replace("_", " ") + " on the rota")
+    words = ROTA_WORDS.get(role, role.replace("_", " "))
+    return Meaning(_on_rota(role), words + " on the rota")
 
 
 # One entry per name of config.vocabulary's Audience (checked below). Keyed by str: a climb
@@ -203,6 +227,8 @@ AUDIENCES: dict[str, Meaning] = {
     "out_of_hours_manager": _rota("out_of_hours_manager"),
     "police_liaison": _rota("police_liaison"),
     "iro": Meaning(_iro, "IRO"),
+    "cp_chair": Meaning(_cp_chair, "child protection chair"),
+    "missing_tray": Meaning(_missing_tray, "missing tray (missing coordinator)"),
     "missing_coordinator": _rota("missing_coordinator"),
     "admins": Meaning(_admins, "admin"),
     "team_manager": Meaning(_child_team_manager, "team manager"),

@@ -13,6 +13,7 @@ from storage.models import Child, LegalStatus
 CHILD_COLUMNS = (
     "id", "ref", "first_name", "full_name", "dob", "home", "area", "legal_status",
     "home_authority", "social_worker_id", "team_manager_id", "iro_id", "profile_json",
+    "cp_chair_id", "placement_type", "no_parent_contact", "family",
 )  # fmt: skip
 CHILD_AS_C = ", ".join(f"c.{name} AS c_{name}" for name in CHILD_COLUMNS)
 
@@ -35,6 +36,10 @@ def child_from_row(row: Row, prefix: str = "") -> Child:
         team_manager_id=col("team_manager_id"),
         iro_id=col("iro_id"),
         profile=json.loads(col("profile_json") or "{}"),
+        cp_chair_id=col("cp_chair_id"),
+        placement_type=col("placement_type"),
+        no_parent_contact=bool(col("no_parent_contact")),
+        family=col("family"),
     )
 
 
@@ -42,14 +47,17 @@ async def upsert_child(tx: Tx, child: Child) -> int:
     """Insert or update by reference; returns the child's id."""
     await tx.execute(
         "INSERT INTO children (ref, first_name, full_name, dob, home, area, legal_status,"
-        " home_authority, social_worker_id, team_manager_id, iro_id, profile_json)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " home_authority, social_worker_id, team_manager_id, iro_id, profile_json,"
+        " cp_chair_id, placement_type, no_parent_contact, family)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(ref) DO UPDATE SET first_name=excluded.first_name,"
         " full_name=excluded.full_name, dob=excluded.dob, home=excluded.home,"
         " area=excluded.area, legal_status=excluded.legal_status,"
         " home_authority=excluded.home_authority, social_worker_id=excluded.social_worker_id,"
         " team_manager_id=excluded.team_manager_id, iro_id=excluded.iro_id,"
-        " profile_json=excluded.profile_json",
+        " profile_json=excluded.profile_json, cp_chair_id=excluded.cp_chair_id,"
+        " placement_type=excluded.placement_type,"
+        " no_parent_contact=excluded.no_parent_contact, family=excluded.family",
         (
             child.ref,
             child.first_name,
@@ -63,6 +71,10 @@ async def upsert_child(tx: Tx, child: Child) -> int:
             child.team_manager_id,
             child.iro_id,
             json.dumps(child.profile),
+            child.cp_chair_id,
+            child.placement_type,
+            int(child.no_parent_contact),
+            child.family,
         ),
     )
     row = await tx.fetchone("SELECT id FROM children WHERE ref = ?", (child.ref,))

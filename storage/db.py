@@ -218,6 +218,31 @@ class Tx:
         return cur.lastrowid
 
 
+class DatabaseUnusable(Exception):
+    """The database file can't be used as it is: damaged, not a database, or not writable.
+    The message names the file and what to do; nothing was changed in it."""
+
+
+def unusable(path: Path, exc: BaseException) -> DatabaseUnusable:
+    """What SQLite's (or the file system's) refusal means for the person who runs the bot."""
+    detail = str(exc) or type(exc).__name__
+    lowered = detail.lower()
+    if "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
+        return DatabaseUnusable(
+            f"{path} can't be written ({detail}). Check the file's owner and permissions and "
+            f"those of its folder: SQLite also writes {path.name}-wal and {path.name}-shm there."
+        )
+    if "unable to open" in lowered:
+        return DatabaseUnusable(
+            f"{path} can't be opened ({detail}). Check that its folder exists and is writable."
+        )
+    return DatabaseUnusable(
+        f"{path} is damaged or not a Whereabouts database ({detail}). Nothing was changed. "
+        "Stop the bot and restore the latest backup (copy it into place); "
+        f"`whereabouts check --db {path}` lists what is wrong."
+    )
+
+
 class Database:
     def __init__(self, path: Path | str, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in SYNCHRONOUS_MODES:
@@ -234,14 +259,12 @@ class Database:
         self.commits = 0  # COMMITs done; fewer than writes under load (group commit)
 
     async def open(self) -> Database:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            # Children's records: readable by the bot's own user only (SQLite makes the -wal
-            # and -shm files with the database file's permissions).
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        async with aiosqlite.connect(self.path, isolation_level=None) as setup:
-            await setup.execute("PRAGMA journal_mode=WAL")
-            await migrate(setup)
+        """Open (creating and migrating it); a damaged or unwritable file is refused with a
+        DatabaseUnusable that says what to do, after a quick check of every page."""
+        try:
+            await self._prepare()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise unusable(self.path, exc) from None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix=WRITER_THREAD)
         self._writer = await self._on_write_thread(self._connect_writer)
         self._reader = await self._connect()
@@ -250,6 +273,20 @@ class Database:
         for pragma in self._pragmas():
             self._quick.execute(pragma)
         return self
+
+    async def _prepare(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Children's records: readable by the bot's own user only (SQLite makes the -wal
+            # and -shm files with the database file's permissions).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        async with aiosqlite.connect(self.path, isolation_level=None) as setup:
+            await setup.execute("PRAGMA journal_mode=WAL")
+            # Damaged pages would otherwise surface mid-command, at night: refuse at the start.
+            problems = [row[0] for row in await setup.execute_fetchall("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems[:3]))
+            await migrate(setup)
 
     def _connect_writer(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves. Used from the loop's thread

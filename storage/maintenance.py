@@ -35,6 +35,9 @@ def _backup(source: Path, target: Path) -> None:
     try:
         with dst:
             src.backup(dst, pages=1024)  # in steps: the bot's writers are not held up long
+        # One self-contained file: the copy leaves write-ahead logging (no -wal, -shm beside
+        # it); the database itself is opened in WAL again by the bot.
+        dst.execute("PRAGMA journal_mode=DELETE")
     finally:
         dst.close()
         src.close()
@@ -49,16 +52,24 @@ def _check(path: Path) -> Health:
         raise FileNotFoundError(f"no database at {path}")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        counts = conn.execute(
-            "SELECT (SELECT COUNT(*) FROM episodes),"
-            " (SELECT COUNT(*) FROM episodes WHERE state = 'open'),"
-            " (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending'))"
-        ).fetchone()
-        return Health("; ".join(problems), int(version.fetchone()[0]), *counts)
+        return _checked(conn)
+    except sqlite3.DatabaseError as exc:  # not a database at all, or too damaged to read
+        return Health(f"unreadable: {exc}", 0, 0, 0, 0)
     finally:
         conn.close()
+
+
+def _checked(conn: sqlite3.Connection) -> Health:
+    problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    if problems != ["ok"]:  # the counts below may not be readable
+        return Health("; ".join(problems), 0, 0, 0, 0)
+    version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    counts = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM episodes),"
+        " (SELECT COUNT(*) FROM episodes WHERE state = 'open'),"
+        " (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending'))"
+    ).fetchone()
+    return Health("; ".join(problems), int(version.fetchone()[0]), *counts)
 
 
 async def check(path: Path) -> Health:

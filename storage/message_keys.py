@@ -47,6 +47,30 @@ def climb_send(send: ClimbSend, cycle: int) -> MessageKey:
     )
 
 
+def climb_cycle_prefix(escalation_id: int, cycle: int) -> str:
+    """What every send of one cycle of a climb's keys begins with (climb_send)."""
+    return f"esc{escalation_id}:c{cycle}:s"
+
+
+def climb_confirm_prefix(escalation_id: int) -> str:
+    """What every "still on it?" of a climb's keys begins with (climb_confirm)."""
+    return f"esc{escalation_id}:confirm:"
+
+
+def held_update(episode_id: int, event: str, at: datetime, to: Recipient) -> MessageKey:
+    """The holder of an episode told of a change (a concern raised, a police report)."""
+    return MessageKey(f"ep{episode_id}:held:{event}:{int(at.timestamp())}:{to}")
+
+
+def held_update_prefix(episode_id: int) -> str:
+    return f"ep{episode_id}:held:"
+
+
+def nobody_at_all(escalation_id: int, cycle: int, step: int, to: Recipient) -> MessageKey:
+    """A manager told that a dead end had nobody on the rota and no admin to hear of it."""
+    return MessageKey(f"esc{escalation_id}:c{cycle}:nobody:s{step}:{to}", escalation_id)
+
+
 # ---- a climb's other messages ----------------------------------------------------------
 
 

@@ -68,6 +68,7 @@ class OutboxState(StrEnum):
     SENDING = "sending"  # claimed by a delivery pass
     SENT = "sent"
     FAILED = "failed"  # given up: undeliverable, or out of attempts
+    MERGED = "merged"  # sent as part of an earlier message to the same person (merged_into)
 
 
 class RecipientKind(StrEnum):
@@ -197,6 +198,10 @@ class Child:
     team_manager_id: str | None = None
     iro_id: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
+    cp_chair_id: str | None = None  # child protection conference chair (B LCS §1.9)
+    placement_type: str | None = None  # e.g. with_parents (WY §8 "Placement with Parents")
+    no_parent_contact: bool = False  # the care plan says the parents are not told (H §6.4.6)
+    family: str | None = None  # children of one family share it (H §10.10)
 
     @property
     def label(self) -> str:
@@ -306,6 +311,8 @@ class OutboxMessage:
     attachment_id: int | None = (
         None  # a file sent with the text (storage.report_store.get_attachment)
     )
+    # A message merged from several rows (bot/merging.py): each row as it was queued.
+    parts: tuple[OutboxMessage, ...] = ()
 
     @property
     def to(self) -> Recipient:

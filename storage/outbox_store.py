@@ -102,9 +102,15 @@ async def enqueue(
     return cursor.rowcount == 1
 
 
+# A message that has failed this many times stops holding later ones to its recipient: it
+# keeps retrying on its own, but a more urgent alert behind it is not kept waiting for hours.
+HOLDS_ORDER_FOR = 7  # attempts: about four minutes of backoff (2 + 4 + … + 128 s)
+
+
 async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
     """Mark up to `limit` due messages as being sent and return them, oldest first."""
-    # In order per recipient: nothing overtakes an earlier message that is waiting to retry.
+    # In order per recipient: nothing overtakes an earlier message that is waiting to retry,
+    # until that one has failed HOLDS_ORDER_FOR times (then it no longer holds the queue).
     # A finalised episode's clearing (RET-FINAL) waits until everything queued before it for
     # that episode has gone: a profile sent after it would never be deleted.
     rows = await tx.fetchall(
@@ -112,12 +118,12 @@ async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]
         " WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending'"
         " AND o.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p"
         " WHERE p.recipient = o.recipient AND p.state = 'pending' AND p.id < o.id"
-        " AND p.next_attempt_at > ?)"
+        " AND p.next_attempt_at > ? AND p.attempts < ?)"
         " AND NOT (o.recipient = 'redact' AND EXISTS (SELECT 1 FROM outbox q"
         " WHERE q.episode_id = o.episode_id AND q.id < o.id"
         " AND q.state IN ('pending', 'sending')))"
         " ORDER BY o.id LIMIT ?) RETURNING *",
-        (to_db_time(now), to_db_time(now), to_db_time(now), limit),
+        (to_db_time(now), to_db_time(now), to_db_time(now), HOLDS_ORDER_FOR, limit),
     )
     return sorted((_outbox(row) for row in rows), key=lambda m: m.id)
 

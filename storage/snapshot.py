@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class _Frozen(BaseModel):
@@ -58,6 +58,10 @@ class ClimbContext(_Frozen):
     actor: str = ""
     details: str = ""
     cutoff: str = ""
+    # People this climb never alerts: the person whose action started it, when they are one
+    # who takes alerts (a duty worker reporting, a manager disagreeing with the police).
+    # (written only when set: a row without it keeps the JSON it always had)
+    never_alert: tuple[str, ...] = Field(default=(), exclude_if=lambda v: not v)
     ladder: LadderSnapshot
 
 

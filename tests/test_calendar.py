@@ -243,7 +243,12 @@ def test_same_working_day(event: datetime, due: datetime) -> None:
         (london(2026, 10, 14, 11), utc(2026, 10, 15, 16)),
         (london(2026, 10, 16, 10), utc(2026, 10, 19, 16)),  # Friday: Monday
         (london(2026, 10, 16, 22), utc(2026, 10, 19, 16)),
-        (london(2026, 10, 14, 7), utc(2026, 10, 15, 16)),  # the first working day after
+        # RULES.md: before opening on a working day, the next working day is that date.
+        (london(2026, 10, 14, 7), utc(2026, 10, 14, 16)),
+        (london(2026, 10, 14, 9), utc(2026, 10, 15, 16)),  # open already: the day after
+        (london(2026, 12, 29, 3), utc(2026, 12, 29, 17)),  # 03:00 after Christmas: that day
+        (london(2026, 12, 28, 3), utc(2026, 12, 29, 17)),  # Boxing Day observed: Tuesday
+        (london(2027, 3, 29, 3), utc(2027, 3, 30, 16)),  # Easter Monday: Tuesday, BST
         (london(2026, 12, 24, 10), utc(2026, 12, 29, 17)),  # Christmas: Tuesday
         # Friday before the autumn change: Monday 17:00 is GMT.
         (london(2026, 10, 23, 10), utc(2026, 10, 26, 17)),

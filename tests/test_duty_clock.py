@@ -184,19 +184,20 @@ async def test_a_duty_that_can_wait_never_reaches_office_staff_out_of_hours(tmp_
 @pytest.mark.rule("RHI-72H")
 @pytest.mark.parametrize("area", AREAS)
 async def test_an_unowned_duty_is_reported_at_once_and_chased_until_taken(tmp_path, area):
-    # Nobody allocated: found on a Friday night, the return interview has nobody to own it.
+    # Nobody allocated: found on a Sunday evening (under NS §1.6's 16 hours to Monday, so the
+    # allocated worker's interview), the return interview has nobody to own it.
     h = await open_area(
         tmp_path, local("2026-11-13 20:00"), area, social_worker=None, team_manager=None
     )
     await h.say("sam", "/absent Jay 19:50 not back")
     await h.say("sam", "/police Jay ref P-2 grade medium")
-    await h.until(local("2026-11-13 22:00"))
-    await h.say("sam", "/found Jay 22:00 self came home")
+    await h.until(local("2026-11-15 20:00"))
+    await h.say("sam", "/found Jay 20:00 self came home")
     rhi = await one(h, "RHI-72H")
     assert rhi.owner_id is None
     for who in ("staff:oohm", "staff:admin"):
         told = [s for s in h.to(who, "RHI-72H") if "Nobody to own" in s.text]
-        assert [s.at for s in told] == [local("2026-11-13 22:00")], f"{who} at once"
+        assert [s.at for s in told] == [local("2026-11-15 20:00")], f"{who} at once"
         assert f"/take {rhi.label}" in told[0].text
     # shown in the /duties of every manager in scope, and in the daily summary
     assert "Nobody owns these" in await h.say("oohm", "/duties")
@@ -205,8 +206,9 @@ async def test_an_unowned_duty_is_reported_at_once_and_chased_until_taken(tmp_pa
     summary = await h.say("hos", "/summary")
     assert "DUTIES NOBODY OWNS" in summary and rhi.label in summary
     # chased as the manager's in office hours (held over the weekend: it can wait)
-    await h.until(local("2026-11-16 09:30"))
-    chased = [s for s in h.to("staff:hos", "RHI-72H") if s.at == local("2026-11-16 09:00")]
+    # the day-before reminder (Tue 20:00) waits for Wednesday's opening
+    await h.until(local("2026-11-18 09:30"))
+    chased = [s for s in h.to("staff:hos", "RHI-72H") if s.at == local("2026-11-18 09:00")]
     assert chased and f"Nobody owns {rhi.label}" in chased[0].text
     # a carer may not take it; a worker whose role could own it may (here the duty worker)
     refused = await h.say("sam", f"/take {rhi.label}")

@@ -82,6 +82,13 @@ ROWS: list[tuple[Deadline, Due]] = [
     (Deadline(next_working_day=True), Due("2026-11-11 17:00", "2026-10-19 17:00",
                                           "2026-10-26 17:00", "2026-03-30 17:00",
                                           "2028-05-09 17:00", "2028-05-10 17:00")),
+    # the 72 h cap does not bind on these bases (at most 70.5 h to the next close)
+    (Deadline(next_working_day=True, cap="72h"), Due("2026-11-11 17:00", "2026-10-19 17:00",
+                                                     "2026-10-26 17:00", "2026-03-30 17:00",
+                                                     "2028-05-09 17:00", "2028-05-10 17:00")),
+    # due as it starts to apply (MIS-24H-POLICE: at the 24-hour mark)
+    (Deadline(hours=0), Due("2026-11-10 14:00", "2026-10-16 18:30", "2026-10-24 10:00",
+                            "2026-03-28 10:00", "2028-05-08 18:00")),
 ]  # fmt: skip
 
 
@@ -286,7 +293,9 @@ async def test_north_somerset_strategy_meeting_lapses_if_found_within_24_hours(
     assert h.to("staff:priya", "MIS-STRAT-NS") == []
 
 
-RHI_AREAS = [a for a, p in PRESETS.items() if "RHI-72H" in p.duties]
+# North Somerset: a return at Sat 10:00 is 48 h from the next working day, so the
+# out-of-hours worker holds the interview (NS §1.6.2; tests/test_protocol_corrections.py).
+RHI_AREAS = [a for a, p in PRESETS.items() if "RHI-72H" in p.duties and a != "north-somerset"]
 
 
 @pytest.mark.rule("RHI-72H")

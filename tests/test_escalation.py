@@ -189,8 +189,10 @@ async def test_step_with_nobody_on_the_rota_is_skipped_and_reported(tmp_path):
     gaps = [s for s in h.to("staff:admin") if "Nobody to tell" in s.text]
     assert gaps and "no out-of-hours duty worker on the rota" in gaps[0].text
     # Skipped at once, not waited out: the police liaison step has nobody either, so the
-    # ladder is exhausted immediately and the admins hear that too.
-    assert any("after the whole escalation ladder" in s.text for s in h.to("staff:admin"))
+    # ladder is exhausted immediately and the admins hear that too, in true words: nobody
+    # was alerted at all (not "nobody has acknowledged").
+    assert any("every step of the alert had nobody" in s.text for s in h.to("staff:admin"))
+    assert not any("after the whole escalation ladder" in s.text for s in h.to("staff:admin"))
     await h.close()
 
 
@@ -544,6 +546,10 @@ async def test_undeliverable_after_all_retries_moves_the_climb_on(tmp_path, monk
     for _ in range(3):
         h.clock.advance(timedelta(seconds=5))
         await h.delivery.deliver_due()
-    assert any(m.recipient == "staff:oohm" and "Escalated to you" in m.text for m in sent)
+    # true words: why it comes to the manager (was "Escalated to you, nobody has taken this")
+    assert any(
+        m.recipient == "staff:oohm" and "Olu could not be reached; it comes to you now" in m.text
+        for m in sent
+    )
     assert any("Could not reach Olu" in m.text for m in sent)
     await h.close()

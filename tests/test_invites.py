@@ -155,7 +155,7 @@ async def test_telegram_leaver_mid_climb_is_cut_off_and_the_climb_moves_on(tmp_p
         assert not [c for c in rig.fake.sent(chat_id=IDS["oohm"]) if "Jay" in c.params["text"]]
         rig.says("admin", "/leaver ooh1 left the service")
         await rig.reply_to("admin", "Olu (ooh1) has left")
-        await rig.reply_to("oohm", "Escalated to you")
+        await rig.reply_to("oohm", "it comes to you now")
         rig.says("ooh1", "/ack Jay")
         await rig.reply_to("ooh1", NOT_ENROLLED)
         assert await staff_store.identities_of(rig.db, "ooh1") == []

@@ -286,11 +286,15 @@ async def test_ssda903_missing_table_from_the_record(tmp_path):
     await h.until(local("2026-07-01 10:00"))
     await h.say("sam", "/absent Jay 09:30 late back from the shop")  # never missing: not 903
     hos = await staff_store.get_staff(h.db, "hos")
-    table = rows(await exports.ssda903_missing(h.db, hos, 2026, LONDON))
+    # collection year 2027 (the year the return ends, as the DfE count): April 2026-March 2027
+    table = rows(await exports.ssda903_missing(h.db, hos, 2027, LONDON))
+    dob = "02/05/2011"
     assert table == [
-        {"CHILD": "C-0042", "MISSING": "M", "MIS_START": "02/04/2026", "MIS_END": "03/04/2026"},
-        {"CHILD": "C-0042", "MISSING": "A", "MIS_START": "01/06/2026", "MIS_END": ""},
-    ]
+        {"CHILD": "C-0042", "DOB": dob, "MISSING": "M", "MIS_START": "02/04/2026",
+         "MIS_END": "03/04/2026"},
+        {"CHILD": "C-0042", "DOB": dob, "MISSING": "A", "MIS_START": "01/06/2026",
+         "MIS_END": ""},
+    ]  # fmt: skip
     await h.close()
 
 
@@ -302,10 +306,11 @@ def test_export_command_writes_the_files(tmp_path, capsys):
     assert main(["export", "--db", str(db), "--as", "tom", "--from", "2026-01-01",
                  "--to", "2026-12-31", "--out", str(out)]) == 0  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == ["duties.csv", "episodes.csv", "events.csv"]
-    assert main(["export", "--db", str(db), "--as", "tom", "--ssda903", "2026",
-                 "--out", str(out)]) == 0  # fmt: skip
-    assert (out / "ssda903-missing-2026-27.csv").read_text().startswith("CHILD,MISSING")
-    assert main(["export", "--db", str(db), "--as", "nobody", "--ssda903", "2026"]) == 2
+    assert main(["export", "--db", str(db), "--as", "tom", "--ssda903", "2027",
+                 "--out", str(tmp_path / "903")]) == 0  # fmt: skip
+    table = (tmp_path / "903" / "ssda903-missing-2026-27.csv").read_text()
+    assert table.startswith("CHILD,DOB,MISSING,MIS_START,MIS_END")
+    assert main(["export", "--db", str(db), "--as", "nobody", "--ssda903", "2027"]) == 2
     capsys.readouterr()
 
 

@@ -40,7 +40,13 @@ def all_year_rota() -> list[dict[str, str]]:
 
 
 async def open_harness(
-    tmp_path, start: datetime, area: str, *, children: list[dict] | None = None, **fields
+    tmp_path,
+    start: datetime,
+    area: str,
+    *,
+    children: list[dict] | None = None,
+    extra_staff: list[dict] | None = None,
+    **fields,
 ) -> Harness:
     return await Harness.open(
         tmp_path / "w.db",
@@ -49,7 +55,7 @@ async def open_harness(
         children=[c | {"area": area} for c in children]
         if children
         else [child(area=area, **fields)],
-        staff=STAFF + SENIORS,
+        staff=STAFF + SENIORS + (extra_staff or []),
         rota_rows=all_year_rota(),
     )
 
@@ -108,17 +114,18 @@ async def test_out_of_area_placement_tells_the_responsible_authority_within_24_h
     )
     await h.until(local("2026-10-24 10:00"))
     await h.say("sam", "/absent Jay 09:30 left the placement")
-    assert await duties_of(h, "MIS-OOA") == [], "made when reported missing, not when absent"
+    # WY §8 counts from "reported as absent, missing or away": made at the absence, and the
+    # police report adds no second one.
     await h.say("sam", "/police Jay ref WY-7 grade medium")
-    ooa = await only(h, "MIS-OOA")
+    [ooa] = [d for d in await duties_of(h, "MIS-OOA") if "service manager" in d.action]
     assert ooa.owner_id == "priya" and ooa.due_at == local("2026-10-25 09:00")
     assert "placed out of area" in ooa.action and "service manager and IRO" in ooa.action
     # It can wait for office hours: the weekend's reminders (when made, at the deadline) are
     # held to Monday's opening; the deadline does not move.
     await h.until(local("2026-10-26 09:30"))
-    chased = h.to("staff:priya", "MIS-OOA")
-    assert [s.at for s in chased] == [local("2026-10-26 09:00")]
-    assert "OVERDUE by 1 d 0 h" in chased[0].text
+    notices = [s for s in h.to("staff:priya", "MIS-OOA") if "service manager" in s.text]
+    assert [s.at for s in notices] == [local("2026-10-26 09:00")]
+    assert "OVERDUE by 1 d 0 h" in notices[0].text
     await h.close()
 
 
@@ -131,20 +138,14 @@ async def test_a_child_placed_in_area_makes_no_out_of_area_duty(tmp_path):
 
 
 @pytest.mark.rule("MIS-OOA")
-@pytest.mark.xfail(
-    strict=True,
-    reason="WY §8: 'The child's social worker must inform the child's parent ... within 24 "
-    "hours of the child being reported as absent, missing or away from placement'; the bot "
-    "makes MIS-OOA only when the child is reported missing to the police",
-)
 async def test_an_absent_child_placed_out_of_area_also_needs_the_24_hour_notice(tmp_path):
     h = await open_harness(
         tmp_path, local("2026-10-24 09:40"), "west-yorkshire", profile={"placed_out_of_area": True}
     )
     await h.until(local("2026-10-24 10:00"))
     await h.say("sam", "/absent Jay 09:30 left the placement")
-    ooa = await only(h, "MIS-OOA")
-    assert ooa.due_at == local("2026-10-25 09:00")
+    notices = await duties_of(h, "MIS-OOA")  # the service manager and IRO; the parent
+    assert len(notices) == 2 and all(d.due_at == local("2026-10-25 09:00") for d in notices)
     await h.close()
 
 
@@ -169,16 +170,17 @@ async def test_need_to_know_is_decided_by_the_next_working_day_after_a_bank_holi
 
 @pytest.mark.rule("MIS-OVERSIGHT")
 async def test_management_oversight_is_the_team_managers_until_found(tmp_path):
-    # B "role of the Team Manager": at the point of missing, time-bound actions recorded as
-    # management oversight. On the bank holiday that is due by Tuesday's close.
+    # B "role of the Team Manager": "at the point of a child being identified as 'missing'",
+    # time-bound actions recorded as management oversight. On the bank holiday too it is due
+    # within the hour (ours), not by Tuesday's close as this test pinned before.
     h = await open_harness(tmp_path, local("2026-08-31 10:00"), "buckinghamshire")
     await h.say("sam", "/absent Jay 09:30 did not come back from the park")
     await h.say("sam", "/police Jay ref B-3 grade medium")
     oversight = await only(h, "MIS-OVERSIGHT")
-    assert oversight.owner_id == "tom" and oversight.due_at == local("2026-09-01 17:00")
+    assert oversight.owner_id == "tom" and oversight.due_at == local("2026-08-31 11:00")
     # "At the point of" missing: urgent. On the bank holiday the out-of-hours manager on the
     # rota has it at once; Tom hears at Tuesday's opening what happened.
-    assert [s.at for s in h.to("staff:oohm", "MIS-OVERSIGHT")] == [local("2026-08-31 10:00")]
+    assert [s.at for s in h.to("staff:oohm", "MIS-OVERSIGHT")][:1] == [local("2026-08-31 10:00")]
     assert h.to("staff:tom", "MIS-OVERSIGHT") == []
     await h.until(local("2026-09-01 09:30"))
     (morning,) = [s for s in h.to("staff:tom") if s.key.startswith("digest:")]
@@ -201,13 +203,19 @@ async def test_long_term_missing_after_28_elapsed_days(tmp_path):
     long_term = await only(h, "MIS-28D")
     assert long_term.applies_from == local("2026-11-20 20:30")
     assert long_term.due_at == local("2026-11-23 17:00")
-    assert long_term.owner_id == "priya" and "long-term missing" in long_term.action
+    # A police definition: the police liaison's duty, the social worker copied (it was the
+    # social worker's before).
+    assert long_term.owner_id == "pc1" and "long-term missing" in long_term.action
+    assert "a police definition" in long_term.action
     await h.until(local("2026-11-23 17:30"))
-    assert [s.at for s in h.to("staff:priya", "MIS-28D")] == [
-        local("2026-11-23 09:00"),  # 28 days came on Friday night: held to Monday's opening
-        local("2026-11-23 17:00"),
+    assert [s.at for s in h.to("staff:pc1", "MIS-28D")] == [
+        local("2026-11-20 20:30"),  # nothing before 28 days missing; the police liaison's
+        local("2026-11-23 17:00"),  # reminders go at any hour (the rota's role)
     ]
-    assert [s.at for s in h.to("staff:pc1", "MIS-28D")] == [local("2026-11-23 09:00")]
+    # the social worker, copied in, keeps office hours: told in Monday's morning digest
+    assert [s for s in h.to("staff:priya", "MIS-28D") if not s.key.startswith("digest:")] == []
+    (morning,) = [s for s in h.to("staff:priya") if s.key.startswith("digest:")]
+    assert morning.at == local("2026-11-23 09:00") and "long-term missing" in morning.text
     await h.close()
 
 
@@ -248,12 +256,6 @@ async def test_siblings_missing_7_days_go_to_a_strategic_manager(tmp_path):
 
 
 @pytest.mark.rule("MIS-FAMILY-7D")
-@pytest.mark.xfail(
-    strict=True,
-    reason="H §10.10: 'In the event of a family being \"missing\" for a period of 7 days' a "
-    "formal review follows; the bot makes MIS-FAMILY-7D for any child missing 7 days, alone "
-    "or not (the preset's comment says siblings reported together stand for a family)",
-)
 async def test_a_child_missing_alone_is_not_a_family_review(tmp_path):
     h = await open_harness(tmp_path, local("2026-10-24 10:10"), "hipsw")
     await h.say("sam", "/absent Jay 10:00 left after a row")

@@ -13,6 +13,7 @@ from tests.support.fake_telegram import FakeTelegram
 def test_run_without_any_token_is_a_clear_error(tmp_path, capsys, monkeypatch):
     for name in ("TELEGRAM_BOT_TOKEN", "WHEREABOUTS_TELEGRAM_TOKEN"):
         monkeypatch.delenv(name, raising=False)
+    assert main(["init-db", "--db", str(tmp_path / "w.db")]) == 0  # `run` needs a database
     assert main(["run", "--db", str(tmp_path / "w.db")]) == 2
     err = capsys.readouterr().err
     assert "No chat platform is configured" in err and "Traceback" not in err

@@ -36,7 +36,6 @@ EXPECTED_RULES = {
         "MIS-MAMM-B",
         "RET-TELL",
         "RET-ALERT",
-        "RHI-RECORD",
     },
     "north-somerset": {"ABS-OOH", "ABS-OVERNIGHT", "RET-TELL"},
     "west-yorkshire": {"ABS-OOH", "ABS-IRO", "MIS-NOTIFY", "MIS-IRO", "RET-TELL", "RHI-72H"},

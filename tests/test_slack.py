@@ -424,7 +424,7 @@ async def _next_attempt(rig: SlackRig, outbox_id: int):
 async def test_a_deactivated_user_is_recorded_and_the_alert_climbs(rig):
     rig.fake.disabled_users.add(SLACK_IDS["ooh1"])
     await rig.command("sam", "/absent Jay 21:05 out")
-    await rig.reply_to("oohm", "[ABS-OOH] Escalated to you")
+    await rig.reply_to("oohm", "Olu could not be reached; it comes to you now")
     await rig.reply_to("oohm", "Could not reach Olu")
     row = await rig.db.fetchone(
         "SELECT blocked_at FROM staff_identities WHERE external_id = ?", (SLACK_IDS["ooh1"],)

@@ -13,7 +13,7 @@ import pytest
 
 from bot.router import Router
 from bot.slack.app import HttpListen, SlackPlatform
-from bot.slack.inbox import NOT_STORED, event_key
+from bot.slack.inbox import NOT_STORED, event_key, message_key
 from storage import episode_store, inbox_store
 from tests.support.clock import local
 from tests.support.harness import events_saying
@@ -152,3 +152,55 @@ async def test_a_button_press_not_handled_before_a_crash_is_handled_after(rig):
     assert "✔ I've got it: Olu" in alert.shown
     acks = [e for e in await episode_store.events_for_episode(rig.db, 1) if e.kind == "ack"]
     assert len(acks) == 1
+
+
+# ---- direct messages (issue 19, item 1) ------------------------------------------------
+
+DM_REPORT = "/absent Jay 21:05 left after a row in a DM"
+
+
+async def test_a_direct_message_is_in_the_inbox_before_slack_hears_we_have_it(rig, monkeypatch):
+    """Item 1: a Slack DM `message` event is stored by event_id before the acknowledgement."""
+    from bot.slack.listeners import Listeners
+
+    hold = asyncio.Event()
+
+    async def stuck(self, user_id, text):  # the process dies while handling it
+        await hold.wait()
+
+    monkeypatch.setattr(Listeners, "_direct_text", stuck)
+    body = rig.event_body(rig.dm_event("sam", DM_REPORT))
+    status, _ = await rig.post(body, "application/json")
+    assert status == 200
+    key = message_key(json.loads(body)["event_id"])
+    pending = {p.update_id: p for p in await inbox_store.unhandled(rig.db, "slack")}
+    assert key in pending and "in a DM" in (pending[key].payload or "")
+    hold.set()
+
+
+async def test_a_direct_message_acknowledged_but_not_handled_before_a_crash_is_handled_after(rig):
+    """Item 1: a stored DM left unhandled by a crash is carried out at the next start."""
+    await rig.platform.stop()
+    event = rig.dm_event("sam", DM_REPORT)
+    await inbox_store.store(
+        rig.db, "slack", message_key("Ev-crashed"), json.dumps({"message": event}),
+        rig.clock.now(),
+    )  # fmt: skip
+    await restart(rig)
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    assert len(await events_saying(rig.db, "C-0042", "in a DM")) == 1
+    assert await handled(rig, message_key("Ev-crashed"))
+
+
+async def test_a_replayed_signed_direct_message_after_a_restart_runs_once(rig):
+    """Item 1: the same signed event replayed after a restart (inside Slack's five minutes)
+    is acknowledged and not carried out again."""
+    body = rig.event_body(rig.dm_event("sam", DM_REPORT))
+    assert (await rig.post(body, "application/json"))[0] == 200
+    await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
+    await all_handled(rig)
+    await restart(rig)
+    status, _ = await rig.post(body, "application/json")
+    assert status == 200
+    await rig.platform.settle(2)
+    assert len(await events_saying(rig.db, "C-0042", "in a DM")) == 1

@@ -121,7 +121,7 @@ async def test_one_persons_slow_chat_holds_up_nobody_else_and_keeps_their_order(
             lambda: (s := rig.fake.sent(chat_id=IDS["sam"])) and len(s) >= 3 and s, timeout=5
         )
         texts = [c.params["text"] for c in replies[:3]]
-        assert texts[0].startswith("Whereabouts commands")  # in the order sam sent them
+        assert texts[0].startswith("Your Whereabouts commands")  # in the order sam sent them
         assert texts[1].startswith("No open episodes")
         assert texts[2].startswith("You have no open duties")
     finally:

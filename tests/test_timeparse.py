@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
-from handlers.timeparse import TimeParseError, parse_when, split_leading_time
+from handlers.timeparse import AmbiguousTime, TimeParseError, parse_when, split_leading_time
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -89,7 +92,8 @@ def test_bare_time_more_than_12_hours_back_yesterday_is_refused() -> None:
     assert when("23:00", morning) == utc(2026, 10, 13, 22, 0)
 
 
-@pytest.mark.parametrize("text", ["25:00", "24:00", "21:60", "9:5", "2110", "21-10", "21:10pm"])
+# "2110" is read now (21:10): see the phrase table.
+@pytest.mark.parametrize("text", ["25:00", "24:00", "21:60", "9:5", "21-10", "21:10pm"])
 def test_bad_clock_times(text: str) -> None:
     with pytest.raises(TimeParseError, match="couldn't read"):
         when(text)
@@ -238,7 +242,8 @@ def test_iso_impossible_values(text: str) -> None:
         when(text)
 
 
-@pytest.mark.parametrize("text", ["2026-10-13", "13/10/2026 21:10", "2026-10-13T", ""])
+# "13/10/2026 21:10" is read now (day first): see the phrase table.
+@pytest.mark.parametrize("text", ["2026-10-13", "13/10/2026", "2026-10-13T", ""])
 def test_iso_without_a_time_is_not_read(text: str) -> None:
     with pytest.raises(TimeParseError, match="couldn't read"):
         when(text)
@@ -274,25 +279,54 @@ def test_spring_gap_yesterday_is_refused_too() -> None:
 @pytest.mark.parametrize(
     ("now", "text", "expected"),
     [
-        # 25 Oct 2026: 01:30 happened at 00:30Z (BST) and again at 01:30Z (GMT).
-        (utc(2026, 10, 25, 1, 45), "01:30", utc(2026, 10, 25, 1, 30)),  # 01:45 GMT
+        # 25 Oct 2026: 01:30 happened at 00:30Z (BST) and again at 01:30Z (GMT). When only
+        # one of them is past, that is the one.
         (utc(2026, 10, 25, 0, 45), "01:30", utc(2026, 10, 25, 0, 30)),  # 01:45 BST
         (utc(2026, 10, 25, 1, 10), "01:30", utc(2026, 10, 25, 0, 30)),  # GMT one is ahead
-        (utc(2026, 10, 25, 10, 0), "01:30", utc(2026, 10, 25, 1, 30)),
-        (utc(2026, 10, 25, 10, 0), "today 01:30", utc(2026, 10, 25, 1, 30)),
         (utc(2026, 10, 25, 0, 45), "sun 01:30", utc(2026, 10, 25, 0, 30)),
-        (utc(2026, 10, 25, 10, 0), "2026-10-25 01:30", utc(2026, 10, 25, 1, 30)),
         (utc(2026, 10, 25, 0, 45), "2026-10-25 01:30", utc(2026, 10, 25, 0, 30)),
-        (utc(2026, 10, 26, 10, 0), "yesterday 01:30", utc(2026, 10, 25, 1, 30)),
+        # An offset says which.
+        (utc(2026, 10, 25, 10, 0), "2026-10-25 01:30+01:00", utc(2026, 10, 25, 0, 30)),
+        (utc(2026, 10, 25, 10, 0), "2026-10-25 01:30+00:00", utc(2026, 10, 25, 1, 30)),
         # Unambiguous times either side of the repeated hour.
         (utc(2026, 10, 25, 10, 0), "00:30", utc(2026, 10, 24, 23, 30)),
         (utc(2026, 10, 25, 10, 0), "02:30", utc(2026, 10, 25, 2, 30)),
     ],
 )
-def test_autumn_repeated_hour_takes_latest_past_occurrence(
+def test_autumn_repeated_hour_with_one_past_reading(
     now: datetime, text: str, expected: datetime
 ) -> None:
     assert when(text, now) == expected
+
+
+# Before, the latest past of the two was taken silently; now the person is asked.
+@pytest.mark.parametrize(
+    ("now", "text"),
+    [
+        (utc(2026, 10, 25, 1, 45), "01:30"),  # 01:45 GMT, both readings past
+        (utc(2026, 10, 25, 10, 0), "01:30"),
+        (utc(2026, 10, 25, 10, 0), "today 01:30"),
+        (utc(2026, 10, 25, 10, 0), "2026-10-25 01:30"),
+        (utc(2026, 10, 26, 10, 0), "yesterday 01:30"),
+        (utc(2026, 10, 25, 10, 0), "half one"),
+        (utc(2026, 10, 25, 10, 0), "1.30am"),
+    ],
+)
+def test_autumn_repeated_hour_both_past_is_asked(now: datetime, text: str) -> None:
+    with pytest.raises(AmbiguousTime) as err:
+        when(text, now)
+    ambiguous = err.value
+    assert ambiguous.said == text
+    assert [c.when for c in ambiguous.choices] == [
+        utc(2026, 10, 25, 0, 30),
+        utc(2026, 10, 25, 1, 30),
+    ]
+    assert [c.label for c in ambiguous.choices] == ["01:30 BST", "01:30 GMT"]
+    assert "the clocks went back on Sun 25 Oct, so 01:30 came twice" in str(ambiguous)
+    # Each choice is typed as words that read back as exactly that instant.
+    for choice in ambiguous.choices:
+        assert when(choice.typed, now) == choice.when
+    assert isinstance(ambiguous, TimeParseError)  # callers that only refuse still refuse
 
 
 # --- inputs -------------------------------------------------------------------------
@@ -395,3 +429,147 @@ def test_absurd_dates_are_refused_not_crashed():
         parse_when("0001-01-01T00:00+23:59", now, ZoneInfo("Europe/London"))
     with pytest.raises(TimeParseError, match="more than a year ago"):
         parse_when("2020-01-01 10:00", now, ZoneInfo("Europe/London"))
+
+
+# --- the phrase table (tests/data/timeparse_phrases.yaml; bench/timeparse_compare.py) ---
+
+TABLE = yaml.safe_load((Path(__file__).parent / "data" / "timeparse_phrases.yaml").read_text())
+TABLE_ZONE = ZoneInfo(TABLE["zone"])
+TABLE_NOW = datetime.fromisoformat(TABLE["now"]).replace(tzinfo=TABLE_ZONE).astimezone(UTC)
+
+
+def _local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TABLE_ZONE).astimezone(UTC)
+
+
+@pytest.mark.parametrize("row", TABLE["phrases"], ids=[r["say"] for r in TABLE["phrases"]])
+def test_phrase_table(row: dict[str, Any]) -> None:
+    said = row["say"]
+    if "means" in row:
+        assert parse_when(said, TABLE_NOW, TABLE_ZONE) == _local(row["means"])
+    elif "ask" in row:
+        with pytest.raises(AmbiguousTime) as err:
+            parse_when(said, TABLE_NOW, TABLE_ZONE)
+        assert [c.when for c in err.value.choices] == [_local(t) for t in row["ask"]]
+        for choice in err.value.choices:  # what the question offers reads back unambiguously
+            assert parse_when(choice.typed, TABLE_NOW, TABLE_ZONE) == choice.when
+            assert choice.typed in str(err.value)
+    else:
+        with pytest.raises(TimeParseError) as refused:
+            parse_when(said, TABLE_NOW, TABLE_ZONE)
+        assert not isinstance(refused.value, AmbiguousTime)
+        assert row["refuse"] in str(refused.value)
+
+
+def test_phrase_table_is_the_size_the_comparison_needs() -> None:
+    rows = TABLE["phrases"]
+    assert len(rows) >= 40
+    assert sum("refuse" in r for r in rows) >= 8
+    assert sum("ask" in r for r in rows) >= 2
+
+
+# --- day after the time, and what a description may start with ----------------------
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected", "rest"),
+    [
+        (["21:00", "yesterday", "left"], utc(2026, 10, 13, 20, 0), ["left"]),  # was "today"
+        (["9pm", "last", "night", "x"], utc(2026, 10, 13, 20, 0), ["x"]),
+        (["quarter", "to", "nine", "left"], utc(2026, 10, 14, 19, 45), ["left"]),
+        (["half", "ten", "last", "night", "x"], utc(2026, 10, 13, 21, 30), ["x"]),
+        (["yday", "23:15", "x"], utc(2026, 10, 13, 22, 15), ["x"]),
+        (["2110", "left"], utc(2026, 10, 14, 20, 10), ["left"]),
+        (["13/10", "21:00", "x"], utc(2026, 10, 13, 20, 0), ["x"]),
+        # A weekday after the time is the start of what happened, not a day.
+        (
+            ["21:05", "sat", "on", "the", "wall"],
+            utc(2026, 10, 14, 20, 5),
+            ["sat", "on", "the", "wall"],
+        ),
+        (["21:05", "today's", "row"], utc(2026, 10, 14, 20, 5), ["today's", "row"]),
+        (
+            ["21:05", "2nd", "time", "this", "week"],
+            utc(2026, 10, 14, 20, 5),
+            ["2nd", "time", "this", "week"],
+        ),
+        (["21:05", "the", "2nd", "time"], utc(2026, 10, 14, 20, 5), ["the", "2nd", "time"]),
+        (["21:05", "13", "oct", "x"], utc(2026, 10, 13, 20, 5), ["x"]),
+    ],
+)
+def test_split_reads_british_forms(tokens: list[str], expected: datetime, rest: list[str]) -> None:
+    assert split_leading_time(tokens, NOW, LONDON) == (expected, rest)
+
+
+def test_split_optional_time_does_not_read_numbers() -> None:
+    # /update Jay 1000 leaflets out: a count, not 10:00.
+    with pytest.raises(TimeParseError, match="couldn't read"):
+        split_leading_time(["1000", "leaflets"], NOW, LONDON, optional=True)
+    with pytest.raises(TimeParseError, match="couldn't read"):
+        split_leading_time(["3", "officers"], NOW, LONDON, optional=True)
+    assert split_leading_time(["21:10", "rang"], NOW, LONDON, optional=True) == (
+        utc(2026, 10, 14, 20, 10),
+        ["rang"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "expected"),
+    [
+        # Just after midnight, "last night 23:15" is 75 minutes ago.
+        (utc(2026, 10, 14, 23, 30), "last night 23:15", utc(2026, 10, 14, 22, 15)),
+        (utc(2026, 10, 15, 8, 0), "last night 23:15", utc(2026, 10, 14, 22, 15)),
+        (utc(2026, 10, 15, 8, 0), "last night 02:00", utc(2026, 10, 15, 1, 0)),
+        (utc(2026, 10, 15, 8, 0), "last night at 11", utc(2026, 10, 14, 22, 0)),
+        (utc(2026, 10, 15, 8, 0), "last night 10:30", utc(2026, 10, 14, 21, 30)),
+        (utc(2026, 10, 15, 8, 0), "last night half twelve", utc(2026, 10, 14, 23, 30)),
+    ],
+)
+def test_last_night(now: datetime, text: str, expected: datetime) -> None:
+    assert when(text, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "expected"),
+    [
+        (utc(2026, 10, 14, 20, 15), "9", utc(2026, 10, 14, 20, 0)),  # 15 min ago
+        (utc(2026, 10, 14, 9, 30), "at 10", utc(2026, 10, 14, 9, 0)),
+        (utc(2026, 12, 2, 1, 0), "12am", utc(2026, 12, 2, 0, 0)),
+        (utc(2026, 12, 2, 13, 0), "12pm", utc(2026, 12, 2, 12, 0)),
+        (utc(2026, 12, 2, 13, 0), "twenty to one", utc(2026, 12, 2, 12, 40)),
+        (utc(2026, 12, 2, 13, 0), "5 past 12", utc(2026, 12, 2, 12, 5)),
+    ],
+)
+def test_hours_without_am_or_pm(now: datetime, text: str, expected: datetime) -> None:
+    assert when(text, now) == expected
+
+
+def test_bare_hour_long_past_is_asked_not_guessed() -> None:
+    afternoon = utc(2026, 12, 2, 15, 0)  # 15:00 GMT: 09:00 today or 21:00 last night?
+    with pytest.raises(AmbiguousTime) as err:
+        when("9", afternoon)
+    assert [c.label for c in err.value.choices] == ["09:00 today", "21:00 yesterday"]
+    assert [c.typed for c in err.value.choices] == ["today 09:00", "yesterday 21:00"]
+    assert str(err.value) == (
+        "'9' could be 09:00 today or 21:00 yesterday. Which did you mean? "
+        "Type today 09:00 or yesterday 21:00 instead."
+    )
+
+
+def test_spoken_time_takes_the_latest_past_even_when_long_ago() -> None:
+    # "half ten" at 15:00 is this morning's: the latest past 10:30 or 22:30.
+    assert when("half ten", utc(2026, 12, 2, 15, 0)) == utc(2026, 12, 2, 10, 30)
+
+
+def test_day_first_dates_without_a_year_are_the_latest_past() -> None:
+    # 10/12 is 10 December: this year's is ahead, so last year's.
+    assert when("10/12 21:00", NOW) == utc(2025, 12, 10, 21, 0)
+    with pytest.raises(TimeParseError, match="more than a year ago"):
+        when("10/12/2024 21:00", NOW)
+
+
+def test_spring_gap_in_british_forms_is_refused() -> None:
+    with pytest.raises(TimeParseError, match="There was no 01:30"):
+        when("half one", SPRING_LATER)
+    with pytest.raises(TimeParseError, match="There was no 01:30"):
+        when("last night 1.30am", SPRING_LATER)

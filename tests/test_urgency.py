@@ -66,10 +66,19 @@ def test_the_protocols_immediate_duties_are_urgent():
 
 @pytest.mark.rule("DIR-LETTER")
 def test_the_director_letter_is_urgent_only_for_a_risk_of_harm():
-    letter = load_all_presets()["north-somerset"].duties["DIR-LETTER"]
-    assert not letter.urgent, "the fourth notification waits for the working day"
-    on_harm = letter.made_by("harm")
-    assert on_harm.urgent and not letter.made_by("reported_missing").urgent
+    duties = load_all_presets()["north-somerset"].duties
+    assert not duties["DIR-LETTER"].urgent, "the fourth notification waits for the working day"
+    assert duties["DIR-LETTER/harm"].urgent, "NS §4.3: 'urgent contact' on a risk of harm"
+
+
+def test_a_conditional_urgency_is_settled_by_what_made_the_duty():
+    spec = load_all_presets()["north-somerset"].duties["DIR-LETTER"]
+    conditional = spec.model_copy(
+        update={"urgency": Urgency(urgent=False, made_by=("harm",), source="NS §4.3")}
+    )
+    assert not conditional.urgent and not conditional.made_by("reported_missing").urgent
+    on_harm = conditional.made_by("harm")
+    assert on_harm.urgent
     # as copied onto the duty and read back by the sweeper
     assert DutySpec.model_validate(on_harm.model_dump(mode="json")).urgent
 

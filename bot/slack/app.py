@@ -35,6 +35,7 @@ from bot.slack.sender import (
     status_code,
 )
 from handlers.context import Services
+from storage import inbox_store
 from storage.models import OutboxMessage
 
 CONNECT_TIMEOUT = 30.0
@@ -98,7 +99,7 @@ class SlackPlatform:
         app.action(OPEN_REPORT)(on.form.on_open_report)
         app.view(REPORT_CALLBACK)(on.form.on_report_submitted)
         app.event("app_home_opened")(on.on_home_opened)
-        app.event("message")(on.on_message)
+        app.event("message", middleware=[on.keep_message])(on.on_message)
 
     async def _after(self) -> None:
         if self.after_command is not None:
@@ -113,6 +114,7 @@ class SlackPlatform:
         """auth.test (a rejected token is a SlackStartupError), then Socket Mode or HTTP."""
         try:
             await self.client.auth_test()
+            await inbox_store.prune(self.svc.db, self.svc.clock.now())  # ids kept a day
             # left unhandled by a crash: before anything new
             await self.listeners.requests.replay(self.sender.dm)
             if app_token:

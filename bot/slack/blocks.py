@@ -7,6 +7,7 @@ No rule lives here: a button carries its typed command, the form becomes one /ab
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,17 +52,23 @@ def context(text: str, block_id: str | None = None) -> Block:
     return block
 
 
-def actions(buttons: tuple[Button, ...]) -> Block | None:
-    """Each button's value is its typed command; a press runs it as the presser."""
+Sealer = Callable[[str, str], str]  # (label, command) -> the seal in its action_id (seal.py)
+
+
+def actions(buttons: tuple[Button, ...], seal: Sealer | None = None) -> Block | None:
+    """Each button's value is its typed command; a press runs it as the presser. Its
+    action_id is `cmd:<n>:<seal>`: a press is run only if the seal matches (bot/slack/seal.py)."""
     usable = [b for b in buttons if len(b.command) <= BUTTON_VALUE_LIMIT][:25]
     if not usable:
         return None
     elements = []
     for i, button in enumerate(usable):
+        label = button.label[:BUTTON_LABEL_LIMIT]
+        sealed = f":{seal(label, button.command)}" if seal else ""
         element: dict[str, Any] = {
             "type": "button",
-            "action_id": f"{ACTION_PREFIX}{i}",
-            "text": plain(button.label[:BUTTON_LABEL_LIMIT]),
+            "action_id": f"{ACTION_PREFIX}{i}{sealed}",
+            "text": plain(label),
             "value": button.command,
         }
         if button.command.startswith("/ack "):
@@ -79,7 +86,10 @@ class Part:
 
 
 def message_parts(
-    text: str, buttons: tuple[Button, ...] = (), footer: str | None = None
+    text: str,
+    buttons: tuple[Button, ...] = (),
+    footer: str | None = None,
+    seal: Sealer | None = None,
 ) -> list[Part]:
     """A message as Slack takes it: long text over several messages, buttons on the last."""
     chunks = split_text(text, SECTION_LIMIT)
@@ -90,7 +100,7 @@ def message_parts(
         last = n == len(groups) - 1
         if last and footer:
             blocks.append(context(footer))
-        if last and (row := actions(buttons)) is not None:
+        if last and (row := actions(buttons, seal)) is not None:
             blocks.append(row)
         parts.append(Part(escape("\n".join(group))[:FALLBACK_LIMIT], blocks))
     return parts

@@ -59,7 +59,7 @@ class ReportForm:
         self.submit_wait = submit_wait
 
     async def open(self, trigger_id: str, staff: Staff, user_id: str, chat: Chat) -> None:
-        children = await guided_report.reportable_children(self.svc, staff)
+        children = await guided_report.reportable_children(self.svc, staff, chat)
         if not children:
             await self.on.sender.dm(user_id, guided_report.NO_CHILDREN)
             return

@@ -1,6 +1,8 @@
-"""Slack requests that survive a crash: a slash command or button press is stored before
-Slack hears we have it (the ack), and one left unhandled is carried out at the next start,
-or, if its command had already been carried out, the person is told it was recorded.
+"""Slack requests that survive a crash: a slash command, button press or direct message is
+stored before Slack hears we have it (the ack), and one left unhandled is carried out at the
+next start, or, if its command had already been carried out, the person is told it was
+recorded. A direct message is kept by its event_id, so Slack's retry of it, or a replay of the
+same signed event after a restart, is not carried out twice.
 (Telegram's updates are kept the same way: bot/telegram/inbox.py.)
 """
 
@@ -15,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 
 from bot.slack.sender import NAME
 from handlers.context import Services
@@ -25,7 +28,8 @@ log = logging.getLogger(__name__)
 
 NOT_STORED = "I couldn't save that just now, so nothing was done. Please send it again."
 
-# Carries out a stored request ({"command": body} or {"press": body, "action": action}),
+# Carries out a stored request ({"command": body}, {"press": body, "action": action} or
+# {"message": event}),
 # answering through `respond`.
 Run = Callable[[dict[str, Any], Any], Awaitable[None]]
 Say = Callable[[Any, str], Awaitable[None]]  # (respond, text): to the person who asked
@@ -38,15 +42,30 @@ def event_key(body: dict[str, Any]) -> int:
     return int.from_bytes(hashlib.blake2b(unique.encode(), digest_size=7).digest(), "big")
 
 
+def message_key(event_id: str) -> int:
+    """The inbox id of an Events API delivery (a direct message): from its event_id, the same
+    on Slack's retries and on a replay of the same signed request."""
+    digest = hashlib.blake2b(f"event:{event_id}".encode(), digest_size=7).digest()
+    return int.from_bytes(digest, "big")
+
+
+def is_direct_text(event: dict[str, Any]) -> bool:
+    """A person's own message in their direct chat with the app (not an edit, not a bot's)."""
+    return (
+        event.get("channel_type") == "im" and not event.get("bot_id") and not event.get("subtype")
+    )
+
+
 def read_stored(payload: str | None) -> dict[str, Any] | None:
-    """{"command": body} or {"press": body, "action": action}, as `keep` stored it."""
+    """{"command": body}, {"press": body, "action": action} or {"message": event}, as `keep`
+    or `keep_message` stored it."""
     try:
         stored = json.loads(payload) if payload else None
     except ValueError:
         return None
     if not isinstance(stored, dict):
         return None
-    if isinstance(stored.get("command"), dict):
+    if isinstance(stored.get("command"), dict) or isinstance(stored.get("message"), dict):
         return stored
     if isinstance(stored.get("press"), dict) and isinstance(stored.get("action"), dict):
         return stored
@@ -57,8 +76,18 @@ def what_was_asked(stored: dict[str, Any]) -> str:
     if "command" in stored:
         body = stored["command"]
         return f"{body.get('command', '')} {body.get('text', '')}".strip()[:60]
+    if "message" in stored:
+        return str(stored["message"].get("text") or "message").strip()[:60]
     action = stored["action"]
     return f"press of {(action.get('text') or {}).get('text') or 'a button'}"
+
+
+def who_asked(body: dict[str, Any]) -> str:
+    """The Slack user id of a stored command ("user_id"), press ("user": {"id"}) or message."""
+    user = body.get("user")
+    if isinstance(user, str):
+        return user
+    return str(body.get("user_id") or (user or {}).get("id") or "")
 
 
 class Jobs:
@@ -119,6 +148,33 @@ class DurableRequests:
             async with self.jobs.job("command" if "command" in stored else "button"):
                 await self.carry_out(key, stored, respond)
 
+    async def keep_message(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[None]], dm: DirectMessage
+    ) -> BoltResponse | None:
+        """Bolt middleware for `message` events, run before Bolt's automatic ack: a direct
+        message is stored by its event_id first, so a crash after the ack replays it, and the
+        same event again (Slack's retry, or a replay after a restart) is acknowledged and not
+        carried out. Other messages go on to the listener, which ignores them."""
+        event = body.get("event") or {}
+        event_id = str(body.get("event_id") or "")
+        if not isinstance(event, dict) or not is_direct_text(event) or not event_id:
+            await next()
+            return None
+        key = message_key(event_id)
+        try:
+            new = await inbox_store.store(
+                self.svc.db, NAME, key, json.dumps({"message": event}), self.svc.clock.now()
+            )
+        except Exception as exc:  # noqa: BLE001 - the person is told to send it again
+            log.error("could not store a slack message: %s", type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await dm(str(event.get("user") or ""), NOT_STORED)
+            return BoltResponse(status=200, body="")
+        if not new:
+            return BoltResponse(status=200, body="")  # already kept: acknowledged, not redone
+        await next()
+        return None
+
     async def carry_out(self, key: int, stored: dict[str, Any], respond: Any) -> None:
         """Carry out a stored request; its writes mark it applied, so a replay never redoes it."""
         try:
@@ -136,10 +192,12 @@ class DurableRequests:
         for pending in await inbox_store.unhandled(self.svc.db, NAME):
             async with self.jobs.job("replayed request"):
                 stored = read_stored(pending.payload)
-                body = stored and (stored.get("command") or stored.get("press"))
+                body = stored and (
+                    stored.get("command") or stored.get("press") or stored.get("message")
+                )
                 if stored and body and pending.applied_at is not None:
                     await dm(
-                        str(body.get("user_id") or (body.get("user") or {}).get("id") or ""),
+                        who_asked(body),
                         recorded_before_restart(
                             what_was_asked(stored), pending.applied_at, self.svc.display_zone
                         ),

@@ -18,13 +18,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import escape, home_view, message_parts
 from bot.slack.form import SUBMIT_WAIT, ReportForm
-from bot.slack.inbox import DurableRequests, Jobs
-from bot.slack.interactions import Presses, Remembered, command_words, unescape
+from bot.slack.inbox import DurableRequests, Jobs, is_direct_text, message_key
+from bot.slack.interactions import Presses, command_words, unescape
 from bot.slack.sender import NAME, SlackSender, error_code
 from handlers import chat_registration, duty_commands, enrolment, views
-from handlers.commands import HELP
 from handlers.context import Services, Step
 from handlers.dispatch import Dispatcher
+from handlers.help_text import is_help
 from handlers.intake import Route, route
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Reply, taken_line
 from reminders.access import ACTIONS
@@ -46,6 +46,7 @@ SLACK_HELP = (
     "here they are /wb-status and /wb-away."
 )
 CANT_POST = "(I can't post in this channel yet: invite me with /invite @Whereabouts.)"
+NOT_ISSUED = "That button isn't one I sent, so nothing was done. Type the command instead."
 
 
 class Listeners:
@@ -66,7 +67,6 @@ class Listeners:
         self.requests = DurableRequests(svc, self.jobs, self._carry_out)
         self.presses = Presses(svc)
         self.form = ReportForm(self, submit_wait)
-        self._events: Remembered[str, bool] = Remembered()
 
     async def who(self, user_id: str) -> Staff | None:
         if not user_id:
@@ -83,6 +83,9 @@ class Listeners:
     async def _carry_out(self, stored: dict[str, Any], respond: Any) -> None:
         if "command" in stored:
             await self._command(stored["command"], respond)
+        elif "message" in stored:
+            event = stored["message"]
+            await self._direct_text(str(event.get("user") or ""), str(event.get("text") or ""))
         else:
             await self._pressed(stored["press"], stored["action"], respond)
 
@@ -150,7 +153,7 @@ class Listeners:
         """Replies about an episode go into its thread in a team channel; anything private by
         direct message; the rest only to the person who typed the command."""
         for reply in outcome.replies:
-            text = reply.text + SLACK_HELP if reply.text == HELP else reply.text
+            text = reply.text + SLACK_HELP if is_help(reply.text) else reply.text
             if chat.is_group and staff is not None and not reply.private:
                 if outcome.episode_ids:
                     footer = f"{staff.name} used /{name}"
@@ -180,7 +183,7 @@ class Listeners:
 
     async def _ephemeral(self, respond: Any, text: str, buttons: tuple[Button, ...] = ()) -> None:
         """Only the person who typed or pressed sees it, where they are."""
-        for part in message_parts(text, buttons):
+        for part in message_parts(text, buttons, seal=self.sender.seal):
             await respond(
                 text=part.text,
                 blocks=part.blocks,
@@ -201,7 +204,11 @@ class Listeners:
         presses at once: the database lets one win, and the other is told who has it."""
         user_id = str((body.get("user") or {}).get("id") or "")
         command = str(action.get("value") or "")
-        label = str((action.get("text") or {}).get("text") or command)
+        label = str((action.get("text") or {}).get("text") or "")
+        if not self.sender.seal.issued(str(action.get("action_id") or ""), label, command):
+            # made up, not a button the bot sent: nothing run, nothing of it repeated
+            await self._tell(body, respond, user_id, Reply(NOT_ISSUED))
+            return
         channel = body.get("channel") or {}
         container = body.get("container") or {}
         channel_id = str(channel.get("id") or container.get("channel_id") or "")
@@ -279,22 +286,18 @@ class Listeners:
             view = home_view(greeting, episodes, duties, staff.role in ACTIONS["report"], stamp)
         await self.client.views_publish(user_id=user_id, view=view)
 
-    async def on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        """Direct messages: an invite code (or /start <code>), or a command typed as text."""
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
-            return
-        if not self._first_time(str(body.get("event_id") or event.get("client_msg_id") or "")):
-            return  # Slack delivers an event again if it thinks we missed it
-        async with self.jobs.job("message"):
-            await self._direct_text(str(event.get("user") or ""), str(event.get("text") or ""))
+    async def keep_message(self, body: dict[str, Any], next: Any) -> Any:
+        """Bolt middleware on `message` events: a direct message is stored before the ack."""
+        return await self.requests.keep_message(body, next, self.sender.dm)
 
-    def _first_time(self, event_id: str) -> bool:
-        if not event_id:
-            return True
-        if event_id in self._events:
-            return False
-        self._events.put(event_id, True)
-        return True
+    async def on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """Direct messages: an invite code (or /start <code>), or a command typed as text.
+        Stored by `keep_message` before the ack; carried out here under its inbox key."""
+        event_id = str(body.get("event_id") or "")
+        if not is_direct_text(event) or not event_id:
+            return
+        async with self.jobs.job("message"):
+            await self.requests.carry_out(message_key(event_id), {"message": event}, None)
 
     async def _direct_text(self, user_id: str, text: str) -> None:
         words = unescape(text).split()

@@ -2,7 +2,8 @@
 
 The outbox calls `send_direct`, `send_team` and `redact` (through the Slack platform). Slack's
 answers map onto the outbox's: 429 → RetryLater(Retry-After), 5xx → RetryLater(backoff), a
-person or channel that can't be reached → Unreachable, so the alert moves on.
+person or channel that can't be reached → Unreachable, so the alert moves on; any other
+refusal of the message (an error code, a 4xx) → PermanentDeliveryError, given up at once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import PermanentDeliveryError, RetryLater, backoff
 from bot.router import Unreachable
 from bot.slack.blocks import Block, escape, message_parts, section
+from bot.slack.seal import Seal
 from handlers.context import Services
 from reminders.formatting import PROFILE_HEADING
 from storage import chat_store, report_store, staff_store
@@ -42,6 +44,11 @@ CHANNEL_GONE = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
 TRANSIENT = frozenset(
     {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
 )
+# The app's own credentials refused: no message could go, so it is retried, not given up.
+APP_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+     "missing_scope", "not_allowed_token_type", "team_access_not_granted"}
+)  # fmt: skip
 # Redaction: nothing left to clear.
 ALREADY_GONE = frozenset(
     {"message_not_found", "cant_delete_message", "cant_update_message", "edit_window_closed",
@@ -127,6 +134,7 @@ class SlackSender:
         self.client = client
         self.pacer = pacer
         self._dm_channels: dict[str, str] = {}
+        self.seal = Seal(str(client.token or ""))  # buttons the bot issued (seal.py)
         self.patience: tuple[float, ...] = (0.5, 2.0)  # waits before a patient call's retries
 
     # ---- posting ----------------------------------------------------------------------
@@ -144,7 +152,7 @@ class SlackSender:
     ) -> list[str]:
         """Post `text` (over several messages if long); returns the messages' ts."""
         sent = []
-        for part in message_parts(text, buttons, footer):
+        for part in message_parts(text, buttons, footer, self.seal):
             args: dict[str, Any] = {
                 "channel": channel,
                 "text": part.text,
@@ -260,7 +268,10 @@ class SlackSender:
     async def _fail(
         self, exc: SlackApiError, message: OutboxMessage, person: str | None = None
     ) -> None:
-        """Tell the outbox what to do about a Slack error (returns: any other error is retried)."""
+        """Tell the outbox what to do about a Slack error. Slack refusing this message (any
+        other error code, or a 4xx status other than 429) is permanent: given up at once and
+        the alert moves on; only its own trouble (5xx, transient codes) and the app's refused
+        credentials (returns: retried) are tried again."""
         code, status = error_code(exc), status_code(exc)
         if status == 429 or code == "ratelimited":
             raise RetryLater(retry_after(exc)) from exc
@@ -273,6 +284,12 @@ class SlackSender:
             raise Unreachable(f"can't be reached on Slack ({code})") from exc
         if code in CHANNEL_GONE:
             raise Unreachable(f"the Slack channel can't be posted to ({code})") from exc
+        if code in APP_REFUSED:
+            return
+        if code or 400 <= status < 500:
+            raise PermanentDeliveryError(
+                f"Slack refused the message ({code or f'HTTP {status}'})"
+            ) from exc
 
     async def _record(
         self, message: OutboxMessage, channel: str, sent: list[str], kind: str
@@ -310,6 +327,7 @@ class SlackSender:
         if message.episode_id is None:
             return
         closing = message.text
+        refused: list[str] = []  # copies Slack will not clear: the others are still cleared
         for copy in await chat_store.unredacted(self.svc.db, message.episode_id, NAME):
             try:
                 if copy.kind == "profile":
@@ -327,7 +345,13 @@ class SlackSender:
                     continue  # direct alerts name the child by reference only: they stay
             except SlackApiError as exc:
                 if error_code(exc) not in ALREADY_GONE:
-                    await self._fail(exc, message)
+                    try:
+                        await self._fail(exc, message)
+                    except PermanentDeliveryError as refusal:
+                        refused.append(str(refusal))
+                        continue
                     raise
             async with self.svc.db.write() as tx:
                 await chat_store.mark_redacted(tx, copy.id, self.svc.clock.now())
+        if refused:
+            raise PermanentDeliveryError(f"{len(refused)} copies not cleared: {refused[0]}")

@@ -32,6 +32,7 @@ from bot.telegram.http import AiohttpRequest
 from bot.telegram.inbox import DurableUpdateQueue, HandledMarks, PerPersonProcessor
 from bot.telegram.listeners import Listeners
 from bot.telegram.sender import NAME, PerChatRateLimiter, TelegramSender
+from bot.telegram.webhook import WebhookServer
 from handlers.context import Services
 from storage import inbox_store
 from storage.models import OutboxMessage
@@ -61,17 +62,19 @@ class TelegramPlatform:
         self.queue = DurableUpdateQueue(svc.db, svc.clock, NAME)
         self.marks = HandledMarks(svc.db, svc.clock, NAME)
         self._applied_before: dict[int, datetime] = {}
+        # getUpdates confirms what it fetched before: only once that is on disk
+        self._requests = (
+            AiohttpRequest(read_timeout=read_timeout),
+            AiohttpRequest(connection_pool_size=1, before_each=self.queue.on_disk),
+        )
         builder = (
             ApplicationBuilder()
             .token(token)
             .rate_limiter(rate_limiter or PerChatRateLimiter(max_retries=3))
             .update_queue(self.queue)
             .concurrent_updates(PerPersonProcessor(self._handled))
-            .request(AiohttpRequest(read_timeout=read_timeout))
-            # getUpdates confirms what it fetched before: only once that is on disk
-            .get_updates_request(
-                AiohttpRequest(connection_pool_size=1, before_each=self.queue.on_disk)
-            )
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
         )
         if base_url:
             builder = builder.base_url(base_url).base_file_url(
@@ -84,12 +87,20 @@ class TelegramPlatform:
         )
         self.dispatcher = self.listeners.dispatcher
         self._add_handlers(guided_timeout)
+        self.webhook: WebhookServer | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
     async def start(self, webhook: dict[str, Any] | None = None) -> None:
         """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen."""
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except BaseException:
+            # Telegram refused or could not be reached: PTB leaves the sessions it opened
+            # (asyncio would complain "Unclosed client session" at exit).
+            for request in self._requests:
+                await request.shutdown()
+            raise
         await inbox_store.prune(self.svc.db, self.svc.clock.now())
         await self.app.start()
         # Left unhandled by a crash: handled first, before anything new is fetched.
@@ -98,11 +109,24 @@ class TelegramPlatform:
         # polling, the next getUpdates waits instead (bot/telegram/inbox.py).
         self.queue.wait_for_disk = bool(webhook)
         if webhook:
-            await self.app.updater.start_webhook(**webhook)  # type: ignore[union-attr]
+            await self._start_webhook(**webhook)
         else:
             await self.app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
 
+    async def _start_webhook(
+        self, listen: str, port: int, url_path: str, webhook_url: str, secret_token: str
+    ) -> None:
+        """Our own server (bot/telegram/webhook.py): the secret before the body, the body
+        capped; then Telegram is told where to send updates."""
+        server = WebhookServer(self.app.bot, self.queue, secret_token, url_path)
+        await server.start(listen, port)
+        self.webhook = server
+        await self.app.bot.set_webhook(url=webhook_url, secret_token=secret_token)
+
     async def stop(self) -> None:
+        if self.webhook is not None:
+            await self.webhook.stop()
+            self.webhook = None
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         try:
@@ -117,6 +141,7 @@ class TelegramPlatform:
         on = self.listeners
         # Handlers block: an update counts as handled only when they have finished. The
         # processor runs different people at once, so one slow chat holds up nobody else.
+        self.app.add_handler(TypeHandler(Update, on.only_issued_buttons), group=-2)
         self.app.add_handler(TypeHandler(Update, on.replayed_after_crash), group=-1)
         self.app.add_handler(GuidedReport(on).handler(guided_timeout))
         self.app.add_handler(MessageHandler(filters.COMMAND & fresh, on.on_command))

@@ -112,7 +112,7 @@ class GuidedReport:
             await self.listeners.sender.reply(message, outcome, chat)
             await self.listeners.after()
             return END
-        ask = await report.begin(self.svc, staff, CHILDREN_SHOWN)
+        ask = await report.begin(self.svc, staff, CHILDREN_SHOWN, chat)
         if ask.next is not None:
             assert context.user_data is not None
             context.user_data["guided"] = Draft()
@@ -120,7 +120,8 @@ class GuidedReport:
 
     async def _child(self, update: Update, context: Context, ref: str) -> int:
         staff = await self.listeners.who(update)
-        ask = await report.choose_child(self.svc, staff, _draft(context), ref)
+        chat = await self.listeners.chat(update)
+        ask = await report.choose_child(self.svc, staff, _draft(context), ref, chat)
         return await _say(ask, _edit(update))
 
     async def _seen(self, update: Update, context: Context, choice: str) -> int:

@@ -9,6 +9,8 @@ a dependency (Slack). Timeouts and errors map onto PTB's exceptions as HTTPXRequ
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +19,42 @@ from urllib.request import getproxies, proxy_bypass
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+# 4xx statuses PTB turns into an exception of its own (BadRequest, InvalidToken, Forbidden,
+# Conflict; 429 carries retry_after): every other 4xx is `Refused` here.
+PTB_READS = frozenset({400, 401, 403, 404, 409, 429})
+
+
+class Refused(TelegramError):
+    """Telegram refused the call with a 4xx status PTB has no exception for (413, 422 …):
+    sending the same request again will not help."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"Telegram refused the request (HTTP {status})")
+        self.status = status
+
+
+# A Bot API URL carries the token: /bot<token>/method (and /file/bot<token>/path).
+_URL_TOKEN = re.compile(r"/(?:file/)?bot([^/]+)/")
+_ANY_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}")  # a token's shape, wherever it shows
+
+
+def scrub(text: str, url: str = "") -> str:
+    """Error text with the bot token taken out (it travels in every Bot API URL)."""
+    found = _URL_TOKEN.search(url)
+    if found:
+        text = text.replace(found.group(1), "<token>")
+    return _ANY_TOKEN.sub("<token>", text)
+
+
+def _not_the_api(status: int) -> bytes:
+    """What PTB reads for an answer that is not the Bot API's JSON (a proxy's error page, a
+    redirect): its status alone, never the page, which PTB would put in the error text."""
+    return json.dumps(
+        {"ok": False, "error_code": status, "description": f"HTTP {status}, not a Bot API answer"}
+    ).encode()
 
 
 class AiohttpRequest(BaseRequest):
@@ -103,14 +139,34 @@ class AiohttpRequest(BaseRequest):
             sock_read=_sum(read, write if files else None),
         )
         try:
+            # Never redirected: a 307 would re-post what the message says to another host.
             async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout, proxy=self._proxy(url)
+                method,
+                url,
+                data=_body(request_data),
+                timeout=timeout,
+                proxy=self._proxy(url),
+                allow_redirects=False,
             ) as response:
-                return response.status, await response.read()
+                status = response.status
+                if 300 <= status < 400:
+                    raise NetworkError(
+                        f"Telegram answered with a redirect (HTTP {status}), not followed"
+                    )
+                if 400 <= status < 500 and status not in PTB_READS:
+                    raise Refused(status)
+                payload = await response.read()
         except TimeoutError as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            raise NetworkError(scrub(f"aiohttp.{type(err).__name__}: {err}", url)) from None
+        if not 200 <= status < 300:
+            try:
+                json.loads(payload)
+            except ValueError:
+                return status, _not_the_api(status)
+            return status, scrub(payload.decode("utf-8", "replace"), url).encode()
+        return status, payload
 
 
 def _proxy_for(origin: str) -> str | None:

@@ -37,11 +37,21 @@ def guided_choices(field: str, choices: tuple[Button, ...]) -> InlineKeyboardMar
 
 
 def pressed_label(message: Message, data: str) -> str:
-    """The label of the button whose callback data is `data` (else the data itself)."""
+    """The label of the button whose callback data is `data` (never the data itself: a
+    press's data is whatever the client sent)."""
     markup = message.reply_markup
     if markup is not None:
         for row in markup.inline_keyboard:
             for button in row:
                 if button.callback_data == data:
                     return button.text
-    return data
+    return "a button"
+
+
+def issued(message: Message, data: str) -> bool:
+    """True if `data` is a button on the message as Telegram holds it: the keyboard the bot
+    sent (a client can send any callback data; the message comes from Telegram's servers)."""
+    markup = message.reply_markup
+    return markup is not None and any(
+        button.callback_data == data for row in markup.inline_keyboard for button in row
+    )

@@ -16,7 +16,7 @@ from telegram import Bot, Message, ReplyParameters, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.telegram.keyboards import keyboard, pressed_label
+from bot.telegram.keyboards import issued, keyboard, pressed_label
 from bot.telegram.sender import NAME, TEXT_LIMIT, TelegramSender
 from handlers import chat_registration, enrolment
 from handlers.context import Services
@@ -29,6 +29,7 @@ from storage.models import Staff
 log = logging.getLogger(__name__)
 
 ANSWER_LIMIT = 200  # a button press's pop-up answer (answerCallbackQuery)
+NOT_ISSUED = "That button isn't one I sent, so nothing was done. Type the command instead."
 NOT_SET_UP = (
     "Whereabouts isn't set up in this chat. An admin or manager can register it with "
     "/register <team>."
@@ -159,6 +160,17 @@ class Listeners:
         message = update.edited_message
         if message and message.text and message.text.startswith("/"):
             await message.reply_text(EDITS_KEEP_THE_RECORD)
+
+    async def only_issued_buttons(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Before any handler: a press whose data is not a button on its message (made up by
+        the client) is refused, and nothing of it is run or repeated."""
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message if isinstance(query.message, Message) else None
+        if message is None or query.data is None or not issued(message, query.data):
+            await query.answer(NOT_ISSUED, show_alert=True)
+            raise ApplicationHandlerStop
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An alert's button: the same as typing its command; the message then shows who."""

@@ -3,7 +3,9 @@ the limits Telegram sets on sending.
 
 The outbox calls `send_direct`, `send_team` and `redact` (through the Telegram platform).
 Telegram's answers map onto the outbox's: 429 → RetryLater(retry_after), a person who
-blocked the bot or a chat that is gone → Unreachable, so the alert moves on.
+blocked the bot or a chat that is gone → Unreachable, so the alert moves on; any other 4xx
+→ PermanentDeliveryError (given up at once, the alert moves on too); 5xx and timeouts are
+retried. 401/404 (the bot's own token refused) are retried: no message could be sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from telegram.ext import AIORateLimiter
 
 from bot.delivery import PermanentDeliveryError, RetryLater
 from bot.router import Unreachable
+from bot.telegram.http import Refused
 from bot.telegram.keyboards import keyboard
 from handlers.context import Services
 from handlers.messages import Chat, Outcome, split_text
@@ -107,10 +110,12 @@ class TelegramSender:
             async with self.svc.db.write() as tx:
                 await staff_store.mark_blocked(tx, NAME, str(chat_id), self.svc.clock.now())
             raise Unreachable("blocked the bot on Telegram") from exc
-        except BadRequest as exc:
+        except BadRequest as exc:  # 400: this message will never be accepted as it is
             if "chat not found" in str(exc).lower():
                 raise Unreachable("Telegram chat not found") from exc
-            raise
+            raise PermanentDeliveryError(f"Telegram refused the message: {exc.message}") from exc
+        except Refused as exc:  # another 4xx (not 429): permanent too
+            raise PermanentDeliveryError(str(exc)) from exc
 
     async def _send_file(
         self, chat_id: int, message: OutboxMessage, reply: ReplyParameters | None
@@ -159,8 +164,8 @@ class TelegramSender:
                     continue  # direct alerts name the child by reference only: they stay
             except RetryAfter as exc:
                 raise RetryLater(_seconds(exc.retry_after)) from exc
-            except BadRequest:
-                pass  # already gone or too old to touch: nothing more the bot can do
+            except (BadRequest, Refused):
+                pass  # already gone, too old to touch, or refused: nothing more the bot can do
             async with self.svc.db.write() as tx:
                 await chat_store.mark_redacted(tx, copy.id, now)
 

@@ -367,6 +367,8 @@ class Command:
 
 
 TAG = re.compile(r"tag-\d+-\d+-\w")
+# The answer to an /ack (or a press) on an alert someone else holds: who has it.
+HELD_ANSWER = re.compile(r" already has .*\. To take it over: /handover ")
 # The answer to a command replayed after a kill whose effect was stored before it.
 REPLAYED = "^Recorded before a restart, at \\d\\d:\\d\\d: your {} is saved"
 
@@ -559,7 +561,9 @@ class Driver:
                 f"^{label} is already reported missing, ref {police}",
                 (("police_report",), f"ref {police}"),
             )
-            and not (await self.ack(kid, asked_police, "MIS-NOTIFY")).gave_up
+            # whoever holds the absence is updated and holds the police report's alert too;
+            # if someone else took it, the /ack is answered with who has it
+            and not (await self.ack(kid, asked_police, "MIS-NOTIFY", held_ok=True)).gave_up
         ):
             return False
         found_at = len(self.t.calls)
@@ -596,13 +600,18 @@ class Driver:
             )
         )
 
-    async def ack(self, kid: Kid, since: int, rules: str) -> Command:
+    async def ack(self, kid: Kid, since: int, rules: str, held_ok: bool = False) -> Command:
         """Whoever got an alert with "I've got it" for this child presses it; else Priya types it.
 
         The answer names the rules taken, so a late answer to an earlier /ack is not this one's.
+        `held_ok`: the alert may already be held by someone (the holder of the episode), and
+        the answer says who has it.
         """
         data = f"/ack {kid.ref}"
-        accept = re.compile(f"^You have {re.escape(kid.label)} \\[{rules}")
+        accept = re.compile(
+            f"^You have {re.escape(kid.label)} \\[{rules}"
+            + (f"|^.* already has {re.escape(kid.label)}\\. To take it over" if held_ok else "")
+        )
 
         def alert() -> tuple[str, Call] | None:
             for call in self.t.calls[since:]:
@@ -899,6 +908,8 @@ def _check_commands(
                 f"never answered in {driver.config.command_timeout} s: {cmd.who}: {cmd.text}"
             )
     for cmd in answered:
+        if cmd.answer and HELD_ANSWER.search(cmd.answer):
+            continue  # told who holds it: nothing to record (a refusal writes nothing)
         kinds, needle = cmd.effect
         since = to_db_time(datetime.fromtimestamp(cmd.wall - 2, UTC))
         hits = [
@@ -977,6 +988,14 @@ def _check_messages(
         return LATE.sub("", text_of(call)) == row["text"]
 
     for row in rows.values():
+        if row["state"] == "merged":  # sent as part of an earlier row (bot/merging.py)
+            head = rows.get(row["merged_into"])
+            if head is None or head["state"] != "sent" or head["recipient"] != row["recipient"]:
+                problems.append(
+                    f"outbox #{row['id']} {row['idem_key']} merged into #{row['merged_into']}, "
+                    "which was not sent to the same recipient"
+                )
+            continue
         if row["state"] != "sent":
             problems.append(
                 f"outbox #{row['id']} {row['idem_key']} ended {row['state']}: {row['last_error']}"
@@ -1011,6 +1030,8 @@ def _check_messages(
     # A copy never recorded: the bot died before the stand-in's answer came back to it.
     by_chat_text: dict[tuple[int, str], list[int]] = defaultdict(list)
     for row in rows.values():
+        if row["state"] == "merged":
+            continue  # its text went inside the row it was merged into
         chat = _chat_of(row["recipient"], people)
         if chat is not None:
             by_chat_text[(chat, row["text"])].append(row["id"])
@@ -1196,7 +1217,9 @@ def _check_replies(
     for call in stand_in.calls:
         if call.method == "answerCallbackQuery":
             text = str(call.params.get("text", ""))
-            if text and not text.startswith(("You have", "Recorded before a restart")):
+            # a press on an alert someone else holds is told who has it
+            held = HELD_ANSWER.search(text)
+            if text and not text.startswith(("You have", "Recorded before a restart")) and not held:
                 problems.append(f"a button press was answered {text!r}")
             continue
         if call.method != "sendMessage":

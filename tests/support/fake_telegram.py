@@ -43,6 +43,8 @@ class Fault:
     status: int
     retry_after: int | None = None
     remaining: int = 1
+    description: str | None = None
+    chat_id: int | None = None  # only sends into this chat
 
 
 @dataclass
@@ -100,7 +102,7 @@ class FakeTelegram:
         if method != "getUpdates":
             self.calls.append(Call(method, params, time.monotonic()))
             self._new_call.set()
-        fault = self._take_fault(method)
+        fault = self._take_fault(method, params)
         if fault is not None and fault.status == 0:
             self.calls[-1].params["timed out"] = True
             await asyncio.sleep(self.hang_seconds)  # the bot has given up waiting by now
@@ -108,7 +110,8 @@ class FakeTelegram:
         if fault is not None:
             return _error(
                 fault.status,
-                "Too Many Requests" if fault.status == 429 else "Bad Gateway",
+                fault.description
+                or ("Too Many Requests" if fault.status == 429 else "Bad Gateway"),
                 fault.retry_after,
             )
         handler: Callable[[dict[str, Any]], Any] | None = getattr(self, f"_m_{method}", None)
@@ -123,13 +126,15 @@ class FakeTelegram:
             self.calls[-1].message_id = result["message_id"]
         return _ok(result)
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         queue = self._faults.get(method)
-        if queue:
-            fault = queue[0]
+        chat = params.get("chat_id")
+        mine = [f for f in queue or [] if f.chat_id is None or str(f.chat_id) == str(chat)]
+        if mine:
+            fault = mine[0]
             fault.remaining -= 1
             if fault.remaining <= 0:
-                queue.pop(0)
+                queue.remove(fault)  # type: ignore[union-attr]
             return fault
         if self.fault_rate and method.startswith(("send", "edit")):
             self._fault_counter += self.fault_rate
@@ -215,9 +220,18 @@ class FakeTelegram:
     # ---- what tests do ----------------------------------------------------------------
 
     def fail(
-        self, method: str, status: int, retry_after: int | None = None, times: int = 1
+        self,
+        method: str,
+        status: int,
+        retry_after: int | None = None,
+        times: int = 1,
+        *,
+        description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        self._faults.setdefault(method, []).append(Fault(status, retry_after, times))
+        self._faults.setdefault(method, []).append(
+            Fault(status, retry_after, times, description, chat_id)
+        )
 
     def _push(self, update: dict[str, Any]) -> dict[str, Any]:
         update["update_id"] = self._next_update_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ class Sent:
     to: str
     rule: str | None
     text: str
+    message_id: int = 0  # the outbox row sent: the parts of one merged message share it
 
 
 @dataclass
@@ -61,11 +63,18 @@ class Harness:
         return harness
 
     async def _record(self, message: OutboxMessage) -> None:
-        self.sent.append(
-            Sent(
-                self.clock.now(), message.idem_key, message.recipient, message.rule_id, message.text
+        # A merged message (bot/merging.py) is recorded part by part, each with its rule and
+        # text (and any "(late by …)" the delivery added); `messages_to` counts messages.
+        parts = message.parts or (message,)
+        late = re.search(r"\n\(late by [^)]*\)$", message.text)
+        tail = late.group(0) if late and message.parts else ""
+        for part in parts:
+            text = part.text + tail if message.parts else message.text
+            self.sent.append(
+                Sent(
+                    self.clock.now(), part.idem_key, part.recipient, part.rule_id, text, message.id
+                )
             )
-        )
 
     async def say(self, staff_id: str, text: str) -> str:
         staff = await staff_store.get_staff(self.db, staff_id)
@@ -82,6 +91,10 @@ class Harness:
 
     def to(self, recipient: str, rule: str | None = None) -> list[Sent]:
         return [s for s in self.sent if s.to == recipient and (rule is None or s.rule == rule)]
+
+    def messages_to(self, recipient: str) -> int:
+        """How many messages the recipient got (a merged message is one)."""
+        return len({s.message_id for s in self.to(recipient)})
 
     def local_times(self, recipient: str, rule: str | None = None) -> list[str]:
         return [s.at.astimezone(self.tz).strftime("%a %H:%M") for s in self.to(recipient, rule)]

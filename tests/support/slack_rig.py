@@ -237,6 +237,11 @@ class SlackClient:
         return status, (json.loads(text) if text else {})
 
     async def event(self, event: dict[str, Any]) -> int:
+        status, _ = await self.post(self.event_body(event), "application/json")
+        return status
+
+    def event_body(self, event: dict[str, Any]) -> str:
+        """An Events API delivery as Slack signs and sends it (a new event_id each time)."""
         body = {
             "token": "legacy-verification-token",
             "team_id": TEAM_ID,
@@ -255,16 +260,16 @@ class SlackClient:
                 }
             ],  # fmt: skip
         }
-        status, _ = await self.post(json.dumps(body), "application/json")
-        return status
+        return json.dumps(body)
 
     async def dm(self, who: str, text: str) -> int:
         """`who` writes a plain message in their direct chat with the app."""
+        return await self.event(self.dm_event(who, text))
+
+    def dm_event(self, who: str, text: str) -> dict[str, Any]:
         user = self.user(who)
-        return await self.event(
-            {"type": "message", "channel_type": "im", "channel": dm_of(user), "user": user,
-             "text": text, "ts": f"{time.time():.6f}", "client_msg_id": f"m{next(_numbers)}"}
-        )  # fmt: skip
+        return {"type": "message", "channel_type": "im", "channel": dm_of(user), "user": user,
+                "text": text, "ts": f"{time.time():.6f}", "client_msg_id": f"m{next(_numbers)}"}  # fmt: skip
 
     async def open_home(self, who: str) -> int:
         user = self.user(who)
