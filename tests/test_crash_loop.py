@@ -18,10 +18,14 @@ SEED = 9
 
 
 @crash_loop
+@pytest.mark.timeout(300)
 async def test_crash_loop_with_20_kills(tmp_path):
-    # Timeouts tighter than the bench's, so a hang is reported here before pytest's 120 s.
+    # The bench's timeouts: Telegram's own limits (20 messages a minute per group, edits
+    # included) can hold the last redactions of a finalised episode for most of a minute, so
+    # a tighter drain failed on a busy machine without anything being wrong. A hang still
+    # fails, within pytest's 300 s for this test.
     config = CrashConfig(
-        kills=20, seed=SEED, command_timeout=40, finish_timeout=40, drain_timeout=20
+        kills=20, seed=SEED, command_timeout=40, finish_timeout=90, drain_timeout=60
     )
     result = await run_crash_loop(tmp_path, config)
     print(result.report())
