@@ -157,7 +157,15 @@ def _typed_time(when: datetime, now: datetime, tz: ZoneInfo) -> str:
 
 
 def _description(words: list[str], skip: set[int]) -> str:
-    kept = " ".join(w for i, w in enumerate(words) if i not in skip)
+    """The sender's words without the child's name and the time (a comma after a skipped
+    word stays, so the clauses keep apart)."""
+    out: list[str] = []
+    for index, word in enumerate(words):
+        if index not in skip:
+            out.append(word)
+        elif word.endswith((",", ";")) and out and not out[-1].endswith((",", ";")):
+            out[-1] += ","
+    kept = " ".join(out)
     kept = LAST_SEEN.sub(" ", kept)
     kept = " ".join(kept.split())
     kept = re.sub(r"\s+([,.;!?])", r"\1", kept)
@@ -217,6 +225,8 @@ async def read(step: Step, text: str) -> Outcome:
     skip = set(name_words)
     if spotted is not None:
         skip |= set(range(spotted.start, spotted.end))
+        if spotted.start > 0 and _bare(words[spotted.start - 1]) in set(TIME_LEADS) - {"seen"}:
+            skip.add(spotted.start - 1)  # "since", "at": the time's, not the story's
     description = _description(words, skip)
     if spotted is None:
         asked = "last seen" if happened == "absent" else "back"

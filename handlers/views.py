@@ -6,6 +6,7 @@ from datetime import datetime
 
 from handlers.context import Services
 from handlers.messages import Chat
+from handlers.timeline_alerts import alert_lines
 from reminders import reach
 from reminders.access import can_see, caseload
 from reminders.chat_scope import SERVICE_TEAMS
@@ -103,8 +104,13 @@ async def timeline(svc: Services, child: Child) -> str:
     tz = svc.preset_for(child).zone
     names = {s.id: s.name for s in await staff_store.list_staff(svc.db)}
     lines = [f"Timeline of episode #{episode.id}, {child.label} ({episode.state.value}):"]
+    entries: list[tuple[datetime, int, str]] = []
     for event in await episode_store.events_for_episode(svc.db, episode.id):
         who = names.get(event.actor_id or "", "bot")
         rule = f" [{event.rule_id}]" if event.rule_id else ""
-        lines.append(f"{local_time(event.at, tz)} {who}: {event.text}{rule}")
+        entries.append((event.at, 0, f"{local_time(event.at, tz)} {who}: {event.text}{rule}"))
+    # who was alerted, when, and whether it reached them (an event at the same time first)
+    for at, line in await alert_lines(svc.db, episode.id, names, tz, svc.clock.now()):
+        entries.append((at, 1, line))
+    lines += [line for _, _, line in sorted(entries, key=lambda e: (e[0], e[1]))]
     return "\n".join(lines)

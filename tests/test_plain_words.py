@@ -178,6 +178,17 @@ async def test_telegram_team_chatter_is_ignored_and_a_mention_or_reply_is_read(r
     assert await latest_episode(rig.db, "C-0042") is None
 
 
+async def test_telegram_a_mention_in_an_unregistered_group_is_told_it_is_not_set_up(tmp_path):
+    rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT, register_group=False)
+    try:
+        rig.says("sam", "@WhereaboutsBot Jay not back, last seen 21:00", chat_id=OAK_GROUP)
+        await rig.reply_to("sam", "isn't set up in this chat", chat_id=OAK_GROUP)
+        texts = [c.params["text"] for c in rig.fake.sent(chat_id=OAK_GROUP)]
+        assert not any("Jay" in text for text in texts)
+    finally:
+        await rig.stop()
+
+
 # ---- Slack ---------------------------------------------------------------------------------
 
 

@@ -165,7 +165,10 @@ class Listeners:
         text = message.text
         if chat.is_group:
             said = addressed(message, self.bot)
-            if said is None or chat.team is None:
+            if said is None:
+                return
+            if chat.team is None:
+                await message.reply_text(NOT_SET_UP)
                 return
             text = said
         staff = await self.who(update)
