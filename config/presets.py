@@ -144,6 +144,30 @@ MESSAGE_FIELDS = frozenset(
 )  # fmt: skip
 
 
+class Urgency(Strict):
+    """Whether a rule must act out of hours or can wait for office hours (issue 21's SMS
+    urgency reads the same flag). The protocol's words decide; where it is silent the choice
+    is ours and says so. Out of hours an urgent duty goes to whoever the rota has on duty; a
+    duty that can wait is held to its office-hours owner's next opening (reminders/duties.py).
+    """
+
+    urgent: bool  # must act out of hours
+    made_by: tuple[Trigger, ...] = ()  # urgent only when made by these (DIR-LETTER on harm)
+    source: str = Field(min_length=1)  # the protocol's words, or why the choice is ours
+    ours: bool = False  # the protocol is silent on the hour: the choice is ours
+
+    @model_validator(mode="after")
+    def _conditional(self) -> Urgency:
+        if self.made_by and self.urgent:
+            raise ValueError(
+                "urgent: true is urgent whatever the trigger; give made_by only with false"
+            )
+        return self
+
+    def for_trigger(self, trigger: str) -> bool:
+        return self.urgent or trigger in self.made_by
+
+
 class LadderStep(Strict):
     notify: tuple[Audience, ...] = Field(min_length=1)
     wait: Duration = timedelta(minutes=30)  # for an acknowledgement, before the next send
@@ -172,6 +196,11 @@ class Ladder(Strict):
     when_held: Literal["climb", "update"] = "climb"
     update: str = ""
     steps: tuple[LadderStep, ...] = Field(min_length=1)
+    urgency: Urgency | None = None  # every shipped ladder says (tests/test_urgency.py)
+
+    @property
+    def urgent(self) -> bool:
+        return self.urgency is not None and self.urgency.urgent
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -280,6 +309,20 @@ class DutySpec(Strict):
     blocks_finalise: bool = False  # RET-FINAL waits until it is closed (NS §2.14)
     interview_closes: bool = True  # closed when the interview is recorded, as its rule's are
     source: str
+    urgency: Urgency | None = None  # every shipped duty says (tests/test_urgency.py)
+
+    @property
+    def urgent(self) -> bool:
+        """Must act out of hours (as made: a conditional urgency is settled at creation)."""
+        return self.urgency is not None and self.urgency.urgent
+
+    def made_by(self, trigger: str) -> DutySpec:
+        """The spec as copied onto a duty made by this trigger: DIR-LETTER is urgent when a
+        notification shows risk of harm, and waits for office hours otherwise."""
+        if self.urgency is None or self.urgency.urgent or not self.urgency.for_trigger(trigger):
+            return self
+        urgent = self.urgency.model_copy(update={"urgent": True, "made_by": ()})
+        return self.model_copy(update={"urgency": urgent})
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

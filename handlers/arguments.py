@@ -337,6 +337,12 @@ async def na(step: Step, typed: Typed) -> Outcome:
     return await duty_commands.close_duty(step, duty_id, DutyState.NOT_APPLICABLE, note)
 
 
+async def take(step: Step, typed: Typed) -> Outcome:
+    if not typed.args:
+        raise Refusal(f"Which duty? {typed.usage} (/duties lists them)")
+    return await duty_commands.take_duty(step, duty_commands.parse_duty_label(typed.args[0]))
+
+
 async def letter(step: Step, typed: Typed) -> Outcome:
     child, _ = await _child_and_rest(step, typed)
     return _privately(step, await duty_commands.letter(step, child))

@@ -170,6 +170,7 @@ COMMANDS: tuple[Command, ...] = (
         "na", "D<n> <reason>", "A duty that does not apply", DUTY_HOLDERS, run.na,
         usage_args="D<n> <reason it does not apply>",
     ),
+    Command("take", "D<n>", "Take a duty (one nobody owns: it is yours now)", DUTY_HOLDERS, run.take),
     Command(
         "letter", "<child>", "Draft of the Director letter, by direct message", "letter",
         run.letter,
@@ -261,7 +262,7 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {rhi independent}  (the child wants an independent interviewer)
 {abduction}   {harm}   {media}
 {duties}   your open duties, overdue first
-{done}   {na}   {letter}  (Director letter draft)
+{done}   {na}   {take}   {letter}  (Director letter draft)
 {record}  (for the daily summary)
 {summary}   {chart}   {subscribe}   {unsubscribe}  (managers)
 {finalise}   (team manager)

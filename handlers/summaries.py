@@ -108,8 +108,23 @@ async def daily(view: View, title: str) -> str:
         lines += ["", "OVERDUE DUTIES"]
         for duty in overdue:
             lines.append(_overdue_line(view, duty, children[duty.child_id], names))
+    lines += await _unowned(view, children)
     lines += await _rota_gaps(view)
     return "\n".join(lines)
+
+
+async def _unowned(view: View, children: dict[int, Child]) -> list[str]:
+    """Duties nobody owns: chased as the manager's until someone takes one (/take D<n>)."""
+    unowned = [d for d in await duty_store.unowned_open_duties(view.r) if d.child_id in children]
+    if not unowned:
+        return []
+    lines = ["", "DUTIES NOBODY OWNS (take one with /take D<n>)"]
+    for duty in unowned:
+        lines.append(
+            f"• {duty.label} [{duty.rule_id}] {children[duty.child_id].label}: "
+            f"{(duty.owner_role or 'owner').replace('_', ' ')} not found, due {view.when(duty.due_at)}"
+        )
+    return lines
 
 
 async def _rota_gaps(view: View) -> list[str]:

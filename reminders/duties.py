@@ -17,7 +17,7 @@ from typing import Any
 from config.presets import LETTER_EPISODES, Deadline, DutySpec, Preset, duty_rule
 from config.rule_effects import rule_effects
 from config.vocabulary import Trigger
-from reminders import alerts, routing
+from reminders import alerts, digest, routing
 from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, short_time
 from storage import child_store, duty_store, episode_store, message_keys, outbox_store, staff_store
@@ -40,6 +40,30 @@ from storage.outbox_store import tagged
 log = logging.getLogger(__name__)
 
 HANDED_UP_EVERY = timedelta(hours=24)
+
+# Duty owners who work shifts (the rota's roles, the reporting carer): their reminders go at
+# any hour. Everyone else keeps office hours: out of hours an urgent duty goes to whoever the
+# rota has on duty for it, and one that can wait is held to the next opening.
+_ON_SHIFT_OWNERS = frozenset((*routing.ROTA_ROLES, "reporter"))
+# Owner rules that name a manager: out of hours the rota's out-of-hours manager stands in.
+_MANAGER_OWNED = frozenset(
+    {"manager", "team_manager", "head_of_service", "assistant_director", "director"}
+)
+# The line a hand-up climbs: owner -> their manager -> head of service -> assistant director
+# -> director. A hand-up only ever goes to someone higher than the person it is with.
+RANK: dict[Role, int] = {
+    Role.TEAM_MANAGER: 1,
+    Role.OUT_OF_HOURS_MANAGER: 1,
+    Role.HEAD_OF_SERVICE: 2,
+    Role.ASSISTANT_DIRECTOR: 3,
+    Role.DIRECTOR: 4,
+}
+_LINE: tuple[tuple[str, int], ...] = (
+    ("team_manager", 1),
+    ("head_of_service", 2),
+    ("assistant_director", 3),
+    ("director", 4),
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +163,7 @@ async def trigger(
         situation = Situation(preset, happened, episode, child, earlier)
         if any(holds(c, situation) for c in spec.unless):
             continue
+        spec = spec.made_by(name)  # a conditional urgency is settled by what made the duty
         if not all(holds(c, situation) for c in spec.when):
             if spec.otherwise_missing_for is None:
                 continue
@@ -211,10 +236,10 @@ async def create(
     assert made is not None
     await alerts.on_duty_made(at.tx, at.preset, at.now, made, child)
     if owner is None:
-        await _tell_admins(
-            at, duty_id, episode, child, rule_id,
+        await report_unowned(
+            at, made, episode, child,
             f"Nobody to own duty D{duty_id} for {child.label} "
-            f"({spec.owner.replace('_', ' ')}): {action}",
+            f"({spec.owner.replace('_', ' ')}): {action} Due {local_time(due, at.preset.zone)}.",
         )  # fmt: skip
     return duty_id
 
@@ -288,14 +313,41 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
         await _close(at, duty, DutyState.NOT_APPLICABLE, None, "the child is no longer missing")
         return
     overdue = now >= duty.due_at
-    owner = duty.owner_id
-    recipients = [Recipient.staff(owner)] if owner else []
+    route = await _route(at, duty, spec, child, episode)
+    if route.hold_until is not None:
+        # It can wait: the owner keeps office hours. Only when the reminder goes moves.
+        await duty_store.update_duty(tx, duty, next_remind_at=route.hold_until)
+        return
+    recipients = list(route.recipients)
+    text = route.preface + _reminder_text(at, duty, now)
     if duty.reminders == 0 and spec.cc:
-        cc = await routing.resolve(
-            tx, spec.cc, preset=preset, child=child, episode=episode, now=now, office=True
-        )
-        recipients += [r for r in cc.recipients if r not in recipients]
-    text = _reminder_text(at, duty, now)
+        # Copied in with the first reminder. Out of hours, on a duty that can wait, someone
+        # copied in who keeps office hours hears in their morning digest instead.
+        morning = not spec.urgent and not at_work(preset, now)
+        for audience in spec.cc:
+            cc = await routing.resolve(
+                tx, (audience,), preset=preset, child=child, episode=episode, now=now,
+                office=None if route.stand_in else True,
+            )  # fmt: skip
+            for person in cc.recipients:
+                if person in recipients:
+                    continue
+                if (
+                    morning
+                    and audience not in _ON_SHIFT_OWNERS
+                    and person.kind is RecipientKind.STAFF
+                ):
+                    await digest.hold(
+                        tx, preset, now, person.ident, f"duty:{duty.id}",
+                        f"{duty.label} [{duty.rule_id}] {child.label} (you are copied in): "
+                        f"{duty.action}",
+                        child=child, episode_id=duty.episode_id, duty_id=duty.id,
+                        rule_id=duty.rule_id,
+                    )  # fmt: skip
+                else:
+                    recipients.append(person)
+    if route.stand_in and duty.owner_id:
+        await _tell_owner_in_the_morning(at, duty, child, route)
     for recipient in recipients:
         await outbox_store.enqueue(
             tx,
@@ -317,8 +369,12 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
         "next_remind_at": _next_reminder(spec, now, duty.due_at, hand_up),
     }
     due_to_hand_up = overdue_count >= spec.manager_after if hand_up is None else now >= hand_up
-    if overdue and duty.manager_told_at is None and due_to_hand_up:
-        await _tell_manager(at, duty, spec, episode, child)
+    if (
+        overdue
+        and duty.manager_told_at is None
+        and due_to_hand_up
+        and await _tell_manager(at, duty, spec, episode, child, route)
+    ):
         changes["manager_told_at"] = now
     if overdue and (duty.manager_told_at or "manager_told_at" in changes):
         # Handed up: the owner keeps a daily reminder, not one every few hours for weeks.
@@ -367,11 +423,129 @@ def _reminder_text(at: Moment, duty: Duty, now: datetime) -> str:
     )
 
 
-async def _tell_manager(
-    at: Moment, duty: Duty, spec: DutySpec, episode: Episode, child: Child
+def at_work(preset: Preset, now: datetime) -> bool:
+    """Office hours, closing time included: a duty due at the close is still told then."""
+    cal = preset.calendar
+    local = cal.local(now)
+    return cal.in_office_hours(now) or (
+        cal.is_working_day(local.date()) and local.time() == cal.office_close
+    )
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who a duty's reminder goes to now, by the clock."""
+
+    recipients: tuple[Recipient, ...] = ()
+    holder: Staff | None = None  # who it is with, for a hand-up (None: nobody owns it)
+    hold_until: datetime | None = None  # it can wait: the owner's next office opening
+    stand_in: str = ""  # out of hours, the rota's person on duty for it (as a gap names them)
+    preface: str = ""  # what the reminder says first
+
+
+async def _route(at: Moment, duty: Duty, spec: DutySpec, child: Child, episode: Episode) -> Route:
+    owner = await staff_store.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
+    on_shift = owner is not None and (duty.owner_role or "social_worker") in _ON_SHIFT_OWNERS
+    if on_shift or at_work(at.preset, at.now):
+        if owner is not None:
+            return Route((Recipient.staff(owner.id),), holder=owner)
+        return Route(await _chasers(at, child, episode), preface=_unowned_preface(duty))
+    if not spec.urgent:
+        return Route(hold_until=at.preset.calendar.next_office_open(at.now))
+    # Urgent, out of hours: whoever the rota has on duty for it, who may act or hand it on.
+    manager_owned = owner is None or (duty.owner_role or "") in _MANAGER_OWNED
+    audiences = (
+        ("out_of_hours_manager",) if manager_owned else ("out_of_hours", "out_of_hours_manager")
+    )
+    for audience in audiences:
+        on_duty = await routing.resolve(
+            at.tx, (audience,), preset=at.preset, child=child, episode=episode, now=at.now,
+            office=False,
+        )  # fmt: skip
+        if on_duty.recipients:
+            first = await staff_store.get_staff(at.tx, on_duty.recipients[0].ident)
+            words = routing.describe(audience, office=False)
+            opening = local_time(digest.opening(at.preset, at.now), at.preset.zone)
+            preface = (
+                f"Out of hours this comes to you as the {words}"
+                + (f" for {owner.name}, who hears of it at {opening}" if owner else "")
+                + ": act on it now, or hand it on. "
+            )
+            if owner is None:
+                preface += _unowned_preface(duty)
+            return Route(tuple(on_duty.recipients), first, stand_in=words, preface=preface)
+    # Nobody on the rota: the owner at home rather than nobody.
+    if owner is not None:
+        return Route((Recipient.staff(owner.id),), holder=owner)
+    return Route(await _chasers(at, child, episode), preface=_unowned_preface(duty))
+
+
+def _unowned_preface(duty: Duty) -> str:
+    return f"Nobody owns {duty.label}: take it with /take {duty.label}. "
+
+
+async def _chasers(at: Moment, child: Child, episode: Episode) -> tuple[Recipient, ...]:
+    """An unowned duty is chased as the manager's: the child's team manager, else the head
+    of service, else the admins."""
+    for audience in ("team_manager", "head_of_service", "admins"):
+        found = await routing.resolve(
+            at.tx, (audience,), preset=at.preset, child=child, episode=episode, now=at.now,
+            office=True,
+        )  # fmt: skip
+        if found.recipients:
+            return tuple(found.recipients)
+    return ()
+
+
+async def _tell_owner_in_the_morning(at: Moment, duty: Duty, child: Child, route: Route) -> None:
+    """The allocated owner hears at the start of their next office hours what happened."""
+    assert duty.owner_id is not None
+    who = route.holder.name if route.holder else "the rota"
+    await digest.hold(
+        at.tx, at.preset, at.now, duty.owner_id, f"duty:{duty.id}",
+        f"{duty.label} [{duty.rule_id}] {child.label}: {duty.action} Out of hours it went to "
+        f"{who} ({route.stand_in}) at {local_time(at.now, at.preset.zone)}.",
+        child=child, episode_id=duty.episode_id, duty_id=duty.id, rule_id=duty.rule_id,
+    )  # fmt: skip
+
+
+async def report_unowned(
+    at: Moment, duty: Duty | None, episode: Episode, child: Child, text: str
 ) -> None:
-    """RHI-LATE, RHI-CHASE and the like: overdue duties go up a level."""
-    targets = await _managers(at, spec, duty, child, episode)
+    """A duty nobody owns is told at once to the out-of-hours manager on duty and the
+    admins (else the child's managers), who can /take it; until then it is chased as the
+    manager's and shown in their /duties and the daily summary."""
+    if duty is None:
+        return
+    found = await routing.resolve(
+        at.tx, ("out_of_hours_manager", "admins"), preset=at.preset, child=child,
+        episode=episode, now=at.now, office=False,
+    )  # fmt: skip
+    recipients = found.recipients or list(await _chasers(at, child, episode))
+    text += f" Take it with /take {duty.label}; until someone does it is chased as the manager's."
+    for recipient in recipients:
+        await outbox_store.enqueue(
+            at.tx,
+            idem_key=message_keys.duty_unowned(duty.id, at.now, recipient),
+            recipient=recipient,
+            text=text,
+            rules=(duty.rule_id,),
+            now=at.now,
+            episode_id=episode.id,
+            child_id=child.id,
+        )
+    if not recipients:
+        log.error("duty %s has no owner and nobody could be told", duty.id)
+
+
+async def _tell_manager(
+    at: Moment, duty: Duty, spec: DutySpec, episode: Episode, child: Child, route: Route
+) -> bool:
+    """RHI-LATE, RHI-CHASE and the like: overdue duties go up a level, never down. False:
+    not now (out of hours it waits for the office, unless the duty must act now)."""
+    targets = await _managers(at, spec, child, episode, route)
+    if targets is None:
+        return False
     rule = spec.manager_rule or duty.rule_id
     owner = await staff_store.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
     text = (
@@ -382,9 +556,14 @@ async def _tell_manager(
     if not targets:
         # The admins have always had the manager's text, tag and all, under their own tag.
         await _tell_admins(
-            at, duty.id, episode, child, rule, tagged((rule,), text) + " (no manager found)"
+            at,
+            duty.id,
+            episode,
+            child,
+            rule,
+            tagged((rule,), text) + " (nobody above them to hand it up to)",
         )
-        return
+        return True
     for recipient in targets:
         await outbox_store.enqueue(
             at.tx,
@@ -396,30 +575,73 @@ async def _tell_manager(
             episode_id=episode.id,
             child_id=child.id,
         )
+    return True
 
 
 async def _managers(
-    at: Moment, spec: DutySpec, duty: Duty, child: Child, episode: Episode
+    at: Moment, spec: DutySpec, child: Child, episode: Episode, route: Route
+) -> list[Recipient] | None:
+    """Up the line from whoever has the duty: the rule's own manager, the person's manager
+    chain, the out-of-hours manager for the duty worker, then team manager, head of service,
+    assistant director, director; only people ranked above the holder (none: the admins).
+    Out of hours a hand-up goes only from a duty that must act now, and no higher than the
+    out-of-hours manager on duty; otherwise it waits for the office (None)."""
+    holder = route.holder
+    rank = RANK.get(holder.role, 0) if holder is not None else 1  # unowned: the manager's
+    if not at_work(at.preset, at.now):
+        if not spec.urgent or rank >= RANK[Role.OUT_OF_HOURS_MANAGER]:
+            return None
+        on_duty = await _resolve(at, "out_of_hours_manager", child, episode, office=False)
+        return [r for r in on_duty if await _rank_of(at, r) > rank] or None
+    groups: list[list[Recipient]] = []
+    if spec.manager is not None and not route.stand_in:
+        groups.append(await _resolve(at, spec.manager, child, episode, office=True))
+    if holder is not None:
+        boss = await _line_manager(at, holder, rank)
+        if boss is not None:
+            groups.append([Recipient.staff(boss)])
+        if holder.role is Role.OUT_OF_HOURS:
+            groups.append(await _resolve(at, "out_of_hours_manager", child, episode, office=False))
+    for audience, level in _LINE:
+        if level > rank:
+            groups.append(await _resolve(at, audience, child, episode, office=True))
+    for group in groups:
+        above = [r for r in group if await _rank_of(at, r) > rank]
+        if above:
+            return above
+    return []
+
+
+async def _resolve(
+    at: Moment, audience: str, child: Child, episode: Episode, *, office: bool
 ) -> list[Recipient]:
-    if spec.manager is not None:
-        resolved = await routing.resolve(
-            at.tx, (spec.manager,), preset=at.preset, child=child, episode=episode, now=at.now,
-            office=True,
-        )  # fmt: skip
-        return resolved.recipients
-    owner = await staff_store.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
-    if owner is not None and owner.manager_id:
-        return [Recipient.staff(owner.manager_id)]
-    by_role = {
-        Role.SOCIAL_WORKER: ("team_manager",),
-        Role.TEAM_MANAGER: ("head_of_service",),
-        Role.OUT_OF_HOURS: ("out_of_hours_manager",),
-    }
-    audiences = by_role.get(owner.role, ("team_manager",)) if owner else ("team_manager",)
     resolved = await routing.resolve(
-        at.tx, audiences, preset=at.preset, child=child, episode=episode, now=at.now, office=True
-    )
-    return [r for r in resolved.recipients if r != Recipient.staff(duty.owner_id or "")]
+        at.tx, (audience,), preset=at.preset, child=child, episode=episode, now=at.now,
+        office=office,
+    )  # fmt: skip
+    return resolved.recipients
+
+
+async def _rank_of(at: Moment, recipient: Recipient) -> int:
+    if recipient.kind is not RecipientKind.STAFF:
+        return -1
+    person = await staff_store.get_staff(at.tx, recipient.ident)
+    return RANK.get(person.role, 0) if person is not None and person.active else -1
+
+
+async def _line_manager(at: Moment, holder: Staff, rank: int) -> str | None:
+    """The first person up the holder's manager chain who is still here and ranks above."""
+    seen = {holder.id}
+    manager_id = holder.manager_id
+    while manager_id is not None and manager_id not in seen:
+        seen.add(manager_id)
+        person = await staff_store.get_staff(at.tx, manager_id)
+        if person is None:
+            return None
+        if person.active and RANK.get(person.role, 0) > rank:
+            return person.id
+        manager_id = person.manager_id
+    return None
 
 
 async def _tell_admins(
@@ -570,6 +792,37 @@ async def director_letter(tx: Reader, preset: Preset, child: Child, now: datetim
     return "\n".join(lines)
 
 
+async def take(tx: Tx, preset: Preset, now: datetime, duty: Duty, child: Child, by: Staff) -> Duty:
+    """/take D<n>: the duty is theirs now (who may is the caller's check). The previous
+    owner, if any, is told; it goes on the timeline."""
+    before = duty.owner_id
+    taken = await duty_store.update_duty(tx, duty, owner_id=by.id)
+    was = f"was {before}'s" if before else "nobody owned it"
+    await episode_store.append_event(
+        tx,
+        episode_id=duty.episode_id,
+        child_id=child.id,
+        at=now,
+        recorded_at=now,
+        actor_id=by.id,
+        kind="duty",
+        rule_id=duty.rule_id,
+        text=f"duty {duty.label} taken by {by.name} ({was})",
+    )
+    if before and before != by.id:
+        await outbox_store.enqueue(
+            tx,
+            idem_key=message_keys.duty_taken(duty.id, now, Recipient.staff(before)),
+            recipient=Recipient.staff(before),
+            text=f"{by.name} has taken {duty.label} for {child.label} from you: {duty.action}",
+            rules=(duty.rule_id,),
+            now=now,
+            episode_id=duty.episode_id,
+            child_id=child.id,
+        )
+    return taken
+
+
 async def reassign_from_leaver(
     tx: Tx, preset: Preset, now: datetime, duty: Duty, child: Child, episode: Episode
 ) -> str | None:
@@ -596,12 +849,11 @@ async def reassign_from_leaver(
         text=text,
     )
     if owner is None:
-        await _tell_admins(
+        await report_unowned(
             at,
-            duty.id,
+            await duty_store.get_duty(tx, duty.id),
             episode,
             child,
-            duty.rule_id,
             f"Nobody to own duty {duty.label} for {child.label} now its owner has left: "
             f"{duty.action}",
         )

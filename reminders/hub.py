@@ -6,7 +6,7 @@ from datetime import datetime
 
 from config.presets import Preset
 from config.vocabulary import Trigger
-from reminders import duties, escalation
+from reminders import digest, duties, escalation
 from storage.db import Tx
 from storage.models import Child, Episode, Staff
 
@@ -30,4 +30,5 @@ async def on_found(
     tx: Tx, preset: Preset, now: datetime, episode: Episode, child: Child, actor: Staff
 ) -> list[int]:
     await escalation.on_found(tx, preset, now, episode, child, actor)
+    await digest.on_found(tx, preset, now, episode, child, actor)  # the child's owners
     return await duties.trigger(tx, preset, now, "found", episode, child, actor)

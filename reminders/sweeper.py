@@ -12,9 +12,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from config.presets import Preset
-from reminders import duties, escalation
+from reminders import digest, duties, escalation
 from reminders.clock import Clock, FakeClock
-from storage import child_store, duty_store, episode_store, escalation_store, outbox_store
+from storage import (
+    child_store,
+    digest_store,
+    duty_store,
+    episode_store,
+    escalation_store,
+    outbox_store,
+)
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,9 @@ class Sweeper:
                 await self._progress(fired)
             if len(reminders) < self.batch:
                 break
+        for staff_id, send_at in await digest_store.due(self.db, self.clock.now()):
+            async with self.db.write() as tx:  # one person's morning digest, at their opening
+                fired += await digest.send(tx, self.presets, self.clock.now(), staff_id, send_at)
         for job in self.jobs:
             fired += await job.run_due()
         return fired
@@ -123,6 +133,7 @@ class Sweeper:
             for t in (
                 await escalation_store.next_escalation_due(self.db),
                 await duty_store.next_duty_reminder(self.db),
+                await digest_store.next_due(self.db),
                 *[await job.next_due() for job in self.jobs],
                 await outbox_store.next_outbox_due(self.db),
             )

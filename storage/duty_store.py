@@ -94,6 +94,14 @@ async def open_duties(r: Reader, owner_id: str | None = None) -> list[Duty]:
     return [_duty(row) for row in rows]
 
 
+async def unowned_open_duties(r: Reader) -> list[Duty]:
+    """Open duties nobody owns: reported at once, chased as the manager's until taken."""
+    rows = await r.fetchall(
+        "SELECT * FROM duties WHERE state = 'open' AND owner_id IS NULL ORDER BY due_at, id"
+    )
+    return [_duty(row) for row in rows]
+
+
 async def open_duties_managed_by(r: Reader, manager_id: str) -> list[Duty]:
     """Open duties owned by the people who report to this manager."""
     rows = await r.fetchall(

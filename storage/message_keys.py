@@ -143,6 +143,23 @@ def duty_admin(duty_id: int, at: datetime, admin_id: str) -> MessageKey:
     return MessageKey(f"duty{duty_id}:admin:{to_db_time(at)}:{admin_id}")
 
 
+def duty_unowned(duty_id: int, at: datetime, to: Recipient) -> MessageKey:
+    """A duty (made, re-owned or chased) that nobody owns: told at once to who can take it."""
+    return MessageKey(f"duty{duty_id}:unowned:{to_db_time(at)}:{to}")
+
+
+def duty_taken(duty_id: int, at: datetime, to: Recipient) -> MessageKey:
+    """The duty's previous owner told someone took it (/take)."""
+    return MessageKey(f"duty{duty_id}:taken:{to_db_time(at)}:{to}")
+
+
+# ---- the morning digest: one message per person and office opening -------------------------
+
+
+def digest(staff_id: str, send_at: datetime) -> MessageKey:
+    return MessageKey(f"digest:{staff_id}:{to_db_time(send_at)}")
+
+
 # ---- the Assistant Director's alerts: one per topic and person ----------------------------
 
 

@@ -65,19 +65,22 @@ async def test_return_interview_is_chased_then_the_manager_is_told(tmp_path):
     assert rhi.owner_id == "priya" and rhi.due_at == local("2026-11-12 10:00")
     await h.until(local("2026-11-14 12:00"))
     chased = h.to("staff:priya", "RHI-72H")
+    # The return interview can wait for office hours: a reminder due out of hours is held to
+    # the next opening (the deadline stays Thu 10:00).
     assert [s.at for s in chased] == [
         local("2026-11-11 10:00"),  # the lead time: a day before
         local("2026-11-12 10:00"),  # at the deadline
-        local("2026-11-12 22:00"),  # 12 hours overdue: the manager is told too
-        local("2026-11-13 22:00"),  # then daily, not every 12 hours for weeks
-    ]
+        local("2026-11-13 09:00"),  # 12 hours overdue (22:00), held to 09:00: manager told too
+    ]  # then daily: Sat 09:00 is held to Monday's opening
     assert "in 1 d 0 h" in chased[0].text and "Due now" in chased[1].text
-    assert "OVERDUE by 12 h" in chased[2].text and "/done D" in chased[2].text
+    assert "OVERDUE by 23 h" in chased[2].text and "/done D" in chased[2].text
     assert all(s.text.startswith("[RHI-72H]") for s in chased)
     told = h.to("staff:tom", "RHI-72H")
     assert [(s.at, s.rule) for s in told if "overdue" in s.text] == [
-        (local("2026-11-12 22:00"), "RHI-72H")
+        (local("2026-11-13 09:00"), "RHI-72H")
     ], "the manager hears once, after the first overdue reminder"
+    await h.until(local("2026-11-16 12:00"))
+    assert [s.at for s in h.to("staff:priya", "RHI-72H")][3:] == [local("2026-11-16 09:00")]
     await h.close()
 
 
@@ -275,8 +278,11 @@ async def test_fourth_notification_for_a_child_looked_after_elsewhere_needs_a_si
         local("2026-11-05 15:00"),
     ]
     assert local("2026-11-05 17:00") in chased
-    told = h.to("staff:ad", "DIR-LETTER")
-    assert [s.at for s in told] == [local("2026-11-05 17:00")]
+    # Overdue, it goes up the line only: nobody ranks above the Director, so not the
+    # Assistant Director (below); the admins are told there is nobody to hand it up to.
+    assert h.to("staff:ad", "DIR-LETTER") == []
+    (up,) = [s for s in h.to("staff:admin", "DIR-LETTER") if "overdue" in s.text]
+    assert "nobody above them" in up.text
     draft = await h.say("dcs", "/letter Jay")
     assert "Bristol City Council" in draft and "4 missing notifications" in draft
     assert "police reference N-4" in draft and "Signed:" in draft

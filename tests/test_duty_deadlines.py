@@ -242,11 +242,9 @@ async def test_hipsw_48_hours_missing_counts_elapsed_from_last_seen(reported: Re
     # 48 elapsed hours after Fri 21:30 BST is Sun 20:30 GMT (not 21:30); then 1 hour to tell
     assert mis48.applies_from == local("2026-10-25 20:30")
     assert mis48.due_at == local("2026-10-25 21:30")
-    await h.until(local("2026-10-25 22:00"))
-    assert [s.at for s in h.to("staff:priya", "MIS-48H")] == [
-        local("2026-10-25 20:30"),  # when it starts to apply
-        local("2026-10-25 21:30"),  # at the deadline
-    ]
+    await h.until(local("2026-10-26 09:30"))
+    # Sunday night: the reminders (when it applies, at the deadline) wait for Monday 09:00
+    assert [s.at for s in h.to("staff:priya", "MIS-48H")] == [local("2026-10-26 09:00")]
 
 
 @pytest.mark.rule("MIS-NEXTDAY")
@@ -275,8 +273,8 @@ async def test_north_somerset_strategy_meeting_72_hours_after_24_missing(reporte
     # 24 h missing: Sat 21:30 BST; 72 elapsed hours later: Tue 20:30 GMT (the clock went back)
     assert strat.applies_from == local("2026-10-24 21:30")
     assert strat.due_at == local("2026-10-27 20:30")
-    await h.until(local("2026-10-24 22:00"))
-    assert [s.at for s in h.to("staff:priya", "MIS-STRAT-NS")] == [local("2026-10-24 21:30")]
+    await h.until(local("2026-10-26 09:30"))  # a Saturday night: held to Monday's opening
+    assert [s.at for s in h.to("staff:priya", "MIS-STRAT-NS")] == [local("2026-10-26 09:00")]
 
 
 @pytest.mark.rule("MIS-STRAT-NS")

@@ -120,12 +120,12 @@ async def test_out_of_area_placement_tells_the_responsible_authority_within_24_h
     [ooa] = [d for d in await duties_of(h, "MIS-OOA") if "service manager" in d.action]
     assert ooa.owner_id == "priya" and ooa.due_at == local("2026-10-25 09:00")
     assert "placed out of area" in ooa.action and "service manager and IRO" in ooa.action
-    await h.until(local("2026-10-25 09:30"))
+    # It can wait for office hours: the weekend's reminders (when made, at the deadline) are
+    # held to Monday's opening; the deadline does not move.
+    await h.until(local("2026-10-26 09:30"))
     notices = [s for s in h.to("staff:priya", "MIS-OOA") if "service manager" in s.text]
-    assert [s.at for s in notices] == [
-        local("2026-10-24 10:00"),  # when made
-        local("2026-10-25 09:00"),  # at the deadline, 24 elapsed hours later
-    ]
+    assert [s.at for s in notices] == [local("2026-10-26 09:00")]
+    assert "OVERDUE by 1 d 0 h" in notices[0].text
     await h.close()
 
 
@@ -160,9 +160,11 @@ async def test_need_to_know_is_decided_by_the_next_working_day_after_a_bank_holi
     ntk = await only(h, "MIS-NTK")
     assert ntk.owner_id == "priya" and ntk.due_at == local("2026-09-01 17:00")
     assert "'Need to Know'" in ntk.action and "Head of Service" in ntk.action
+    assert [s for s in h.sent if s.rule == "MIS-NTK"] == [], "a bank holiday: held to Tuesday"
+    await h.until(local("2026-09-01 09:30"))
     first = [s for s in h.sent if s.rule == "MIS-NTK"]
     assert {s.to for s in first} == {"staff:priya", "staff:tom"}  # the worker and the manager
-    assert all(s.at == local("2026-08-31 10:00") for s in first)
+    assert all(s.at == local("2026-09-01 09:00") for s in first)
     await h.close()
 
 
@@ -176,7 +178,14 @@ async def test_management_oversight_is_the_team_managers_until_found(tmp_path):
     await h.say("sam", "/police Jay ref B-3 grade medium")
     oversight = await only(h, "MIS-OVERSIGHT")
     assert oversight.owner_id == "tom" and oversight.due_at == local("2026-08-31 11:00")
-    assert [s.at for s in h.to("staff:tom", "MIS-OVERSIGHT")] == [local("2026-08-31 10:00")]
+    # "At the point of" missing: urgent. On the bank holiday the out-of-hours manager on the
+    # rota has it at once; Tom hears at Tuesday's opening what happened.
+    assert [s.at for s in h.to("staff:oohm", "MIS-OVERSIGHT")][:1] == [local("2026-08-31 10:00")]
+    assert h.to("staff:tom", "MIS-OVERSIGHT") == []
+    await h.until(local("2026-09-01 09:30"))
+    (morning,) = [s for s in h.to("staff:tom") if s.key.startswith("digest:")]
+    assert morning.at == local("2026-09-01 09:00") and "MIS-OVERSIGHT" in morning.text
+    assert "went to Morgan" in morning.text and "Still open (yours)" in morning.text
     await h.close()
 
 
@@ -200,10 +209,13 @@ async def test_long_term_missing_after_28_elapsed_days(tmp_path):
     assert "a police definition" in long_term.action
     await h.until(local("2026-11-23 17:30"))
     assert [s.at for s in h.to("staff:pc1", "MIS-28D")] == [
-        local("2026-11-20 20:30"),  # nothing before 28 days missing
-        local("2026-11-23 17:00"),
+        local("2026-11-20 20:30"),  # nothing before 28 days missing; the police liaison's
+        local("2026-11-23 17:00"),  # reminders go at any hour (the rota's role)
     ]
-    assert [s.at for s in h.to("staff:priya", "MIS-28D")] == [local("2026-11-20 20:30")]
+    # the social worker, copied in, keeps office hours: told in Monday's morning digest
+    assert [s for s in h.to("staff:priya", "MIS-28D") if not s.key.startswith("digest:")] == []
+    (morning,) = [s for s in h.to("staff:priya") if s.key.startswith("digest:")]
+    assert morning.at == local("2026-11-23 09:00") and "long-term missing" in morning.text
     await h.close()
 
 
@@ -238,8 +250,8 @@ async def test_siblings_missing_7_days_go_to_a_strategic_manager(tmp_path):
         assert duty.owner_id == "hos"
         assert duty.applies_from == local("2026-10-31 09:00")
         assert duty.due_at == local("2026-11-02 17:00")
-    await h.until(local("2026-10-31 09:30"))
-    assert [s.at for s in h.to("staff:hos", "MIS-FAMILY-7D")] == [local("2026-10-31 09:00")] * 2
+    await h.until(local("2026-11-02 09:30"))  # a Saturday: held to Monday's opening
+    assert [s.at for s in h.to("staff:hos", "MIS-FAMILY-7D")] == [local("2026-11-02 09:00")] * 2
     await h.close()
 
 
@@ -269,12 +281,18 @@ async def test_a_media_alert_needs_the_head_of_service_and_director_within_2_hou
     assert media.owner_id == "hos" and media.due_at == local("2026-12-25 13:00")
     assert "before any release" in media.action
     await h.until(local("2026-12-25 14:30"))
-    assert [s.at for s in h.to("staff:hos", "MIS-MEDIA")] == [
+    # Urgent (ours: no release waits): on Christmas Day the out-of-hours manager has it.
+    assert [s.at for s in h.to("staff:oohm", "MIS-MEDIA")] == [
         local("2026-12-25 11:00"),
         local("2026-12-25 13:00"),
         local("2026-12-25 14:00"),  # then every hour while overdue
     ]
+    assert h.to("staff:hos", "MIS-MEDIA") == []
     assert [s.at for s in h.to("staff:dcs", "MIS-MEDIA")] == [local("2026-12-25 11:00")]
+    # The head of service hears at the next opening, after Boxing Day's substitute (Mon 28th)
+    await h.until(local("2026-12-29 09:30"))
+    (morning,) = [s for s in h.to("staff:hos") if s.key.startswith("digest:")]
+    assert morning.at == local("2026-12-29 09:00") and "went to Morgan" in morning.text
     await h.close()
 
 
@@ -424,10 +442,13 @@ async def test_three_missing_episodes_in_three_months_call_an_intervention_meeti
     meeting = await only(h, "REP-H")
     assert meeting.owner_id == "tom" and meeting.due_at == local("2026-10-31 09:00")
     assert "3 episodes in 3 months" in meeting.action
-    first = [s for s in h.sent if s.rule == "REP-H"]
-    assert {s.to for s in first} == {"staff:tom", "staff:hos"}
+    assert [s for s in h.sent if s.rule == "REP-H"] == [], "a Saturday: held to Monday"
     await h.until(local("2026-10-24 12:00"))
     await h.say("sam", "/found Jay 11:50 self came back")
+    await h.until(local("2026-10-26 09:30"))
+    first = [s for s in h.sent if s.rule == "REP-H"]
+    assert {s.to for s in first} == {"staff:tom", "staff:hos"}
+    assert {s.at for s in first} == {local("2026-10-26 09:00")}
     await missing_then_found(h, "2026-10-26 10:00", "2026-10-26 12:00")
     assert len(await duties_of(h, "REP-H")) == 1, "once per three-month window"
     await h.close()
