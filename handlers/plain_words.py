@@ -121,10 +121,11 @@ def _find_time(words: list[str], now: datetime, tz: ZoneInfo) -> _Time | None:
     return None
 
 
-async def _children_named(step: Step, words: list[str]) -> tuple[list[Child], set[int]]:
-    """The sender's children the words name (by reference or first name), and which words."""
+async def _children_named(step: Step, words: list[str]) -> tuple[list[list[Child]], set[int]]:
+    """The sender's children the words name (by reference or first name), one group per
+    name (a first name two children share is one group of two), and which words they are."""
     visible = [c for c in await child_store.list_children(step.svc.db) if can_see(step.staff, c)]
-    found: list[Child] = []
+    groups: list[list[Child]] = []
     used: set[int] = set()
     for index, word in enumerate(words):
         bare = _bare(word)
@@ -134,8 +135,19 @@ async def _children_named(step: Step, words: list[str]) -> tuple[list[Child], se
             named = [c for c in visible if c.first_name.lower() == bare]
         if named:
             used.add(index)
-            found.extend(c for c in named if c.id not in {f.id for f in found})
-    return found, used
+            if [c.id for c in named] not in [[c.id for c in g] for g in groups]:
+                groups.append(named)
+    return groups, used
+
+
+def _time_words(words: list[str], name_words: set[int], spotted: _Time | None) -> set[int]:
+    """The words that are not the story: the children's names, the time and its lead."""
+    skip = set(name_words)
+    if spotted is not None:
+        skip |= set(range(spotted.start, spotted.end))
+        if spotted.start > 0 and _bare(words[spotted.start - 1]) in set(TIME_LEADS) - {"seen"}:
+            skip.add(spotted.start - 1)  # "since", "at": the time's, not the story's
+    return skip
 
 
 def _typed_time(when: datetime, now: datetime, tz: ZoneInfo) -> str:
@@ -192,7 +204,8 @@ def _guided(understood: str, missing: str) -> Outcome:
 async def read(step: Step, text: str) -> Outcome:
     """A draft to confirm, or what was understood and the guided report."""
     words = _words(text)
-    children, name_words = await _children_named(step, words)
+    groups, name_words = await _children_named(step, words)
+    children = list({c.id: c for group in groups for c in group}.values())
     happened = what_happened(text)
     if not children and happened is None:
         nothing = (
@@ -200,6 +213,10 @@ async def read(step: Step, text: str) -> Outcome:
             "none of them here, so nothing is recorded."
         )
         return Outcome([Reply(nothing), Reply(help_for(step.staff))])
+    if len(children) > 1 and happened == "absent":
+        drafts = await _several(step, groups, words, name_words, children)
+        if drafts is not None:
+            return drafts
     if len(children) != 1:
         what = "a child absent" if happened == "absent" else "a child back"
         understood = f"I understood {what}," if happened else "I couldn't tell what happened,"
@@ -222,12 +239,14 @@ async def read(step: Step, text: str) -> Outcome:
         )
     tz = step.svc.preset_for(child).zone
     spotted = _find_time(words, step.now, tz)
-    skip = set(name_words)
-    if spotted is not None:
-        skip |= set(range(spotted.start, spotted.end))
-        if spotted.start > 0 and _bare(words[spotted.start - 1]) in set(TIME_LEADS) - {"seen"}:
-            skip.add(spotted.start - 1)  # "since", "at": the time's, not the story's
-    description = _description(words, skip)
+    description = _description(words, _time_words(words, name_words, spotted))
+    if spotted is None and happened == "found":
+        text = (
+            f"I understood {label} back. When? Nothing is recorded yet. If they are back now, "
+            f"say how they came back with the button below; else type /found {child.ref} "
+            "<time> <how: self, police, family…> (e.g. 21:05)."
+        )
+        return Outcome([Reply(text, (Button("Back now", f"/found {child.ref} now"),))])
     if spotted is None:
         asked = "last seen" if happened == "absent" else "back"
         return _guided(
@@ -313,3 +332,43 @@ def _one(
     else:
         found = f"/found {child.ref} {choice.typed} {how} {description}".rstrip()
     return choice, found
+
+
+async def _several(
+    step: Step,
+    groups: list[list[Child]],
+    words: list[str],
+    name_words: set[int],
+    children: list[Child],
+) -> Outcome | None:
+    """Children absent together ("Jay and Kai ran off at 8"): one report for them all; a
+    first name two share ("Jay"): one draft per child to choose from. None: can't tell."""
+    if not all(may(step.staff, "report", c) for c in children):
+        return None
+    tz = step.svc.preset_for(children[0]).zone
+    spotted = _find_time(words, step.now, tz)
+    if spotted is None or spotted.when is None:
+        return None
+    said = _description(words, _time_words(words, name_words, spotted)) or "not back"
+    said = re.sub(r"^(?:and|&|\+)\s+", "", said)
+    typed = _typed_time(spotted.when, step.now, tz)
+    if all(len(group) == 1 for group in groups):
+        refs = ",".join(c.ref for c in children)
+        names = " and ".join(_label(step, c) for c in children)
+        command = f"/absent {refs} {typed} {said}"
+        text = (
+            f"Report {names} absent together, last seen {typed}, '{said}'? Nothing is "
+            f"recorded until you confirm.\nYes: {command}\nChange it: /absent for the guided "
+            "report"
+        )
+        return Outcome([Reply(text, (Button("Yes, report them", command), _change()))])
+    if len(groups) == 1:
+        choices = [(c, f"/absent {c.ref} {typed} {said}") for c in groups[0]]
+        lines = [
+            f"More than one child called {groups[0][0].first_name}: which is absent, last seen "
+            f"{typed}, '{said}'? Nothing is recorded until you choose."
+        ]
+        lines += [f"{_label(step, c)}: {command}" for c, command in choices]
+        buttons = tuple(Button(_label(step, c), command) for c, command in choices)
+        return Outcome([Reply("\n".join(lines), buttons)])
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.context import Services
+from handlers.manager_view import overdue_note
 from handlers.messages import Chat
 from handlers.timeline_alerts import alert_lines
 from reminders import reach
@@ -68,13 +69,15 @@ async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | 
         episode = await episode_store.latest_episode_for_child(svc.db, child.id)
         if episode is None:
             return f"{child.label}: no episodes recorded."
-        return episode_line(svc, child, episode, now, await _held(svc, child, episode))
+        line = episode_line(svc, child, episode, now, await _held(svc, child, episode))
+        return line + await overdue_note(svc, staff, chat, episode, now)
     # Narrowed in the query to what this person may see here (a carer's home, a worker's
     # children, a home's group chat), so a duty worker with 10,000 open reads 40, not all.
     narrow = [n for n in (caseload(staff), _group_home(chat)) if n is not None]
     total = await episode_store.count_unfinalised(svc.db, narrow)
     shown = [
         episode_line(svc, who, episode, now, await _held(svc, who, episode))
+        + await overdue_note(svc, staff, chat, episode, now)
         for episode, who in await episode_store.unfinalised_episodes_with_children(
             svc.db, narrow, limit=STATUS_LINES
         )

@@ -207,3 +207,49 @@ async def test_slack_direct_message_draft_is_confirmed_by_its_button(tmp_path):
         assert episode.last_seen_at == local("2026-10-23 21:00")
     finally:
         await rig.stop()
+
+
+async def test_back_without_a_time_offers_back_now_which_asks_how(console, svc):
+    await console.say("sam", "/absent Jay 20:00 left after a row")
+    said = await console.say("sam", "Jay is back")
+    assert "I understood C-0042 Jay (Oak House, 15) back. When?" in said.text
+    assert [b.command for b in said.replies[0].buttons] == ["/found C-0042 now"]
+    assert (await latest_episode(svc.db, "C-0042")).found_at is None
+    how = await console.say("sam", "/found C-0042 now")
+    assert "How did C-0042 Jay come back?" in how.text
+    assert (await latest_episode(svc.db, "C-0042")).found_at is None
+
+
+async def test_siblings_named_together_are_one_draft_for_both(console, svc):
+    said = await console.say("sam", "Jay and Kai ran off at half eight")
+    assert "C-0042 Jay (Oak House, 15) and C-0043 Kai (Oak House, 13) absent together" in said.text
+    command = said.replies[0].buttons[0].command
+    assert command == "/absent C-0042,C-0043 20:30 ran off"
+    assert await latest_episode(svc.db, "C-0043") is None
+    assert not (await console.say("sam", command)).refused
+    for ref in ("C-0042", "C-0043"):
+        assert (await latest_episode(svc.db, ref)).last_seen_at == local("2026-10-23 20:30")
+
+
+async def test_a_first_name_two_children_share_offers_one_draft_each(tmp_path):
+    from handlers.context import Services
+    from handlers.dispatch import Dispatcher
+    from reminders.clock import FakeClock
+    from storage import staff_store
+    from storage.db import Database
+    from tests.support.team import child, seed_team, team_file
+
+    twin = child(ref="C-0061", dob="2013-06-01")
+    async with Database(tmp_path / "w.db") as db:
+        await seed_team(db, team_file(children=[child(), twin]))
+        svc = Services(db=db, clock=FakeClock(FRIDAY_NIGHT))
+        sam = await staff_store.get_staff(db, "sam")
+        said = await Dispatcher(svc).handle(sam, "Jay not back, last seen 21:00")
+        assert "More than one child called Jay" in said.text
+        buttons = said.replies[0].buttons
+        assert [(b.label, b.command) for b in buttons] == [
+            ("C-0042 Jay (Oak, 15)", "/absent C-0042 21:00 not back"),
+            ("C-0061 Jay (Oak, 13)", "/absent C-0061 21:00 not back"),
+        ]
+        assert await latest_episode(db, "C-0042") is None
+        assert await latest_episode(db, "C-0061") is None
