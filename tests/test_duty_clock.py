@@ -79,7 +79,7 @@ def office_hours(h: Harness, area: str, at: datetime) -> bool:
 # ---- an urgent duty out of hours ------------------------------------------------------------
 
 
-@pytest.mark.rule(URGENT)
+@pytest.mark.rule("MIS-ABDUCT")
 @pytest.mark.parametrize("area", AREAS)
 async def test_an_urgent_duty_at_20_15_on_friday_goes_to_the_duty_worker_and_the_owner_monday(
     tmp_path, area
