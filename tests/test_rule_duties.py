@@ -189,6 +189,24 @@ async def test_management_oversight_is_the_team_managers_until_found(tmp_path):
     await h.close()
 
 
+@pytest.mark.rule("MIS-OVERSIGHT")
+async def test_management_oversight_lapses_when_the_child_is_found(tmp_path):
+    # B: "This must be monitored until the child is found." Found at 19:15 on a Monday night,
+    # the out-of-hours manager is not chased about it every hour until the morning.
+    h = await open_harness(tmp_path, local("2026-11-16 17:30"), "buckinghamshire")
+    await h.say("sam", "/absent Jay 17:20 did not come back from school")
+    await h.say("sam", "/police Jay ref B-4 grade medium")
+    await h.until(local("2026-11-16 19:20"))
+    chased = h.to("staff:oohm", "MIS-OVERSIGHT")
+    assert chased, "urgent out of hours: the out-of-hours manager has it"
+    await h.say("sam", "/found Jay 19:15 self back home")
+    oversight = await only(h, "MIS-OVERSIGHT")
+    assert oversight.state == "not_applicable"
+    await h.until(local("2026-11-17 09:30"))
+    assert h.to("staff:oohm", "MIS-OVERSIGHT") == chased, "no reminder after the return"
+    await h.close()
+
+
 # ---- missing for a long time ----------------------------------------------------------------
 
 
