@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 from config import rule_ids
 from config.rule_effects import recorded_under
 from config.vocabulary import Trigger
-from handlers import duty_commands, episodes, report_commands, views
+from handlers import duty_commands, episodes, names, report_commands, views
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
 from handlers.timeparse import AmbiguousTime, TimeParseError, split_leading_time
 from reminders.access import action_refusal, can_see, may
 from reminders.formatting import profile_text
-from storage import child_store, staff_store
+from storage import child_store
 from storage.models import (
     Button,
     Category,
@@ -76,8 +76,9 @@ class Typed:
 # ---- helpers --------------------------------------------------------------------------
 
 
-async def resolve_child(step: Step, name: str) -> Child:
-    """A reference, or a first name unambiguous among the children the sender works with."""
+async def resolve_child(step: Step, name: str, *, waiting: bool = False) -> Child:
+    """A reference, or a first name unambiguous among the children the sender works with
+    (`waiting`: or among those with an alert waiting for the sender, for /ack)."""
     staff, db = step.staff, step.svc.db
     unknown = (
         f"I can't find '{name}' among the children you work with. Use their reference "
@@ -91,8 +92,10 @@ async def resolve_child(step: Step, name: str) -> Child:
     matches = [c for c in await child_store.children_by_first_name(db, name) if can_see(staff, c)]
     if not matches:
         raise Refusal(unknown)
+    if len(matches) > 1 and waiting and len(alerted := await names.waiting_for(step, matches)) == 1:
+        return alerted[0]
     if len(matches) > 1:
-        refs = ", ".join(c.label for c in matches)
+        refs = names.labels_for(step, matches)
         raise Refusal(f"More than one child called {name}: {refs}. Use the reference.")
     return matches[0]
 
@@ -274,7 +277,9 @@ async def timeline(step: Step, typed: Typed) -> Outcome:
 
 
 async def ack(step: Step, typed: Typed) -> Outcome:
-    child, _ = await _child_and_rest(step, typed)
+    if not typed.args:
+        raise Refusal(f"Which child? {typed.usage}")
+    child = await resolve_child(step, typed.args[0], waiting=True)
     return await episodes.acknowledge(step, child)
 
 
@@ -282,9 +287,7 @@ async def handover(step: Step, typed: Typed) -> Outcome:
     child, rest = await _child_and_rest(step, typed)
     if not rest:
         raise Refusal(f"To whom? {typed.usage}")
-    target = await staff_store.get_staff(step.svc.db, rest[0].lower())
-    if target is None or not target.active:
-        raise Refusal(f"I don't know staff '{rest[0]}'. Use their staff id.")
+    target, _ = await names.resolve_staff(step, rest)
     return await episodes.handover(step, child, target)
 
 

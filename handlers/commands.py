@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import arguments as run
-from handlers import chat_registration, rota_commands, staff_commands
+from handlers import chat_registration, names, rota_commands, staff_commands
 from handlers.arguments import Typed
 from handlers.context import Step
 from handlers.messages import Outcome
@@ -152,8 +152,12 @@ COMMANDS: tuple[Command, ...] = (
         in_help=False, listed=False,
     ),
     Command(
-        "handover", "<child> <staff id>", "Pass an alert you hold to a colleague", "ack",
-        run.handover,
+        "handover", "<child> <staff id or name>", "Pass an alert you hold to a colleague",
+        "ack", run.handover,
+    ),
+    Command(
+        "staff", "[home or role]", "Whom you can hand an alert over to, by staff id", "ack",
+        names.staff_list,
     ),
     Command("escalate", "<child>", "Climb to the next step now", "update", run.escalate),
     Command(
@@ -266,7 +270,7 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {leaver}   {invite}   (admins, and the person's manager or above)
 {whoami}
 {ack}   I've got it: stops the escalation and tells the reporter
-{handover}   {escalate}   {disagree}
+{handover}   {staff}   {escalate}   {disagree}
 {rota}   {cover}   {myshifts}  (a calendar file, by direct message)
 {swap}   {swap accept}   {swap decline}  (the colleague's answer)
 {status}   {timeline}   {profile} (by direct message)   {help}   {help all}

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from handlers import plain_words
 from handlers.arguments import Typed
 from handlers.commands import ALIASES, BY_NAME
 from handlers.context import Services, Step
-from handlers.help_text import help_for, unknown_command
+from handlers.help_text import unknown_command
 from handlers.messages import NOT_ENROLLED, Chat, Outcome, Refusal, Reply
 from handlers.timeparse import AmbiguousTime, TimeParseError
 from storage.models import (
@@ -49,7 +50,8 @@ class Dispatcher:
             return Outcome.say(NOT_ENROLLED)
         parsed = parse_command(text)
         if parsed is None:
-            return Outcome.say(help_for(staff))  # their own commands, not every one
+            # plain words: a draft to confirm (nothing recorded), else their own commands
+            return await plain_words.read(Step(self.svc, staff, self.svc.clock.now(), chat), text)
         command = BY_NAME.get(parsed.name)
         if command is None or command.handler is None:
             # nothing was done: a refusal (a scenario run --strict lists it)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.context import Services
+from handlers.manager_view import overdue_note
 from handlers.messages import Chat
+from handlers.timeline_alerts import alert_lines
 from reminders import reach
 from reminders.access import can_see, caseload
 from reminders.chat_scope import SERVICE_TEAMS
@@ -67,13 +69,15 @@ async def status(svc: Services, staff: Staff, child: Child | None, chat: Chat | 
         episode = await episode_store.latest_episode_for_child(svc.db, child.id)
         if episode is None:
             return f"{child.label}: no episodes recorded."
-        return episode_line(svc, child, episode, now, await _held(svc, child, episode))
+        line = episode_line(svc, child, episode, now, await _held(svc, child, episode))
+        return line + await overdue_note(svc, staff, chat, episode, now)
     # Narrowed in the query to what this person may see here (a carer's home, a worker's
     # children, a home's group chat), so a duty worker with 10,000 open reads 40, not all.
     narrow = [n for n in (caseload(staff), _group_home(chat)) if n is not None]
     total = await episode_store.count_unfinalised(svc.db, narrow)
     shown = [
         episode_line(svc, who, episode, now, await _held(svc, who, episode))
+        + await overdue_note(svc, staff, chat, episode, now)
         for episode, who in await episode_store.unfinalised_episodes_with_children(
             svc.db, narrow, limit=STATUS_LINES
         )
@@ -103,8 +107,13 @@ async def timeline(svc: Services, child: Child) -> str:
     tz = svc.preset_for(child).zone
     names = {s.id: s.name for s in await staff_store.list_staff(svc.db)}
     lines = [f"Timeline of episode #{episode.id}, {child.label} ({episode.state.value}):"]
+    entries: list[tuple[datetime, int, str]] = []
     for event in await episode_store.events_for_episode(svc.db, episode.id):
         who = names.get(event.actor_id or "", "bot")
         rule = f" [{event.rule_id}]" if event.rule_id else ""
-        lines.append(f"{local_time(event.at, tz)} {who}: {event.text}{rule}")
+        entries.append((event.at, 0, f"{local_time(event.at, tz)} {who}: {event.text}{rule}"))
+    # who was alerted, when, and whether it reached them (an event at the same time first)
+    for at, line in await alert_lines(svc.db, episode.id, names, tz, svc.clock.now()):
+        entries.append((at, 1, line))
+    lines += [line for _, _, line in sorted(entries, key=lambda e: (e[0], e[1]))]
     return "\n".join(lines)

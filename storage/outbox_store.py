@@ -224,3 +224,14 @@ async def climb_send(r: Reader, idem_key: str) -> ClimbSend | None:
         row["escalation_repeat"],
         Recipient.parse(row["recipient"]),
     )
+
+
+async def told_about_episode(
+    r: Reader, episode_id: int
+) -> list[tuple[OutboxMessage, datetime | None]]:
+    """Every message queued about an episode, oldest first, with when it was sent (None:
+    not yet, or it failed): who was alerted and when, for the timeline."""
+    rows = await r.fetchall(
+        "SELECT * FROM outbox WHERE episode_id = ? ORDER BY created_at, id", (episode_id,)
+    )
+    return [(_outbox(row), from_db_time(row["sent_at"])) for row in rows]

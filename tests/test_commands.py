@@ -106,7 +106,7 @@ REACHING_THE_CHECK = {
     "rhi": "Jay offered by Priya", "finalise": "Jay", "ack": "Jay", "callme": "Jay",
     "handover": "Jay priya", "escalate": "Jay", "disagree": "Jay they said wait",
     "letter": "Jay", "abduction": "Jay x", "harm": "Jay x", "media": "Jay x",
-    "record": "Jay next x",
+    "record": "Jay next x", "staff": "",
 }  # fmt: skip
 
 

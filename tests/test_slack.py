@@ -337,8 +337,9 @@ async def test_enrolment_by_direct_message(tmp_path):
         await rig.reply_to("UNEW4", "Welcome, Priya")
         for user in ("UNEW2", "UNEW3"):
             assert await staff_store.staff_by_identity(rig.db, "slack", user) is None
-        await rig.dm("UNEW1", "hello")
-        await rig.reply_to("UNEW1", "Use the slash commands")
+        await rig.dm("UNEW1", "hello")  # plain words with nothing to read: their own help
+        await rig.reply_to("UNEW1", "found none of them here, so nothing is recorded")
+        await rig.reply_to("UNEW1", "On Slack: /absent on its own opens a form")
     finally:
         await rig.stop()
 

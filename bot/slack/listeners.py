@@ -39,7 +39,6 @@ NOT_SET_UP = (
     "/register <team> (or /missing register <team>)."
 )
 REGISTER_WHERE = "in the team's channel"  # where /register is sent, on Slack
-DM_HINT = "Use the slash commands: /help lists them (or /missing help)."
 SLACK_HELP = (
     "\nOn Slack: /absent on its own opens a form. Every command also works as "
     "/missing <command> …, e.g. /missing status. Slack keeps /status and /away for itself: "
@@ -320,5 +319,7 @@ class Listeners:
             outcome = await self.dispatcher.handle(staff, f"/{name} {rest}".strip(), chat)
             await self.answer(user_id, staff, chat, outcome, None, name)
             await self.after()
-        else:
-            await self.sender.dm(user_id, DM_HINT)
+        else:  # plain words: a draft to confirm (handlers/plain_words.py), nothing recorded
+            chat = Chat(NAME, user_id)
+            outcome = await self.dispatcher.handle(staff, " ".join(words), chat)
+            await self.answer(user_id, staff, chat, outcome, None, "message")

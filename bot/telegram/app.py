@@ -146,6 +146,7 @@ class TelegramPlatform:
         self.app.add_handler(GuidedReport(on).handler(guided_timeout))
         self.app.add_handler(MessageHandler(filters.COMMAND & fresh, on.on_command))
         self.app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on.on_edited))
+        self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & fresh, on.on_plain))
         self.app.add_handler(CallbackQueryHandler(on.on_button, pattern=r"^/"))
         self.app.add_error_handler(on.on_error)
 

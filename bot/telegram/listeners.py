@@ -46,6 +46,22 @@ def command_name(text: str) -> str:
     return text.split()[0].split("@")[0].lower().removeprefix("/")
 
 
+def addressed(message: Message, bot: Bot) -> str | None:
+    """A group message's words if it is for the bot (an @mention of it, or a reply to one
+    of its messages), without the mention; None for the team's own chatter."""
+    text = message.text or ""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+        return text
+    handle = f"@{bot.username}".lower() if bot.username else None
+    for entity in message.entities:
+        if entity.type == "mention" and handle is not None:
+            mention = message.parse_entity(entity)  # offsets count UTF-16 units
+            if mention.lower() == handle:
+                return " ".join(text.replace(mention, " ", 1).split())
+    return None
+
+
 class Listeners:
     def __init__(
         self,
@@ -136,6 +152,28 @@ class Listeners:
         outcome = await self.dispatch(update, staff, message.text, chat)
         await self.sender.reply(message, outcome, chat)
         await self.after()
+
+    async def on_plain(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Words that are not a command: read for a report draft (handlers/plain_words.py),
+        in a direct chat, or in a team chat only when the bot is mentioned or replied to:
+        a team's own chatter is not for the bot. Nothing is recorded until a draft's
+        button (its command) is pressed."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        chat = await self.chat(update)
+        text = message.text
+        if chat.is_group:
+            said = addressed(message, self.bot)
+            if said is None:
+                return
+            if chat.team is None:
+                await message.reply_text(NOT_SET_UP)
+                return
+            text = said
+        staff = await self.who(update)
+        outcome = await self.dispatcher.handle(staff, text, chat)
+        await self.sender.reply(message, outcome, chat)
 
     async def _register(
         self, update_id: int, message: Message, staff: Staff | None, chat: Chat, team: str

@@ -246,9 +246,16 @@ class FakeTelegram:
         self._new_update.set()
 
     def user_says(
-        self, user_id: int, text: str, chat_id: int | None = None, name: str = "User"
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        name: str = "User",
+        reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A text message from a user, in a direct chat unless `chat_id` names a group (< 0)."""
+        """A text message from a user, in a direct chat unless `chat_id` names a group (< 0);
+        an @mention of the bot is marked as Telegram marks it; `reply_to`: the message (as
+        stored) it answers."""
         chat_id = user_id if chat_id is None else chat_id
         self._next_message_id += 1
         message: dict[str, Any] = {
@@ -261,6 +268,12 @@ class FakeTelegram:
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        handle = f"@{BOT_USER['username']}"
+        if handle in text:
+            mention = {"type": "mention", "offset": text.index(handle), "length": len(handle)}
+            message["entities"] = [*message.get("entities", []), mention]
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
         self._messages[(chat_id, self._next_message_id)] = message
         return self._push({"message": message})
 

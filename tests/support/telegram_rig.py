@@ -107,9 +107,15 @@ class TelegramRig:
         await self.fake.stop()
         await self.db.close()
 
-    def says(self, staff_or_user: str | int, text: str, chat_id: int | None = None) -> dict:
+    def says(
+        self,
+        staff_or_user: str | int,
+        text: str,
+        chat_id: int | None = None,
+        reply_to: dict | None = None,
+    ) -> dict:
         user_id = IDS[staff_or_user] if isinstance(staff_or_user, str) else staff_or_user
-        return self.fake.user_says(user_id, text, chat_id=chat_id)
+        return self.fake.user_says(user_id, text, chat_id=chat_id, reply_to=reply_to)
 
     async def reply_to(self, staff_or_user: str | int, contains: str, chat_id: int | None = None):
         """Wait for a sendMessage to the user (or chat) whose text contains `contains`."""
