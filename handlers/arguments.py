@@ -256,7 +256,7 @@ async def rhi(step: Step, typed: Typed) -> Outcome:
     try:
         status = RhiStatus(rest[0].lower())
     except (IndexError, ValueError):
-        raise Refusal(f"Usage: {typed.usage}. Only the child can decline (J §10.1).") from None
+        raise Refusal(f"Usage: {typed.usage}. Only the child can decline.") from None
     return await episodes.record_rhi(step, child, status, " ".join(rest[1:]))
 
 
