@@ -16,7 +16,7 @@ from config.vocabulary import Trigger
 from handlers import duty_commands, episodes, names, report_commands, views
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
-from handlers.timeparse import AmbiguousTime, TimeParseError, split_leading_time
+from handlers.timeparse import AmbiguousTime, TimeParseError, split_leading_time, typed_form
 from reminders.access import action_refusal, can_see, may
 from reminders.formatting import profile_text
 from storage import child_store
@@ -193,7 +193,16 @@ async def concern(step: Step, typed: Typed) -> Outcome:
     try:
         level = Concern(rest[0].lower())
     except (IndexError, ValueError):
-        raise Refusal(f"Usage: {typed.usage}") from None
+        said = f"'{rest[0]}' is not a level of concern. " if rest else ""
+        raise Refusal(
+            f"{said}Nothing was changed. Choose one, then say why:\n"
+            f"• none: you are not worried for their safety and wait a while for them to "
+            f"come back (/concern {child.ref} none <why>)\n"
+            f"• carer: you search and ring round; not yet a police matter "
+            f"(/concern {child.ref} carer <why>)\n"
+            f"• police: you are worried for their immediate safety: report them missing to "
+            f"the police now (/concern {child.ref} police <why>)"
+        ) from None
     return await episodes.set_concern(step, child, level, " ".join(rest[1:]))
 
 
@@ -211,6 +220,18 @@ async def police(step: Step, typed: Typed) -> Outcome:
         else:
             notes.append(rest[i])
             i += 1
+    if ref and not grade:
+        raise Refusal(
+            "Nothing was saved yet. What grade did the police give: low, medium or high? "
+            f"Send /police {child.ref} ref {ref} grade <low|medium|high> "
+            f"[{rule_ids.POLICE_GRADE}]"
+        )
+    if grade and not ref:
+        raise Refusal(
+            "Nothing was saved yet. What reference did the police give? "
+            f"Send /police {child.ref} ref <police ref> grade {grade} "
+            f"[{rule_ids.POLICE_REFERENCE}]"
+        )
     if not ref or not grade:
         raise Refusal(
             f"Record the police reference and risk grade [{rule_ids.POLICE_REFERENCE}, {rule_ids.POLICE_GRADE}]: {typed.usage}"
@@ -241,6 +262,19 @@ async def found(step: Step, typed: Typed) -> Outcome:
         else:
             break
     reason = END_REASONS.get(words[0]) if words else None
+    if reason is None and rest:
+        # "/found Jay 21:20 walked back in": ask how, keeping the time and the words.
+        at = typed_form(when, _tz(step, child), step.now)
+        said = " ".join(rest)
+        return Outcome.say(
+            f"How did {child.label} come back? Nothing is saved yet. Put how before your "
+            f"words, e.g. /found {child.ref} {at} self {said}\n"
+            "(self, police, family, social-care, school, other or deceased)",
+            *(
+                Button(label, f"/found {child.ref} {at} {word} {said}")
+                for word, label in FOUND_BUTTONS
+            ),
+        )
     if reason is None:
         raise Refusal(
             "Give the end reason after the time: self, police, social-care, school, family, "

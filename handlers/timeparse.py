@@ -142,6 +142,15 @@ def _choice(instant: datetime, tz: ZoneInfo, now: datetime) -> TimeChoice:
     return TimeChoice(instant, f"{clock} {named}", f"{typed} {clock}")
 
 
+def typed_form(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """How a person would type ``instant`` back ('21:20', 'yesterday 21:20', '2026-10-20 21:20'),
+    for a choice that repeats a time already read."""
+    local = instant.astimezone(tz)
+    _, day = _day_words(local.date(), now.astimezone(tz).date())
+    clock = local.strftime("%H:%M")
+    return clock if day == "today" else f"{day} {clock}"
+
+
 def _twice(d: date, t: time, tz: ZoneInfo, past: list[datetime]) -> AmbiguousTime:
     """The autumn change: the wall clock read ``t`` twice and both are past. Ask which."""
     choices = []
