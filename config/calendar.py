@@ -126,6 +126,13 @@ class AreaCalendar:
             self.is_working_day(loc.date()) and self.office_open <= loc.time() < self.office_close
         )
 
+    def at_work(self, at: datetime) -> bool:
+        """Office hours with the closing minute included: a duty due at the close is told then."""
+        loc = self.local(at)
+        return self.in_office_hours(at) or (
+            self.is_working_day(loc.date()) and loc.time() == self.office_close
+        )
+
     def next_office_open(self, at: datetime) -> datetime:
         """Start of the next office-hours period at or after ``at`` (``at`` if already open)."""
         loc = self.local(at)

@@ -323,7 +323,7 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
     if duty.reminders == 0 and spec.cc:
         # Copied in with the first reminder. Out of hours, on a duty that can wait, someone
         # copied in who keeps office hours hears in their morning digest instead.
-        morning = not spec.urgent and not at_work(preset, now)
+        morning = not spec.urgent and not preset.calendar.at_work(now)
         for audience in spec.cc:
             cc = await routing.resolve(
                 tx, (audience,), preset=preset, child=child, episode=episode, now=now,
@@ -423,15 +423,6 @@ def _reminder_text(at: Moment, duty: Duty, now: datetime) -> str:
     )
 
 
-def at_work(preset: Preset, now: datetime) -> bool:
-    """Office hours, closing time included: a duty due at the close is still told then."""
-    cal = preset.calendar
-    local = cal.local(now)
-    return cal.in_office_hours(now) or (
-        cal.is_working_day(local.date()) and local.time() == cal.office_close
-    )
-
-
 @dataclass(frozen=True)
 class Route:
     """Who a duty's reminder goes to now, by the clock."""
@@ -446,7 +437,7 @@ class Route:
 async def _route(at: Moment, duty: Duty, spec: DutySpec, child: Child, episode: Episode) -> Route:
     owner = await staff_store.get_staff(at.tx, duty.owner_id) if duty.owner_id else None
     on_shift = owner is not None and (duty.owner_role or "social_worker") in _ON_SHIFT_OWNERS
-    if on_shift or at_work(at.preset, at.now):
+    if on_shift or at.preset.calendar.at_work(at.now):
         if owner is not None:
             return Route((Recipient.staff(owner.id),), holder=owner)
         return Route(await _chasers(at, child, episode), preface=_unowned_preface(duty))
@@ -588,7 +579,7 @@ async def _managers(
     out-of-hours manager on duty; otherwise it waits for the office (None)."""
     holder = route.holder
     rank = RANK.get(holder.role, 0) if holder is not None else 1  # unowned: the manager's
-    if not at_work(at.preset, at.now):
+    if not at.preset.calendar.at_work(at.now):
         if not spec.urgent or rank >= RANK[Role.OUT_OF_HOURS_MANAGER]:
             return None
         on_duty = await _resolve(at, "out_of_hours_manager", child, episode, office=False)

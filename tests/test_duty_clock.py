@@ -69,11 +69,7 @@ def digests(h: Harness, staff_id: str) -> list[Sent]:
 
 
 def office_hours(h: Harness, area: str, at: datetime) -> bool:
-    cal = h.svc.presets[area].calendar
-    loc = cal.local(at)
-    return cal.in_office_hours(at) or (
-        cal.is_working_day(loc.date()) and loc.time() == cal.office_close
-    )
+    return h.svc.presets[area].calendar.at_work(at)
 
 
 # ---- an urgent duty out of hours ------------------------------------------------------------
