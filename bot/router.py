@@ -71,6 +71,8 @@ class Router:
                 raise Unreachable(f"{transport} is not running")
             if not await chat_store.already_sent(self.db, message.id, transport, chat_id):
                 await chat_targets[0].send_team(chat_id, message)
-        else:  # RecipientKind.REDACT
+        elif to.kind is RecipientKind.REDACT:
             for platform in self.platforms:
                 await platform.redact(message)
+        else:  # SMS, e-mail: delivered through GOV.UK Notify where it is configured
+            raise Unreachable(f"no {to.kind.value} service is running")

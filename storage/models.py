@@ -76,12 +76,16 @@ class RecipientKind(StrEnum):
     TEAM = "team"  # a team's registered group chats
     REDACT = "redact"  # nobody: every platform clears its chat copies of a finalised episode
     CHAT = "chat"  # one group chat on one platform, registered or not ('<transport>:<chat id>')
+    SMS = "sms"  # a person by text message, to their verified number ('sms:<staff id>')
+    EMAIL = "email"  # a person by e-mail, to their verified address ('email:<staff id>')
+    MAILTO = "mailto"  # an outside address a formal notice goes to ('mailto:<address>')
 
 
 @dataclass(frozen=True)
 class Recipient:
     """Who an outbox message is for. Stored as 'staff:<id>', 'team:<name>',
-    'chat:<transport>:<chat id>' or 'redact'."""
+    'chat:<transport>:<chat id>', 'redact', 'sms:<staff id>', 'email:<staff id>' or
+    'mailto:<address>'."""
 
     kind: RecipientKind
     ident: str = ""  # the staff id or team name; empty for REDACT
@@ -102,6 +106,19 @@ class Recipient:
     def chat(cls, transport: str, chat_id: str) -> Recipient:
         """A chat by its platform's id: a team's old chat told it no longer is one."""
         return cls(RecipientKind.CHAT, f"{transport}:{chat_id}")
+
+    @classmethod
+    def sms(cls, staff_id: str) -> Recipient:
+        return cls(RecipientKind.SMS, staff_id)
+
+    @classmethod
+    def email(cls, staff_id: str) -> Recipient:
+        return cls(RecipientKind.EMAIL, staff_id)
+
+    @classmethod
+    def mailto(cls, address: str) -> Recipient:
+        """An address outside the staff list (another authority, the police missing team)."""
+        return cls(RecipientKind.MAILTO, address)
 
     @property
     def chat_target(self) -> tuple[str, str]:
