@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from storage.db import Database
 
 EXIT_USAGE = 2
+SQLITE_ONLY = (
+    "error: backup and check are for a SQLite file. On PostgreSQL use the server's own "
+    "tools (pg_dump for a copy; the server checks its pages itself)."
+)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -33,6 +37,11 @@ def _log_level(settings: Settings, args: argparse.Namespace) -> None:
     from bot import logs
 
     logs.set_level(logging.DEBUG if args.verbose else settings.log_level)
+
+
+def database_target(text: str) -> Path | str:
+    """--db: a SQLite file, or a PostgreSQL database's URL."""
+    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
 
 
 def demo_scenario_path() -> Path:
@@ -48,7 +57,7 @@ class NoDatabase(Exception):
 
 
 def _must_exist(settings: Settings) -> None:
-    if not settings.db.exists():
+    if isinstance(settings.db, Path) and not settings.db.exists():
         raise NoDatabase(
             f"no database at {settings.db.resolve()}. Point --db or WHEREABOUTS_DB at yours, or "
             "create one: `whereabouts init-db`, `whereabouts import team.yaml` or "
@@ -195,6 +204,9 @@ async def cmd_backup(args: argparse.Namespace) -> int:
     from storage import maintenance
 
     settings = _settings(args)
+    if not isinstance(settings.db, Path):
+        print(SQLITE_ONLY, file=sys.stderr)
+        return EXIT_USAGE
     db = await _open(settings)  # migrates first, so the copy is of the current schema
     await db.close()
     try:
@@ -212,6 +224,9 @@ async def cmd_check(args: argparse.Namespace) -> int:
     from storage import maintenance
 
     settings = _settings(args)
+    if not isinstance(settings.db, Path):
+        print(SQLITE_ONLY, file=sys.stderr)
+        return EXIT_USAGE
     try:
         health = await maintenance.check(settings.db)
     except FileNotFoundError as exc:
@@ -255,7 +270,11 @@ async def cmd_console(args: argparse.Namespace) -> int:
             )
         svc = Services(db=db)
         console = ConsoleTransport(
-            svc, files_dir=settings.db.resolve().parent / "whereabouts-files"
+            svc,
+            files_dir=(
+                settings.db.resolve().parent if isinstance(settings.db, Path) else Path.cwd()
+            )
+            / "whereabouts-files",
         )
         # Timers keep running while you type: escalations print as they fall due.
         beat = Heartbeat(
@@ -411,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument(
-            "--db", type=Path, help="SQLite file (default: $WHEREABOUTS_DB or ./whereabouts.db)"
+            "--db",
+            type=database_target,
+            help="SQLite file or postgresql:// URL (default: $WHEREABOUTS_DB or ./whereabouts.db)",
         )
         return p
 

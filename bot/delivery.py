@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from bot import merging
 from reminders.clock import Clock
 from reminders.formatting import duration
-from storage import outbox_store
+from storage import claims, outbox_store
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
 
@@ -90,7 +90,7 @@ class OutboxDelivery:
         while True:
             now = self.clock.now()
             async with self.db.write() as tx:
-                claimed = await outbox_store.claim_outbox(tx, now, self.batch)
+                claimed = await claims.claim_outbox(tx, now, self.batch)  # instances in turn
                 claimed = await merging.merge_claimed(tx, claimed)  # one person, one episode
             if not claimed:
                 return sent

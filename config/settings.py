@@ -24,7 +24,8 @@ class Settings(BaseSettings):
         env_prefix="WHEREABOUTS_", extra="forbid", populate_by_name=True
     )
 
-    db: Path = Path("whereabouts.db")
+    # A SQLite file, or a PostgreSQL server's database as a URL (postgresql://user@host/db)
+    db: Path | str = Path("whereabouts.db")
     # FULL: a commit survives power loss, not only a crash. We don't buy speed with durability.
     synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
     default_area: str = "west-yorkshire"
@@ -76,6 +77,14 @@ class Settings(BaseSettings):
     # (config/contacts.py reads and checks them: {"west-yorkshire": {"emergency_duty_team": …}}).
     area_contacts: dict[str, dict[str, str]] = {}
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _file_or_url(cls, value: object) -> object:
+        """A URL stays as it is (a path would fold its '//'); anything else is a file."""
+        if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+            return value
+        return Path(value) if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from reminders import digest, duties, escalation
 from reminders.clock import Clock, FakeClock
 from storage import (
     child_store,
+    claims,
     digest_store,
     duty_store,
     episode_store,
@@ -89,9 +90,9 @@ class Sweeper:
     async def _remind_one(self, duty_id: int, now: datetime) -> int:
         try:
             async with self.db.write() as tx:
-                duty = await duty_store.get_duty(tx, duty_id)
+                duty = await claims.claim_due_duty(tx, duty_id, now)
                 if duty is None or duty.next_remind_at is None or duty.next_remind_at > now:
-                    return 0  # closed or chased since we looked
+                    return 0  # closed or chased since we looked (or by another instance now)
                 child = await child_store.get_child(tx, duty.child_id)
                 if child is None:
                     return 0
@@ -116,7 +117,7 @@ class Sweeper:
 
     async def _fire(self, escalation_id: int, now: datetime) -> int:
         async with self.db.write() as tx:
-            esc = await escalation_store.get_escalation(tx, escalation_id)
+            esc = await claims.claim_due_escalation(tx, escalation_id, now)
             if esc is None or esc.next_at is None or esc.next_at > now:
                 return 0  # someone acknowledged or moved it since we looked
             episode = await episode_store.get_episode(tx, esc.episode_id)

@@ -58,7 +58,25 @@ def from_db_time_set(text: str) -> datetime:
     return when
 
 
-Row = sqlite3.Row
+class Row(Protocol):
+    """A result row, by position or by column name: sqlite3.Row, or the PostgreSQL engine's
+    (storage/db_postgres.py)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def keys(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+
+
+class Changed(Protocol):
+    """What `Tx.execute` returns: how many rows the statement changed."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+
+def is_server_url(target: object) -> bool:
+    """A database named by URL (`postgresql://…`) rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 class Reader(Protocol):
@@ -192,10 +210,14 @@ class Tx:
     another process, and COMMIT (the fsync), go to the writer thread.
     """
 
+    # Whether other instances may write the same database at once (PostgreSQL): then claims
+    # of due work lock what they take (storage/claims.py). SQLite has one process.
+    several_instances = False
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Changed:
         """Run to its end (rows a caller did not read would keep the statement in progress,
         and then no SAVEPOINT or COMMIT could run); `rowcount` and `lastrowid` stay."""
         cursor = self._conn.execute(sql, params)
@@ -244,6 +266,16 @@ def unusable(path: Path, exc: BaseException) -> DatabaseUnusable:
 
 
 class Database:
+    """The SQLite engine; `Database("postgresql://…")` gives the PostgreSQL one
+    (storage/db_postgres.py), with the same API."""
+
+    def __new__(cls, path: Path | str, synchronous: str = "FULL") -> Database:
+        if cls is Database and is_server_url(path):
+            from storage.db_postgres import PostgresDatabase
+
+            return super().__new__(PostgresDatabase)
+        return super().__new__(cls)
+
     def __init__(self, path: Path | str, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}")
@@ -528,7 +560,7 @@ class Database:
         return self._quick_conn().execute(sql, params).fetchall()
 
     @property
-    def heavy(self) -> ThreadedReader:
+    def heavy(self) -> Reader:
         """For reads over much of the history (summaries, the weekly pack, charts): on the
         reader's own thread, so the bot goes on answering meanwhile."""
         if self._reader is None:

@@ -56,17 +56,22 @@ async def climb_sends(r: Reader, episode_id: int, since: datetime | None = None)
     ]
 
 
+def _prefix(prefix: str) -> tuple[int, str]:
+    """`substr(idem_key, 1, ?) = ?`: keys that start with the prefix, on either engine."""
+    return len(prefix), prefix
+
+
 async def first_send_to(
     r: Reader, escalation_id: int, cycle: int, recipient: Recipient
 ) -> datetime | None:
     """When this cycle of the climb first queued a send to the recipient (None: never)."""
     row = await r.fetchone(
         "SELECT MIN(created_at) AS t FROM outbox WHERE escalation_id = ? AND recipient = ?"
-        " AND escalation_repeat IS NOT NULL AND idem_key GLOB ?",
+        " AND escalation_repeat IS NOT NULL AND substr(idem_key, 1, ?) = ?",
         (
             escalation_id,
             str(recipient),
-            message_keys.climb_cycle_prefix(escalation_id, cycle) + "*",
+            *_prefix(message_keys.climb_cycle_prefix(escalation_id, cycle)),
         ),
     )
     return from_db_time(row["t"]) if row else None
@@ -75,8 +80,9 @@ async def first_send_to(
 async def last_confirm_asked(r: Reader, escalation_id: int) -> datetime | None:
     """When the climb's holder was last asked "still on it?"."""
     row = await r.fetchone(
-        "SELECT MAX(created_at) AS t FROM outbox WHERE escalation_id = ? AND idem_key GLOB ?",
-        (escalation_id, message_keys.climb_confirm_prefix(escalation_id) + "*"),
+        "SELECT MAX(created_at) AS t FROM outbox WHERE escalation_id = ?"
+        " AND substr(idem_key, 1, ?) = ?",
+        (escalation_id, *_prefix(message_keys.climb_confirm_prefix(escalation_id))),
     )
     return from_db_time(row["t"]) if row else None
 
@@ -85,8 +91,8 @@ async def holder_updates_since(r: Reader, episode_id: int, since: datetime) -> l
     """Holders told of a change to the episode at or after `since` (message_keys.held_update)."""
     rows = await r.fetchall(
         "SELECT recipient FROM outbox WHERE episode_id = ? AND created_at >= ?"
-        " AND idem_key GLOB ? ORDER BY id",
-        (episode_id, to_db_time(since), message_keys.held_update_prefix(episode_id) + "*"),
+        " AND substr(idem_key, 1, ?) = ? ORDER BY id",
+        (episode_id, to_db_time(since), *_prefix(message_keys.held_update_prefix(episode_id))),
     )
     return [Recipient.parse(row["recipient"]) for row in rows]
 

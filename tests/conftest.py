@@ -1,9 +1,10 @@
-"""Shared fixtures: a real SQLite file, a fake clock, the demo team."""
+"""Shared fixtures: a real SQLite file (or a PostgreSQL database), a fake clock, the demo team."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ import pytest
 from handlers.context import Services
 from reminders.clock import FakeClock
 from storage.db import WRITER_THREAD, Database
+from tests.support import engines
 from tests.support.chat import Chat
 from tests.support.clock import local
 from tests.support.team import demo_team, seed_team
@@ -36,6 +38,62 @@ def closes_its_databases() -> Iterator[None]:
         gc.collect()  # an unreferenced connection stops its own thread
         time.sleep(0.01)
     pytest.fail("the test left a database connection open: close it (Database.close)")
+
+
+# These run on both engines (tests/support/engines.py): each test once on SQLite and once on
+# PostgreSQL. A test that pins something only SQLite has is marked `sqlite_only`.
+ENGINE_MODULES = frozenset(
+    {
+        "test_storage.py",
+        "test_escalation.py",
+        "test_crash_loop.py",
+        "test_delivery_order.py",
+        "test_engines.py",
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" not in metafunc.fixturenames:
+        return
+    if Path(str(metafunc.definition.fspath)).name not in ENGINE_MODULES:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("engine", ["sqlite"], indirect=True)
+    else:
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
+_server: engines.Server | None = None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _server is not None:
+        _server.drop_all()
+
+
+def pg_server() -> engines.Server:
+    global _server
+    url = engines.server_url()
+    if url is None:
+        if os.environ.get("CI"):
+            pytest.fail(engines.NO_SERVER)
+        pytest.skip(engines.NO_SERVER)
+    if _server is None:
+        _server = engines.Server(url)
+    return _server
+
+
+@pytest.fixture(autouse=True)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """sqlite, or postgresql for the second run of a test in ENGINE_MODULES."""
+    name = getattr(request, "param", "sqlite")
+    if name == "postgresql":
+        engines.activate(engines.Redirect(pg_server()), monkeypatch)
+    try:
+        yield name
+    finally:
+        engines.deactivate()
 
 
 @pytest.fixture

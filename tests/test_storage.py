@@ -26,6 +26,7 @@ from tests.support.chat import Chat
 from tests.support.clock import local
 
 
+@pytest.mark.sqlite_only("WAL and SQLite's foreign-key pragma (PostgreSQL: tests/test_engines.py)")
 async def test_migrations_from_empty_file(db_path):
     async with Database(db_path) as db:
         rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
@@ -36,6 +37,7 @@ async def test_migrations_from_empty_file(db_path):
         assert fk[0] == 1
 
 
+@pytest.mark.sqlite_only("migrates the file with aiosqlite")
 async def test_reopening_applies_nothing_twice(db_path):
     async with Database(db_path):
         pass
@@ -43,6 +45,7 @@ async def test_reopening_applies_nothing_twice(db_path):
         assert await migrate(conn) == []
 
 
+@pytest.mark.sqlite_only("migrates the file with aiosqlite")
 async def test_upgrade_from_each_previous_version_in_place(tmp_path):
     versions = [v for v, _, _ in migration_scripts()]
     for previous in versions[:-1] or versions:
@@ -58,6 +61,7 @@ async def test_upgrade_from_each_previous_version_in_place(tmp_path):
             assert row["v"] == versions[-1]
 
 
+@pytest.mark.sqlite_only("migrates the file with aiosqlite")
 async def test_upgrade_reads_the_climb_columns_from_the_keys_already_queued(tmp_path):
     path = tmp_path / "v10.db"
     keys = {
@@ -313,6 +317,7 @@ async def test_a_read_inside_a_write_sees_the_writes_batched_before_it(tmp_path)
         assert seen == ["1"]
 
 
+@pytest.mark.sqlite_only("fails SQLite's COMMIT on the writer thread")
 async def test_a_failed_commit_fails_every_write_in_its_batch_and_stores_none(tmp_path):
     import asyncio
 
@@ -339,6 +344,7 @@ async def test_a_failed_commit_fails_every_write_in_its_batch_and_stores_none(tm
         assert await _runs(db) == ["9"]
 
 
+@pytest.mark.sqlite_only("SQLite's file lock")
 async def test_a_write_waits_for_another_process_holding_the_write_lock(tmp_path):
     import asyncio
 
@@ -359,6 +365,7 @@ async def test_a_write_waits_for_another_process_holding_the_write_lock(tmp_path
         assert await _runs(db) == ["1"]
 
 
+@pytest.mark.sqlite_only("SQLite's WAL")
 async def test_a_checkpoint_waits_for_the_open_batch_and_empties_the_log(tmp_path):
     import asyncio
 
@@ -398,6 +405,7 @@ async def test_closing_stores_a_write_that_joined_a_batch_first(tmp_path):
         assert await _runs(again) == ["1"]
 
 
+@pytest.mark.sqlite_only("fails SQLite's COMMIT on the writer thread")
 async def test_a_refusal_read_from_a_batch_whose_commit_fails_reports_the_failure(tmp_path):
     """A write that refused because of what a write batched before it did must not stand if
     that write never reached the disk: the caller hears the commit failed instead."""

@@ -47,6 +47,7 @@ from config.team import TeamFile
 from storage import chat_store, staff_store
 from storage.db import Database, to_db_time
 from storage.models import Recipient, RecipientKind
+from tests.support import engines
 from tests.support.fake_telegram import Call, FakeTelegram
 from tests.support.team import child, seed_team, team_file
 
@@ -150,7 +151,7 @@ class BotProcess:
             if not k.startswith(("WHEREABOUTS_", "TELEGRAM_", "SLACK_", "PTB_"))
         }
         env.update(
-            WHEREABOUTS_DB=str(self.db),
+            WHEREABOUTS_DB=str(engines.target(self.db)),  # a URL on PostgreSQL
             WHEREABOUTS_SYNCHRONOUS=self.config.synchronous,
             WHEREABOUTS_SWEEP_INTERVAL_SECONDS=str(self.config.sweep_interval),
             WHEREABOUTS_TELEGRAM_BASE_URL=self.stand_in.base_url,
@@ -823,6 +824,8 @@ def _now_text() -> str:
 
 
 def _connect(db: Path) -> sqlite3.Connection:
+    if engines.engine_now() == "postgresql":
+        return engines.connect_sync(engines.target(db))  # type: ignore[return-value]
     conn = sqlite3.connect(db, timeout=10)
     conn.row_factory = sqlite3.Row
     return conn
@@ -882,6 +885,8 @@ def _check(
 
 
 def _check_integrity(conn: sqlite3.Connection, problems: list[str]) -> None:
+    if engines.engine_now() == "postgresql":
+        return  # the server enforces foreign keys as it writes, and checks its own pages
     verdict = [row[0] for row in conn.execute("PRAGMA integrity_check")]
     if verdict != ["ok"]:
         problems.append(f"PRAGMA integrity_check: {verdict[:5]}")
