@@ -45,6 +45,7 @@ from storage import db_dialect
 from storage.db import (
     APPLYING,
     Database,
+    DatabaseUnusable,
     OnDisk,
     Reader,
     Row,
@@ -268,7 +269,13 @@ class PostgresDatabase(Database):
         await conn.execute("SET TIME ZONE 'UTC'")
 
     async def open(self) -> PostgresDatabase:
-        setup = await self._connect_pg()
+        try:
+            setup = await self._connect_pg()
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnusable(
+                f"{_safe_url(self.url)} can't be reached ({str(exc).strip()[:300]}). Check "
+                "that the server is running and the URL's host, port, user and database."
+            ) from None
         try:
             await migrate_postgres(setup)
         finally:

@@ -13,13 +13,16 @@ from datetime import timedelta
 
 import pytest
 
+from bot import cli
 from bot.delivery import OutboxDelivery
+from handlers.context import Services
 from reminders.clock import FakeClock
-from storage import claims, db_dialect, escalation_store, outbox_store
+from storage import claims, db_copy, db_dialect, escalation_store, outbox_store
 from storage.db import Database, migration_scripts
 from storage.db_postgres import PostgresDatabase
 from storage.models import OutboxMessage, Recipient
 from tests.conftest import pg_server
+from tests.support.chat import Chat
 from tests.support.clock import local
 from tests.support.harness import Harness
 from tests.support.team import weekend_rota
@@ -211,3 +214,52 @@ async def test_a_due_step_locked_by_one_instance_is_passed_over_by_the_other(pg_
                 )
     finally:
         await h.close()
+
+
+# ---- migrate-db ----------------------------------------------------------------------------
+
+
+@pytest.mark.sqlite_only("copies a SQLite file into PostgreSQL")
+async def test_migrate_db_copies_every_row_keeps_the_timeline_and_refuses_a_second_copy(
+    tmp_path, capsys
+):
+    source = tmp_path / "w.db"
+    h = await Harness.open(source, local("2026-10-23 21:10"), rota_rows=weekend_rota())
+    try:
+        await h.say("sam", "/absent Jay 21:05 left after a row")
+        await h.say("sam", "/update Jay searched the garden")
+        await h.wait(45)  # the climb moves on: more messages, more events
+    finally:
+        await h.close()
+    target = pg_server().empty_database()
+    migrate = cli.build_parser().parse_args(["migrate-db", "--from", str(source), "--to", target])
+    assert await migrate.func(migrate) == 0
+    assert "timeline identical" in capsys.readouterr().out
+    conn = sqlite3.connect(source)
+    try:
+        want = {
+            t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
+            for t in db_copy.copy_order(conn)
+        }
+        events = conn.execute("SELECT id, kind, text FROM events ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert want["events"] >= 3 and want["outbox"] >= 2 and want["staff"] >= 5
+    async with Database(target) as db:
+        for table, count in want.items():
+            row = await db.fetchone(f'SELECT COUNT(*) AS n FROM "{table}"')
+            assert row is not None and row["n"] == count, table
+        copied = await db.fetchall("SELECT id, kind, text FROM events ORDER BY id")
+        assert [tuple(r) for r in copied] == events
+        # New rows get new ids after the copied ones.
+        svc = Services(db=db, clock=FakeClock(local("2026-10-23 22:30")))
+        await Chat(svc).say("sam", "/update Jay phoned his aunt")
+        newest = await db.fetchone("SELECT MAX(id) AS id FROM events")
+        assert newest is not None and newest["id"] == events[-1][0] + 1
+        before = await db.fetchone("SELECT COUNT(*) AS n FROM events")
+    # A target that holds rows is refused, and nothing in it changes.
+    assert await migrate.func(migrate) == 2
+    assert "empty database only" in capsys.readouterr().err
+    async with Database(target) as db:
+        after = await db.fetchone("SELECT COUNT(*) AS n FROM events")
+        assert before is not None and after is not None and after["n"] == before["n"]
