@@ -15,6 +15,10 @@ copy of the same seeded SQLite file (a real file on disk, synchronous=FULL):
   whereabouts-no-limits  the same, with the Telegram flood limits in the outgoing rate
                          limiter switched off: a diagnostic that separates the bot's own
                          cost from the limits (see bench/_common.py)
+  whereabouts-postgresql `whereabouts run` on PostgreSQL (with --db, a server whose user
+                         may create databases): the same seeded data, copied in with
+                         `whereabouts migrate-db` into a scratch database; its p50 and p99
+                         are also given as ratios to `whereabouts` measured in the run
 
 Latency is from the update being queued at the stand-in to the stand-in recording the
 reply's sendMessage. The load is open-loop at a constant rate: a bot that falls behind
@@ -22,12 +26,15 @@ builds a queue, which shows in the latency, not in a slower sender.
 
     python bench/telegram_latency.py                      # 200 updates/s for 20 s, all four
     python bench/telegram_latency.py --rate 100 --duration 10 --variants echo,whereabouts
+    python bench/telegram_latency.py --variants echo,whereabouts,whereabouts-postgresql \
+        --db postgresql://wb@127.0.0.1:55432/postgres
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import math
 import os
@@ -42,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 from _common import (
     ROOT,
     SYNCHRONOUS,
@@ -59,8 +67,10 @@ from _common import (
     wait_until_polling,
     whereabouts_command,
 )
+from _pg import scratch_database, server_settings
 
 VARIANTS = ("echo", "echo-same-stack", "whereabouts", "whereabouts-no-limits")
+POSTGRES = "whereabouts-postgresql"  # with --db only
 FLOORS = ("echo", "echo-same-stack")
 MIX = {"status": 30, "update": 28, "duties": 16, "ack": 10, "absent": 8, "found": 8}
 TARGET_ADDED_P99 = 0.005  # seconds over the echo floor
@@ -298,16 +308,35 @@ async def run_variant(
     warmup: list[Command],
     measured: list[Command],
 ) -> Result:
+    with contextlib.ExitStack() as scratch:
+        db: Path | str = workdir / variant / "whereabouts.db"
+        if variant == POSTGRES:
+            from storage.db_copy import migrate_db
+
+            db = scratch.enter_context(scratch_database(args.db, "latency"))
+            await migrate_db(template, db)
+        return await _run_variant(variant, args, workdir, template, warmup, measured, db)
+
+
+async def _run_variant(
+    variant: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    template: Path,
+    warmup: list[Command],
+    measured: list[Command],
+    db: Path | str,
+) -> Result:
     fake = await MeasuringTelegram().start()
     vdir = workdir / variant
     vdir.mkdir()
-    db = vdir / "whereabouts.db"
     if variant in FLOORS:
         argv = [sys.executable, str(Path(__file__).resolve()), f"--{variant}-bot"]
     else:
-        shutil.copy(template, db)
-        argv = whereabouts_command(rate_limits=variant == "whereabouts")
-    bot = BotProcess(argv, bot_env(db, fake), vdir / "bot.log").start()
+        if isinstance(db, Path):
+            shutil.copy(template, db)
+        argv = whereabouts_command(rate_limits=variant != "whereabouts-no-limits")
+    bot = BotProcess(argv, bot_env(db, fake), vdir / "bot.log").start()  # type: ignore[arg-type]
     try:
         await wait_until_polling(fake, bot, timeout=60)
         # Warm-up (not measured): connections, lazy imports, caches.
@@ -395,8 +424,17 @@ async def loop_lag(lags: list[float], every: float = 0.002) -> None:
         lags.append(time.monotonic() - start - every)
 
 
-def db_state(db: Path) -> str:
+def db_state(db: Path | str) -> str:
     """What the run left behind: episodes not finalised, messages never delivered."""
+    if isinstance(db, str):
+        with psycopg.connect(db) as pg:
+            (episodes,) = pg.execute(
+                "SELECT COUNT(*) FROM episodes WHERE state IN ('open', 'found')"
+            ).fetchone()  # type: ignore[misc]
+            (pending,) = pg.execute(
+                "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')"
+            ).fetchone()  # type: ignore[misc]
+        return f"{episodes} episodes not finalised; {pending} outbox messages still undelivered"
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
@@ -465,6 +503,7 @@ def echo_bot(same_stack: bool = False) -> int:
 
 
 def report(results: list[Result], args: argparse.Namespace, workdir: Path, team: Team) -> None:
+    pg_settings = server_settings(args.db) if args.db else ""
     floor = next((r for r in results if r.variant == "echo"), None)
     sync = durability(workdir)
     print()
@@ -491,7 +530,8 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
             [r.variant, ms(r.p50), ms(r.p99), added, f"{r.offered:.1f}", f"{r.achieved:.1f}",
              f"{r.answered}/{r.sent}", str(r.outbox_sends),
              f"{r.bot_cpu:.0%} ({r.loop_cpu:.0%})",
-             "n/a (no db)" if r.variant in FLOORS else SYNCHRONOUS]
+             "n/a (no db)" if r.variant in FLOORS else
+             "synchronous_commit=on" if r.variant == POSTGRES else SYNCHRONOUS]
         )  # fmt: skip
     print(table(headers, rows))
     print("(p99 'unanswered': more than 1% of commands got no reply within the drain of "
@@ -555,12 +595,22 @@ def report(results: list[Result], args: argparse.Namespace, workdir: Path, team:
             verdict += f" at {args.rate:g}/s (only a run at {TARGET_RATE:g}/s decides the target)"
         print(f"  {r.variant}: target (at most 5 ms added at p99 at {TARGET_RATE:g} updates/s) "
               f"{verdict}: added p99 {added_text}, achieved {r.achieved:.1f}/s of "
-              f"{args.rate:g}/s offered [synchronous={SYNCHRONOUS}]. {bottleneck}")  # fmt: skip
+              f"{args.rate:g}/s offered [{durable(r)}]. {bottleneck}")  # fmt: skip
         if same_stack is not None and not math.isinf(r.p99):
             print(f"    against the echo bot on the same stack (uvloop, aiohttp): added p99 "
                   f"{(r.p99 - same_stack.p99) * 1000:.1f} ms")  # fmt: skip
+    lite = next((r for r in results if r.variant == "whereabouts"), None)
+    pg = next((r for r in results if r.variant == POSTGRES), None)
+    if lite is not None and pg is not None:
+        print(f"  PostgreSQL / SQLite in this run: p50 {pg.p50 / lite.p50:.2f}x, "
+              f"p99 {pg.p99 / lite.p99:.2f}x, bot CPU {pg.bot_cpu / max(lite.bot_cpu, 1e-9):.2f}x "
+              f"[{pg_settings}]")  # fmt: skip
     if args.keep:
         print(f"\nLogs and databases: {workdir}")
+
+
+def durable(r: Result) -> str:
+    return "synchronous_commit=on" if r.variant == POSTGRES else f"synchronous={SYNCHRONOUS}"
 
 
 def _bottleneck(r: Result, args: argparse.Namespace) -> str:
@@ -604,14 +654,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help=f"comma-separated, from {', '.join(VARIANTS)} (default all)")  # fmt: skip
     p.add_argument("--seed", type=int, default=9)
+    p.add_argument("--db", help=f"a PostgreSQL server (postgresql://…) for {POSTGRES}")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--echo-bot", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--echo-same-stack-bot", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = set(args.variants) - set(VARIANTS)
+    unknown = set(args.variants) - set(VARIANTS) - {POSTGRES}
     if unknown:
         p.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    if POSTGRES in args.variants and not args.db:
+        p.error(f"{POSTGRES} needs --db postgresql://… (a server whose user may create databases)")
     return args
 
 
