@@ -11,6 +11,7 @@ import contextvars
 import sqlite3
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from bot import cli
@@ -267,3 +268,22 @@ async def test_migrate_db_copies_every_row_keeps_the_timeline_and_refuses_a_seco
     async with Database(target) as db:
         after = await db.fetchone("SELECT COUNT(*) AS n FROM events")
         assert before is not None and after is not None and after["n"] == before["n"]
+
+
+@pytest.mark.sqlite_only("PostgreSQL only, on a database of its own")
+async def test_a_lost_connection_fails_its_write_and_the_next_write_connects_again(pg_url):
+    insert = "INSERT INTO scheduled_runs (job, run_key, ran_at) VALUES ('t', ?, ?)"
+    async with Database(pg_url) as db:
+        async with db.write() as tx:
+            await tx.execute(insert, ("1", "2026-01-01T00:00:00Z"))
+            row = await tx.fetchone("SELECT pg_backend_pid() AS pid")
+        assert row is not None
+        # The server drops it (and says so once it has: the 5 s are a bound, not a wait).
+        await db.fetchone("SELECT pg_terminate_backend(?, 5000)", (row["pid"],))
+        with pytest.raises((sqlite3.OperationalError, psycopg.OperationalError)):
+            async with db.write() as tx:
+                await tx.execute(insert, ("2", "2026-01-01T00:00:00Z"))
+        async with db.write() as tx:
+            await tx.execute(insert, ("3", "2026-01-01T00:00:00Z"))
+        rows = await db.fetchall("SELECT run_key FROM scheduled_runs ORDER BY run_key")
+        assert [r["run_key"] for r in rows] == ["1", "3"]
