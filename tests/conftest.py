@@ -41,13 +41,15 @@ def closes_its_databases() -> Iterator[None]:
 
 
 # These run on both engines (tests/support/engines.py): each test once on SQLite and once on
-# PostgreSQL. A test that pins something only SQLite has is marked `sqlite_only`.
+# PostgreSQL (the storage, escalation, duty, delivery and crash tests). A test that pins something only SQLite has is marked `sqlite_only`.
 ENGINE_MODULES = frozenset(
     {
         "test_storage.py",
         "test_escalation.py",
         "test_crash_loop.py",
         "test_delivery_order.py",
+        "test_delivery.py",
+        "test_duties.py",
         "test_engines.py",
     }
 )
