@@ -41,7 +41,9 @@ def _log_level(settings: Settings, args: argparse.Namespace) -> None:
 
 def database_target(text: str) -> Path | str:
     """--db: a SQLite file, or a PostgreSQL database's URL."""
-    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+    from config.settings import DatabaseUrl
+
+    return DatabaseUrl(text) if text.startswith(("postgresql://", "postgres://")) else Path(text)
 
 
 def demo_scenario_path() -> Path:

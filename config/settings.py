@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -17,6 +18,27 @@ from pydantic_settings import (
 # The zone for times shown where no one area's preset is in reach (an export across areas, an
 # invite's expiry, the console); all five areas keep UK clock time.
 DISPLAY_TIMEZONE = "Europe/London"
+
+
+class DatabaseUrl(str):
+    """A PostgreSQL URL that prints without its password (start-up lines, logs); the
+    database is opened with the whole of it (`str.__str__(url)`)."""
+
+    def _shown(self) -> str:
+        parts = urlsplit(str.__str__(self))
+        if parts.password is None:
+            return str.__str__(self)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+    def __str__(self) -> str:
+        return self._shown()
+
+    def __format__(self, spec: str) -> str:
+        return format(self._shown(), spec)
+
+    def __repr__(self) -> str:
+        return repr(self._shown())
 
 
 class Settings(BaseSettings):
@@ -83,8 +105,13 @@ class Settings(BaseSettings):
     def _file_or_url(cls, value: object) -> object:
         """A URL stays as it is (a path would fold its '//'); anything else is a file."""
         if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
-            return value
+            return DatabaseUrl(value)
         return Path(value) if isinstance(value, str) else value
+
+    @field_validator("db", mode="after")
+    @classmethod
+    def _printable(cls, value: Path | str) -> Path | str:
+        return DatabaseUrl(value) if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -6,6 +6,9 @@ returns once they are on disk. Writes that arrive together share one `BEGIN IMME
 `COMMIT` (group commit): one fsync for the batch, with synchronous=FULL kept. Statements
 run on the event loop's thread; COMMIT (the fsync) on a writer thread. Short reads run on
 the loop's thread; long ones (`Database.heavy`) on a reader thread.
+
+`Database("postgresql://…")` is the PostgreSQL engine instead (storage/db_postgres.py), with
+this API and `synchronous_commit=on` (its docstring compares the two engines' durability).
 """
 
 from __future__ import annotations

@@ -249,7 +249,9 @@ class PostgresDatabase(Database):
 
     def __init__(self, path: Any, synchronous: str = "FULL", pool_size: int = 4) -> None:
         super().__init__("postgresql", synchronous)
-        self.url = str(path)
+        # The whole URL, password and all, even from a value that prints without it
+        # (config.settings.DatabaseUrl).
+        self.url = str.__str__(path) if isinstance(path, str) else str(path)
         self.synchronous_commit = "off" if self.synchronous == "NORMAL" else "on"
         self.pool_size = pool_size
         self._pg_writer: AsyncConnection[Any] | None = None
@@ -382,7 +384,11 @@ class PostgresDatabase(Database):
         if conn.broken or conn.closed:  # the server restarted, or the network dropped
             log.warning("the database connection was lost; connecting again")
             self._pg_writer = conn = await self._connect_pg()
-        await _through(_script(conn, "BEGIN"))
+        try:
+            await _through(_script(conn, "BEGIN"))
+        except asyncio.CancelledError:
+            await self._rollback(conn)  # the BEGIN went through all the same
+            raise
         self._batch = _Batch(asyncio.get_running_loop().create_future())
         return self._batch
 

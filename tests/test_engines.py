@@ -10,12 +10,14 @@ import asyncio
 import contextvars
 import sqlite3
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from bot import cli
 from bot.delivery import OutboxDelivery
+from config.settings import Settings
 from handlers.context import Services
 from reminders.clock import FakeClock
 from storage import claims, db_copy, db_dialect, escalation_store, outbox_store
@@ -287,3 +289,14 @@ async def test_a_lost_connection_fails_its_write_and_the_next_write_connects_aga
             await tx.execute(insert, ("3", "2026-01-01T00:00:00Z"))
         rows = await db.fetchall("SELECT run_key FROM scheduled_runs ORDER BY run_key")
         assert [r["run_key"] for r in rows] == ["1", "3"]
+
+
+@pytest.mark.sqlite_only("no database")
+def test_a_database_url_prints_without_its_password_but_opens_with_it():
+    settings = Settings(db="postgresql://wb:s3cret@db.example:5432/whereabouts")
+    assert "s3cret" not in f"{settings.db} {settings.db!r} {settings.db!s}"
+    assert str(settings.db) == "postgresql://wb:***@db.example:5432/whereabouts"
+    database = Database(settings.db)
+    assert isinstance(database, PostgresDatabase) and "s3cret" in database.url
+    assert "s3cret" not in repr(database)
+    assert isinstance(Settings(db="w.db").db, Path)
