@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import Heartbeat
@@ -18,6 +19,9 @@ from reminders import escalation
 from reminders.sweeper import Sweeper
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.notify.platform import NotifyPlatform
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class LiveBot:
     svc: Services
     platforms: list[Platform] = field(default_factory=list)
     heartbeat: Heartbeat | None = None
+    notify: NotifyPlatform | None = None  # SMS and e-mail, where Notify is configured
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
         """A person can't be reached: their alert climbs to the next person now."""
@@ -50,6 +55,7 @@ async def start(settings: Settings) -> LiveBot:
             bot.platforms.append(await _start_telegram(settings, svc))
         if settings.slack_bot_token is not None:
             bot.platforms.append(await _start_slack(settings, svc))
+        bot.notify = _notify(settings, svc)
         if not bot.platforms:
             raise StartupError(
                 "No chat platform is configured. Set TELEGRAM_BOT_TOKEN (or "
@@ -61,7 +67,7 @@ async def start(settings: Settings) -> LiveBot:
         await _stop_platforms(bot.platforms)
         await db.close()
         raise
-    router = Router(db, bot.platforms)
+    router = Router(db, bot.platforms, bot.notify)
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
     bot.heartbeat = Heartbeat(
         Sweeper(
@@ -77,7 +83,32 @@ async def start(settings: Settings) -> LiveBot:
     for platform in bot.platforms:
         platform.after_command = bot.heartbeat.kick  # type: ignore[attr-defined]
     await bot.heartbeat.start()
+    if bot.notify is not None:
+        await bot.notify.start()
     return bot
+
+
+def _notify(settings: Settings, svc: Services) -> NotifyPlatform | None:
+    from bot.notify.platform import NotifyPlatform, Templates
+
+    if settings.notify_api_key is None:
+        return None
+    if not (settings.notify_sms_template or settings.notify_email_template):
+        raise StartupError(
+            "NOTIFY_API_KEY is set but no template is: set WHEREABOUTS_NOTIFY_SMS_TEMPLATE "
+            "and/or WHEREABOUTS_NOTIFY_EMAIL_TEMPLATE to the template ids in Notify."
+        )
+    return NotifyPlatform(
+        svc.db,
+        svc.clock,
+        settings.notify_api_key.get_secret_value(),
+        Templates(
+            sms=settings.notify_sms_template,
+            email=settings.notify_email_template,
+            email_with_file=settings.notify_email_file_template,
+        ),
+        base_url=settings.notify_base_url,
+    )
 
 
 async def _start_telegram(settings: Settings, svc: Services) -> Platform:
@@ -159,6 +190,8 @@ async def _stop_platforms(platforms: list[Platform]) -> None:
 async def stop(bot: LiveBot) -> None:
     if bot.heartbeat is not None:
         bot.heartbeat.shutdown()
+    if bot.notify is not None:
+        await bot.notify.stop()
     await _stop_platforms(bot.platforms)
     await bot.db.close()
 
@@ -166,6 +199,8 @@ async def stop(bot: LiveBot) -> None:
 async def run_forever(settings: Settings) -> None:
     bot = await start(settings)
     names = ", ".join(p.name for p in bot.platforms)
+    if bot.notify is not None:
+        names += " (SMS and e-mail through GOV.UK Notify)"
     print(f"Whereabouts is running on {names} (database {settings.db}). Ctrl-C to stop.")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

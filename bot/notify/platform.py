@@ -1,0 +1,231 @@
+"""Sends the outbox's texts and e-mails through GOV.UK Notify, by template.
+
+Notify's official client is synchronous (requests): every call runs in a worker thread
+(`asyncio.to_thread`), one at a time (the client's session is not thread-safe), so the
+event loop never waits on Notify. Templates: the SMS template's body is `((body))`; the
+e-mail template's subject is `((subject))` and its body `((body))`; the e-mail template for
+a message with a file adds `((link_to_file))` (Notify sends a file as a download link).
+
+Idempotency: each send carries the reference `wb-<outbox id>`. A send is recorded like a
+chat send (chat_store.record_sent, transport "notify"), so a retry skips what went. A crash
+between Notify's answer and that record leaves the row to be sent again: before resending,
+a retry asks Notify for a notification with the same reference, and records that one
+instead of sending a second text.
+
+The API key comes from the environment (NOTIFY_API_KEY) and is never logged; no log line
+carries a number, an address or a message's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from notifications_python_client.errors import APIError
+from notifications_python_client.notifications import NotificationsAPIClient
+from notifications_python_client.utils import DOCUMENT_UPLOAD_SIZE_LIMIT, prepare_upload
+
+from bot.delivery import PermanentDeliveryError, RetryLater
+from bot.router import Unreachable
+from config.addresses import AddressError, normalise_email
+from reminders.clock import Clock
+from reminders.notify_text import split_subject
+from storage import chat_store, contact_store, report_store, staff_store
+from storage.contact_store import Method
+from storage.db import Database
+from storage.models import OutboxMessage, Recipient, RecipientKind
+
+log = logging.getLogger(__name__)
+
+NAME = "notify"
+DEFAULT_BASE_URL = "https://api.notifications.service.gov.uk"
+TOO_MANY_WAIT = 60.0  # seconds: Notify's 429 carries no Retry-After; its limits are per minute
+SMS_LIMIT = 918  # Notify's longest text (6 fragments of 153 characters)
+
+
+@dataclass(frozen=True)
+class Templates:
+    sms: str | None = None
+    email: str | None = None
+    email_with_file: str | None = None
+
+
+class NotifyServiceFault(Exception):
+    """Notify refused our own credentials (403): retried, never blamed on the person."""
+
+
+def _scrubbed(text: str) -> str:
+    """Notify's words without anything that could be a number or an address."""
+    text = re.sub(r"\S+@\S+", "<address>", text)
+    return re.sub(r"\+?\d[\d ]{5,}\d", "<number>", text)[:300]
+
+
+def _reason(exc: APIError) -> str:
+    message = exc.message
+    if isinstance(message, list):
+        message = "; ".join(str(item.get("message", item)) for item in message)
+    return _scrubbed(str(message))
+
+
+def refusal(exc: APIError) -> Exception:
+    """What delivery does with a Notify error: 400 (a bad number or address, a template that
+    does not fit) is the message's own and permanent, so a climb moves on and it is reported;
+    429 waits; 5xx and no answer at all are retried with backoff.
+
+    403 means Notify does not accept our API key (revoked, mistyped, or a test key on live):
+    a fault of the service's set-up, not of the person, and the same for every message. Failing
+    each message as undeliverable would tell supervisors that person after person "could not
+    be reached", and move every climb on, for something only an admin can fix; so it is retried
+    (backoff, capped) and logged at ERROR until the key is put right. Chat still carries the alert.
+    """
+    status = exc.status_code
+    if status == 400:
+        return PermanentDeliveryError(f"Notify refused it: {_reason(exc)}")
+    if status == 429:
+        return RetryLater(TOO_MANY_WAIT)
+    if status in (401, 403):
+        log.error("Notify refused the API key (HTTP %s): check NOTIFY_API_KEY", status)
+        return NotifyServiceFault(f"Notify refused the API key (HTTP {status})")
+    if 400 < status < 500:
+        return PermanentDeliveryError(f"Notify refused it (HTTP {status}): {_reason(exc)}")
+    return exc  # 5xx, or no answer (the client reports those as 503): retried
+
+
+class NotifyPlatform:
+    """Texts and e-mails to staff (verified numbers and addresses) and to outside addresses."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        api_key: str,
+        templates: Templates,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 15.0,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.templates = templates
+        self.client = NotificationsAPIClient(  # type: ignore[no-untyped-call]
+            api_key, base_url=base_url, timeout=timeout
+        )
+        self._one_call = asyncio.Lock()
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One Notify API call, off the event loop; its errors mapped for delivery."""
+        async with self._one_call:
+            try:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            except APIError as exc:
+                raise refusal(exc) from None
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    # ---- sending ----------------------------------------------------------------------
+
+    async def deliver(self, message: OutboxMessage, to: Recipient) -> None:
+        target = to.stored
+        if await chat_store.already_sent(self.db, message.id, NAME, target):
+            return
+        address = await self._address(to)
+        reference = f"wb-{message.id}"
+        if message.attempts > 1 and await self._sent_before(message, target, reference):
+            return
+        if to.kind is RecipientKind.SMS:
+            sent = await self._send_sms(address, message, reference)
+            kind = "sms"
+        else:
+            sent = await self._send_email(address, message, reference)
+            kind = "email"
+        await self._record(message, target, str(sent.get("id", "")), kind)
+
+    async def _address(self, to: Recipient) -> str:
+        if to.kind is RecipientKind.MAILTO:
+            try:
+                return normalise_email(to.ident)
+            except AddressError:
+                raise PermanentDeliveryError("not an e-mail address") from None
+        method = Method.SMS if to.kind is RecipientKind.SMS else Method.EMAIL
+        found = await contact_store.address(self.db, to.ident, method)
+        if found is not None:
+            return found
+        person = await staff_store.get_staff(self.db, to.ident)
+        if person is not None and not person.active:
+            raise Unreachable(f"staff {to.ident} has left")
+        what = "mobile number" if method is Method.SMS else "e-mail address"
+        raise Unreachable(f"staff {to.ident} has no verified {what}")
+
+    async def _sent_before(self, message: OutboxMessage, target: str, reference: str) -> bool:
+        """A retry after a crash between Notify's answer and our record: Notify has it already."""
+        found = await self.call(self.client.get_all_notifications, reference=reference)
+        notifications = (found or {}).get("notifications") or []
+        if not notifications:
+            return False
+        kind = "sms" if message.to.kind is RecipientKind.SMS else "email"
+        await self._record(message, target, str(notifications[0].get("id", "")), kind)
+        return True
+
+    async def _send_sms(self, number: str, message: OutboxMessage, reference: str) -> Any:
+        if not self.templates.sms:
+            raise Unreachable("no SMS template is set (WHEREABOUTS_NOTIFY_SMS_TEMPLATE)")
+        return await self.call(
+            self.client.send_sms_notification,
+            phone_number=number,
+            template_id=self.templates.sms,
+            personalisation={"body": message.text[:SMS_LIMIT]},
+            reference=reference,
+        )
+
+    async def _send_email(self, address: str, message: OutboxMessage, reference: str) -> Any:
+        subject, body = split_subject(message.text)
+        personalisation: dict[str, Any] = {"subject": subject, "body": body}
+        template = self.templates.email
+        if message.attachment_id is not None:
+            template = self.templates.email_with_file
+            if not template:
+                raise PermanentDeliveryError(
+                    "no e-mail template for files is set (WHEREABOUTS_NOTIFY_EMAIL_FILE_TEMPLATE)"
+                )
+            attachment = await report_store.get_attachment(self.db, message.attachment_id)
+            if attachment is None:
+                raise PermanentDeliveryError("the attached file is no longer stored")
+            if len(attachment.data) > DOCUMENT_UPLOAD_SIZE_LIMIT:
+                raise PermanentDeliveryError("the attached file is over Notify's 2 MB")
+            personalisation["link_to_file"] = prepare_upload(  # type: ignore[no-untyped-call]
+                io.BytesIO(attachment.data),
+                filename=attachment.filename,
+                confirm_email_before_download=True,
+            )
+        if not template:
+            raise Unreachable("no e-mail template is set (WHEREABOUTS_NOTIFY_EMAIL_TEMPLATE)")
+        return await self.call(
+            self.client.send_email_notification,
+            email_address=address,
+            template_id=template,
+            personalisation=personalisation,
+            reference=reference,
+        )
+
+    async def _record(self, message: OutboxMessage, target: str, notify_id: str, kind: str) -> None:
+        await chat_store.record_sent(
+            self.db,
+            outbox_id=message.id,
+            episode_id=message.episode_id,
+            transport=NAME,
+            chat_id=target,
+            message_id=notify_id,
+            kind=kind,
+            now=self.clock.now(),
+        )
