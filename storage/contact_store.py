@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from config.addresses import AddressError, normalise_email, normalise_phone
-from storage.db import Reader, Tx, from_db_time_set, to_db_time
+from storage.db import Database, Reader, Tx, from_db_time_set, to_db_time, write_alone
 
 
 class Method(StrEnum):
@@ -162,3 +162,22 @@ async def remove(tx: Tx, staff_id: str, method: Method) -> bool:
     )
     await drop_pending(tx, staff_id, method)
     return cursor.rowcount > 0
+
+
+async def pending_address(
+    r: Reader, staff_id: str, method: Method, asked_at: datetime, now: datetime
+) -> str | None:
+    """Where a verification code asked for at `asked_at` goes: the number or address waiting
+    for it, while it is still live and not replaced by a newer one."""
+    row = await r.fetchone(
+        "SELECT address FROM contact_pending WHERE staff_id = ? AND method = ?"
+        " AND created_at = ? AND expires_at > ?",
+        (staff_id, method, to_db_time(asked_at), to_db_time(now)),
+    )
+    return str(row["address"]) if row else None
+
+
+async def blank_sent_code(w: Tx | Database, outbox_id: int, text: str) -> None:
+    """Once a code has gone, the outbox keeps its text with the code blanked: only the
+    code's hash stays."""
+    await write_alone(w, "UPDATE outbox SET text = ? WHERE id = ?", (text, outbox_id))

@@ -204,6 +204,17 @@ def chat_notice(
     return MessageKey(f"chat:{action}:{transport}:{chat_id}:{to_db_time(at)}:{to}")
 
 
+# ---- contact methods ------------------------------------------------------------------------
+
+CONTACT_CODE = "contact-code:"
+
+
+def contact_code(staff_id: str, method: str, at: datetime, nonce: str) -> MessageKey:
+    """A verification code sent to a number or address a person added (not yet verified:
+    it goes to the number waiting for its code, not the verified one); one per request."""
+    return MessageKey(f"{CONTACT_CODE}{method}:{staff_id}:{to_db_time(at)}:{nonce}")
+
+
 # ---- the rota -----------------------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ from bot.router import Unreachable
 from config.addresses import AddressError, normalise_email
 from reminders.clock import Clock
 from reminders.notify_text import split_subject
-from storage import chat_store, contact_store, report_store, staff_store
+from storage import chat_store, contact_store, message_keys, report_store, staff_store
 from storage.contact_store import Method
 from storage.db import Database
 from storage.models import OutboxMessage, Recipient, RecipientKind
@@ -63,6 +63,10 @@ def _scrubbed(text: str) -> str:
     """Notify's words without anything that could be a number or an address."""
     text = re.sub(r"\S+@\S+", "<address>", text)
     return re.sub(r"\+?\d[\d ]{5,}\d", "<number>", text)[:300]
+
+
+def _codes_blanked(text: str) -> str:
+    return re.sub(r"\b\d{6}\b", "••••••", text)
 
 
 def _reason(exc: APIError) -> str:
@@ -139,7 +143,7 @@ class NotifyPlatform:
         target = to.stored
         if await chat_store.already_sent(self.db, message.id, NAME, target):
             return
-        address = await self._address(to)
+        address = await self._address(message, to)
         reference = f"wb-{message.id}"
         if message.attempts > 1 and await self._sent_before(message, target, reference):
             return
@@ -150,14 +154,23 @@ class NotifyPlatform:
             sent = await self._send_email(address, message, reference)
             kind = "email"
         await self._record(message, target, str(sent.get("id", "")), kind)
+        if message.idem_key.startswith(message_keys.CONTACT_CODE):
+            await contact_store.blank_sent_code(self.db, message.id, _codes_blanked(message.text))
 
-    async def _address(self, to: Recipient) -> str:
+    async def _address(self, message: OutboxMessage, to: Recipient) -> str:
         if to.kind is RecipientKind.MAILTO:
             try:
                 return normalise_email(to.ident)
             except AddressError:
                 raise PermanentDeliveryError("not an e-mail address") from None
         method = Method.SMS if to.kind is RecipientKind.SMS else Method.EMAIL
+        if message.idem_key.startswith(message_keys.CONTACT_CODE):  # to the number on trial
+            waiting = await contact_store.pending_address(
+                self.db, to.ident, method, message.created_at, self.clock.now()
+            )
+            if waiting is None:
+                raise PermanentDeliveryError("the code expired or was replaced before it went")
+            return waiting
         found = await contact_store.address(self.db, to.ident, method)
         if found is not None:
             return found
