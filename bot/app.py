@@ -15,7 +15,8 @@ from config.settings import Settings
 from handlers.context import Services
 from handlers.report_jobs import ReportJobs
 from handlers.rota_gaps import GapJobs
-from reminders import escalation
+from reminders import escalation, follow_ups
+from reminders.follow_ups import FollowUpJobs
 from reminders.sweeper import Sweeper
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
@@ -41,9 +42,20 @@ class LiveBot:
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
         """A person can't be reached: their alert climbs to the next person now."""
-        await escalation.recipient_unreachable(
-            tx, self.svc.presets, self.svc.clock.now(), message.idem_key, reason
+        await undeliverable(self.svc, tx, message, reason)
+
+
+async def undeliverable(svc: Services, tx: Tx, message: OutboxMessage, reason: str) -> None:
+    """A message that can never be delivered: a climb's alert (or the text or e-mail that
+    followed it up) moves the climb on from that person, and the supervisors are told."""
+    alert_key = await follow_ups.alert_key_of(tx, message.idem_key)
+    if alert_key is not None:
+        reason = (
+            f"the {'text' if message.recipient.startswith('sms:') else 'e-mail'} failed: {reason}"
         )
+    await escalation.recipient_unreachable(
+        tx, svc.presets, svc.clock.now(), alert_key or message.idem_key, reason
+    )
 
 
 async def start(settings: Settings) -> LiveBot:
@@ -74,7 +86,11 @@ async def start(settings: Settings) -> LiveBot:
             db,
             svc.clock,
             svc.presets,
-            jobs=[ReportJobs(db, svc.clock, svc.presets), GapJobs(db, svc.clock, svc.presets)],
+            jobs=[
+                ReportJobs(db, svc.clock, svc.presets),
+                GapJobs(db, svc.clock, svc.presets),
+                FollowUpJobs(db, svc.clock, svc.presets),
+            ],
         ),
         delivery,
         svc.clock,

@@ -8,6 +8,13 @@ Notify platform sends it as the subject and the rest as the body (`split_subject
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from config.presets import Preset
+from config.rules import catalogue
+from reminders.formatting import duration, local_time
+from storage.models import Child, Episode
 
 _SUBJECT = re.compile(r"^(?:\[[^\]\n]*\]\s*)?Subject:[ \t]*(?P<subject>[^\n]+)\n+", re.IGNORECASE)
 DEFAULT_SUBJECT = "Whereabouts"
@@ -24,3 +31,65 @@ def split_subject(text: str) -> tuple[str, str]:
     if found is None:
         return DEFAULT_SUBJECT, text
     return found.group("subject").strip(), text[found.end() :]
+
+
+def alert_kind(urgent: bool) -> str:
+    return "urgent alert" if urgent else "alert"
+
+
+def sms_alert(ref: str, urgent: bool, rule_id: str, since: str, code: str) -> str:
+    """An alert by text: the child's reference, the rule, since when, how to take it. Never a
+    name, a place or anything from the profile."""
+    return (
+        f"Whereabouts: {alert_kind(urgent)} for {ref} ({rule_id}) waiting for you since "
+        f"{since}. Reply ACK {code} to take it, or open the app."
+    )
+
+
+def _summary_value(field: str, episode: Episode, now: datetime, tz: ZoneInfo) -> str:
+    if field == "category":
+        return f"Reported as: {episode.category.value}"
+    if field == "missing_for":
+        return f"Not where they should be for: {duration(now - episode.last_seen_at)}"
+    if field == "last_seen_time":
+        return f"Last seen: {local_time(episode.last_seen_at, tz)}"
+    if field == "police_grade":
+        grade = episode.police_grade.value if episode.police_grade else "not given"
+        return f"Police grade: {grade}"
+    if field == "concern":
+        return f"Level of concern: {episode.concern.value}"
+    return f"Status: {'open' if episode.found_at is None else 'found'}"
+
+
+def email_alert(
+    preset: Preset,
+    child: Child,
+    episode: Episode,
+    urgent: bool,
+    rule_id: str,
+    since: str,
+    now: datetime,
+) -> str:
+    """An alert by e-mail: the text's words, the rule in words and a summary of the episode
+    limited to what the preset allows for the rule; no link, no name, no place, no profile."""
+    rules = preset.notifications
+    fields = rules.email_summary_by_rule.get(rule_id, rules.email_summary)
+    summary = [_summary_value(f, episode, now, preset.zone) for f in fields]
+    words = rule_words(rule_id)
+    body = "\n".join(
+        [
+            f"An {alert_kind(urgent)} for {child.ref} ({rule_id}) has been waiting for you "
+            f"since {since}.",
+            *([f"The rule: {words}."] if words else []),
+            *summary,
+            "",
+            f"Take it in the Whereabouts app: /ack {child.ref}. The details are there, not "
+            "in e-mail.",
+        ]
+    )
+    return with_subject(f"Whereabouts: {alert_kind(urgent)} for {child.ref} ({rule_id})", body)
+
+
+def rule_words(rule_id: str) -> str:
+    found = catalogue().get(rule_id)
+    return found.summary if found else ""

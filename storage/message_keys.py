@@ -57,6 +57,12 @@ def climb_confirm_prefix(escalation_id: int) -> str:
     return f"esc{escalation_id}:confirm:"
 
 
+def alert_follow_up(escalation_id: int, cycle: int, staff_id: str, method: str) -> MessageKey:
+    """An alert's later method (a text, an e-mail) to one person, once per climb cycle; not a
+    climb send (no step): nobody is "told" by it, it is the chat alert's echo."""
+    return MessageKey(f"esc{escalation_id}:c{cycle}:via:{method}:{staff_id}", escalation_id)
+
+
 def held_update(episode_id: int, event: str, at: datetime, to: Recipient) -> MessageKey:
     """The holder of an episode told of a change (a concern raised, a police report)."""
     return MessageKey(f"ep{episode_id}:held:{event}:{int(at.timestamp())}:{to}")

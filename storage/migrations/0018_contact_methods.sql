@@ -54,7 +54,7 @@ CREATE TABLE ack_codes (
     used_at       TEXT,
     PRIMARY KEY (staff_id, escalation_id, cycle)
 );
-CREATE UNIQUE INDEX ack_codes_code ON ack_codes(staff_id, code);
+CREATE INDEX ack_codes_code ON ack_codes(staff_id, code);
 -- Texts received through Notify, each processed once (in the transaction of what it did).
 CREATE TABLE received_texts (
     id            TEXT PRIMARY KEY,          -- Notify's id

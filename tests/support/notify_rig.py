@@ -9,10 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot import app
 from bot.delivery import OutboxDelivery
 from bot.notify.platform import NotifyPlatform, Templates
 from bot.router import Router
-from reminders import escalation
+from config.addresses import normalise_phone
+from handlers.report_jobs import ReportJobs
+from reminders.follow_ups import FollowUpJobs
+from reminders.sweeper import Sweeper
 from storage import staff_store
 from storage.db import Tx
 from storage.models import OutboxMessage
@@ -89,6 +93,15 @@ class NotifyRig:
             base_url=notify.base_url,
         )
         rig = cls(harness, notify, platform)
+        harness.sweeper = Sweeper(
+            harness.db,
+            harness.clock,
+            harness.svc.presets,
+            jobs=[
+                ReportJobs(harness.db, harness.clock, harness.svc.presets),
+                FollowUpJobs(harness.db, harness.clock, harness.svc.presets),
+            ],
+        )
         router = Router(harness.db, [ChatRecorder(harness)], platform)  # type: ignore[list-item]
         harness.delivery = OutboxDelivery(
             harness.db, harness.clock, router.send, on_undeliverable=rig.undeliverable
@@ -96,10 +109,10 @@ class NotifyRig:
         return rig
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
-        svc = self.harness.svc
-        await escalation.recipient_unreachable(
-            tx, svc.presets, svc.clock.now(), message.idem_key, reason
-        )
+        await app.undeliverable(self.harness.svc, tx, message, reason)
+
+    def texts_to(self, staff_id: str) -> list[str]:
+        return self.notify.texts_to(normalise_phone(PHONES[staff_id]))
 
     async def close(self) -> None:
         await self.notify.stop()
