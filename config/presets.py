@@ -471,6 +471,11 @@ class Preset(Strict):
             for rid in ladder.rule_ids:
                 if rid not in self.rules:
                     raise ValueError(f"ladder {name!r} uses {rid}, which the preset does not list")
+        for rid in self.notifications.email_summary_by_rule:
+            if rid not in self.rules:
+                raise ValueError(
+                    f"notifications.email_summary_by_rule: {rid} is not a rule the preset lists"
+                )
         if (self.director_letter is not None) != self.implements(rule_ids.DIRECTOR_LETTER):
             raise ValueError(
                 f"a preset gives director_letter exactly when it implements "

@@ -93,3 +93,32 @@ def email_alert(
 def rule_words(rule_id: str) -> str:
     found = catalogue().get(rule_id)
     return found.summary if found else ""
+
+
+def _profile_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _profile_strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _profile_strings(v)]
+    return []
+
+
+def leaks(text: str, child: Child) -> list[str]:
+    """What of the child's identity a text would carry: 'name', 'home' or a profile field's
+    name (never the value). Empty: safe to send by SMS or e-mail."""
+    found = []
+    checks: list[tuple[str, list[str]]] = [
+        ("name", [child.first_name, *(child.full_name.split() if child.full_name else [])]),
+        ("home", [child.home] if child.home else []),
+        *((f"profile {key}", _profile_strings(value)) for key, value in child.profile.items()),
+    ]
+    lowered = " ".join(text.split()).lower()
+    for what, values in checks:
+        for value in values:
+            value = " ".join(value.split()).lower()
+            if len(value) >= 3 and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", lowered):
+                found.append(what)
+                break
+    return found

@@ -33,9 +33,17 @@ from notifications_python_client.utils import DOCUMENT_UPLOAD_SIZE_LIMIT, prepar
 from bot.delivery import PermanentDeliveryError, RetryLater
 from bot.router import Unreachable
 from config.addresses import AddressError, normalise_email
+from reminders import notify_text
 from reminders.clock import Clock
 from reminders.notify_text import split_subject
-from storage import chat_store, contact_store, message_keys, report_store, staff_store
+from storage import (
+    chat_store,
+    child_store,
+    contact_store,
+    message_keys,
+    report_store,
+    staff_store,
+)
 from storage.contact_store import Method
 from storage.db import Database
 from storage.models import OutboxMessage, Recipient, RecipientKind
@@ -144,6 +152,14 @@ class NotifyPlatform:
         if await chat_store.already_sent(self.db, message.id, NAME, target):
             return
         address = await self._address(message, to)
+        if to.kind is not RecipientKind.MAILTO and message.child_id is not None:
+            child = await child_store.get_child(self.db, message.child_id)
+            leaked = notify_text.leaks(message.text, child) if child else []
+            if leaked:  # never by SMS or e-mail to staff: chat carries those (a formal
+                # notice to an outside address is the protocol's own and is exempt)
+                raise PermanentDeliveryError(
+                    f"not sent by {to.kind.value}: it would carry the child's {leaked[0]}"
+                )
         reference = f"wb-{message.id}"
         if message.attempts > 1 and await self._sent_before(message, target, reference):
             return
