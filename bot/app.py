@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.delivery import OutboxDelivery
@@ -100,12 +101,14 @@ async def start(settings: Settings) -> LiveBot:
         platform.after_command = bot.heartbeat.kick  # type: ignore[attr-defined]
     await bot.heartbeat.start()
     if bot.notify is not None:
+        bot.notify.after_text = bot.heartbeat.kick  # an ACK reply's messages go at once
         await bot.notify.start()
     return bot
 
 
 def _notify(settings: Settings, svc: Services) -> NotifyPlatform | None:
     from bot.notify.platform import NotifyPlatform, Templates
+    from handlers import sms_replies
 
     if settings.notify_api_key is None:
         return None
@@ -124,6 +127,8 @@ def _notify(settings: Settings, svc: Services) -> NotifyPlatform | None:
             email_with_file=settings.notify_email_file_template,
         ),
         base_url=settings.notify_base_url,
+        on_text=partial(sms_replies.handle, svc),
+        poll_seconds=settings.notify_poll_seconds,
     )
 
 

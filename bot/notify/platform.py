@@ -19,11 +19,13 @@ carries a number, an address or a message's text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from notifications_python_client.errors import APIError
@@ -32,7 +34,8 @@ from notifications_python_client.utils import DOCUMENT_UPLOAD_SIZE_LIMIT, prepar
 
 from bot.delivery import PermanentDeliveryError, RetryLater
 from bot.router import Unreachable
-from config.addresses import AddressError, normalise_email
+from config.addresses import AddressError, normalise_email, normalise_phone
+from handlers.sms_replies import ReceivedText
 from reminders import notify_text
 from reminders.clock import Clock
 from reminders.notify_text import split_subject
@@ -41,6 +44,7 @@ from storage import (
     child_store,
     contact_store,
     message_keys,
+    notify_store,
     report_store,
     staff_store,
 )
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 NAME = "notify"
 DEFAULT_BASE_URL = "https://api.notifications.service.gov.uk"
 TOO_MANY_WAIT = 60.0  # seconds: Notify's 429 carries no Retry-After; its limits are per minute
+MAX_PAGES = 20  # received texts fetched in one poll: 20 pages of 250
 SMS_LIMIT = 918  # Notify's longest text (6 fragments of 153 characters)
 
 
@@ -61,6 +66,18 @@ class Templates:
     sms: str | None = None
     email: str | None = None
     email_with_file: str | None = None
+
+
+def _received(item: dict[str, Any]) -> ReceivedText:
+    number = str(item.get("user_number", ""))
+    with contextlib.suppress(AddressError):  # else it matches nobody's verified mobile
+        number = normalise_phone(number)
+    return ReceivedText(
+        id=str(item["id"]),
+        from_number=number,
+        content=str(item.get("content", "")),
+        received_at=datetime.fromisoformat(str(item["created_at"])),
+    )
 
 
 class NotifyServiceFault(Exception):
@@ -122,10 +139,16 @@ class NotifyPlatform:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 15.0,
+        on_text: Callable[[ReceivedText], Awaitable[object]] | None = None,
+        poll_seconds: float = 30.0,
     ) -> None:
         self.db = db
         self.clock = clock
         self.templates = templates
+        self.on_text = on_text  # a received text (an ACK reply), processed once
+        self.after_text: Callable[[], Awaitable[object]] | None = None  # e.g. deliver now
+        self.poll_seconds = poll_seconds
+        self._poller: asyncio.Task[None] | None = None
         self.client = NotificationsAPIClient(  # type: ignore[no-untyped-call]
             api_key, base_url=base_url, timeout=timeout
         )
@@ -140,10 +163,51 @@ class NotifyPlatform:
                 raise refusal(exc) from None
 
     async def start(self) -> None:
-        return None
+        """Poll Notify's received texts on a timer (replies need an SMS service)."""
+        if self.on_text is not None and self.templates.sms and self._poller is None:
+            self._poller = asyncio.create_task(self._poll_forever())
 
     async def stop(self) -> None:
-        return None
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+
+    # ---- received texts -----------------------------------------------------------------
+
+    async def _poll_forever(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except Exception as exc:  # noqa: BLE001 - the next poll tries again
+                log.warning("fetching received texts failed (%s)", type(exc).__name__)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def poll_once(self) -> int:
+        """Fetch the texts received since the last one processed (Notify lists them newest
+        first, a page at a time) and hand each to `on_text`, oldest first. Returns how many."""
+        if self.on_text is None:
+            return 0
+        fresh: list[dict[str, Any]] = []
+        older_than: str | None = None
+        for _ in range(MAX_PAGES):
+            page = await self.call(self.client.get_received_texts, older_than)
+            items = (page or {}).get("received_text_messages") or []
+            seen = False
+            for item in items:
+                if await notify_store.was_received(self.db, str(item["id"])):
+                    seen = True  # everything older was processed before
+                    break
+                fresh.append(item)
+            if seen or not items:
+                break
+            older_than = str(items[-1]["id"])
+        for item in reversed(fresh):
+            await self.on_text(_received(item))
+        if fresh and self.after_text is not None:
+            await self.after_text()
+        return len(fresh)
 
     # ---- sending ----------------------------------------------------------------------
 

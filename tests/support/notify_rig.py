@@ -14,6 +14,7 @@ from bot.delivery import OutboxDelivery
 from bot.notify.platform import NotifyPlatform, Templates
 from bot.router import Router
 from config.addresses import normalise_phone
+from handlers import sms_replies
 from handlers.report_jobs import ReportJobs
 from reminders.follow_ups import FollowUpJobs
 from reminders.sweeper import Sweeper
@@ -91,7 +92,9 @@ class NotifyRig:
             notify.api_key,
             Templates(SMS_TEMPLATE, EMAIL_TEMPLATE, EMAIL_FILE_TEMPLATE),
             base_url=notify.base_url,
+            on_text=lambda text: sms_replies.handle(harness.svc, text),
         )
+        platform.after_text = lambda: harness.delivery.deliver_due()
         rig = cls(harness, notify, platform)
         harness.sweeper = Sweeper(
             harness.db,
@@ -113,6 +116,14 @@ class NotifyRig:
 
     def texts_to(self, staff_id: str) -> list[str]:
         return self.notify.texts_to(normalise_phone(PHONES[staff_id]))
+
+    async def text_back(self, staff_id: str, content: str) -> str:
+        """The person replies by text from their team-file mobile; the next poll reads it."""
+        text_id = self.notify.receive_text(PHONES[staff_id], content, self.harness.clock.now())
+        await self.platform.poll_once()
+        await self.harness.sweeper.sweep()
+        await self.harness.delivery.deliver_due()
+        return text_id
 
     async def close(self) -> None:
         await self.notify.stop()

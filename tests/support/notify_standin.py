@@ -92,14 +92,16 @@ class NotifyStandIn:
         }.get(status, "Bad request")
         self._failures.setdefault(kind, []).extend([Failure(status, text, error)] * times)
 
-    def receive_text(self, user_number: str, content: str) -> str:
+    def receive_text(self, user_number: str, content: str, at: datetime | None = None) -> str:
         text_id = str(uuid.uuid4())
         self.received.append(
             {
                 "id": text_id,
                 "user_number": user_number,
                 "notify_number": NOTIFY_NUMBER,
-                "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "created_at": (at or datetime.now(UTC))
+                .astimezone(UTC)
+                .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "service_id": self.service_id,
                 "content": content,
             }
