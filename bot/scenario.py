@@ -124,6 +124,7 @@ class Record:
     via: str | None = None  # a message's channel: chat, sms or email
 
     def as_json(self) -> str:
+        keys: tuple[str, ...]
         if self.type == "message":
             keys = ("at", "type", "to", "via", "rule", "child", "text")
         else:
