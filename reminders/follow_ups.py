@@ -12,7 +12,7 @@ chat only.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from config.presets import Preset
 from reminders import notification_rules, notify_text
@@ -33,6 +33,7 @@ from storage.models import EpisodeState, Escalation, EscalationState, Recipient
 from storage.notify_store import FollowUp
 
 URGENCIES = ("urgent", "routine")
+CODES_KEPT = timedelta(days=7)  # a person's ACK codes are distinct over this long
 
 
 async def decision_for(
@@ -92,10 +93,9 @@ async def _ack_code(tx: Tx, staff_id: str, esc: Escalation, now: datetime) -> st
     existing = await notify_store.ack_code_for(tx, staff_id, esc.id, esc.cycle)
     if existing is not None:
         return existing.code
-    taken = await notify_store.codes_in_use(tx, staff_id)
-    code = next(
-        c for c in (f"{secrets.randbelow(9000) + 1000}" for _ in range(1000)) if c not in taken
-    )
+    taken = await notify_store.codes_in_use(tx, staff_id, now - CODES_KEPT)
+    tries = (f"{secrets.randbelow(9000) + 1000}" for _ in range(1000))
+    code = next((c for c in tries if c not in taken), f"{secrets.randbelow(9000) + 1000}")
     return (await notify_store.add_ack_code(tx, staff_id, esc.id, esc.cycle, code, now)).code
 
 
@@ -116,6 +116,11 @@ async def fire(tx: Tx, presets: dict[str, Preset], now: datetime, follow_up: Fol
         await notify_store.settle_follow_up(tx, follow_up.id, "dropped")
         return False
     if not still_waiting(esc, follow_up, episode.state is not EpisodeState.OPEN):
+        await notify_store.settle_follow_up(tx, follow_up.id, "dropped")
+        return False
+    method = contact_store.Method(follow_up.method)
+    if await contact_store.address(tx, follow_up.staff_id, method) is None:
+        # they left, or removed the number since: nothing to send it to
         await notify_store.settle_follow_up(tx, follow_up.id, "dropped")
         return False
     preset = presets[child.area]

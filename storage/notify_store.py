@@ -180,9 +180,11 @@ async def ack_code_for(r: Reader, staff_id: str, escalation_id: int, cycle: int)
     return _ack(row) if row else None
 
 
-async def codes_in_use(r: Reader, staff_id: str) -> set[str]:
+async def codes_in_use(r: Reader, staff_id: str, since: datetime) -> set[str]:
+    """The person's codes made since `since`: a new one is none of these."""
     rows = await r.fetchall(
-        "SELECT code FROM ack_codes WHERE staff_id = ? AND used_at IS NULL", (staff_id,)
+        "SELECT code FROM ack_codes WHERE staff_id = ? AND created_at >= ?",
+        (staff_id, to_db_time(since)),
     )
     return {str(row["code"]) for row in rows}
 

@@ -154,3 +154,25 @@ async def test_a_bad_number_for_notify_moves_the_climb_on_and_is_reported(rig):
         for t in notices
     ), notices
     assert any("could not be reached; it comes to you now" in t for t in notices), notices
+
+
+async def test_the_timeline_says_who_was_texted(rig):
+    h = rig.harness
+    await h.say("sam", "/absent Jay 21:05 left after a row")
+    await h.until(FRIDAY_NIGHT + 5 * M)
+    timeline = await h.say("tom", "/timeline Jay")
+    assert "bot: alerted Olu by SMS [ABS-OOH], delivered 21:15" in timeline
+
+
+async def test_a_text_due_after_the_person_has_left_is_not_sent(rig):
+    from storage import staff_store
+
+    h = rig.harness
+    await h.say("sam", "/absent Jay 21:05 left after a row")
+    await h.until(FRIDAY_NIGHT + 2 * M)
+    async with h.db.write() as tx:
+        await staff_store.mark_left(tx, "ooh1", h.clock.now(), None, "left")
+    await h.until(FRIDAY_NIGHT + 10 * M)
+    assert rig.texts_to("ooh1") == []
+    rows = await h.db.fetchall("SELECT state FROM alert_followups WHERE staff_id = 'ooh1'")
+    assert [r["state"] for r in rows] == ["dropped"]

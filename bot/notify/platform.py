@@ -268,6 +268,8 @@ class NotifyPlatform:
             return False
         kind = "sms" if message.to.kind is RecipientKind.SMS else "email"
         await self._record(message, target, str(notifications[0].get("id", "")), kind)
+        if message.idem_key.startswith(message_keys.CONTACT_CODE):
+            await contact_store.blank_sent_code(self.db, message.id, _codes_blanked(message.text))
         return True
 
     async def _send_sms(self, number: str, message: OutboxMessage, reference: str) -> Any:
