@@ -66,6 +66,13 @@ async def contact(step: Step, typed: Typed) -> Outcome:
         address = normalise_phone(rest) if method is Method.SMS else normalise_email(rest)
     except AddressError as exc:
         raise Refusal(str(exc)) from None
+    if method is Method.SMS:
+        holder = await contact_store.staff_by_phone(step.svc.db, address)
+        if holder is not None and holder != step.staff.id:
+            raise Refusal(
+                "That number is already another person's mobile for alerts, so a reply from it "
+                "could not say who is answering. Give your own, or ask an admin."
+            )
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     now = step.now
     me = step.staff

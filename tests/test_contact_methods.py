@@ -139,3 +139,10 @@ async def test_a_code_for_a_replaced_number_is_not_sent_to_it(rig):
     assert len(rig.notify.texts_to("+447700900124")) == 1  # only the code that works
     states = sorted(m.state for m in await outbox_store.outbox_messages(h.db))
     assert states == ["failed", "sent"]
+
+
+async def test_a_number_that_is_already_someone_elses_is_refused(rig):
+    h = rig.harness
+    reply = await h.say("ooh2", "/contact sms 07700 900105")  # Olu's, from the team file
+    assert "already another person's mobile" in reply
+    assert not await contact_store.pending_of(h.db, "ooh2") and not rig.notify.sent
