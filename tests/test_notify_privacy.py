@@ -110,3 +110,28 @@ def test_leaks_names_what_not_the_value():
     assert leaks("seen in a RED  coat", jay) == ["profile clothing"]
     assert leaks("Whereabouts: urgent alert for C-0042 (ABS-OOH)", jay) == []
     assert leaks("Jayden", jay) == []  # a whole word, not a part of one
+
+
+def test_an_emails_summary_is_what_the_preset_allows_for_the_rule():
+    from datetime import UTC, datetime
+
+    from config.presets import load_preset
+    from reminders.notify_text import email_alert, split_subject
+    from storage.models import Category, Child, Concern, Episode, EpisodeState, LegalStatus
+
+    preset = load_preset("west-yorkshire")
+    rules = preset.notifications.model_copy(
+        update={"email_summary_by_rule": {"ABS-OOH": ("last_seen_time", "concern")}}
+    )
+    preset = preset.model_copy(update={"notifications": rules})
+    jay = Child(1, "C-0042", "Jay", "west-yorkshire", LegalStatus.LOOKED_AFTER)
+    seen = datetime(2026, 10, 23, 20, 5, tzinfo=UTC)
+    episode = Episode(1, 1, "west-yorkshire", EpisodeState.OPEN, Category.ABSENT, Concern.CARER,
+                      False, seen, "the park", "sam", seen)  # fmt: skip
+    subject, body = split_subject(email_alert(preset, jay, episode, True, "ABS-OOH", "21:10", seen))
+    assert subject == "Whereabouts: urgent alert for C-0042 (ABS-OOH)"
+    assert "Last seen: Fri 23 Oct 21:05" in body and "Level of concern: carer" in body
+    assert "Police grade" not in body and "park" not in body and "Jay" not in body
+    assert "The rule: outside office hours tell the out-of-hours duty team" in body
+    _, other = split_subject(email_alert(preset, jay, episode, True, "ABS-SW", "21:10", seen))
+    assert "Police grade: not given" in other and "Last seen" not in other
