@@ -23,6 +23,7 @@ ROLE_SETTERS = frozenset(
      Role.ASSISTANT_DIRECTOR, Role.DIRECTOR, Role.ADMIN}
 )  # fmt: skip
 ADD_METHOD = {"sms": "/contact sms <mobile>", "email": "/contact email <address>"}
+WANTING = {"sms": "mobile number", "email": "e-mail address"}
 
 
 def _private(step: Step, text: str) -> Outcome:
@@ -114,11 +115,11 @@ async def showing(step: Step) -> str:
     for method in ("sms", "email"):
         name = METHOD_NAMES[method]
         if method in methods:
-            lines.append(f"{name}: {methods[method].address} (verified).")
+            lines.append(f"{name[0].upper()}{name[1:]}: {methods[method].address} (verified).")
         elif method in skipped:
             lines.append(
-                f"{name} is skipped: you have no verified {name} contact. Add one: "
-                f"{ADD_METHOD[method]}"
+                f"{name[0].upper()}{name[1:]} is skipped: you have no verified "
+                f"{WANTING[method]}. Add one: {ADD_METHOD[method]}"
             )
     lines.append(
         "Change yours: /notify urgent chat 0, sms 5 (minutes after the alert, if nobody has "

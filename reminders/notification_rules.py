@@ -27,7 +27,7 @@ _CHAIN: TypeAdapter[tuple[NotifyStep, ...]] = TypeAdapter(NotifyChain)
 @dataclass(frozen=True)
 class Decision:
     chain: Chain  # the chain in force
-    source: str  # whose it is: "yours", "your role's", "the service's"
+    source: str  # whose it is: "yours", "your role's default", "the service's default"
     sends: Chain  # the methods beyond chat that will be used, with their delays
     skipped: tuple[str, ...]  # methods the chain names that the person has no way to receive
 
@@ -46,9 +46,9 @@ def decide(
     if own is not None:
         chain, source = own, "yours"
     elif role is not None:
-        chain, source = role, "your role's"
+        chain, source = role, "your role's default"
     else:
-        chain, source = service_chain(service, urgent), "the service's"
+        chain, source = service_chain(service, urgent), "the service's default"
     sends = tuple((m, after) for m, after in chain if m != "chat" and m in verified)
     skipped = tuple(m for m, _ in chain if m != "chat" and m not in verified)
     return Decision(chain, source, sends, skipped)

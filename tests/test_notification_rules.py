@@ -29,7 +29,7 @@ async def rig(tmp_path):
 def test_the_default_is_sms_after_five_minutes_for_urgent_and_chat_only_for_routine():
     rules = NotificationRules()
     urgent = decide(True, rules, None, None, {"sms"})
-    assert urgent.sends == (("sms", 5 * M),) and urgent.source == "the service's"
+    assert urgent.sends == (("sms", 5 * M),) and urgent.source == "the service's default"
     assert chain_words(urgent.chain) == "chat at once, SMS after 5 min"
     routine = decide(False, rules, None, None, {"sms", "email"})
     assert routine.sends == () and chain_words(routine.chain) == "chat only"
@@ -113,8 +113,8 @@ async def test_ones_own_rule_and_a_roles_rule_set_by_a_manager(rig):
     reply = await h.say("oohm", "/notify role out-of-hours urgent chat 0, sms 2")
     assert "out_of_hours: urgent alerts now go chat at once, SMS after 2 min" in reply
     shown = await h.say("ooh1", "/notify")
-    assert "Urgent alerts: chat at once, SMS after 2 min (your role's)." in shown
-    assert "Routine alerts: chat only (the service's)." in shown
+    assert "Urgent alerts: chat at once, SMS after 2 min (your role's default)." in shown
+    assert "Routine alerts: chat only (the service's default)." in shown
     await h.say("sam", "/absent Jay 21:05 left after a row")
     await h.until(FRIDAY_NIGHT + 2 * M)
     assert len(rig.texts_to("ooh1")) == 1
@@ -122,7 +122,7 @@ async def test_ones_own_rule_and_a_roles_rule_set_by_a_manager(rig):
     reply = await h.say("ooh2", "/notify urgent chat 0")
     assert "Urgent alerts: chat only (yours)." in reply
     reply = await h.say("ooh2", "/notify urgent default")
-    assert "Urgent alerts: chat at once, SMS after 2 min (your role's)." in reply
+    assert "Urgent alerts: chat at once, SMS after 2 min (your role's default)." in reply
     assert "Not changed" in await h.say("ooh2", "/notify urgent chat 5")
 
 
@@ -130,7 +130,8 @@ async def test_a_method_without_a_verified_contact_is_skipped_and_said(rig):
     h = rig.harness
     shown = await h.say("priya", "/notify")
     assert (
-        "SMS is skipped: you have no verified SMS contact. Add one: /contact sms <mobile>" in shown
+        "SMS is skipped: you have no verified mobile number. Add one: /contact sms <mobile>"
+        in shown
     )
     shown = await h.say("ooh1", "/notify")
     assert "SMS: +447700900105 (verified)." in shown
