@@ -67,3 +67,229 @@ async def test_full_episode_in_a_channel_and_one_to_one_chats(rig):
         ("update", "pc1"), ("found", "sam"),
     ]  # fmt: skip
     assert personal_id(TEAMS_IDS["ooh1"]) in {p.conversation for p in rig.fake.posted.values()}
+
+
+# ---- who may talk to the bot ----------------------------------------------------------------
+
+
+async def test_forged_expired_wrong_audience_and_wrong_tenant_tokens_are_refused(rig):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.support.fake_teams import OTHER_TENANT
+
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    activity = rig.message(TEAMS_IDS["sam"], "/absent Jay 21:05 out")
+    other_tenant = {**activity, "channelData": {"tenant": {"id": OTHER_TENANT}},
+                    "conversation": {**activity["conversation"], "tenantId": OTHER_TENANT}}  # fmt: skip
+    refused = {
+        "forged": (activity, rig.fake.token(key=forger)),
+        "unknown key": (activity, rig.fake.token(key=forger, kid="not-published")),
+        "expired": (activity, rig.fake.token(expires_in=-3600)),
+        "wrong audience": (activity, rig.fake.token(audience="another-bot")),
+        "wrong issuer": (activity, rig.fake.token(issuer="https://sts.example.org")),
+        "wrong tenant": (other_tenant, rig.fake.token()),
+        "tenant claim": (activity, rig.fake.token(tid=OTHER_TENANT)),
+        "other service": (activity, rig.fake.token(service_url="https://evil.example.org")),
+        "no token": (activity, ""),
+    }
+    for why, (body, token) in refused.items():
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with rig.session.post(rig.url, json=body, headers=headers) as response:
+            assert response.status == 401, why
+    assert await rig.db.fetchall("SELECT id FROM episodes") == []
+    stored = await rig.db.fetchall("SELECT update_id FROM inbox WHERE transport = 'teams'")
+    assert stored == [], "nothing of a refused request is kept"
+    assert await rig.say("sam", "/absent Jay 21:05 out") == 200
+    await rig.dm("sam", "Recorded")
+
+
+async def test_enrolment_by_invite_code_in_a_one_to_one_chat(tmp_path):
+    from handlers import enrolment
+
+    rig = await TeamsRig.start(tmp_path / "w.db", FRIDAY_NIGHT, enrol=False, install=["sam"])
+    try:
+        await rig.dm("sam", "Whereabouts is installed")
+        code, _ = await enrolment.create_invite(rig.svc, "sam")
+        await rig.say("sam", "/status")
+        await rig.dm("sam", "You're not enrolled")
+        await rig.say("sam", code)
+        await rig.dm("sam", "Welcome, Sam")
+        await rig.say("sam", "/status")
+        assert len(rig.fake.in_conversation(personal_id(TEAMS_IDS["sam"]))) == 4
+    finally:
+        await rig.stop()
+
+
+async def test_an_unregistered_channel_is_not_set_up_until_a_manager_registers_it(tmp_path):
+    from tests.support.team import child
+    from tests.support.teams_rig import ELM, ELM_CHANNEL
+
+    # elm is a home (Mia lives there, Tom is her team manager): registration checks both
+    mia = child(ref="C-0051", first_name="Mia", home="elm")
+    rig = await TeamsRig.start(tmp_path / "w.db", FRIDAY_NIGHT, children=[child(), mia])
+    try:
+        await rig.say("sam", "/status", ELM)
+        await rig.reply_to(ELM_CHANNEL, "isn't set up in this channel")
+        await rig.say("sam", "/register elm", ELM)
+        await rig.dm("sam", "Only an admin or a manager")
+        assert len(rig.fake.in_conversation(ELM_CHANNEL)) == 1, "nothing more said in the channel"
+        await rig.say("tom", "register elm", ELM)
+        await rig.reply_to(ELM_CHANNEL, "now the elm team chat")
+        assert await rig.db.fetchone(
+            "SELECT team FROM team_chats WHERE transport = 'teams' AND chat_id = ?", (ELM_CHANNEL,)
+        )
+    finally:
+        await rig.stop()
+
+
+async def test_the_report_form_shows_errors_against_fields_then_saves(rig):
+    await rig.say("sam", "/absent", OAK)
+    await rig.reply_to(OAK_CHANNEL, "sent you the report form")
+    form = await rig.dm("sam", "Report a child absent")
+    status, answer = await rig.press("sam", form, "Report", child="C-0042")
+    assert status == 200 and "When were they last seen" in json_text(answer)
+    assert await rig.db.fetchall("SELECT id FROM episodes") == [], "nothing saved"
+    status, answer = await rig.press(
+        "sam", form, "Report", child="C-0042", seen="21:05", where="left after a row",
+        done="searched the garden", concern="carer",
+    )  # fmt: skip
+    assert "Report sent" in json_text(answer)
+    await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
+    assert await _events(rig, ("reported",)) == [("reported", "sam")]
+
+
+def json_text(answer) -> str:
+    import json
+
+    return json.dumps(answer)
+
+
+async def test_a_command_kept_before_a_crash_is_carried_out_once_at_the_next_start(tmp_path):
+    """Stored before the 200; the bot dies before handling it; the next start carries it out,
+    and the connector's retry of the same activity is not carried out again."""
+    from bot.teams.inbox import activity_key
+    from storage import inbox_store
+    from tests.support.harness import events_saying
+    from tests.support.teams_rig import start_teams
+
+    rig = await TeamsRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
+    try:
+        activity = rig.message(TEAMS_IDS["sam"], "/absent Jay 21:05 left after a row")
+        await inbox_store.store(  # as keep() does, then the process died
+            rig.db, "teams", activity_key(activity),
+            __import__("json").dumps({"activity": activity}), rig.clock.now(),
+        )  # fmt: skip
+        await rig.platform.stop()
+        _, rig.platform = await start_teams(rig.svc, rig.fake)
+        rig.url = f"http://127.0.0.1:{rig.platform.http_port}/api/messages"
+        await rig.dm("sam", "Recorded")
+        assert await rig.send(activity) == (200, None), "the retry is acknowledged"
+        await rig.platform.settle()
+        assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
+        # carried out, but the crash came before it was marked handled: told, not redone
+        again = rig.message(TEAMS_IDS["sam"], "/update Jay still out")
+        key = activity_key(again)
+        await inbox_store.store(
+            rig.db, "teams", key, __import__("json").dumps({"activity": again}), rig.clock.now()
+        )
+        with inbox_store.applying("teams", key, rig.clock.now()):
+            await rig.platform.dispatcher.handle(
+                await rig.platform.listeners.who(TEAMS_IDS["sam"]), "/update Jay still out"
+            )
+        await rig.platform.stop()
+        _, rig.platform = await start_teams(rig.svc, rig.fake)
+        await rig.dm("sam", "Recorded before a restart")
+        assert len(await events_saying(rig.db, "C-0042", "still out")) == 1
+    finally:
+        await rig.stop()
+
+
+# ---- cards ------------------------------------------------------------------------------------
+
+
+async def test_two_duty_workers_press_at_once_one_wins_the_other_is_told(tmp_path):
+    import asyncio
+
+    from tests.support.team import weekend_rota
+
+    rota = [
+        *weekend_rota(),
+        {"role": "out_of_hours", "staff": "ooh2", "from": "2026-10-23T17:00",
+         "to": "2026-10-26T09:00"},
+    ]  # fmt: skip
+    rig = await TeamsRig.start(tmp_path / "w.db", FRIDAY_NIGHT, rota_rows=rota)
+    try:
+        await rig.say("sam", "/absent Jay 21:05 out")
+        first = await rig.dm("ooh1", "ABS-OOH")
+        second = await rig.dm("ooh2", "ABS-OOH")
+        (s1, a1), (s2, a2) = await asyncio.gather(
+            rig.press("ooh1", first, "I've got it"), rig.press("ooh2", second, "I've got it")
+        )
+        assert (s1, s2) == (200, 200)
+        kinds = sorted([a1["type"], a2["type"]])
+        assert kinds == ["application/vnd.microsoft.activity.message",
+                         "application/vnd.microsoft.card.adaptive"]  # fmt: skip
+        loser = a1 if a1["type"].endswith("message") else a2
+        assert "already has C-0042 Jay" in loser["value"]
+        assert sorted([first.edits, second.edits]) == [0, 1], "only the winner's card changes"
+        winner = first if first.edits else second
+        assert "✔ I've got it:" in winner.shown and not winner.buttons
+        acks = [e for e in await episode_store.events_for_episode(rig.db, 1) if e.kind == "ack"]
+        assert len(acks) == 1
+    finally:
+        await rig.stop()
+
+
+async def test_a_made_up_press_is_refused_and_nothing_is_run(rig):
+    await rig.say("sam", "/absent Jay 21:05 out")
+    alert = await rig.dm("ooh1", "ABS-OOH")
+    alert.buttons["I've got it"]["data"]["command"] = "/found C-0042 now self back"
+    status, answer = await rig.press("ooh1", alert, "I've got it")
+    assert status == 200 and "isn't one I sent" in answer["value"]
+    assert await _events(rig, ("found", "ack")) == []
+
+
+# ---- delivery --------------------------------------------------------------------------------
+
+
+async def test_429_with_retry_after_and_412_are_retried_until_delivered_once(rig):
+    ooh1 = personal_id(TEAMS_IDS["ooh1"])
+    rig.fake.fail(429, retry_after=7, conversation=ooh1)
+    rig.fake.fail(412, conversation=ooh1)
+    await rig.say("sam", "/absent Jay 21:05 out")
+    row = await rig.db.fetchone(
+        "SELECT state, due_at, attempts FROM outbox WHERE recipient = 'staff:ooh1'"
+    )
+    assert row["state"] == "pending" and row["attempts"] == 1
+    rig.clock.advance(timedelta(seconds=7))
+    await rig.delivery.deliver_due()
+    rig.clock.advance(timedelta(minutes=1))
+    await rig.delivery.deliver_due()
+    alerts = [p for p in rig.fake.in_conversation(ooh1) if "ABS-OOH" in p.shown]
+    assert len(alerts) == 1
+    statuses = [c.status for c in rig.fake.calls if c.conversation == ooh1]
+    assert statuses == [429, 412, 201]
+
+
+async def test_a_person_without_the_app_installed_is_reported_and_their_alert_moves_on(tmp_path):
+    everyone_but_olu = [s for s in TEAMS_IDS if s != "ooh1"]
+    rig = await TeamsRig.start(tmp_path / "w.db", FRIDAY_NIGHT, install=everyone_but_olu)
+    try:
+        await rig.say("sam", "/absent Jay 21:05 out")
+        await rig.dm("oohm", "Olu could not be reached; it comes to you now")
+        row = await rig.db.fetchone(
+            "SELECT state, last_error FROM outbox WHERE recipient = 'staff:ooh1'"
+        )
+        assert row["state"] == "failed" and "not installed the Whereabouts app" in row["last_error"]
+    finally:
+        await rig.stop()
+
+
+async def test_an_uninstalled_app_is_recorded_as_blocked_and_the_alert_climbs(rig):
+    rig.fake.installed.discard(personal_id(TEAMS_IDS["ooh1"]))  # removed, but we were not told
+    await rig.say("sam", "/absent Jay 21:05 out")
+    await rig.dm("oohm", "Olu could not be reached; it comes to you now")
+    row = await rig.db.fetchone(
+        "SELECT blocked_at FROM staff_identities WHERE external_id = ?", (TEAMS_IDS["ooh1"],)
+    )
+    assert row["blocked_at"] is not None

@@ -240,7 +240,7 @@ class Listeners:
     ) -> None:
         outcome = await chat_registration.register(self.svc, staff, chat, team, REGISTER_WHERE)
         for reply in outcome.replies:
-            if reply.private and chat.is_group:
+            if chat.is_group and (reply.private or outcome.refused):  # for the person alone
                 await self._private(activity, reply.text, reply.buttons)
             else:  # said in the channel, which also proves the bot can post there
                 await self._in_place(activity, reply.text, reply.buttons)

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -108,7 +109,10 @@ class TeamsSender:
         url = service_url.rstrip("/")
         api = self._apis.get(url)
         if api is None:
-            api = self._apis[url] = ApiClient(url, ClientOptions(token=self.token, timeout=30.0))
+            with warnings.catch_warnings():  # the SDK warns of its own deprecated bot client
+                warnings.simplefilter("ignore", DeprecationWarning)
+                api = ApiClient(url, ClientOptions(token=self.token, timeout=30.0))
+            self._apis[url] = api
         return api
 
     async def close(self) -> None:
