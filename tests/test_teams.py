@@ -293,3 +293,165 @@ async def test_an_uninstalled_app_is_recorded_as_blocked_and_the_alert_climbs(ri
         "SELECT blocked_at FROM staff_identities WHERE external_id = ?", (TEAMS_IDS["ooh1"],)
     )
     assert row["blocked_at"] is not None
+
+
+async def test_finalising_deletes_profiles_and_closes_channel_messages(tmp_path):
+    from tests.support.team import child
+
+    profile = {"description": "slim, short dark hair", "phone": "07700 900123"}
+    rig = await TeamsRig.start(tmp_path / "w.db", FRIDAY_NIGHT, children=[child(profile=profile)])
+    try:
+        await rig.say("sam", "/absent Jay 21:05 out", OAK)
+        await rig.reply_to(OAK_CHANNEL, "Recorded")
+        await rig.say("sam", "/police Jay ref WY-9 grade medium")
+        sent = await rig.dm("pc1", "Phone: 07700 900123")
+        assert all("07700" not in p.shown for p in rig.fake.in_conversation(OAK_CHANNEL))
+        await rig.say("sam", "/found Jay now self back home", OAK)
+        await rig.reply_to(OAK_CHANNEL, "found")
+        await rig.say("priya", "/rhi Jay held by Ana")
+        await rig.say("tom", "/finalise Jay")
+        await rig.dm("tom", "finalised")
+        await rig.fake.wait_for(lambda: sent.deleted)
+        channel = rig.fake.in_conversation(OAK_CHANNEL)
+        await rig.fake.wait_for(lambda: all("episode closed" in p.shown for p in channel))
+        assert all(p.edits == 1 for p in channel)
+    finally:
+        await rig.stop()
+
+
+# ---- the same timeline as the console, and with Telegram and Slack at once --------------------
+
+
+async def test_one_episode_through_teams_gives_the_console_s_timeline(tmp_path):
+    from tests.test_slack import STEPS, _console_timeline
+
+    expected = await _console_timeline(tmp_path / "console.db")
+    assert await _teams_timeline(tmp_path / "teams.db", STEPS) == expected
+
+
+async def _teams_timeline(path, steps) -> list[tuple]:
+    from reminders.sweeper import Sweeper
+    from tests.test_slack import _timeline
+
+    rig = await TeamsRig.start(path, FRIDAY_NIGHT)
+    sweeper = Sweeper(rig.db, rig.clock, rig.svc.presets)
+    try:
+        for at, who, where, text in steps:
+            rig.clock.set(local(f"2026-10-23 {at}"))
+            if where == "telegram-button":
+                alert = await rig.dm(who, "ABS-OOH")
+                assert (await rig.press(who, alert, "I've got it"))[0] == 200
+            else:
+                await rig.say(who, text, OAK if where.endswith("channel") else None)
+            await sweeper.sweep()
+            await rig.delivery.deliver_due()
+        return await _timeline(rig.svc)
+    finally:
+        await rig.stop()
+
+
+async def test_one_scenario_on_telegram_slack_and_teams_at_once_gives_one_timeline(tmp_path):
+    from tests.test_slack import STEPS, _console_timeline
+
+    assert await _three_platforms(tmp_path / "chat.db", STEPS) == await _console_timeline(
+        tmp_path / "console.db"
+    )
+
+
+async def _three_platforms(path, steps) -> list[tuple]:
+    from bot.delivery import OutboxDelivery
+    from bot.router import Router
+    from bot.telegram.app import TelegramPlatform
+    from bot.telegram.sender import PerChatRateLimiter
+    from reminders.sweeper import Sweeper
+    from storage import staff_store
+    from tests.support.fake_slack import dm_of
+    from tests.support.fake_telegram import FakeTelegram
+    from tests.support.fake_teams import TeamsUser
+    from tests.support.slack_rig import (
+        OAK_CHANNEL as SLACK_OAK,
+    )
+    from tests.support.slack_rig import (
+        SLACK_IDS,
+        SlackClient,
+        enrol_on_slack,
+        open_services,
+        start_slack,
+        unreachable_handler,
+    )
+    from tests.support.teams_rig import enrol_on_teams, install_all, start_teams
+    from tests.support.telegram_rig import IDS as TELEGRAM_IDS
+    from tests.test_slack import _timeline
+
+    svc = await open_services(path, FRIDAY_NIGHT, None, None)
+    # sam reports on Slack and Telegram; Olu and Priya are on Telegram; the police and Tom
+    # on Teams; the out-of-hours manager and the IRO on Slack
+    await enrol_on_slack(svc, ["sam", "oohm", "iro1"], register=True)
+    await enrol_on_teams(svc, ["pc1", "tom"], register=True)
+    async with svc.db.write() as tx:
+        for staff_id in ["sam", "ooh1", "priya"]:
+            await staff_store.bind_identity(tx, "telegram", str(TELEGRAM_IDS[staff_id]), staff_id)
+    fake_tg = await FakeTelegram().start()
+    telegram = TelegramPlatform(
+        svc, fake_tg.token, base_url=fake_tg.base_url,
+        rate_limiter=PerChatRateLimiter(chat_rate=1, chat_period=0.01, max_retries=0),
+    )  # fmt: skip
+    await telegram.start()
+    fake_slack, slack = await start_slack(svc)
+    fake_teams, teams = await start_teams(svc)
+    router = Router(svc.db, [telegram, slack, teams])
+    delivery = OutboxDelivery(
+        svc.db, svc.clock, router.send, on_undeliverable=unreachable_handler(svc)
+    )
+    sweeper = Sweeper(svc.db, svc.clock, svc.presets)
+    client = SlackClient(fake_slack, f"http://127.0.0.1:{slack.http_port}/slack/events")
+    user = TeamsUser(fake_teams, f"http://127.0.0.1:{teams.http_port}/api/messages")
+    on_teams = {"pc1", "priya"}
+    try:
+        await install_all(user, [], channel=True)
+        for who in ("pc1", "tom"):
+            await user.install(TEAMS_IDS[who])
+        async with svc.db.write() as tx:
+            await staff_store.bind_identity(tx, "teams", TEAMS_IDS["priya"], "priya")
+        await user.install(TEAMS_IDS["priya"])
+        for at, who, where, text in steps:
+            svc.clock.set(local(f"2026-10-23 {at}"))  # type: ignore[attr-defined]
+            if who in on_teams:
+                await user.says(TEAMS_IDS[who], text)
+                await teams.settle()
+            elif where.startswith("slack"):
+                await client.command(who, text, SLACK_OAK if where == "slack-channel" else None)
+                await slack.settle()
+            elif where == "telegram":
+                chat_id = TELEGRAM_IDS[who]
+                before = len(fake_tg.sent(chat_id=chat_id))
+                fake_tg.user_says(chat_id, text)
+                await fake_tg.wait_for(lambda c=chat_id, n=before: len(fake_tg.sent(chat_id=c)) > n)
+            else:
+                chat_id = TELEGRAM_IDS[who]
+                alert = next(
+                    c for c in fake_tg.sent(chat_id=chat_id) if "ABS-OOH" in c.params["text"]
+                )
+                fake_tg.user_presses(chat_id, alert, text)
+                await fake_tg.wait_for(lambda: fake_tg.sent("editMessageText"))
+            await sweeper.sweep()
+            await delivery.deliver_due()
+        assert any(
+            "ABS-OOH" in c.params["text"] for c in fake_tg.sent(chat_id=TELEGRAM_IDS["ooh1"])
+        )
+        assert any(
+            "MIS-NOTIFY" in p.shown
+            for p in fake_teams.in_conversation(personal_id(TEAMS_IDS["pc1"]))
+        )
+        assert fake_slack.in_channel(dm_of(SLACK_IDS["iro1"])), "the IRO told on Slack"
+        return await _timeline(svc)
+    finally:
+        await user.close()
+        await client.close()
+        await teams.stop()
+        await slack.stop()
+        await telegram.stop()
+        await fake_teams.stop()
+        await fake_slack.stop()
+        await fake_tg.stop()
+        await svc.db.close()
