@@ -455,3 +455,122 @@ async def _three_platforms(path, steps) -> list[tuple]:
         await fake_slack.stop()
         await fake_tg.stop()
         await svc.db.close()
+
+
+# ---- the app package -------------------------------------------------------------------------
+
+
+def test_the_committed_app_package_is_the_one_the_command_registry_makes():
+    from bot.teams.manifest import main
+
+    assert main(["--check"]) == 0, "run python -m bot.teams.manifest"
+
+
+def test_the_manifest_has_what_teams_requires_and_names_only_known_commands():
+    import io
+    import re
+    import zipfile
+
+    from PIL import Image
+
+    from bot.teams.manifest import DOCS, manifest, package
+    from handlers.commands import BY_NAME
+
+    doc = manifest()
+    for key in ("manifestVersion", "version", "id", "developer", "name", "description",
+                "icons", "accentColor"):  # fmt: skip
+        assert doc[key], key
+    guid = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    assert guid.match(doc["id"]) and doc["bots"][0]["botId"] == doc["id"]
+    assert re.match(r"^\d+\.\d+\.\d+$", doc["version"])
+    assert len(doc["name"]["short"]) <= 30 and len(doc["description"]["short"]) <= 80
+    assert len(doc["description"]["full"]) <= 4000
+    for developer_url in doc["developer"].values():
+        assert developer_url == "Whereabouts" or developer_url.startswith("https://")
+    (commands,) = doc["bots"][0]["commandLists"]
+    assert 0 < len(commands["commands"]) <= 10
+    for command in commands["commands"]:
+        assert command["title"] in BY_NAME and len(command["title"]) <= 32
+        assert 0 < len(command["description"]) <= 128
+    with Image.open(DOCS / "color.png") as color, Image.open(DOCS / "outline.png") as outline:
+        assert color.size == (192, 192) and outline.size == (32, 32)
+        alpha = outline.getchannel("A")
+        pixels = outline.convert("RGBA").tobytes()
+        opaque = {pixels[i : i + 4] for i in range(0, len(pixels), 4) if pixels[i + 3]}
+        assert opaque <= {bytes([255, 255, 255, 255])}, "white only"
+        assert alpha.getextrema()[0] == 0, "a transparent background"
+    app_id = "12345678-1234-4234-8234-123456789abc"
+    with zipfile.ZipFile(io.BytesIO(package(app_id))) as zf:
+        assert sorted(zf.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        assert json_loads(zf.read("manifest.json"))["bots"][0]["botId"] == app_id
+
+
+def json_loads(data: bytes):
+    import json
+
+    return json.loads(data)
+
+
+async def test_whereabouts_run_starts_teams_when_its_settings_are_present(
+    tmp_path, monkeypatch, caplog
+):
+    from bot import app as live
+    from config.settings import Settings
+    from tests.support.fake_teams import APP_ID, TENANT, FakeTeams
+
+    fake = await FakeTeams().start()
+    monkeypatch.setenv("TEAMS_APP_ID", APP_ID)
+    monkeypatch.setenv("TEAMS_TENANT_ID", TENANT)
+    monkeypatch.setenv("TEAMS_APP_PASSWORD", "a-secret-never-logged")
+    settings = Settings(db=tmp_path / "w.db", teams_port=0, teams_openid_metadata=fake.metadata_url)
+    bot = await live.start(settings)
+    try:
+        assert [p.name for p in bot.platforms] == ["teams"]
+        teams = bot.platforms[0]
+        user = TeamsUser_for(fake, teams.http_port)  # type: ignore[attr-defined]
+        forged = await user.send(user.message("29:x", "/status"), token="not.a.token")
+        assert forged[0] == 401
+        assert (await user.send(user.message("29:x", "/status")))[0] == 200
+        await user.close()
+    finally:
+        await live.stop(bot)
+        await fake.stop()
+    assert "a-secret-never-logged" not in "\n".join(r.getMessage() for r in caplog.records)
+    monkeypatch.delenv("TEAMS_TENANT_ID")
+    with pytest.raises(live.StartupError, match="TEAMS_TENANT_ID"):
+        await live.start(Settings(db=tmp_path / "x.db"))
+
+
+def TeamsUser_for(fake, port):  # noqa: N802 - a factory
+    from tests.support.fake_teams import TeamsUser
+
+    return TeamsUser(fake, f"http://127.0.0.1:{port}/api/messages")
+
+
+async def test_nothing_typed_about_a_child_reaches_the_logs(rig, caplog):
+    detail = "seen near the canal lock with an older man"
+    await rig.say("sam", "/absent Jay 21:05 out")
+    forged = rig.message(TEAMS_IDS["sam"], f"/update Jay {detail}")
+    assert (await rig.send(forged, token=rig.fake.token(audience="x")))[0] == 401
+    rig.fake.fail(500, times=5)
+    await rig.say("sam", f"/update Jay {detail}")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert detail not in logged and "Jay" not in logged
+
+
+def test_the_pacer_keeps_microsoft_s_per_conversation_limit_apart_from_others():
+    import asyncio
+
+    from bot.teams.sender import Pacer
+
+    async def two_conversations() -> tuple[bool, bool]:
+        pacer = Pacer(per_second=1, per_30s=1, app_per_second=50)
+        await pacer.wait("19:a@thread.tacv2;messageid=1")
+        limits_a = pacer._conversations.get("19:a@thread.tacv2")
+        await pacer.wait("19:b@thread.tacv2")
+        assert limits_a is not None
+        return limits_a[1].has_capacity(), pacer._app.has_capacity()
+
+    a_has_room, app_has_room = asyncio.run(two_conversations())
+    assert not a_has_room, "one thread of a channel is paced as the channel"
+    assert app_has_room

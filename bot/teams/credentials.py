@@ -26,8 +26,6 @@ class ClientCredentials:
         certificate: Path | None = None,
         thumbprint: str | None = None,
     ) -> None:
-        import msal  # type: ignore[import-untyped]
-
         credential: Any
         if certificate is not None:
             if not thumbprint:
@@ -39,14 +37,23 @@ class ClientCredentials:
             credential = password
         else:
             raise CredentialsError("Teams needs TEAMS_APP_PASSWORD or a certificate.")
-        self._app = msal.ConfidentialClientApplication(
-            app_id, client_credential=credential, authority=AUTHORITY.format(tenant=tenant_id)
-        )
+        self._app_id = app_id
+        self._authority = AUTHORITY.format(tenant=tenant_id)
+        self._credential = credential
+        self._app: Any = None  # made at the first token: MSAL reads the authority's metadata
+
+    def _acquire(self) -> dict[str, Any]:
+        import msal  # type: ignore[import-untyped]
+
+        if self._app is None:
+            self._app = msal.ConfidentialClientApplication(
+                self._app_id, client_credential=self._credential, authority=self._authority
+            )
+        result: dict[str, Any] = self._app.acquire_token_for_client(scopes=[BOT_SCOPE])
+        return result
 
     async def __call__(self) -> str:
-        result: dict[str, Any] = await asyncio.to_thread(
-            self._app.acquire_token_for_client, scopes=[BOT_SCOPE]
-        )
+        result = await asyncio.to_thread(self._acquire)
         token = result.get("access_token")
         if not isinstance(token, str):
             raise CredentialsError(
