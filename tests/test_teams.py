@@ -366,8 +366,8 @@ async def _three_platforms(path, steps) -> list[tuple]:
     from reminders.sweeper import Sweeper
     from storage import staff_store
     from tests.support.fake_slack import dm_of
-    from tests.support.fake_telegram import FakeTelegram
     from tests.support.fake_teams import TeamsUser
+    from tests.support.fake_telegram import FakeTelegram
     from tests.support.slack_rig import (
         OAK_CHANNEL as SLACK_OAK,
     )
