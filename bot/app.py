@@ -174,7 +174,7 @@ async def _start_teams(settings: Settings, svc: Services) -> Platform:
         settings.teams_app_id,
         token,
         tenants=frozenset([settings.teams_tenant_id, *settings.teams_other_tenants]),
-        seal_key=password.get_secret_value() if password else settings.teams_app_id,
+        seal_key=token.seal_key,
         metadata_url=settings.teams_openid_metadata,
     )
     try:

@@ -574,3 +574,36 @@ def test_the_pacer_keeps_microsoft_s_per_conversation_limit_apart_from_others():
     a_has_room, app_has_room = asyncio.run(two_conversations())
     assert not a_has_room, "one thread of a channel is paced as the channel"
     assert app_has_room
+
+
+async def test_removing_the_app_forgets_the_chat_and_a_refusal_is_given_up_at_once(rig):
+    ooh1 = TEAMS_IDS["ooh1"]
+    conversation, data = rig.personal(ooh1)
+    removed = rig.activity("installationUpdate", ooh1, conversation, data, action="remove")
+    assert (await rig.send(removed))[0] == 200
+    rig.fake.fail(400, conversation=personal_id(TEAMS_IDS["iro1"]))
+    await rig.say("sam", "/absent Jay 21:05 out")
+    await rig.dm("oohm", "Olu could not be reached; it comes to you now")
+    rows = {
+        r["recipient"]: (r["state"], r["attempts"], r["last_error"])
+        for r in await rig.db.fetchall("SELECT recipient, state, attempts, last_error FROM outbox")
+    }
+    assert rows["staff:ooh1"][0] == "failed" and "not installed" in rows["staff:ooh1"][2]
+    assert rows["staff:iro1"][:2] == ("failed", 1), "a 400 is not retried"
+    assert "HTTP 400" in rows["staff:iro1"][2]
+
+
+def test_a_certificate_needs_its_thumbprint_and_some_credential_is_needed(tmp_path):
+    from bot.teams.credentials import ClientCredentials, CredentialsError
+
+    pem = tmp_path / "bot.pem"
+    pem.write_text("-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(CredentialsError, match="thumbprint"):
+        ClientCredentials(APP, TENANT_ID, certificate=pem)
+    with pytest.raises(CredentialsError, match="TEAMS_APP_PASSWORD"):
+        ClientCredentials(APP, TENANT_ID)
+    ClientCredentials(APP, TENANT_ID, certificate=pem, thumbprint="AB12")  # nothing fetched yet
+
+
+APP = "00000000-0000-4000-8000-00000000a44b"
+TENANT_ID = "11111111-2222-4333-8444-555555555555"

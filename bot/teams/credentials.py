@@ -37,6 +37,8 @@ class ClientCredentials:
             credential = password
         else:
             raise CredentialsError("Teams needs TEAMS_APP_PASSWORD or a certificate.")
+        # the card buttons' seal is keyed on the secret (never on anything sent in the clear)
+        self.seal_key: str = password or credential["private_key"]
         self._app_id = app_id
         self._authority = AUTHORITY.format(tenant=tenant_id)
         self._credential = credential

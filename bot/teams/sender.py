@@ -281,33 +281,21 @@ class TeamsSender:
     async def _record(
         self, message: OutboxMessage, chat_id: str, sent: list[str], kind: str
     ) -> None:
-        async with self.svc.db.write() as tx:
-            for activity_id in sent:
-                await chat_store.record_sent(
-                    tx,
-                    outbox_id=message.id,
-                    episode_id=message.episode_id,
-                    transport=NAME,
-                    chat_id=chat_id,
-                    message_id=activity_id,
-                    kind=kind,
-                    now=self.svc.clock.now(),
-                )
+        await self._record_ids(message.id, message.episode_id, chat_id, sent, kind)
 
     async def record_reply(self, episode_id: int, channel: str, sent: list[str]) -> None:
         """A reply posted into a team channel belongs to the episode's thread and is redacted."""
+        await self._record_ids(None, episode_id, channel, sent, "group")
+
+    async def _record_ids(
+        self, outbox_id: int | None, episode_id: int | None, chat_id: str, ids: list[str], kind: str
+    ) -> None:
         async with self.svc.db.write() as tx:
-            for activity_id in sent:
+            for activity_id in ids:
                 await chat_store.record_sent(
-                    tx,
-                    outbox_id=None,
-                    episode_id=episode_id,
-                    transport=NAME,
-                    chat_id=channel,
-                    message_id=activity_id,
-                    kind="group",
-                    now=self.svc.clock.now(),
-                )
+                    tx, outbox_id=outbox_id, episode_id=episode_id, transport=NAME,
+                    chat_id=chat_id, message_id=activity_id, kind=kind, now=self.svc.clock.now(),
+                )  # fmt: skip
 
     async def redact(self, message: OutboxMessage) -> None:
         """Finalised: delete profile messages, replace channel messages with one closing line."""
