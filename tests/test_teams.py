@@ -7,11 +7,12 @@ goes through the Teams SDK's ApiClient to tests/support/fake_teams.py. Times are
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
-from storage import episode_store
+from storage import episode_store, teams_store
 from tests.support.clock import local
 from tests.support.fake_teams import personal_id
 from tests.support.teams_rig import OAK, OAK_CHANNEL, TEAMS_IDS, TeamsRig
@@ -159,8 +160,6 @@ async def test_the_report_form_shows_errors_against_fields_then_saves(rig):
 
 
 def json_text(answer) -> str:
-    import json
-
     return json.dumps(answer)
 
 
@@ -177,7 +176,7 @@ async def test_a_command_kept_before_a_crash_is_carried_out_once_at_the_next_sta
         activity = rig.message(TEAMS_IDS["sam"], "/absent Jay 21:05 left after a row")
         await inbox_store.store(  # as keep() does, then the process died
             rig.db, "teams", activity_key(activity),
-            __import__("json").dumps({"activity": activity}), rig.clock.now(),
+            json.dumps({"activity": activity}), rig.clock.now(),
         )  # fmt: skip
         await rig.platform.stop()
         _, rig.platform = await start_teams(rig.svc, rig.fake)
@@ -190,7 +189,7 @@ async def test_a_command_kept_before_a_crash_is_carried_out_once_at_the_next_sta
         again = rig.message(TEAMS_IDS["sam"], "/update Jay still out")
         key = activity_key(again)
         await inbox_store.store(
-            rig.db, "teams", key, __import__("json").dumps({"activity": again}), rig.clock.now()
+            rig.db, "teams", key, json.dumps({"activity": again}), rig.clock.now()
         )
         with inbox_store.applying("teams", key, rig.clock.now()):
             await rig.platform.dispatcher.handle(
@@ -506,8 +505,6 @@ def test_the_manifest_has_what_teams_requires_and_names_only_known_commands():
 
 
 def json_loads(data: bytes):
-    import json
-
     return json.loads(data)
 
 
@@ -607,3 +604,15 @@ def test_a_certificate_needs_its_thumbprint_and_some_credential_is_needed(tmp_pa
 
 APP = "00000000-0000-4000-8000-00000000a44b"
 TENANT_ID = "11111111-2222-4333-8444-555555555555"
+
+
+async def test_help_says_how_teams_differs_and_a_long_answer_is_split(rig):
+    from bot.teams.sender import TEXT_LIMIT
+
+    await rig.say("sam", "/help")
+    await rig.dm("sam", "On Teams: in a channel, mention @Whereabouts")
+    ref = await teams_store.personal(rig.db, TEAMS_IDS["sam"])
+    long = "\n".join(f"line {n} " + "x" * 80 for n in range(400))
+    assert len(long) > TEXT_LIMIT
+    ids = await rig.platform.sender.post(ref, ref.conversation_id, long)
+    assert len(ids) == 2 and all(len(rig.fake.posted[i].text) <= TEXT_LIMIT for i in ids)

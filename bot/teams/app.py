@@ -35,6 +35,17 @@ STOP_WAIT = 5.0
 BODY_LIMIT = 256 * 1024  # an activity is a few KB; Teams caps messages at about 28 KB
 
 
+# Libraries that log requests (MSAL: token requests; the SDK: activities) at DEBUG: never below.
+QUIET = ("msal", "microsoft_teams")
+
+
+def no_debug_bodies() -> None:
+    for name in QUIET:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 class TeamsStartupError(RuntimeError):
     """Teams can't start; the message says what to fix."""
 
@@ -60,6 +71,7 @@ class TeamsPlatform:
         metadata_url: str = BOT_FRAMEWORK_METADATA,
         pacer: Pacer | None = None,
     ) -> None:
+        no_debug_bodies()
         self.svc = svc
         self.app_id = app_id
         self.after_command: Callable[[], Awaitable[object]] | None = None
