@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -22,6 +24,8 @@ from storage import inbox_store
 log = logging.getLogger(__name__)
 
 NAME = "teams"
+_MENTION = re.compile(r"<at[^>]*>.*?</at>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
 NOT_STORED = "I couldn't save that just now, so nothing was done. Please send it again."
 
 Activity = dict[str, Any]
@@ -45,12 +49,20 @@ def sender_of(activity: Activity) -> str:
     return str((activity.get("from") or {}).get("id") or "")
 
 
+def typed_text(activity: Activity) -> str:
+    """What the person typed, without the @mention of the bot and Teams' HTML."""
+    text = str(activity.get("text") or "")
+    text = _MENTION.sub(" ", text)
+    text = _TAG.sub(" ", text.replace("<br>", "\n"))
+    return " ".join(html.unescape(text).split())
+
+
 def what_was_asked(activity: Activity) -> str:
     if activity.get("type") == "invoke":
         data = ((activity.get("value") or {}).get("action") or {}).get("data") or {}
         label = data.get("label") if isinstance(data, dict) else None
         return f"press of {label}" if label else "report form"
-    return " ".join(str(activity.get("text") or "message").split())[:60]
+    return (typed_text(activity) or "message")[:60]
 
 
 class Jobs:

@@ -10,14 +10,20 @@ private, a card's answer to its press.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.slack.interactions import Presses
 from bot.teams import cards
-from bot.teams.inbox import NOT_STORED, Activity, DurableActivities, Jobs, base_id, sender_of
+from bot.teams.inbox import (
+    NOT_STORED,
+    Activity,
+    DurableActivities,
+    Jobs,
+    base_id,
+    sender_of,
+    typed_text,
+)
 from bot.teams.sender import NAME, TeamsSender, thread
 from handlers import chat_registration, enrolment, guided_report
 from handlers.commands import BY_NAME
@@ -50,18 +56,8 @@ WELCOME = (
 )
 REPORT_SENT = "Report sent: see my answer below."
 WORDS = frozenset({*BY_NAME, "start", "register", "cancel"})
-_MENTION = re.compile(r"<at[^>]*>.*?</at>", re.S | re.I)
-_TAG = re.compile(r"<[^>]+>")
 
 Respond = dict[str, Any]
-
-
-def typed_text(activity: Activity) -> str:
-    """What the person typed, without the @mention of the bot and Teams' HTML."""
-    text = str(activity.get("text") or "")
-    text = _MENTION.sub(" ", text)
-    text = _TAG.sub(" ", text.replace("<br>", "\n"))
-    return " ".join(html.unescape(text).split())
 
 
 def command_of(text: str) -> tuple[str, str] | None:
