@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from storage import episode_store, teams_store
+from storage.db import from_db_time
 from tests.support.clock import local
 from tests.support.fake_teams import personal_id
 from tests.support.teams_rig import OAK, OAK_CHANNEL, TEAMS_IDS, TeamsRig
@@ -257,10 +258,16 @@ async def test_429_with_retry_after_and_412_are_retried_until_delivered_once(rig
     rig.fake.fail(412, conversation=ooh1)
     await rig.say("sam", "/absent Jay 21:05 out")
     row = await rig.db.fetchone(
-        "SELECT state, due_at, attempts FROM outbox WHERE recipient = 'staff:ooh1'"
+        "SELECT state, next_attempt_at, attempts FROM outbox WHERE recipient = 'staff:ooh1'"
     )
     assert row["state"] == "pending" and row["attempts"] == 1
-    rig.clock.advance(timedelta(seconds=7))
+    assert from_db_time(row["next_attempt_at"]) == rig.clock.now() + timedelta(seconds=7), (
+        "Retry-After"
+    )
+    rig.clock.advance(timedelta(seconds=6))
+    await rig.delivery.deliver_due()
+    assert [c.status for c in rig.fake.calls if c.conversation == ooh1] == [429], "not before"
+    rig.clock.advance(timedelta(seconds=1))
     await rig.delivery.deliver_due()
     rig.clock.advance(timedelta(minutes=1))
     await rig.delivery.deliver_due()
@@ -616,3 +623,48 @@ async def test_help_says_how_teams_differs_and_a_long_answer_is_split(rig):
     assert len(long) > TEXT_LIMIT
     ids = await rig.platform.sender.post(ref, ref.conversation_id, long)
     assert len(ids) == 2 and all(len(rig.fake.posted[i].text) <= TEXT_LIMIT for i in ids)
+
+
+async def test_keys_are_read_from_the_metadata_and_a_rotated_key_is_fetched_again(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from bot.teams.auth import BotFrameworkAuth, Refused
+    from tests.support.fake_teams import APP_ID, TENANT, FakeTeams
+
+    fake = await FakeTeams().start()
+    now = [1000.0]
+    auth = BotFrameworkAuth(
+        APP_ID, frozenset([TENANT]), fake.metadata_url, monotonic=lambda: now[0]
+    )
+    try:
+        caller = await auth.check_token(f"Bearer {fake.token()}")
+        assert caller.endorsements == {"msteams"} and caller.claims["aud"] == APP_ID
+        fake._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        fake.kid = "rotated"
+        with pytest.raises(Refused, match="unknown key"):  # not fetched again at once
+            await auth.check_token(f"Bearer {fake.token()}")
+        now[0] += 61
+        assert (await auth.check_token(f"Bearer {fake.token()}")).claims["iss"]
+        await fake.stop()  # the metadata service is gone: known keys still serve, others refused
+        assert await auth.check_token(f"Bearer {fake.token()}")
+        now[0] += 61
+        with pytest.raises(Refused):
+            await auth.check_token(f"Bearer {fake.token(kid='another')}")
+    finally:
+        await auth.close()
+        await fake.stop()
+
+
+async def test_no_keys_to_be_had_refuses_everything(tmp_path):
+    from bot.teams.auth import BotFrameworkAuth, Refused
+    from tests.support.fake_teams import APP_ID, TENANT, FakeTeams
+
+    fake = await FakeTeams().start()
+    token = fake.token()
+    await fake.stop()
+    auth = BotFrameworkAuth(APP_ID, frozenset([TENANT]), fake.metadata_url)
+    try:
+        with pytest.raises(Refused, match="can't read the signing keys"):
+            await auth.check_token(f"Bearer {token}")
+    finally:
+        await auth.close()
