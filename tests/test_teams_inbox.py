@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 from bot.router import Router
-from bot.teams.inbox import activity_key
+from bot.teams.inbox import NOT_STORED, activity_key
 from bot.teams.listeners import Listeners
 from storage import episode_store, inbox_store
 from tests.support.clock import local
@@ -127,7 +127,8 @@ async def test_a_command_that_cannot_be_stored_is_refused_and_nothing_is_done(ri
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(inbox_store, "store", disk_full)
-    assert (await rig.send(rig.message(TEAMS_IDS["sam"], REPORT, OAK)))[0] == 500
+    assert (await rig.send(rig.message(TEAMS_IDS["sam"], REPORT, OAK)))[0] == 200
+    await rig.reply_to(OAK_CHANNEL, NOT_STORED)
     monkeypatch.undo()
     await rig.platform.settle()
     assert await events_saying(rig.db, "C-0042", "left after a row") == []

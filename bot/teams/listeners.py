@@ -124,8 +124,9 @@ class Listeners:
             return 200, None
         if kind == "message" and typed_text(activity):
             kept = await self.activities.keep(activity)
-            if kept is None:
-                return 500, None  # the connector sends it again
+            if kept is None:  # nothing was done: the person is told to send it again
+                self.jobs.start("refusal", self._not_stored(activity))
+                return 200, None
             if kept:
                 self.jobs.start("message", self._after_200(activity))
             return 200, None
@@ -138,6 +139,9 @@ class Listeners:
             answer = await self.activities.carry_out(activity)
             return 200, answer or invoke_message("Done.")
         return 200, None
+
+    async def _not_stored(self, activity: Activity) -> None:
+        await self._in_place(activity, NOT_STORED)
 
     async def _after_200(self, activity: Activity) -> None:
         await self.activities.carry_out(activity)

@@ -181,15 +181,16 @@ class TeamsSender:
                 self.cards.put(str(result.id), card)
         return sent
 
-    async def update(self, ref: Reference, activity_id: str, card: Card) -> None:
+    async def send_card(self, ref: Reference, card: Card) -> str:
+        """A card of its own (the report form) into a conversation; its activity id."""
         conversations = self.api(ref.service_url).conversations
         activity = self.card_activity(card)
-        await self._call(
+        result = await self._call(
             ref.conversation_id,
             True,
-            lambda: conversations.update_activity(ref.conversation_id, activity_id, activity),
+            lambda: conversations.create_activity(ref.conversation_id, activity),
         )
-        self.cards.put(activity_id, card)
+        return str(result.id)
 
     async def dm(self, user_id: str, text: str, buttons: tuple[Button, ...] = ()) -> list[str]:
         """To the person's 1:1 chat with the app; nothing if they have not installed it."""
