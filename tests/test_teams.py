@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -668,3 +669,28 @@ async def test_no_keys_to_be_had_refuses_everything(tmp_path):
             await auth.check_token(f"Bearer {token}")
     finally:
         await auth.close()
+
+
+SCHEMA = (
+    Path(__file__).resolve().parent.parent
+    / ".venv/share/teams-manifest/v1.17/MicrosoftTeams.schema.json"
+)
+
+
+def test_the_manifest_validates_against_microsoft_s_published_schema():
+    """Microsoft's JSON schema for manifest v1.17, from the npm package @microsoft/app-manifest
+    (.ci/run unpacks it); a manifest missing a required field or with a bad id fails it."""
+    import jsonschema
+
+    from bot.teams.manifest import SCHEMA_VERSION, manifest
+
+    if not SCHEMA.exists():
+        pytest.skip("the Teams manifest schema is not unpacked here (.ci/run does it)")
+    schema = json.loads(SCHEMA.read_text())
+    assert SCHEMA_VERSION == "1.17"
+    validator = jsonschema.Draft4Validator(schema)
+    assert [e.message for e in validator.iter_errors(manifest())] == []
+    broken = manifest()
+    del broken["developer"]
+    broken["id"] = "not-a-guid"
+    assert len(list(validator.iter_errors(broken))) >= 2
