@@ -284,6 +284,7 @@ async def test_a_person_without_the_app_installed_is_reported_and_their_alert_mo
     try:
         await rig.say("sam", "/absent Jay 21:05 out")
         await rig.dm("oohm", "Olu could not be reached; it comes to you now")
+        await rig.dm("oohm", "Could not reach Olu")
         row = await rig.db.fetchone(
             "SELECT state, last_error FROM outbox WHERE recipient = 'staff:ooh1'"
         )
@@ -694,3 +695,31 @@ def test_the_manifest_validates_against_microsoft_s_published_schema():
     del broken["developer"]
     broken["id"] = "not-a-guid"
     assert len(list(validator.iter_errors(broken))) >= 2
+
+
+async def test_the_channel_shows_reference_and_first_name_only(tmp_path):
+    from reminders.sweeper import Sweeper, run_until
+    from tests.support.team import child
+
+    profile = {"description": "slim, short dark hair", "phone": "07700 900123"}
+    rig = await TeamsRig.start(
+        tmp_path / "w.db", FRIDAY_NIGHT, children=[child(profile=profile, full_name="Jay Smith")]
+    )
+    try:
+        await rig.say("sam", "/absent Jay 21:05 out", OAK)
+        root = await rig.reply_to(OAK_CHANNEL, "Recorded")
+        sweeper = Sweeper(rig.db, rig.clock, rig.svc.presets)
+        await run_until(sweeper, rig.clock, local("2026-10-23 22:41"), rig.delivery.deliver_due)
+        review = await rig.reply_to(OAK_CHANNEL, "ABS-REVIEW")  # the outbox, into the thread
+        assert review.thread == root.id
+        await rig.say("sam", "/police Jay ref WY-9 grade high", OAK)
+        await rig.dm("pc1", "Phone: 07700 900123")
+        await rig.say("sam", "/profile Jay", OAK)
+        await rig.dm("sam", "Phone: 07700 900123")
+        channel = rig.fake.in_conversation(OAK_CHANNEL)
+        assert len(channel) >= 3
+        for message in channel:
+            assert "07700" not in message.shown and "Smith" not in message.shown
+            assert "slim" not in message.shown
+    finally:
+        await rig.stop()
