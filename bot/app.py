@@ -167,8 +167,13 @@ async def _start_teams(settings: Settings, svc: Services) -> Platform:
             certificate=settings.teams_certificate,
             thumbprint=settings.teams_cert_thumbprint,
         )
+        await token()  # a refused secret or certificate is said now, not at the first alert
     except (CredentialsError, OSError) as exc:
         raise StartupError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - MSAL's own errors: can't reach Entra ID
+        raise StartupError(
+            f"Can't reach Entra ID for the Teams app's token ({type(exc).__name__})."
+        ) from exc
     platform = TeamsPlatform(
         svc,
         settings.teams_app_id,

@@ -524,6 +524,14 @@ async def test_whereabouts_run_starts_teams_when_its_settings_are_present(
     from config.settings import Settings
     from tests.support.fake_teams import APP_ID, TENANT, FakeTeams
 
+    from bot.teams.credentials import ClientCredentials, CredentialsError
+
+    async def from_entra(self) -> str:  # Entra ID is not reachable from a test
+        if self._credential != "a-secret-never-logged":
+            raise CredentialsError("Entra ID refused the Teams app's credentials (invalid_client).")
+        return "bot-token"
+
+    monkeypatch.setattr(ClientCredentials, "__call__", from_entra)
     fake = await FakeTeams().start()
     monkeypatch.setenv("TEAMS_APP_ID", APP_ID)
     monkeypatch.setenv("TEAMS_TENANT_ID", TENANT)
@@ -542,6 +550,9 @@ async def test_whereabouts_run_starts_teams_when_its_settings_are_present(
         await live.stop(bot)
         await fake.stop()
     assert "a-secret-never-logged" not in "\n".join(r.getMessage() for r in caplog.records)
+    monkeypatch.setenv("TEAMS_APP_PASSWORD", "a-wrong-secret")
+    with pytest.raises(live.StartupError, match="refused the Teams app's credentials"):
+        await live.start(Settings(db=tmp_path / "y.db"))
     monkeypatch.delenv("TEAMS_TENANT_ID")
     with pytest.raises(live.StartupError, match="TEAMS_TENANT_ID"):
         await live.start(Settings(db=tmp_path / "x.db"))
