@@ -521,10 +521,9 @@ async def test_whereabouts_run_starts_teams_when_its_settings_are_present(
     tmp_path, monkeypatch, caplog
 ):
     from bot import app as live
+    from bot.teams.credentials import ClientCredentials, CredentialsError
     from config.settings import Settings
     from tests.support.fake_teams import APP_ID, TENANT, FakeTeams
-
-    from bot.teams.credentials import ClientCredentials, CredentialsError
 
     async def from_entra(self) -> str:  # Entra ID is not reachable from a test
         if self._credential != "a-secret-never-logged":
