@@ -733,3 +733,24 @@ async def test_the_channel_shows_reference_and_first_name_only(tmp_path):
             assert "slim" not in message.shown
     finally:
         await rig.stop()
+
+
+async def test_a_chart_goes_inline_and_another_file_is_named_not_lost(rig):
+    import base64
+
+    from storage import outbox_store, report_store
+
+    now = rig.clock.now()
+    async with rig.db.write() as tx:
+        chart = await report_store.add_attachment(tx, "episodes.png", "image/png", b"\x89PNG", now)
+        sheet = await report_store.add_attachment(tx, "episodes.csv", "text/csv", b"a,b", now)
+        for key, attachment in (("chart:tom", chart), ("sheet:tom", sheet)):
+            await outbox_store.enqueue(
+                tx, idem_key=key, recipient="staff:tom", text="Episodes per week",
+                rule_id="SUM-WEEKLY", now=now, attachment_id=attachment,
+            )  # fmt: skip
+    assert await rig.delivery.deliver_due() == 2
+    posted = rig.fake.in_conversation(personal_id(TEAMS_IDS["tom"]))
+    (image,) = [p.attachments[0] for p in posted if p.attachments]
+    assert image["contentUrl"] == "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode()
+    assert any("episodes.csv" in p.text and "can't attach files" in p.text for p in posted)
