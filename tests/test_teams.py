@@ -754,3 +754,30 @@ async def test_a_chart_goes_inline_and_another_file_is_named_not_lost(rig):
     (image,) = [p.attachments[0] for p in posted if p.attachments]
     assert image["contentUrl"] == "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode()
     assert any("episodes.csv" in p.text and "can't attach files" in p.text for p in posted)
+
+
+async def test_a_group_chat_registered_as_the_home_s_chat_gets_its_messages(tmp_path):
+    from tests.support.fake_teams import BOT_ID
+
+    rig = await TeamsRig.start(tmp_path / "w.db", FRIDAY_NIGHT, register_channel=False)
+    try:
+        group = "19:meeting-oak-staff@thread.v2"
+        rig.fake.installed.add(group)
+        conversation = {"id": group, "conversationType": "groupChat", "isGroup": True,
+                        "tenantId": rig.fake.tenant}  # fmt: skip
+        added = rig.activity("conversationUpdate", TEAMS_IDS["tom"], conversation, {},
+                             membersAdded=[{"id": BOT_ID}])  # fmt: skip
+        assert (await rig.send(added))[0] == 200
+
+        async def said(who: str, text: str) -> None:
+            message = rig.activity("message", TEAMS_IDS[who], conversation, {},
+                                   text=f"<at>Whereabouts</at> {text}")  # fmt: skip
+            assert (await rig.send(message))[0] == 200
+            await rig.platform.settle()
+
+        await said("tom", "/register oak")
+        await rig.reply_to(group, "now the oak team chat")
+        await said("sam", "/absent Jay 21:05 out")
+        await rig.reply_to(group, "Recorded: C-0042 Jay absent")
+    finally:
+        await rig.stop()
