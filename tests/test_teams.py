@@ -667,7 +667,7 @@ async def test_keys_are_read_from_the_metadata_and_a_rotated_key_is_fetched_agai
         await fake.stop()
 
 
-async def test_no_keys_to_be_had_refuses_everything(tmp_path):
+async def test_no_keys_to_be_had_refuses_everything(tmp_path, caplog):
     from bot.teams.auth import BotFrameworkAuth, Refused
     from tests.support.fake_teams import APP_ID, TENANT, FakeTeams
 
@@ -676,6 +676,8 @@ async def test_no_keys_to_be_had_refuses_everything(tmp_path):
     await fake.stop()
     auth = BotFrameworkAuth(APP_ID, frozenset([TENANT]), fake.metadata_url)
     try:
+        assert not await auth.warm()
+        assert "can't read the Bot Framework's signing keys" in caplog.text
         with pytest.raises(Refused, match="can't read the signing keys"):
             await auth.check_token(f"Bearer {token}")
     finally:

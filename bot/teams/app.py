@@ -122,6 +122,7 @@ class TeamsPlatform:
 
     async def start(self, http: HttpListen | None = None) -> None:
         """Carry out what a crash left in the inbox, then listen."""
+        await self.auth.warm()
         await inbox_store.prune(self.svc.db, self.svc.clock.now())
         await self.listeners.activities.replay(self.sender.dm)
         listen = http or HttpListen()

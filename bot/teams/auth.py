@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ LEEWAY = 300  # seconds of clock skew allowed on exp/nbf (the Bot Framework's ow
 REFETCH_UNKNOWN_KEY = 60.0  # seconds between fetches caused by an unknown key id
 KEYS_LIFETIME = 24 * 3600.0  # keys are fetched again after a day
 FETCH_TIMEOUT = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -133,6 +136,20 @@ class BotFrameworkAuth:
             raise Refused("activity from another tenant")
 
     # ---- the published keys ------------------------------------------------------------
+
+    async def warm(self) -> bool:
+        """Read the keys before the first request needs them; False (and a warning) if they
+        can't be read yet: every request is refused until they can."""
+        try:
+            self._keys = await self._fetch()
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+            log.warning(
+                "teams: can't read the Bot Framework's signing keys yet (%s); every request "
+                "is refused until they can be read",
+                type(exc).__name__,
+            )
+            return False
+        return True
 
     async def _key(self, kid: str) -> tuple[jwt.PyJWK, frozenset[str]]:
         now = self._monotonic()
