@@ -2,7 +2,8 @@
 
 Queries: `?` placeholders become psycopg's `%s` (and every literal `%` is doubled),
 `INSERT OR IGNORE` becomes `ON CONFLICT DO NOTHING`, `IFNULL` `COALESCE`, `instr` `strpos`,
-and `LIKE` `ILIKE` (SQLite's LIKE ignores case); nothing inside quotes is touched.
+`LIKE` `ILIKE` (SQLite's LIKE ignores case), and `x [NOT] GLOB 'pattern'` (a literal) an
+anchored regular expression; nothing else inside quotes is touched.
 Everything else the storage modules write is already common to both engines (upserts,
 `RETURNING`, partial indexes, `UPDATE … FROM`, window functions).
 
@@ -35,6 +36,29 @@ _FUNCTIONS = [
 ]
 
 
+_GLOB = re.compile(r"\s+(NOT\s+)?GLOB\s*$", re.IGNORECASE)
+
+
+def _glob_regex(pattern: str) -> str:
+    """A GLOB pattern (inside quotes) as an anchored regular expression: * and ? as GLOB
+    means them, [...] as it is, anything else literally."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            out.append(pattern[i : end + 1])
+            i = end
+        else:
+            out.append(re.escape(c) if c not in "'%" else c)
+        i += 1
+    return "".join(out) + "$"
+
+
 @lru_cache(maxsize=4096)
 def query(sql: str) -> str:
     """A storage module's statement as psycopg takes it (parameters always passed)."""
@@ -43,6 +67,11 @@ def query(sql: str) -> str:
         parts[i] = parts[i].replace("?", "%s")
         for pattern, replacement in _FUNCTIONS:
             parts[i] = pattern.sub(replacement, parts[i])
+        glob = _GLOB.search(parts[i])
+        if glob and i + 1 < len(parts) and parts[i + 1].startswith("'"):
+            # x GLOB 'pattern' (a literal): a POSIX regular expression, anchored
+            parts[i] = parts[i][: glob.start()] + (" !~ " if glob.group(1) else " ~ ")
+            parts[i + 1] = "'" + _glob_regex(parts[i + 1][1:-1]) + "'"
     text = "".join(parts)
     if _OR_IGNORE.match(text):
         text = _OR_IGNORE.sub("INSERT INTO", text, count=1).rstrip().rstrip(";")
