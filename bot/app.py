@@ -16,6 +16,7 @@ from handlers.report_jobs import ReportJobs
 from handlers.rota_gaps import GapJobs
 from reminders import escalation
 from reminders.sweeper import Sweeper
+from storage import process_lock
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
 
@@ -33,6 +34,7 @@ class LiveBot:
     svc: Services
     platforms: list[Platform] = field(default_factory=list)
     heartbeat: Heartbeat | None = None
+    lock: process_lock.ProcessLock | None = None  # SQLite: this process's, for its life
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
         """A person can't be reached: their alert climbs to the next person now."""
@@ -42,9 +44,20 @@ class LiveBot:
 
 
 async def start(settings: Settings) -> LiveBot:
-    db = await Database(settings.db, settings.synchronous).open()
+    # A second bot on the same SQLite file is refused, naming the one running (DatabaseInUse).
+    lock = (
+        process_lock.acquire(settings.db, "run")
+        if process_lock.is_sqlite_target(settings.db)
+        else None
+    )
+    try:
+        db = await Database(settings.db, settings.synchronous).open()
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     svc = Services(db=db)
-    bot = LiveBot(settings, db, svc)
+    bot = LiveBot(settings, db, svc, lock=lock)
     try:
         if settings.telegram_token is not None:
             bot.platforms.append(await _start_telegram(settings, svc))
@@ -60,6 +73,8 @@ async def start(settings: Settings) -> LiveBot:
     except BaseException:
         await _stop_platforms(bot.platforms)
         await db.close()
+        if lock is not None:
+            lock.release()
         raise
     router = Router(db, bot.platforms)
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
@@ -161,6 +176,8 @@ async def stop(bot: LiveBot) -> None:
         bot.heartbeat.shutdown()
     await _stop_platforms(bot.platforms)
     await bot.db.close()
+    if bot.lock is not None:
+        bot.lock.release()
 
 
 async def run_forever(settings: Settings) -> None:
