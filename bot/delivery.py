@@ -1,14 +1,18 @@
 """Delivers the outbox: claim, send, mark, in separate transactions, with retries.
 
-A crash between send and mark leaves the row 'sending'; on restart it goes back to
-pending and is sent again under the same idempotency key. When in doubt we send
-again: a repeated alert costs less than a missed one about a missing child.
+A crash between send and mark leaves the row 'sending'; recovery puts it back to pending
+and it is sent again under the same idempotency key. When in doubt we send again: a
+repeated alert costs less than a missed one about a missing child. But only a dead claim is
+recovered: each claim names its instance (`claimed_by`) and has a lease, renewed while the
+pass holds it, so with several instances on one database (or a second one starting) nobody
+takes back the messages another live instance is sending (bot/instances.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -28,6 +32,11 @@ Undeliverable = Callable[[Tx, OutboxMessage, str], Awaitable[None]]
 LATE_AFTER = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
+# A claim not renewed for this long is given back, even by a live instance (a pass stuck
+# past its sends' own timeouts). The pass renews its claims at a quarter of it.
+CLAIM_LEASE = timedelta(minutes=2)
+# An instance whose heartbeat is older than this is dead: its claims are given back at once.
+HOLDER_DEAD_AFTER = timedelta(seconds=10)
 
 
 class PermanentDeliveryError(Exception):
@@ -55,8 +64,16 @@ class OutboxDelivery:
         send: Sender,
         batch: int = 50,
         on_undeliverable: Undeliverable | None = None,
+        holder: str | None = None,
+        claim_lease: timedelta = CLAIM_LEASE,
+        holder_dead_after: timedelta = HOLDER_DEAD_AFTER,
     ) -> None:
         self.db = db
+        # The instance whose heartbeat vouches for this delivery's claims; unregistered (a
+        # console, a test) its claims count as dead to any recovery but its own pass's.
+        self.holder = holder or f"unregistered:{secrets.token_hex(4)}"
+        self.claim_lease = claim_lease
+        self.holder_dead_after = holder_dead_after
         self.clock = clock
         self.send = send
         self.batch = batch
@@ -67,9 +84,15 @@ class OutboxDelivery:
         self._one_pass = asyncio.Lock()
 
     async def recover(self) -> int:
-        """At start-up: rows a crash left mid-send are pending again."""
+        """At start-up, and now and then: rows a dead instance left mid-send, or whose claim
+        has run out, are pending again; a live instance's messages in flight stay its own.
+        Reads first, so a check that finds nothing commits nothing."""
+        now = self.clock.now()
+        lease, dead = self.claim_lease, self.holder_dead_after
+        if not await outbox_store.has_stale_claims(self.db, now, lease, dead):
+            return 0
         async with self.db.write() as tx:
-            return await outbox_store.release_stale_claims(tx)
+            return await outbox_store.release_stale_claims(tx, now, lease, dead)
 
     async def _give_up(self, message: OutboxMessage, reason: str) -> None:
         """Record the failure and let the climb move on, in one transaction: both or neither."""
@@ -92,10 +115,17 @@ class OutboxDelivery:
             async with self.db.write() as tx:
                 claimed = await outbox_store.claim_outbox(tx, now, self.batch)
                 claimed = await merging.merge_claimed(tx, claimed)  # one person, one episode
+                ids = [message.id for message in claimed]
+                await outbox_store.stamp_claims(tx, ids, self.holder, now)
             if not claimed:
                 return sent
             held: dict[str, datetime] = {}  # recipient -> when its failed message retries
-            for message in claimed:
+            renewed = now
+            for index, message in enumerate(claimed):
+                if self.clock.now() - renewed >= self.claim_lease / 4:  # a slow pass
+                    renewed = self.clock.now()
+                    async with self.db.write() as tx:
+                        await outbox_store.renew_claims(tx, ids[index:], self.holder, renewed)
                 if message.recipient in held:  # keep the chat's order: wait behind it
                     async with self.db.write() as tx:
                         await outbox_store.release_claim(tx, message.id, held[message.recipient])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage.db import (
     Database,
@@ -167,10 +167,60 @@ async def mark_failed(tx: Tx, message_id: int, error: str) -> None:
     )
 
 
-async def release_stale_claims(tx: Tx) -> int:
-    """At start-up: anything left 'sending' by a crash goes back to pending (sent again)."""
-    cursor = await tx.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+# A claim is live while its instance's heartbeat is fresh and its lease (claimed_at, renewed
+# as the delivery pass goes) has not run out; only then is it left alone by recovery.
+_DEAD_CLAIM = (
+    "state = 'sending' AND (claimed_at IS NULL OR claimed_at < ? OR claimed_by IS NULL"
+    " OR claimed_by NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ?))"
+)
+
+
+async def release_stale_claims(tx: Tx, now: datetime, lease: timedelta, stale: timedelta) -> int:
+    """Rows left 'sending' by an instance that died (its heartbeat older than `stale`, or
+    none), or whose claim was not renewed within `lease`, go back to pending (sent again
+    under the same key). Another live instance's messages in flight are left alone."""
+    cursor = await tx.execute(
+        "UPDATE outbox SET state = 'pending', claimed_at = NULL, claimed_by = NULL"
+        f" WHERE {_DEAD_CLAIM}",
+        (to_db_time(now - lease), to_db_time(now - stale)),
+    )
     return cursor.rowcount
+
+
+async def has_stale_claims(r: Reader, now: datetime, lease: timedelta, stale: timedelta) -> bool:
+    """Whether `release_stale_claims` would release anything (a read: no commit when not)."""
+    row = await r.fetchone(
+        f"SELECT 1 FROM outbox WHERE {_DEAD_CLAIM} LIMIT 1",
+        (to_db_time(now - lease), to_db_time(now - stale)),
+    )
+    return row is not None
+
+
+async def stamp_claims(tx: Tx, message_ids: Sequence[int], holder: str, now: datetime) -> None:
+    """In the claim's transaction: whose the claimed rows are, and since when."""
+    await _claims_of(tx, message_ids, holder, now, "")
+
+
+async def renew_claims(tx: Tx, message_ids: Sequence[int], holder: str, now: datetime) -> int:
+    """The pass still holds these rows: their claims' lease starts again from now. A row
+    recovery gave back meanwhile (this instance stalled past its lease) is not taken back."""
+    return await _claims_of(tx, message_ids, holder, now, " AND claimed_by = ?")
+
+
+async def _claims_of(
+    tx: Tx, message_ids: Sequence[int], holder: str, now: datetime, only_ours: str
+) -> int:
+    changed = 0
+    for start in range(0, len(message_ids), 500):
+        ids = list(message_ids[start : start + 500])
+        marks = ", ".join("?" for _ in ids)
+        cursor = await tx.execute(
+            f"UPDATE outbox SET claimed_by = ?, claimed_at = ? WHERE id IN ({marks})"
+            f" AND state = 'sending'{only_ours}",
+            (holder, to_db_time(now), *ids, *([holder] if only_ours else [])),
+        )
+        changed += cursor.rowcount
+    return changed
 
 
 async def outbox_messages(r: Reader, state: OutboxState | None = None) -> list[OutboxMessage]:
