@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import Heartbeat
+from bot.instances import REPORTS, ROTA_GAPS, TELEGRAM_POLLING, Instance, LeasedJobs, Singleton
 from bot.router import Platform, Router
 from config.settings import Settings
 from handlers.context import Services
@@ -35,6 +36,7 @@ class LiveBot:
     platforms: list[Platform] = field(default_factory=list)
     heartbeat: Heartbeat | None = None
     lock: process_lock.ProcessLock | None = None  # SQLite: this process's, for its life
+    instance: Instance | None = None
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
         """A person can't be reached: their alert climbs to the next person now."""
@@ -60,7 +62,8 @@ async def start(settings: Settings) -> LiveBot:
     bot = LiveBot(settings, db, svc, lock=lock)
     try:
         if settings.telegram_token is not None:
-            bot.platforms.append(await _start_telegram(settings, svc))
+            # Long polling is a singleton among instances: it starts once this one holds it.
+            bot.platforms.append(await _start_telegram(settings, svc, poll=False))
         if settings.slack_bot_token is not None:
             bot.platforms.append(await _start_slack(settings, svc))
         if not bot.platforms:
@@ -78,24 +81,34 @@ async def start(settings: Settings) -> LiveBot:
         raise
     router = Router(db, bot.platforms)
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
-    bot.heartbeat = Heartbeat(
-        Sweeper(
-            db,
-            svc.clock,
-            svc.presets,
-            jobs=[ReportJobs(db, svc.clock, svc.presets), GapJobs(db, svc.clock, svc.presets)],
-        ),
+    # Each instance beats; the singletons go to one of them (bot/instances.py).
+    instance = bot.instance = Instance(db, svc.clock, delivery=delivery)
+    jobs = [
+        LeasedJobs(ReportJobs(db, svc.clock, svc.presets), instance, REPORTS),
+        LeasedJobs(GapJobs(db, svc.clock, svc.presets), instance, ROTA_GAPS),
+    ]
+    heartbeat = bot.heartbeat = Heartbeat(
+        Sweeper(db, svc.clock, svc.presets, jobs=jobs),
         delivery,
         svc.clock,
         settings.sweep_interval_seconds,
     )
     for platform in bot.platforms:
-        platform.after_command = bot.heartbeat.kick  # type: ignore[attr-defined]
-    await bot.heartbeat.start()
+        platform.after_command = heartbeat.kick  # type: ignore[attr-defined]
+    instance.add(Singleton(REPORTS, on_gain=heartbeat.kick))
+    instance.add(Singleton(ROTA_GAPS, on_gain=heartbeat.kick))
+    telegram = next((p for p in bot.platforms if p.name == "telegram"), None)
+    if telegram is not None and not settings.telegram_webhook_url:
+        polling = Singleton(TELEGRAM_POLLING, telegram.start_polling, telegram.stop_polling)  # type: ignore[attr-defined]
+        instance.add(polling)
+    # Registered before recovery: on SQLite (the lock is ours) earlier lives are forgotten,
+    # so what they left mid-send goes again now; on a shared database only the dead's does.
+    await instance.start(sole_process=lock is not None)
+    await heartbeat.start()
     return bot
 
 
-async def _start_telegram(settings: Settings, svc: Services) -> Platform:
+async def _start_telegram(settings: Settings, svc: Services, poll: bool = True) -> Platform:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.telegram.app import TelegramPlatform
@@ -116,7 +129,7 @@ async def _start_telegram(settings: Settings, svc: Services) -> Platform:
             "secret_token": settings.telegram_webhook_secret.get_secret_value(),
         }
     try:
-        await platform.start(webhook)
+        await platform.start(webhook, poll=poll)
     except InvalidToken as exc:
         raise StartupError(
             "Telegram rejected the bot token. Check TELEGRAM_BOT_TOKEN (from @BotFather)."
@@ -174,6 +187,11 @@ async def _stop_platforms(platforms: list[Platform]) -> None:
 async def stop(bot: LiveBot) -> None:
     if bot.heartbeat is not None:
         bot.heartbeat.shutdown()
+    if bot.instance is not None:
+        try:  # singletons let go at once: a standby takes them at its next beat
+            await bot.instance.stop()
+        except Exception:  # noqa: BLE001 - they expire by themselves
+            log.exception("letting go of the singletons failed")
     await _stop_platforms(bot.platforms)
     await bot.db.close()
     if bot.lock is not None:

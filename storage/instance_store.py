@@ -50,8 +50,10 @@ async def forget(tx: Tx, instance_id: str) -> None:
 
 
 async def forget_all(tx: Tx) -> int:
-    """Every instance recorded is dead: the SQLite file's lock proves no other process runs.
-    Their leases stay as they are, to expire (the takeover is then told)."""
+    """Every instance recorded is dead: the SQLite file's lock proves no other process runs
+    (a restart after a crash). They are forgotten and their leases let go, so the restarted
+    bot takes its singletons at once; nobody is told of a takeover."""
+    await tx.execute("UPDATE leases SET holder = NULL")
     return (await tx.execute("DELETE FROM instances")).rowcount
 
 

@@ -91,8 +91,10 @@ class TelegramPlatform:
 
     # ---- lifecycle -------------------------------------------------------------------
 
-    async def start(self, webhook: dict[str, Any] | None = None) -> None:
-        """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen."""
+    async def start(self, webhook: dict[str, Any] | None = None, poll: bool = True) -> None:
+        """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen.
+        `poll=False`: long polling is a singleton among instances (bot/instances.py) and
+        starts when this one holds it (`start_polling`); it can send meanwhile."""
         try:
             await self.app.initialize()
         except BaseException:
@@ -103,15 +105,30 @@ class TelegramPlatform:
             raise
         await inbox_store.prune(self.svc.db, self.svc.clock.now())
         await self.app.start()
-        # Left unhandled by a crash: handled first, before anything new is fetched.
-        await self.queue.replay(self.app.bot, self._applied_before)
         # A webhook's 200 goes back when `put` returns, so `put` waits for the disk; when
         # polling, the next getUpdates waits instead (bot/telegram/inbox.py).
         self.queue.wait_for_disk = bool(webhook)
         if webhook:
+            # Left unhandled by a crash: handled first, before anything new is fetched.
+            await self.queue.replay(self.app.bot, self._applied_before)
             await self._start_webhook(**webhook)
-        else:
-            await self.app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
+        elif poll:
+            await self.start_polling()
+
+    async def start_polling(self) -> None:
+        """Replay what the last poller left unhandled (this process's previous life, or an
+        instance that died holding the polling), then poll. Updates this process has queued
+        itself and not yet handled are not queued again."""
+        updater = self.app.updater
+        if updater is None or updater.running:
+            return
+        await self.queue.replay(self.app.bot, self._applied_before)
+        await updater.start_polling(poll_interval=0, timeout=10)
+
+    async def stop_polling(self) -> None:
+        """Another instance polls now: stop fetching (what was fetched is still handled)."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
 
     async def _start_webhook(
         self, listen: str, port: int, url_path: str, webhook_url: str, secret_token: str
@@ -152,6 +169,7 @@ class TelegramPlatform:
 
     async def _handled(self, update: Update) -> None:
         self._applied_before.pop(update.update_id, None)
+        self.queue.queued.discard(update.update_id)
         self.marks.add(update.update_id)
 
     async def _after(self) -> None:
