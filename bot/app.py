@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import Heartbeat
 from bot.instances import REPORTS, ROTA_GAPS, TELEGRAM_POLLING, Instance, LeasedJobs, Singleton
+from bot.ops_http import OpsRoutes, OpsServer, Probe
 from bot.router import Platform, Router
 from config.settings import Settings
 from handlers.context import Services
@@ -37,6 +40,7 @@ class LiveBot:
     heartbeat: Heartbeat | None = None
     lock: process_lock.ProcessLock | None = None  # SQLite: this process's, for its life
     instance: Instance | None = None
+    ops_server: OpsServer | None = None  # when no platform's server carries the routes
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
         """A person can't be reached: their alert climbs to the next person now."""
@@ -60,12 +64,14 @@ async def start(settings: Settings) -> LiveBot:
         raise
     svc = Services(db=db)
     bot = LiveBot(settings, db, svc, lock=lock)
+    probe = Probe(db, svc.clock, sweep_stale=timedelta(seconds=3 * settings.sweep_interval_seconds))
+    routes = OpsRoutes(probe)
     try:
         if settings.telegram_token is not None:
             # Long polling is a singleton among instances: it starts once this one holds it.
-            bot.platforms.append(await _start_telegram(settings, svc, poll=False))
+            bot.platforms.append(await _start_telegram(settings, svc, routes, poll=False))
         if settings.slack_bot_token is not None:
-            bot.platforms.append(await _start_slack(settings, svc))
+            bot.platforms.append(await _start_slack(settings, svc, routes))
         if not bot.platforms:
             raise StartupError(
                 "No chat platform is configured. Set TELEGRAM_BOT_TOKEN (or "
@@ -73,7 +79,13 @@ async def start(settings: Settings) -> LiveBot:
                 "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) for Slack. "
                 "To try the bot without one: whereabouts console"
             )
+        if not any(
+            getattr(p, "http_port", None) or getattr(p, "webhook", None) for p in bot.platforms
+        ):
+            bot.ops_server = await _start_ops_server(settings, routes)
     except BaseException:
+        if bot.ops_server is not None:
+            await bot.ops_server.stop()
         await _stop_platforms(bot.platforms)
         await db.close()
         if lock is not None:
@@ -105,10 +117,14 @@ async def start(settings: Settings) -> LiveBot:
     # so what they left mid-send goes again now; on a shared database only the dead's does.
     await instance.start(sole_process=lock is not None)
     await heartbeat.start()
+    probe.platforms, probe.heartbeat, probe.instance = bot.platforms, heartbeat, instance
+    probe.started = True
     return bot
 
 
-async def _start_telegram(settings: Settings, svc: Services, poll: bool = True) -> Platform:
+async def _start_telegram(
+    settings: Settings, svc: Services, routes: OpsRoutes, poll: bool = True
+) -> Platform:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.telegram.app import TelegramPlatform
@@ -117,6 +133,7 @@ async def _start_telegram(settings: Settings, svc: Services, poll: bool = True) 
     platform = TelegramPlatform(
         svc, settings.telegram_token.get_secret_value(), base_url=settings.telegram_base_url
     )
+    platform.http_routes = routes.add_to  # onto the webhook's server, when there is one
     webhook = None
     if settings.telegram_webhook_url:
         if settings.telegram_webhook_secret is None:
@@ -139,7 +156,7 @@ async def _start_telegram(settings: Settings, svc: Services, poll: bool = True) 
     return platform
 
 
-async def _start_slack(settings: Settings, svc: Services) -> Platform:
+async def _start_slack(settings: Settings, svc: Services, routes: OpsRoutes) -> Platform:
     from bot.slack.app import HttpListen, SlackPlatform, SlackStartupError
 
     assert settings.slack_bot_token is not None
@@ -163,6 +180,7 @@ async def _start_slack(settings: Settings, svc: Services) -> Platform:
         base_url=settings.slack_base_url,
         channel_period=settings.slack_channel_period,
     )
+    platform.http_routes = routes.add_to  # onto the HTTP mode's server, when there is one
     http = HttpListen(
         settings.slack_http_listen, settings.slack_http_port, settings.slack_http_path
     )
@@ -174,6 +192,28 @@ async def _start_slack(settings: Settings, svc: Services) -> Platform:
     except SlackStartupError as exc:
         raise StartupError(str(exc)) from exc
     return platform
+
+
+async def _start_ops_server(settings: Settings, routes: OpsRoutes) -> OpsServer | None:
+    """Long polling, Socket Mode: no server runs for the health routes, so one of their own.
+    A port already taken is said loudly but does not keep the bot from alerting people."""
+    server = OpsServer(routes)
+    try:
+        await server.start(settings.http_listen, settings.http_port)
+    except OSError as exc:
+        log.error(
+            "no /healthz: can't listen on %s:%s (%s); set WHEREABOUTS_HTTP_PORT",
+            settings.http_listen,
+            settings.http_port,
+            exc.strerror or type(exc).__name__,
+        )
+        print(
+            f"warning: /healthz and /metrics are not served: {settings.http_listen}:"
+            f"{settings.http_port} can't be listened on. Set WHEREABOUTS_HTTP_PORT.",
+            file=sys.stderr,
+        )
+        return None
+    return server
 
 
 async def _stop_platforms(platforms: list[Platform]) -> None:
@@ -192,6 +232,8 @@ async def stop(bot: LiveBot) -> None:
             await bot.instance.stop()
         except Exception:  # noqa: BLE001 - they expire by themselves
             log.exception("letting go of the singletons failed")
+    if bot.ops_server is not None:
+        await bot.ops_server.stop()
     await _stop_platforms(bot.platforms)
     await bot.db.close()
     if bot.lock is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -41,6 +43,8 @@ class Heartbeat:
         self.interval = interval_seconds
         self._kicked: asyncio.Task[None] | None = None
         self._again = False
+        self.last_sweep_at: datetime | None = None  # the last sweep that finished (/readyz)
+        self.on_sweep: Callable[[float], None] | None = None  # its seconds (the metrics)
         # misfire_grace_time=None: a run delayed by a stall still runs (3.x drops it after 1 s).
         self.scheduler = AsyncIOScheduler(
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -81,10 +85,14 @@ class Heartbeat:
 
     async def tick(self) -> None:
         # Separately: a sweep that fails must not stop delivery, nor the other way round.
+        began = time.perf_counter()
         try:
             await self.sweeper.sweep()
+            self.last_sweep_at = self.clock.now()
         except Exception:  # noqa: BLE001 - the safety net runs again; never let the job die
             log.exception("sweep failed")
+        if self.on_sweep is not None:
+            self.on_sweep(time.perf_counter() - began)
         try:
             await self.delivery.deliver_due()
         except Exception:  # noqa: BLE001

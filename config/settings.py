@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     slack_http_port: int = 3000
     slack_http_path: str = "/slack/events"
     slack_channel_period: float = 1.0  # seconds between messages into one channel
+    # /healthz, /readyz and /metrics go on the Telegram webhook's or Slack HTTP mode's server;
+    # with neither (long polling, Socket Mode), on a server of their own here.
+    http_listen: str = "127.0.0.1"
+    http_port: int = 8080
     # `whereabouts run` and `console` (-v: DEBUG). Loggers that would print what people typed
     # or the bot's token stay quiet whatever this says (bot/logs.py).
     # Per area, the numbers a person is told to phone when nobody could be alerted

@@ -15,6 +15,7 @@ from typing import Any
 
 # Opt in to PTB's future behaviour: RetryAfter.retry_after as a timedelta (no deprecation noise).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+from aiohttp import web
 from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
@@ -88,6 +89,8 @@ class TelegramPlatform:
         self.dispatcher = self.listeners.dispatcher
         self._add_handlers(guided_timeout)
         self.webhook: WebhookServer | None = None
+        # More routes for the webhook's server (/healthz, /readyz, /metrics: bot/ops_http.py)
+        self.http_routes: Callable[[web.Application], None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -125,6 +128,14 @@ class TelegramPlatform:
         await self.queue.replay(self.app.bot, self._applied_before)
         await updater.start_polling(poll_interval=0, timeout=10)
 
+    async def connected(self) -> bool:
+        """Running: sending, and receiving by its webhook or (where it holds it) by polling."""
+        return bool(self.app.running)
+
+    @property
+    def polling(self) -> bool:
+        return bool(self.app.updater is not None and self.app.updater.running)
+
     async def stop_polling(self) -> None:
         """Another instance polls now: stop fetching (what was fetched is still handled)."""
         if self.app.updater is not None and self.app.updater.running:
@@ -135,7 +146,7 @@ class TelegramPlatform:
     ) -> None:
         """Our own server (bot/telegram/webhook.py): the secret before the body, the body
         capped; then Telegram is told where to send updates."""
-        server = WebhookServer(self.app.bot, self.queue, secret_token, url_path)
+        server = WebhookServer(self.app.bot, self.queue, secret_token, url_path, self.http_routes)
         await server.start(listen, port)
         self.webhook = server
         await self.app.bot.set_webhook(url=webhook_url, secret_token=secret_token)

@@ -154,6 +154,7 @@ class BotProcess:
             WHEREABOUTS_SYNCHRONOUS=self.config.synchronous,
             WHEREABOUTS_SWEEP_INTERVAL_SECONDS=str(self.config.sweep_interval),
             WHEREABOUTS_TELEGRAM_BASE_URL=self.stand_in.base_url,
+            WHEREABOUTS_HTTP_PORT="0",  # /healthz on a free port: rigs may run side by side
             TELEGRAM_BOT_TOKEN=TOKEN,
             PYTHONUNBUFFERED="1",
         )
