@@ -12,6 +12,7 @@ from datetime import timedelta
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import Heartbeat
 from bot.instances import REPORTS, ROTA_GAPS, TELEGRAM_POLLING, Instance, LeasedJobs, Singleton
+from bot.metrics import Metrics
 from bot.ops_http import OpsRoutes, OpsServer, Probe
 from bot.router import Platform, Router
 from config.settings import Settings
@@ -65,7 +66,8 @@ async def start(settings: Settings) -> LiveBot:
     svc = Services(db=db)
     bot = LiveBot(settings, db, svc, lock=lock)
     probe = Probe(db, svc.clock, sweep_stale=timedelta(seconds=3 * settings.sweep_interval_seconds))
-    routes = OpsRoutes(probe)
+    metrics = Metrics(db, svc.clock)
+    routes = OpsRoutes(probe, metrics.handler)
     try:
         if settings.telegram_token is not None:
             # Long polling is a singleton among instances: it starts once this one holds it.
@@ -91,7 +93,7 @@ async def start(settings: Settings) -> LiveBot:
         if lock is not None:
             lock.release()
         raise
-    router = Router(db, bot.platforms)
+    router = Router(db, [metrics.counted(p) for p in bot.platforms])  # sends counted
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
     # Each instance beats; the singletons go to one of them (bot/instances.py).
     instance = bot.instance = Instance(db, svc.clock, delivery=delivery)
@@ -105,6 +107,7 @@ async def start(settings: Settings) -> LiveBot:
         svc.clock,
         settings.sweep_interval_seconds,
     )
+    heartbeat.on_sweep = metrics.observe_sweep
     for platform in bot.platforms:
         platform.after_command = heartbeat.kick  # type: ignore[attr-defined]
     instance.add(Singleton(REPORTS, on_gain=heartbeat.kick))

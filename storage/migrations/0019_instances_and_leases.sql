@@ -21,3 +21,5 @@ CREATE TABLE leases (
     expires_at TEXT NOT NULL
 );
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+-- The metrics count live climbs on every scrape (storage/metrics_store.py).
+CREATE INDEX escalations_state ON escalations(state);
