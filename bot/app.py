@@ -116,10 +116,16 @@ async def start(settings: Settings) -> LiveBot:
     if telegram is not None and not settings.telegram_webhook_url:
         polling = Singleton(TELEGRAM_POLLING, telegram.start_polling, telegram.stop_polling)  # type: ignore[attr-defined]
         instance.add(polling)
-    # Registered before recovery: on SQLite (the lock is ours) earlier lives are forgotten,
-    # so what they left mid-send goes again now; on a shared database only the dead's does.
-    await instance.start(sole_process=lock is not None)
-    await heartbeat.start()
+    instance.on_beat = heartbeat.wake  # timers other instances made, fired on time here too
+    try:
+        # Registered before recovery: on SQLite (the lock is ours) earlier lives are
+        # forgotten, so what they left mid-send goes again now; on a shared database only
+        # what dead instances left does.
+        await instance.start(sole_process=lock is not None)
+        await heartbeat.start()
+    except BaseException:
+        await stop(bot)
+        raise
     probe.platforms, probe.heartbeat, probe.instance = bot.platforms, heartbeat, instance
     probe.started = True
     return bot

@@ -64,7 +64,8 @@ async def _open(settings: Settings, create: bool = False, locked: bool = False) 
 
     if not create:
         _must_exist(settings)
-    if not locked:  # beside a running bot (it holds the lock): fine, but for an upgrade
+    if not locked and process_lock.is_sqlite_target(settings.db):
+        # Beside a running bot (it holds the lock): fine, unless this would upgrade its schema.
         process_lock.refuse_upgrade_under(settings.db)
     return await Database(settings.db, settings.synchronous).open()
 
@@ -236,11 +237,16 @@ async def cmd_console(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _log_level(settings, args)
     # The console runs the sweeper and the outbox like `run`: one such process per file.
-    lock = process_lock.acquire(settings.db, "console")
+    lock = (
+        process_lock.acquire(settings.db, "console")
+        if process_lock.is_sqlite_target(settings.db)
+        else None
+    )
     try:
         return await _console(args, settings)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:

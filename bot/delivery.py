@@ -36,7 +36,8 @@ MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
 # past its sends' own timeouts). The pass renews its claims at a quarter of it.
 CLAIM_LEASE = timedelta(minutes=2)
 # An instance whose heartbeat is older than this is dead: its claims are given back at once.
-HOLDER_DEAD_AFTER = timedelta(seconds=10)
+# Three missed beats (bot/instances.py beats every 2 s), as long as a singleton's lease.
+HOLDER_DEAD_AFTER = timedelta(seconds=6)
 
 
 class PermanentDeliveryError(Exception):

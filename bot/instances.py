@@ -11,7 +11,9 @@ from which. A clean stop lets go at once (no message: nothing went wrong).
 
 Webhook and HTTP modes (Telegram's webhook, Slack HTTP, Slack Socket Mode) are served by every
 instance: only polling is a singleton. The same beat returns to pending what a dead instance
-left mid-send (bot/delivery.py), so its messages in flight are sent by a survivor.
+left mid-send (bot/delivery.py), so its messages in flight are sent by a survivor, and has
+the sweeper's scheduler look again at the next due time, so the timers another instance made
+(the climbs of a command it took) are fired on time here if that one dies.
 
 The lease is a row, which works on SQLite and PostgreSQL alike; `Elector` is the seam where a
 PostgreSQL advisory lock could stand in for it.
@@ -133,6 +135,9 @@ class Instance:
         self.held: dict[str, datetime] = {}  # name -> until when, by our own clock
         self.takeovers: list[Takeover] = []  # every takeover this instance made
         self.last_beat: datetime | None = None
+        # After each beat: the sweeper's scheduler looks again at the next due time, so timers
+        # another instance made (a command it took) are fired here on time if it dies.
+        self.on_beat: Hook | None = None
         self._loop: asyncio.Task[None] | None = None
         if delivery is not None:
             delivery.holder = self.id  # its claims are vouched for by our heartbeat
@@ -200,6 +205,8 @@ class Instance:
         await self._run_hooks(gained, lost)
         if self.delivery is not None:
             await self.delivery.recover()  # what a dead instance left mid-send
+        if self.on_beat is not None:
+            await self.on_beat()
         return taken
 
     async def _run_hooks(self, gained: list[str], lost: list[str]) -> None:

@@ -179,3 +179,19 @@ async def test_the_lease_is_one_holders_however_the_two_race(svc):
         second, before = await instance_store.hold(tx, "x", "b", now, now + LEASE)
     assert (first, second) == (True, False)
     assert before is not None and before.holder == "a"
+
+
+async def test_each_beat_has_the_scheduler_look_again_for_timers_other_instances_made(svc):
+    # A climb started by a command on another instance is in the database only; if that
+    # instance dies, this one must fire it on time, not at its next 30 s safety net.
+    looked: list[str] = []
+
+    async def wake() -> None:
+        looked.append("wake")
+
+    a = Instance(svc.db, svc.clock, singletons=Hooks().singletons("a"), instance_id="a")
+    a.on_beat = wake
+    await a.start(loop=False)
+    svc.clock.advance(RENEW_EVERY)
+    await a.tick()
+    assert looked == ["wake", "wake"]
