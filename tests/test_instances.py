@@ -195,3 +195,43 @@ async def test_each_beat_has_the_scheduler_look_again_for_timers_other_instances
     svc.clock.advance(RENEW_EVERY)
     await a.tick()
     assert looked == ["wake", "wake"]
+
+
+async def test_telegram_polling_moves_to_the_standby_which_replays_what_was_left(svc):
+    import json
+
+    from bot.telegram.app import TelegramPlatform
+    from storage import inbox_store
+    from tests.support.fake_telegram import FakeTelegram
+
+    fake = await FakeTelegram().start()
+    platforms = {
+        who: TelegramPlatform(svc, fake.token, base_url=fake.base_url) for who in ("a", "b")
+    }
+    instances = {}
+    try:
+        for who, platform in platforms.items():
+            await platform.start(poll=False)  # sends at once; polls only holding the lease
+            polling = Singleton(TELEGRAM_POLLING, platform.start_polling, platform.stop_polling)
+            instances[who] = Instance(svc.db, svc.clock, singletons=[polling], instance_id=who)
+            await instances[who].start(loop=False)
+        assert platforms["a"].polling and not platforms["b"].polling
+
+        await platforms["a"].stop_polling()  # a dies: no more getUpdates, its lease stays
+        # an update a had stored but not handled when it died
+        update = {"update_id": 90001, "message": {"message_id": 1, "date": 0, "text": "/status",
+                  "chat": {"id": 4242, "type": "private", "first_name": "U"},
+                  "from": {"id": 4242, "is_bot": False, "first_name": "U"},
+                  "entities": [{"type": "bot_command", "offset": 0, "length": 7}]}}  # fmt: skip
+        await inbox_store.store(svc.db, "telegram", 90001, json.dumps(update), svc.clock.now())
+        fake.user_says(4343, "/status")  # sent meanwhile: Telegram keeps it for the next poller
+
+        svc.clock.advance(LEASE + RENEW_EVERY)
+        await instances["b"].tick()
+        assert platforms["b"].polling
+        await fake.wait_for(lambda: fake.sent(chat_id=4242) and fake.sent(chat_id=4343))
+        assert "not enrolled" in fake.sent(chat_id=4242)[0].params["text"]
+    finally:
+        for platform in platforms.values():
+            await platform.stop()
+        await fake.stop()
