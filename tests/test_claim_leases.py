@@ -169,3 +169,28 @@ async def test_a_recovery_that_finds_nothing_commits_nothing(svc):
     commits = svc.db.commits
     assert await delivery.recover() == 0
     assert svc.db.commits == commits
+
+
+async def test_every_beat_gives_back_what_a_dead_instance_left_mid_send(svc):
+    from bot.instances import RENEW_EVERY, Instance
+
+    await queue(svc, "k1")
+    await beat(svc, "dead")
+    dying = Stuck()
+    passing = asyncio.create_task(
+        OutboxDelivery(svc.db, svc.clock, dying.send, holder="dead").deliver_due()
+    )
+    await dying.arrived.wait()
+    passing.cancel()
+    await asyncio.gather(passing, return_exceptions=True)
+
+    survivor = Instance(svc.db, svc.clock, delivery=OutboxDelivery(svc.db, svc.clock, dying.send))
+    await survivor.start(loop=False)
+    assert await state_of(svc, "k1") == OutboxState.SENDING  # "dead" beat a moment ago
+    while (
+        svc.clock.now() - (await instance_store.instances(svc.db))[0].heartbeat_at
+        <= HOLDER_DEAD_AFTER
+    ):
+        svc.clock.advance(RENEW_EVERY)
+        await survivor.tick()
+    assert await state_of(svc, "k1") == OutboxState.PENDING  # given back on that beat
