@@ -154,8 +154,15 @@ class ProcessLock:
 def acquire(db: Path, command: str, now: datetime | None = None) -> ProcessLock:
     """Hold the database's lock for this process, or raise DatabaseInUse naming its holder."""
     path = lock_path(db)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DatabaseInUse(
+            f"{path} can't be opened ({exc.strerror or type(exc).__name__}): the bot keeps its "
+            f"lock there, beside {db.name}. Check the file's owner and permissions and those "
+            "of its folder (run the bot as the user that owns the database)."
+        ) from None
     try:
         if not _try_lock(fd):
             raise DatabaseInUse(in_use_message(db, read_holder(db)))
@@ -206,9 +213,10 @@ def refuse_upgrade_under(db: Path) -> None:
 def holder_if_locked(db: Path) -> Holder | None:
     """Who holds the database's lock now, or None if nobody does (checked, not kept)."""
     path = lock_path(db)
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # none (nobody has run the bot here), or not ours to read
         return None
-    fd = os.open(path, os.O_RDWR)
     try:
         if _try_lock(fd):
             _unlock(fd)
