@@ -3,9 +3,9 @@
 A crash between send and mark leaves the row 'sending'; recovery puts it back to pending
 and it is sent again under the same idempotency key. When in doubt we send again: a
 repeated alert costs less than a missed one about a missing child. But only a dead claim is
-recovered: each claim names its instance (`claimed_by`) and has a lease, renewed while the
-pass holds it, so with several instances on one database (or a second one starting) nobody
-takes back the messages another live instance is sending (bot/instances.py).
+recovered: each claim names its instance (`claimed_by`) and has a lease, renewed by that
+instance's beats, so with several instances on one database (or a second one starting)
+nobody takes back the messages another live instance is sending (bot/instances.py).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ Undeliverable = Callable[[Tx, OutboxMessage, str], Awaitable[None]]
 LATE_AFTER = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
-# A claim not renewed for this long is given back, even by a live instance (a pass stuck
-# past its sends' own timeouts). The pass renews its claims at a quarter of it.
+# A claim not renewed for this long is given back. Its instance's beats renew it (every
+# 2 s, bot/instances.py), so this bounds only a claim whose renewals stopped.
 CLAIM_LEASE = timedelta(minutes=2)
 # An instance whose heartbeat is older than this is dead: its claims are given back at once.
 # Three missed beats (bot/instances.py beats every 2 s), as long as a singleton's lease.
@@ -116,17 +116,11 @@ class OutboxDelivery:
             async with self.db.write() as tx:
                 claimed = await outbox_store.claim_outbox(tx, now, self.batch)
                 claimed = await merging.merge_claimed(tx, claimed)  # one person, one episode
-                ids = [message.id for message in claimed]
-                await outbox_store.stamp_claims(tx, ids, self.holder, now)
+                await outbox_store.stamp_claims(tx, [m.id for m in claimed], self.holder, now)
             if not claimed:
                 return sent
             held: dict[str, datetime] = {}  # recipient -> when its failed message retries
-            renewed = now
-            for index, message in enumerate(claimed):
-                if self.clock.now() - renewed >= self.claim_lease / 4:  # a slow pass
-                    renewed = self.clock.now()
-                    async with self.db.write() as tx:
-                        await outbox_store.renew_claims(tx, ids[index:], self.holder, renewed)
+            for message in claimed:
                 if message.recipient in held:  # keep the chat's order: wait behind it
                     async with self.db.write() as tx:
                         await outbox_store.release_claim(tx, message.id, held[message.recipient])

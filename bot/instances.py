@@ -177,6 +177,8 @@ class Instance:
         try:
             async with self.db.write() as tx:
                 await instance_store.beat(tx, self.id, socket.gethostname(), os.getpid(), now)
+                if self.delivery is not None:  # what it is sending stays its own
+                    await outbox_store.renew_claims(tx, self.id, now)
                 for name in self.singletons:
                     held, takeover = await self.elector.hold(tx, name, self.id, now, self.lease)
                     if held:

@@ -198,29 +198,24 @@ async def has_stale_claims(r: Reader, now: datetime, lease: timedelta, stale: ti
 
 async def stamp_claims(tx: Tx, message_ids: Sequence[int], holder: str, now: datetime) -> None:
     """In the claim's transaction: whose the claimed rows are, and since when."""
-    await _claims_of(tx, message_ids, holder, now, "")
-
-
-async def renew_claims(tx: Tx, message_ids: Sequence[int], holder: str, now: datetime) -> int:
-    """The pass still holds these rows: their claims' lease starts again from now. A row
-    recovery gave back meanwhile (this instance stalled past its lease) is not taken back."""
-    return await _claims_of(tx, message_ids, holder, now, " AND claimed_by = ?")
-
-
-async def _claims_of(
-    tx: Tx, message_ids: Sequence[int], holder: str, now: datetime, only_ours: str
-) -> int:
-    changed = 0
-    for start in range(0, len(message_ids), 500):
-        ids = list(message_ids[start : start + 500])
+    for first in range(0, len(message_ids), 500):
+        ids = list(message_ids[first : first + 500])
         marks = ", ".join("?" for _ in ids)
-        cursor = await tx.execute(
+        await tx.execute(
             f"UPDATE outbox SET claimed_by = ?, claimed_at = ? WHERE id IN ({marks})"
-            f" AND state = 'sending'{only_ours}",
-            (holder, to_db_time(now), *ids, *([holder] if only_ours else [])),
+            " AND state = 'sending'",
+            (holder, to_db_time(now), *ids),
         )
-        changed += cursor.rowcount
-    return changed
+
+
+async def renew_claims(tx: Tx, holder: str, now: datetime) -> int:
+    """On each of its instance's beats: the rows it is still sending stay its own, however
+    long its pass takes (a claim no beat renews runs out, `release_stale_claims`)."""
+    cursor = await tx.execute(
+        "UPDATE outbox SET claimed_at = ? WHERE state = 'sending' AND claimed_by = ?",
+        (to_db_time(now), holder),
+    )
+    return cursor.rowcount
 
 
 async def outbox_messages(r: Reader, state: OutboxState | None = None) -> list[OutboxMessage]:

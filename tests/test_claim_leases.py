@@ -99,7 +99,7 @@ async def test_a_dead_instances_claim_is_given_back_and_sent_by_the_survivor(svc
     assert await state_of(svc, "k1") == OutboxState.SENT
 
 
-async def test_a_claim_not_renewed_within_its_lease_is_given_back_even_by_a_live_instance(svc):
+async def test_a_claim_no_beat_renews_is_given_back_when_its_lease_runs_out(svc):
     await queue(svc, "k1")
     await beat(svc, "a")
     stuck = Stuck()
@@ -108,7 +108,7 @@ async def test_a_claim_not_renewed_within_its_lease_is_given_back_even_by_a_live
     await stuck.arrived.wait()
     b = OutboxDelivery(svc.db, svc.clock, stuck.send, holder="b")
     svc.clock.advance(CLAIM_LEASE - timedelta(seconds=1))
-    await beat(svc, "a")  # a's heartbeat goes on; its pass is stuck in one send
+    await beat(svc, "a")  # a's heartbeat row is fresh, but nothing renews its claim
     assert await b.recover() == 0
     svc.clock.advance(timedelta(seconds=2))
     await beat(svc, "a")
@@ -118,10 +118,11 @@ async def test_a_claim_not_renewed_within_its_lease_is_given_back_even_by_a_live
     await asyncio.gather(passing, return_exceptions=True)
 
 
-async def test_a_slow_pass_renews_its_claims_so_they_stay_its_own(svc):
+async def test_a_slow_pass_keeps_its_claims_while_its_instance_beats(svc):
+    from bot.instances import Instance
+
     for i in range(4):
         await queue(svc, f"k{i}", to=f"staff:p{i}")
-    await beat(svc, "a")
     await beat(svc, "b")
     b = OutboxDelivery(svc.db, svc.clock, lambda m: asyncio.sleep(0), holder="b")
     sent: list[str] = []
@@ -129,12 +130,14 @@ async def test_a_slow_pass_renews_its_claims_so_they_stay_its_own(svc):
 
     async def slow(message) -> None:  # each send takes a minute of the (fake) clock
         svc.clock.advance(timedelta(minutes=1))
-        await beat(svc, "a")
+        await a.tick()  # a's beat renews what it is sending
         released.append(await b.recover())  # b looks while a is still sending
         sent.append(message.idem_key)
 
-    a = OutboxDelivery(svc.db, svc.clock, slow, holder="a")
-    assert await a.deliver_due() == 4  # 4 minutes, twice the lease: renewed as it went
+    delivery = OutboxDelivery(svc.db, svc.clock, slow)
+    a = Instance(svc.db, svc.clock, delivery=delivery, instance_id="a")
+    await a.start(loop=False)
+    assert await delivery.deliver_due() == 4  # 4 minutes, twice the claim lease
     assert sent == ["k0", "k1", "k2", "k3"] and released == [0, 0, 0, 0]
 
 
