@@ -81,9 +81,7 @@ async def start(settings: Settings) -> LiveBot:
                 "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) for Slack. "
                 "To try the bot without one: whereabouts console"
             )
-        if not any(
-            getattr(p, "http_port", None) or getattr(p, "webhook", None) for p in bot.platforms
-        ):
+        if not routes.mounted:  # no platform serves HTTP here (long polling, Socket Mode)
             bot.ops_server = await _start_ops_server(settings, routes)
     except BaseException:
         if bot.ops_server is not None:

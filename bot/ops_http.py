@@ -88,8 +88,11 @@ class OpsRoutes:
     def __init__(self, probe: Probe, metrics: Handler | None = None) -> None:
         self.probe = probe
         self.metrics = metrics
+        self.mounted = 0  # servers they were added to (none: they need one of their own)
 
     def add_to(self, app: web.Application) -> None:
+        """On a platform's server (its `http_routes` hook, called as it builds its app)."""
+        self.mounted += 1
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         if self.metrics is not None:
