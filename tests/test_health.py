@@ -123,3 +123,24 @@ async def test_before_the_bot_has_started_it_is_not_ready(tmp_path):
             assert await get(server.port, "/readyz") == (503, "not ready: starting\n")
         finally:
             await server.stop()
+
+
+async def test_slack_socket_mode_is_ready_once_connected(tmp_path):
+    from tests.support.fake_slack import FakeSlack
+
+    slack = await FakeSlack().start()
+    try:
+        settings = Settings(
+            db=tmp_path / "w.db", slack_bot_token=slack.token, slack_app_token=slack.app_token,
+            slack_base_url=slack.base_url, http_port=0,
+        )  # fmt: skip
+        bot = await app.start(settings)
+        try:
+            assert bot.ops_server is not None and bot.ops_server.port
+            assert await get(bot.ops_server.port, "/readyz") == (200, "ready\n")
+            [platform] = bot.platforms
+            assert await platform.connected()  # type: ignore[attr-defined]
+        finally:
+            await app.stop(bot)
+    finally:
+        await slack.stop()
