@@ -151,8 +151,9 @@ class ProcessLock:
         self.release()
 
 
-def acquire(db: Path, command: str, now: datetime | None = None) -> ProcessLock:
+def acquire(target: Path | str, command: str, now: datetime | None = None) -> ProcessLock:
     """Hold the database's lock for this process, or raise DatabaseInUse naming its holder."""
+    db = Path(target)
     path = lock_path(db)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,9 +185,10 @@ def acquire(db: Path, command: str, now: datetime | None = None) -> ProcessLock:
     return ProcessLock(db, fd)
 
 
-def refuse_upgrade_under(db: Path) -> None:
+def refuse_upgrade_under(target: Path | str) -> None:
     """A short command beside a running bot: refused if it would upgrade the schema under it
     (this code has migrations the file lacks). Nothing is refused while nobody holds the lock."""
+    db = Path(target)
     holder = holder_if_locked(db)
     if holder is None or not db.exists():
         return
