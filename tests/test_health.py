@@ -144,3 +144,30 @@ async def test_slack_socket_mode_is_ready_once_connected(tmp_path):
             await app.stop(bot)
     finally:
         await slack.stop()
+
+
+async def test_teams_serves_health_beside_its_messaging_endpoint(tmp_path, monkeypatch):
+    from bot.teams.credentials import ClientCredentials
+    from tests.support.fake_teams import APP_ID, TENANT, FakeTeams
+
+    async def from_entra(self) -> str:  # Entra ID is not reachable from a test
+        return "bot-token"
+
+    monkeypatch.setattr(ClientCredentials, "__call__", from_entra)
+    teams = await FakeTeams().start()
+    monkeypatch.setenv("TEAMS_APP_ID", APP_ID)
+    monkeypatch.setenv("TEAMS_TENANT_ID", TENANT)
+    monkeypatch.setenv("TEAMS_APP_PASSWORD", "secret")
+    settings = Settings(
+        db=tmp_path / "w.db", teams_port=0, teams_openid_metadata=teams.metadata_url,
+        http_port=free_port(),
+    )  # fmt: skip
+    bot = await app.start(settings)
+    try:
+        assert bot.ops_server is None  # on the endpoint's own server, not a second one
+        port = bot.platforms[0].http_port  # type: ignore[attr-defined]
+        assert await get(port, "/healthz") == (200, "ok\n")
+        assert await get(port, "/readyz") == (200, "ready\n")
+    finally:
+        await app.stop(bot)
+        await teams.stop()
