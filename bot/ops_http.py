@@ -1,8 +1,8 @@
 """`/healthz`, `/readyz` (and `/metrics`, bot/metrics.py) on the bot's HTTP server.
 
-They go on the server that already runs: the Telegram webhook's, Slack HTTP mode's, or, when
-neither does (long polling, Socket Mode), one of their own on `WHEREABOUTS_HTTP_LISTEN`:
-`WHEREABOUTS_HTTP_PORT` (127.0.0.1:8080). `/healthz` says the process answers (200 `ok`);
+They go on every server that already runs (the Telegram webhook's, Slack HTTP mode's, Teams'
+endpoint's: each platform's `http_routes` hook) or, when none does (long polling, Socket
+Mode), on one of their own at `WHEREABOUTS_HTTP_LISTEN`:`WHEREABOUTS_HTTP_PORT` (127.0.0.1:8080). `/healthz` says the process answers (200 `ok`);
 `/readyz` that it can do its work: the database answers, every chat platform is connected,
 the sweeper ran recently and the instance's heartbeat is being written. Not ready: 503 with
 the reasons, one short line each. Nothing personal is ever in a body: no names, no
