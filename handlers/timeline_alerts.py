@@ -41,6 +41,11 @@ async def alert_lines(
             what = f"alerted {who}, asked to take it" if _asks_to_take(message) else f"told {who}"
         elif to.kind is RecipientKind.TEAM:
             what = f"told the {to.ident} team chat"
+        elif to.kind in (RecipientKind.SMS, RecipientKind.EMAIL):
+            how = "by SMS" if to.kind is RecipientKind.SMS else "by e-mail"
+            what = f"alerted {names.get(to.ident, to.ident)} {how}"
+        elif to.kind is RecipientKind.MAILTO:
+            what = "sent a notice by e-mail to an outside address"
         else:
             what = "told a group chat"
         rule = f" [{message.rule_id}]" if message.rule_id else ""
