@@ -3,15 +3,24 @@
 A crash between send and mark leaves the row 'sending'; on restart it goes back to
 pending and is sent again under the same idempotency key. When in doubt we send
 again: a repeated alert costs less than a missed one about a missing child.
+
+Urgent first: messages go most urgent first, oldest first within an urgency, and several
+recipients' messages are sent at once ("lanes", `batch` of them), each recipient's one at a
+time and in order (storage/outbox_store.py claim_outbox). The platforms pace the sends
+(Telegram's limiter, Slack's channel pacer). A pass claims only as many messages as it has
+free lanes, and claims again as each send finishes or as soon as something new is queued
+(`deliver_due` during a pass), so an urgent alert waits for one lane to free, not for a whole
+claimed batch of routine messages at the platform's pace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot import merging
 from reminders.clock import Clock
@@ -26,6 +35,7 @@ Sender = Callable[[OutboxMessage], Awaitable[None]]
 Undeliverable = Callable[[Tx, OutboxMessage, str], Awaitable[None]]
 
 LATE_AFTER = timedelta(minutes=1)
+LANES = 8  # messages in flight at once: an urgent alert waits behind at most this many
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
 
@@ -53,18 +63,19 @@ class OutboxDelivery:
         db: Database,
         clock: Clock,
         send: Sender,
-        batch: int = 50,
+        batch: int = LANES,
         on_undeliverable: Undeliverable | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.send = send
-        self.batch = batch
+        self.batch = batch  # lanes: messages in flight at once, one per recipient
         # e.g. a climb moves on to the next person when this one can't be reached
         self.on_undeliverable = (
             merging.for_each_carried(on_undeliverable) if on_undeliverable else None
         )
         self._one_pass = asyncio.Lock()
+        self._look_again = asyncio.Event()  # set by deliver_due while a pass is under way
 
     async def recover(self) -> int:
         """At start-up: rows a crash left mid-send are pending again."""
@@ -79,34 +90,59 @@ class OutboxDelivery:
                 await self.on_undeliverable(tx, message, reason)
 
     async def deliver_due(self) -> int:
-        """Send everything due now, one message at a time; returns how many were sent.
-        One pass at a time (the heartbeat's jobs and a command's kick may overlap): two passes
-        could each take one of a recipient's messages and send them out of order."""
+        """Send everything due now; returns how many were sent. One pass at a time (the
+        heartbeat's jobs and a command's kick may overlap): a call during a pass first tells
+        that pass to claim again at once (an urgent alert just queued goes into the next free
+        lane), then waits its turn and sends whatever is left."""
+        self._look_again.set()
         async with self._one_pass:
             return await self._deliver_pass()
 
+    async def _claim(self, lanes: int) -> list[OutboxMessage]:
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            claimed = await outbox_store.claim_outbox(tx, now, lanes)
+            return await merging.merge_claimed(tx, claimed, now)  # one person, one episode
+
     async def _deliver_pass(self) -> int:
         sent = 0
-        while True:
-            now = self.clock.now()
-            async with self.db.write() as tx:
-                claimed = await outbox_store.claim_outbox(tx, now, self.batch)
-                claimed = await merging.merge_claimed(tx, claimed)  # one person, one episode
-            if not claimed:
-                return sent
-            held: dict[str, datetime] = {}  # recipient -> when its failed message retries
-            for message in claimed:
-                if message.recipient in held:  # keep the chat's order: wait behind it
-                    async with self.db.write() as tx:
-                        await outbox_store.release_claim(tx, message.id, held[message.recipient])
-                    continue
-                delivered = await self._deliver_one(message)
-                sent += delivered
-                if not delivered and message.attempts < outbox_store.HOLDS_ORDER_FOR:
-                    retry = await outbox_store.retry_time(self.db, message.id)
-                    if retry is not None:
-                        held[message.recipient] = retry
-            # loop again: delivering may have queued more (an unreachable person's alert moving on)
+        lanes: set[asyncio.Task[int | BaseException]] = set()
+        look_again = asyncio.ensure_future(self._look_again.wait())
+        try:
+            while True:
+                self._look_again.clear()
+                if len(lanes) < self.batch:
+                    for message in await self._claim(self.batch - len(lanes)):
+                        lanes.add(asyncio.create_task(self._lane(message)))
+                if not lanes:
+                    return sent  # nothing in flight and nothing more due
+                if look_again.done():
+                    look_again = asyncio.ensure_future(self._look_again.wait())
+                done, _ = await asyncio.wait({*lanes, look_again}, return_when=FIRST_COMPLETED)
+                for lane in done - {look_again}:
+                    lanes.discard(lane)
+                    result = lane.result()
+                    if isinstance(result, BaseException):
+                        raise result
+                    sent += result
+                # claim again: a lane is free, something new was queued, or delivering queued
+                # more (an unreachable person's alert moving on)
+        finally:
+            look_again.cancel()
+            for lane in lanes:
+                lane.cancel()
+            if lanes:
+                await asyncio.gather(*lanes, return_exceptions=True)
+
+    async def _lane(self, message: OutboxMessage) -> int | BaseException:
+        """One message on its own: what it raised comes back as a value, so the pass raises it
+        (a crash between send and mark stops the pass as it did one message at a time)."""
+        try:
+            return await self._deliver_one(message)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the pass
+            return exc
 
     async def _deliver_one(self, message: OutboxMessage) -> int:
         now = self.clock.now()
