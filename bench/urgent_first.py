@@ -127,7 +127,7 @@ async def one_run(
                     text=f"C-{n:04d} is absent", now=clock.now(), urgency=urgency,
                 )  # fmt: skip
         fired = time.monotonic()
-        kick = asyncio.create_task(delivery.deliver_due())  # the sweeper's after_batch
+        delivery.kick()  # as the heartbeat kicks delivery after a sweep fired them
         keys = [f"urgent{n}" for n in range(args.urgent)]
         while not all(k in sender.sent_at for k in keys):
             await asyncio.sleep(0.01)
@@ -137,10 +137,9 @@ async def one_run(
         run.drain_seconds = done - began
         stop.set()
         beating.cancel()
-        kick.cancel()
-        for task in (beating, kick):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        delivery.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
         run.durability = durability(path)
     return run
 

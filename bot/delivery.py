@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot import merging
+from handlers import notices
 from reminders.clock import Clock
 from reminders.formatting import duration
 from storage import outbox_store
@@ -76,6 +77,7 @@ class OutboxDelivery:
         )
         self._one_pass = asyncio.Lock()
         self._look_again = asyncio.Event()  # set by deliver_due while a pass is under way
+        self._background: asyncio.Task[None] | None = None  # a pass `kick` started
 
     async def recover(self) -> int:
         """At start-up: rows a crash left mid-send are pending again."""
@@ -86,17 +88,40 @@ class OutboxDelivery:
         """Record the failure and let the climb move on, in one transaction: both or neither."""
         async with self.db.write() as tx:
             await outbox_store.mark_failed(tx, message.id, reason)
+            if notices.is_notice(message):  # the sender hears what to do instead
+                await notices.on_failed(tx, message, reason, self.clock.now())
             if self.on_undeliverable is not None:
                 await self.on_undeliverable(tx, message, reason)
 
     async def deliver_due(self) -> int:
-        """Send everything due now; returns how many were sent. One pass at a time (the
-        heartbeat's jobs and a command's kick may overlap): a call during a pass first tells
+        """Send everything due now; returns how many this call sent. One pass at a time (the
+        heartbeat's jobs and a command's kick may overlap; two passes could each take one of
+        a recipient's messages and send them out of order): a call during a pass first tells
         that pass to claim again at once (an urgent alert just queued goes into the next free
         lane), then waits its turn and sends whatever is left."""
         self._look_again.set()
         async with self._one_pass:
             return await self._deliver_pass()
+
+    def kick(self) -> None:
+        """Deliver soon, without waiting (the heartbeat: a sweep that fired an alert is not
+        held up behind a backlog a pass is draining at the platforms' pace). A pass under
+        way claims again at once; otherwise one starts in the background."""
+        self._look_again.set()
+        if self._one_pass.locked() or (self._background and not self._background.done()):
+            return
+        self._background = asyncio.create_task(self._deliver_in_background())
+
+    async def _deliver_in_background(self) -> None:
+        try:
+            await self.deliver_due()
+        except Exception:  # noqa: BLE001 - the next kick or the safety net tries again
+            log.exception("outbox delivery failed")
+
+    def stop(self) -> None:
+        """At shutdown: a background pass stops (what it had in flight is sent again)."""
+        if self._background is not None:
+            self._background.cancel()
 
     async def _claim(self, lanes: int) -> list[OutboxMessage]:
         now = self.clock.now()
@@ -174,5 +199,10 @@ class OutboxDelivery:
                 async with self.db.write() as tx:
                     await outbox_store.mark_retry(tx, message.id, now + wait, repr(exc))
             return 0
+        if notices.is_notice(message):  # a formal notice: sent, on the timeline, at once
+            async with self.db.write() as tx:
+                await outbox_store.mark_sent(tx, message.id, self.clock.now())
+                await notices.on_sent(tx, message, self.clock.now())
+            return 1
         await outbox_store.mark_sent(self.db, message.id, self.clock.now())
         return 1

@@ -36,7 +36,9 @@ class Heartbeat:
     ) -> None:
         self.sweeper = sweeper
         self.delivery = delivery
-        sweeper.after_batch = delivery.deliver_due
+        # Delivery runs beside the sweeps, not inside them (OutboxDelivery.kick): a pass
+        # draining a backlog never holds up the next sweep, and what a sweep fires joins it.
+        sweeper.after_batch = self._deliver
         self.clock = clock
         self.interval = interval_seconds
         self._kicked: asyncio.Task[None] | None = None
@@ -58,7 +60,11 @@ class Heartbeat:
         self.scheduler.start()
         await self.tick()  # anything that fell due while we were down goes out now
 
+    async def _deliver(self) -> None:
+        self.delivery.kick()
+
     def shutdown(self) -> None:
+        self.delivery.stop()
         if self._kicked is not None:
             self._kicked.cancel()
         if self.scheduler.running:
@@ -85,10 +91,7 @@ class Heartbeat:
             await self.sweeper.sweep()
         except Exception:  # noqa: BLE001 - the safety net runs again; never let the job die
             log.exception("sweep failed")
-        try:
-            await self.delivery.deliver_due()
-        except Exception:  # noqa: BLE001
-            log.exception("outbox delivery failed")
+        self.delivery.kick()
         await self.wake()
 
     async def wake(self) -> datetime | None:

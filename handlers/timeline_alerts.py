@@ -41,6 +41,8 @@ async def alert_lines(
             what = f"alerted {who}, asked to take it" if _asks_to_take(message) else f"told {who}"
         elif to.kind is RecipientKind.TEAM:
             what = f"told the {to.ident} team chat"
+        elif to.kind is RecipientKind.MAILTO:  # a formal notice (handlers/notices.py)
+            what = f"e-mailed {to.ident}"
         else:
             what = "told a group chat"
         rule = f" [{message.rule_id}]" if message.rule_id else ""

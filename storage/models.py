@@ -232,6 +232,7 @@ class Child:
     placement_type: str | None = None  # e.g. with_parents (WY §8 "Placement with Parents")
     no_parent_contact: bool = False  # the care plan says the parents are not told (H §6.4.6)
     family: str | None = None  # children of one family share it (H §10.10)
+    home_authority_email: str | None = None  # formal notices by e-mail (HOST-TELL, DIR-LETTER)
 
     @property
     def label(self) -> str:

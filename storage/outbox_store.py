@@ -280,6 +280,16 @@ async def climb_send(r: Reader, idem_key: str) -> ClimbSend | None:
     )
 
 
+async def by_key_prefix(r: Reader, prefix: str) -> list[tuple[OutboxMessage, datetime | None]]:
+    """Messages whose idempotency key starts with `prefix`, oldest first, with when each was
+    sent (a formal notice already queued or sent is not queued again)."""
+    rows = await r.fetchall(
+        "SELECT * FROM outbox WHERE substr(idem_key, 1, ?) = ? ORDER BY id",
+        (len(prefix), prefix),
+    )
+    return [(_outbox(row), from_db_time(row["sent_at"])) for row in rows]
+
+
 async def told_about_episode(
     r: Reader, episode_id: int
 ) -> list[tuple[OutboxMessage, datetime | None]]:

@@ -128,7 +128,7 @@ async def test_an_alert_queued_during_a_pass_takes_the_next_free_lane(svc):
         await asyncio.wait_for(progress.wait(), 5)
     assert started == ["summary0", "summary1", "summary2"], "three lanes in flight"
     await queue(svc, "alert", "staff:s7", URGENT)
-    kick = asyncio.create_task(delivery.deliver_due())  # as the sweeper does after firing
+    kick = asyncio.create_task(delivery.deliver_due())  # a command's kick: waits its turn
     gates.setdefault("summary0", asyncio.Event()).set()  # one lane frees
     while "alert" not in started:
         progress.clear()
@@ -161,13 +161,15 @@ async def test_an_alert_queued_while_lanes_wait_is_claimed_without_waiting_for_t
         progress.clear()
         await asyncio.wait_for(progress.wait(), 5)
     await queue(svc, "alert", "staff:s2", URGENT)
-    kick = asyncio.create_task(delivery.deliver_due())
+    # as the heartbeat after a sweep fired it: at once, not after the slow send (a sweep is
+    # never held up behind a backlog the pass is draining)
+    delivery.kick()
     while "alert" not in started:
         progress.clear()
         await asyncio.wait_for(progress.wait(), 5)
     assert started == ["slow", "alert"] and not gate.is_set()
     gate.set()
-    await asyncio.wait_for(asyncio.gather(pass_, kick), 5)
+    assert await asyncio.wait_for(pass_, 5) == 2
 
 
 def _message(id: int, urgency: MessageUrgency, after_s: int = 0) -> OutboxMessage:
@@ -263,3 +265,19 @@ def test_a_climb_begun_before_urgency_was_copied_reads_its_ladder():
     )
     assert legacy.ladder.urgent is None
     assert "urgent" not in legacy.model_dump(mode="json")["ladder"]
+
+
+async def test_a_kick_with_no_pass_under_way_delivers_in_the_background(svc):
+    await queue(svc, "alert", "staff:s1", URGENT)
+    got: list[str] = []
+    sent = asyncio.Event()
+
+    async def send(message: OutboxMessage) -> None:
+        got.append(message.idem_key)
+        sent.set()
+
+    delivery = OutboxDelivery(svc.db, svc.clock, send)
+    delivery.kick()
+    delivery.kick()  # a second kick joins the pass it started
+    await asyncio.wait_for(sent.wait(), 5)
+    assert await delivery.deliver_due() == 0 and got == ["alert"]

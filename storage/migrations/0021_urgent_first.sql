@@ -8,3 +8,7 @@ ALTER TABLE outbox ADD COLUMN urgency INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX outbox_claim ON outbox(state, urgency DESC, id);
 -- And looks at each candidate's recipient's queue: anything in flight, or before it.
 CREATE INDEX outbox_recipient_queue ON outbox(recipient, state, urgency, id);
+-- home_authority_email: where a formal notice to the child's home authority goes (HOST-TELL,
+--   NS §4.1; the Director's letter, NS §4.3), by e-mail, once the named person confirms it
+--   in chat (handlers/notices.py). From the team file; per deployment.
+ALTER TABLE children ADD COLUMN home_authority_email TEXT;
