@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from bot import merging
 from bot.delivery import OutboxDelivery
-from storage import outbox_store
+from handlers.dispatch import Dispatcher
+from storage import outbox_store, staff_store
 from storage.models import MessageUrgency, OutboxMessage, OutboxState
 from storage.snapshot import ClimbContext
 from tests.support.clock import local
@@ -281,3 +282,45 @@ async def test_a_kick_with_no_pass_under_way_delivers_in_the_background(svc):
     delivery.kick()  # a second kick joins the pass it started
     await asyncio.wait_for(sent.wait(), 5)
     assert await delivery.deliver_due() == 0 and got == ["alert"]
+
+
+async def test_a_sweep_is_not_held_up_behind_a_pass_draining_a_backlog(tmp_path):
+    """The heartbeat kicks delivery beside the sweep: with a pass still sending (held here),
+    the next tick sweeps and returns, and a climb it fires joins the pass."""
+    from bot.heartbeat import Heartbeat
+
+    h = await Harness.open(tmp_path / "w.db", local("2026-10-23 21:10"),
+                           rota_rows=weekend_rota())  # fmt: skip
+    gate, started = asyncio.Event(), asyncio.Event()
+    sent: list[str] = []
+
+    async def slow(message: OutboxMessage) -> None:
+        if message.idem_key == "backlog":
+            started.set()
+            await gate.wait()
+        sent.append(message.recipient)
+        if message.recipient == "staff:ooh1":
+            alerted.set()
+
+    alerted = asyncio.Event()
+    delivery = OutboxDelivery(h.db, h.clock, slow)
+    beat = Heartbeat(h.sweeper, delivery, h.clock)
+    try:
+        async with h.db.write() as tx:
+            await outbox_store.enqueue(
+                tx, idem_key="backlog", recipient="staff:s1", text="summary", rule_id="ABS-LOG",
+                now=h.clock.now(),
+            )  # fmt: skip
+        delivery.kick()
+        await asyncio.wait_for(started.wait(), 5)
+        await Dispatcher(h.svc).handle(await staff_store.get_staff(h.db, "sam"),
+                                       "/absent Jay 21:05 out")  # fmt: skip
+        await asyncio.wait_for(beat.tick(), 5)  # returns with the backlog still in flight
+        assert not gate.is_set()
+        # the report's alert went beside the held send
+        await asyncio.wait_for(alerted.wait(), 5)
+        assert "staff:s1" not in sent
+        gate.set()
+    finally:
+        beat.shutdown()
+        await h.close()
