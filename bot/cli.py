@@ -404,6 +404,25 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return await cmd_simulate(args, demo_scenario_path())
 
 
+async def cmd_areas(args: argparse.Namespace) -> int:
+    """The areas a child may be under: each a preset from one local protocol."""
+    default = _settings(args).default_area
+    for name, preset in load_all_presets().items():
+        hours = preset.office_hours
+        days = f"{hours.weekdays[0]}-{hours.weekdays[-1]}" if hours.weekdays else "none"
+        holidays = preset.holidays.country + (
+            f"-{preset.holidays.subdiv}" if preset.holidays.subdiv else ""
+        )
+        mark = "  (default)" if name == default else ""
+        print(f"{name}{mark}\n    {preset.title}")
+        print(
+            f"    {len(preset.rules)} rules; office hours {days} {hours.open:%H:%M}-{hours.close:%H:%M};"
+            f" {preset.timezone}; bank holidays {holidays}"
+        )
+    print("\nA child's area is `area:` in the team file; otherwise WHEREABOUTS_DEFAULT_AREA.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whereabouts", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -477,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--strict", action="store_true", help="exit 1 if any step was refused")
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("areas", help="the areas (protocol presets) and which is the default")
+    p.set_defaults(func=cmd_areas)
     p = sub.add_parser("demo", help="play the Friday-night demo episode")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)

@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot import merging
+from config.citations import split_footer
 from handlers import notices
 from reminders.clock import Clock
 from reminders.formatting import duration
@@ -173,7 +174,9 @@ class OutboxDelivery:
         now = self.clock.now()
         late = now - message.due_at
         if late > LATE_AFTER:
-            message = replace(message, text=f"{message.text}\n(late by {duration(late)})")
+            body, footer = split_footer(message.text)  # the note belongs above the footer
+            noted = f"{body}\n(late by {duration(late)})"
+            message = replace(message, text=noted if footer is None else f"{noted}\n{footer}")
         try:
             await self.send(message)
         except PermanentDeliveryError as exc:

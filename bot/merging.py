@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from config.citations import joined_footers, split_footer
 from storage import merge_store
 from storage.db import Tx
 from storage.models import Button, OutboxMessage, OutboxState
@@ -101,7 +102,14 @@ def combined(group: Sequence[OutboxMessage]) -> OutboxMessage:
 
 def _joined(texts: list[str]) -> str:
     """The parts one after another; an action line several parts end with ("Take it: /ack
-    C-0042") is said once, at the end."""
+    C-0042") is said once, at the end, and the parts' footers become one footer after it."""
+    split = [split_footer(t) for t in texts]
+    footers = [f for _, f in split if f is not None]
+    body = _joined_bodies([b for b, _ in split])
+    return body if not footers else f"{body}\n{joined_footers(footers)}"
+
+
+def _joined_bodies(texts: list[str]) -> str:
     ends = [t.rsplit("\n", 1) for t in texts]
     tails = [e[1] for e in ends if len(e) == 2]
     common = {tail for tail in tails if tails.count(tail) > 1 and tail.startswith(ACTION_LINES)}

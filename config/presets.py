@@ -423,10 +423,19 @@ class Notice(Strict):
         return self
 
 
+class CiteAs(Strict):
+    """How a message's footer names this area's protocol: its code in the rule catalogue's
+    sources (config/rules.yaml: 'WY §8') and a name a reader knows it by."""
+
+    code: str
+    name: str
+
+
 class Preset(Strict):
     name: str
     title: str
     source: str
+    cite_as: CiteAs | None = None  # every shipped preset sets it (tests/test_citations.py)
     timezone: str
     holidays: HolidaySource
     office_hours: OfficeHours = OfficeHours()

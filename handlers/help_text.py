@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 
+from config.role_words import said
 from handlers.commands import BY_NAME, COMMANDS, HELP, HELP_LAYOUT, HELP_PLACE, placed, synopsis
 from reminders.access import SERVICE_WIDE
 from reminders.chat_scope import CHAT_LISTERS, SENIOR
@@ -73,7 +74,7 @@ def help_for(staff: Staff, everything: bool = False) -> str:
     if everything:
         return HELP
     head, *body = HELP_LAYOUT.splitlines()
-    role = staff.role.value.replace("_", " ")
+    role = said(staff.role)
     lines = [f"{OWN_HEAD}, as {_article(role)} {role}{head.removeprefix(ALL_HEAD)}"]
     kept_last = True
     for line in body:

@@ -13,6 +13,7 @@ import re
 from datetime import date
 from typing import TYPE_CHECKING
 
+from config.role_words import said
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal
 from reminders.access import ACTIONS
@@ -66,7 +67,7 @@ def staff_line(staff: Staff) -> str:
     """'oohm: Morgan, out of hours manager, oak-house': id first (what to type), no phone
     or e-mail (this may be shown in a group chat)."""
     where = staff.home or staff.team
-    parts = [staff.name, staff.role.value.replace("_", " "), *([where] if where else [])]
+    parts = [staff.name, said(staff.role), *([where] if where else [])]
     return f"{staff.id}: {', '.join(parts)}"
 
 
@@ -104,7 +105,7 @@ async def resolve_staff(step: Step, words: list[str]) -> tuple[Staff, list[str]]
 async def staff_list(step: Step, typed: Typed) -> Outcome:
     """/staff [home or role]: the people an alert may be handed over to, id first."""
     if step.staff.role not in ACTIONS["ack"]:  # as for /handover itself
-        allowed = ", ".join(sorted(r.value.replace("_", " ") for r in ACTIONS["ack"]))
+        allowed = ", ".join(sorted(said(r) for r in ACTIONS["ack"]))
         raise Refusal(
             f"Your role ({step.staff.role.value.replace('_', ' ')}) can't do that. "
             f"It is for: {allowed}."

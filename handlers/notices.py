@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.presets import DutySpec, Notice, NoticeKind, Preset, load_preset
+from config.role_words import said
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
 from reminders import duties
 from reminders.access import action_refusal, may
 from reminders.formatting import local_time, profile_text
-from reminders.reach import ROLE_WORDS
 from storage import child_store, duty_store, episode_store, outbox_store, report_store, staff_store
 from storage.db import Reader, Tx
 from storage.models import (
@@ -133,8 +133,8 @@ def _values(
             else "not yet reported to the police"
         ),
         "sender": step.staff.name,
-        "sender_role": ROLE_WORDS[step.staff.role],
-        "signed_by": f"{step.staff.name} ({ROLE_WORDS[step.staff.role]})",
+        "sender_role": said(step.staff.role),
+        "signed_by": f"{step.staff.name} ({said(step.staff.role)})",
         "signed_at": local_time(signed_at or step.now, zone),
         "profile": profile_text(child),
     }
@@ -414,7 +414,7 @@ async def on_sent(tx: Tx, message: OutboxMessage, now: datetime) -> None:
             recipient=Recipient.staff(sender.id),
             text=f"Sent: the e-mail to {to} about {child.label} went at "
             f"{local_time(now, preset.zone)}{closed}.",
-            rule_id=message.rule_id,
+            rules=(message.rule_id,) if message.rule_id else (),
             now=now,
             episode_id=sent.episode_id,
             child_id=child.id,
@@ -453,7 +453,7 @@ async def on_failed(tx: Tx, message: OutboxMessage, reason: str, now: datetime) 
         recipient=Recipient.staff(sender.id),
         text=f"The e-mail to {to} about {child.label} could not be sent ({reason}); nothing "
         f"reached them. {instead}",
-        rule_id=message.rule_id,
+        rules=(message.rule_id,) if message.rule_id else (),
         now=now,
         episode_id=sent.episode_id,
         child_id=child.id,

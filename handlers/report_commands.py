@@ -49,10 +49,8 @@ async def summary(step: Step) -> Outcome:
     view = View(
         step.svc.db.heavy, step.now, step.svc.display_zone, None, summaries.scope_of(step.staff)
     )
-    text = await summaries.daily(view, f"Missing summary for {step.staff.name}")
-    daily, team = rule_ids.DAILY_SUMMARY, rule_ids.DAILY_TEAM_MANAGER
-    text = text.replace(f"[{daily}]", f"[{team}, {daily}]", 1)
-    return Outcome.say(text)
+    rules = (rule_ids.DAILY_TEAM_MANAGER, rule_ids.DAILY_SUMMARY)
+    return Outcome.say(await summaries.daily(view, f"Missing summary for {step.staff.name}", rules))
 
 
 async def subscribe(step: Step, kind: str, on: bool) -> Outcome:
@@ -87,9 +85,8 @@ async def chart(step: Step) -> Outcome:
             tx,
             idem_key=message_keys.chart(step.staff.id, stamp),
             recipient=Recipient.staff(step.staff.id),
-            text="Episodes per week over 6 months, and the children with the most "
-            f"[{rule_ids.WEEKLY_PACK}]",
-            rule_id=rule_ids.WEEKLY_PACK,
+            text="Episodes per week over 6 months, and the children with the most",
+            rules=(rule_ids.WEEKLY_PACK,),
             now=step.now,
             attachment_id=attachment,
         )

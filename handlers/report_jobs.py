@@ -167,9 +167,13 @@ class ReportJobs:
     ) -> tuple[str, list[tuple[str, str, bytes]]]:
         stamp = view.now.astimezone(preset.zone).strftime("%Y-%m-%d")
         if job.kind == "daily":
-            text = await summaries.daily(view, f"Daily missing summary, {preset.name}{late}")
+            text = await summaries.daily(
+                view, f"Daily missing summary, {preset.name}{late}", area=preset.name
+            )
             return text, []
-        pack = await summaries.weekly(view, f"Weekly missing pack, {preset.name}{late}")
+        pack = await summaries.weekly(
+            view, f"Weekly missing pack, {preset.name}{late}", area=preset.name
+        )
         chart = await charts.episodes_chart(view, f"Missing episodes, {preset.name}")
         return pack.message, [
             (f"weekly-pack-{preset.name}-{stamp}.md", "text/markdown", pack.markdown.encode()),

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import get_args
 from zoneinfo import ZoneInfo
 
+from config import role_words
 from config.vocabulary import Audience
 from reminders.formatting import local_time
 from storage import message_keys, outbox_store, rota_store, staff_store
@@ -22,23 +23,14 @@ from storage.rota_store import Shift
 
 # The roles a shift may hold: the rota's audiences and the staff roles (config/team.py).
 ROTA_ROLES: tuple[str, ...] = tuple(dict.fromkeys([*get_args(Audience), *(r.value for r in Role)]))
-ROLE_WORDS = {
-    "ooh": "out_of_hours",
-    "edt": "out_of_hours",
-    "out-of-hours": "out_of_hours",
-    "ooh manager": "out_of_hours_manager",
-    "oohm": "out_of_hours_manager",
-    "on-call manager": "out_of_hours_manager",
-    "police": "police_liaison",
-    "coordinator": "missing_coordinator",
-}
 
 
 def read_role(text: str) -> str | None:
     """'Out of hours', 'OOH', 'out_of_hours' -> 'out_of_hours'; None if it names no role."""
     word = " ".join(text.strip().lower().split())
-    if word in ROLE_WORDS:
-        return ROLE_WORDS[word]
+    known = role_words.typed(word)
+    if known is not None:
+        return known
     name = word.replace(" ", "_").replace("-", "_")
     return name if name in ROTA_ROLES else None
 
@@ -102,7 +94,7 @@ def span_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:
 
 
 def role_text(role: str) -> str:
-    return role.replace("_", " ")
+    return role_words.on_rota(role)
 
 
 async def _name(r: Reader, staff_id: str | None) -> str:

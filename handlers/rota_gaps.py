@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config.presets import Preset
+from config.role_words import on_rota
 from reminders import schedule
 from reminders.clock import Clock
 from reminders.formatting import local_time
@@ -27,7 +28,7 @@ from storage.rota_store import Shift
 
 
 def role_text(role: str) -> str:
-    return role.replace("_", " ")
+    return on_rota(role)
 
 
 # Audiences that mean a rota role out of office hours (reminders/routing.py).

@@ -8,12 +8,13 @@ Children are named by reference and first name only, so either may go to a manag
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config import rule_ids
+from config.citations import footer
 from config.presets import load_all_presets
 from config.rule_effects import rule_effects
 from handlers import rota_gaps
@@ -72,7 +73,13 @@ async def _names(r: Reader) -> dict[str, str]:
 # ---- the daily summary (SUM-DAILY-TM, SUM-DAILY-HOS; NS §5.1-5.4) ---------------------------
 
 
-async def daily(view: View, title: str) -> str:
+async def daily(
+    view: View,
+    title: str,
+    rules: Sequence[str] = (rule_ids.DAILY_SUMMARY,),
+    area: str | None = None,
+) -> str:
+    """The daily missing summary: headline first, its rules (in `area`'s terms) at the end."""
     children = await children_in_view(view)
     missing = [e for e in await episode_store.open_episodes(view.r) if e.child_id in children]
     returned = [
@@ -86,7 +93,7 @@ async def daily(view: View, title: str) -> str:
     names = await _names(view.r)
     police = sum(1 for e in missing if e.ever_missing)
     lines = [
-        f"[{rule_ids.DAILY_SUMMARY}] {title}, {view.when(view.now)}",
+        f"{title}, {view.when(view.now)}",
         f"Not where they should be now: {len(missing)} ({police} reported missing to police). "
         f"Returned in the last 24 h: {len(returned)}. Overdue duties: {len(overdue)}.",
     ]
@@ -110,6 +117,7 @@ async def daily(view: View, title: str) -> str:
             lines.append(_overdue_line(view, duty, children[duty.child_id], names))
     lines += await _unowned(view, children)
     lines += await _rota_gaps(view)
+    lines.append(footer(rules, area))
     return "\n".join(lines)
 
 
@@ -198,7 +206,7 @@ class WeeklyPack:
     markdown: str  # the whole pack, as a file
 
 
-async def weekly(view: View, title: str) -> WeeklyPack:
+async def weekly(view: View, title: str, area: str | None = None) -> WeeklyPack:
     start = view.now - WEEK
     children = await children_in_view(view)
     episodes = [
@@ -219,7 +227,7 @@ async def weekly(view: View, title: str) -> WeeklyPack:
         md += await _episode_section(view, children[episode.child_id], episode, names)
     md += ["## Repeat patterns", ""]
     md += [f"- {line}" for line in repeat] or ["- none this week"]
-    message = [f"[{rule_ids.WEEKLY_PACK}] {heading}"]
+    message = [heading]
     for episode in episodes:
         child = children[episode.child_id]
         end = view.when(episode.found_at) if episode.found_at else "still away"
@@ -229,6 +237,7 @@ async def weekly(view: View, title: str) -> WeeklyPack:
     if repeat:
         message.append("Repeat patterns: " + "; ".join(repeat))
     message.append("The full pack, with the actions taken, is attached.")
+    message.append(footer((rule_ids.WEEKLY_PACK,), area))
     return WeeklyPack("\n".join(message), "\n".join(md) + "\n")
 
 

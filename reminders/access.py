@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from config.role_words import said
 from storage.models import Child, Role, Staff
 
 # Roles that work across the whole service rather than a home or a caseload.
@@ -111,5 +112,5 @@ def action_refusal(staff: Staff, action: str, child: Child) -> str:
             f"You can't act on {child.ref}: the child is not in your home or caseload. "
             "Ask the duty team or your manager."
         )
-    allowed = ", ".join(sorted(r.value.replace("_", " ") for r in ACTIONS[action]))
+    allowed = ", ".join(sorted(said(r) for r in ACTIONS[action]))
     return f"Your role ({staff.role.value.replace('_', ' ')}) can't do that. It is for: {allowed}."

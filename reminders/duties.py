@@ -36,7 +36,6 @@ from storage.models import (
     Role,
     Staff,
 )
-from storage.outbox_store import tagged
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +554,7 @@ async def _tell_manager(
             episode,
             child,
             rule,
-            tagged((rule,), text) + " (nobody above them to hand it up to)",
+            text + " (nobody above them to hand it up to)",
         )
         return True
     for recipient in targets:

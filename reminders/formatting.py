@@ -42,7 +42,9 @@ PROFILE_FIELDS = (
     ("social_media", "Social media"),
     ("risks", "Risks"),
 )
-PROFILE_HEADING = "Profile (Philomena, J App 3):"
+# Area-neutral: a West Yorkshire profile does not cite Jersey's appendix. The senders know a
+# profile message by this heading (it is deleted when the episode is finalised).
+PROFILE_HEADING = "Missing profile:"
 
 
 def profile_text(child: Child) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from config.presets import Preset
+from config.role_words import said
 from reminders import routing
 from reminders.access import ACTIONS
 from reminders.formatting import local_time, short_time
@@ -30,29 +31,13 @@ from storage.models import (
     Staff,
 )
 
-# A person's role as a reporter reads it ("Alerting Olu (out-of-hours duty worker) now").
-ROLE_WORDS: dict[Role, str] = {
-    Role.CARER: "carer",
-    Role.SOCIAL_WORKER: "social worker",
-    Role.TEAM_MANAGER: "team manager",
-    Role.OUT_OF_HOURS: "out-of-hours duty worker",
-    Role.OUT_OF_HOURS_MANAGER: "out-of-hours manager",
-    Role.POLICE_LIAISON: "police liaison",
-    Role.IRO: "IRO",
-    Role.MISSING_COORDINATOR: "missing coordinator",
-    Role.HEAD_OF_SERVICE: "head of service",
-    Role.ASSISTANT_DIRECTOR: "assistant director",
-    Role.DIRECTOR: "director",
-    Role.ADMIN: "admin",
-}
-
 
 def person(staff: Staff) -> str:
     """ "Olu (out-of-hours duty worker)"; a name that already says its role in brackets
     (the demo's "Olu (out-of-hours)") is left as it is."""
     if staff.name.rstrip().endswith(")"):
         return staff.name
-    return f"{staff.name} ({ROLE_WORDS[staff.role]})"
+    return f"{staff.name} ({said(staff.role)})"
 
 
 async def recipient_words(r: Reader, recipient: Recipient) -> str:

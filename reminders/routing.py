@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from config.presets import Preset
+from config.role_words import said
 from config.vocabulary import AUDIENCES as AUDIENCE_NAMES
 from config.vocabulary import Audience, require_all
 from storage import rota_store, staff_store
@@ -198,18 +199,10 @@ class Meaning:
             object.__setattr__(self, "out_of_hours", self.in_office)
 
 
-# How a rota role is named, the same words whichever audience reached it ("manager" out of
-# hours is the out-of-hours manager too): a gap report names each missing role once.
-ROTA_WORDS: dict[str, str] = {
-    "out_of_hours": "out-of-hours duty worker",
-    "out_of_hours_manager": "out-of-hours manager",
-}
-
-
 def _rota(role: Audience) -> Meaning:
     """Rota roles resolve only through the rota: nobody on it is a gap."""
-    words = ROTA_WORDS.get(role, role.replace("_", " "))
-    return Meaning(_on_rota(role), words + " on the rota")
+    # the same words whichever audience reached it: a gap report names each role once
+    return Meaning(_on_rota(role), said(role) + " on the rota")
 
 
 # One entry per name of config.vocabulary's Audience (checked below). Keyed by str: a climb

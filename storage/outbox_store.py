@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from config.citations import footer
 from storage.db import (
     Database,
     Reader,
@@ -46,9 +47,21 @@ def _outbox(row: Row) -> OutboxMessage:
     )
 
 
-def tagged(rules: Sequence[str], text: str) -> str:
-    """A message's text headed by the rules it is sent for: '[A] text', '[A, B] text'."""
-    return f"[{', '.join(rules)}] {text}"
+def tagged(rules: Sequence[str], text: str, area: str | None = None) -> str:
+    """A message's text, then a footer line naming the rules it is sent for and the area's
+    sections ('ABS-OOH · West Yorkshire §8'): the person reads what to do first."""
+    return f"{text}\n{footer(rules, area)}"
+
+
+async def _area_of(tx: Tx, child_id: int | None, episode_id: int | None) -> str | None:
+    """The area whose protocol a message about this child (or episode) cites."""
+    if child_id is not None:
+        row = await tx.fetchone("SELECT area FROM children WHERE id = ?", (child_id,))
+    elif episode_id is not None:
+        row = await tx.fetchone("SELECT area FROM episodes WHERE id = ?", (episode_id,))
+    else:
+        return None
+    return None if row is None else str(row["area"])
 
 
 async def enqueue(
@@ -69,8 +82,8 @@ async def enqueue(
 ) -> bool:
     """Queue a message once per idempotency key; False if that key was already queued.
 
-    `rules`: the rules it is sent for. Their ids head the text (`tagged`) and the first is
-    stored as its rule. `rule_id` instead: a message whose text is kept as given (a report
+    `rules`: the rules it is sent for. Their ids and the child's area's sections end the
+    text in a footer (`tagged`), and the first is stored as its rule. `rule_id` instead: a message whose text is kept as given (a report
     that names its rules itself, a file), or none.
     `due_at` is when the rule wanted it sent (a timer's due time); delivery marks it late
     by the difference when a restart or an outage held it back.
@@ -80,7 +93,8 @@ async def enqueue(
     if rules:
         if rule_id is not None:
             raise ValueError("give the rules a message is sent for, or its rule id: not both")
-        text, rule_id = tagged(rules, text), rules[0]
+        area = await _area_of(tx, child_id, episode_id)
+        text, rule_id = tagged(rules, text, area), rules[0]
     key = idem_key if isinstance(idem_key, MessageKey) else MessageKey(idem_key)
     cursor = await tx.execute(
         "INSERT INTO outbox (idem_key, episode_id, child_id, recipient, rule_id, text,"

@@ -34,7 +34,7 @@ async def queue_later(db, now, text: str) -> None:
 async def the_refused_alert(db):
     (alert,) = [
         m for m in await outbox_store.outbox_messages(db)
-        if m.recipient == "staff:ooh1" and "[ABS-OOH]" in m.text
+        if m.recipient == "staff:ooh1" and "ABS-OOH · " in m.text
     ]  # fmt: skip
     return alert
 

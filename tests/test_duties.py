@@ -9,6 +9,7 @@ import pytest
 from storage import duty_store, episode_store
 from storage.models import Duty
 from tests.support.clock import local
+from tests.support.footers import footer_rules
 from tests.support.harness import Harness
 from tests.support.team import STAFF, child, weekend_rota
 
@@ -74,7 +75,7 @@ async def test_return_interview_is_chased_then_the_manager_is_told(tmp_path):
     ]  # then daily: Sat 09:00 is held to Monday's opening
     assert "in 1 d 0 h" in chased[0].text and "Due now" in chased[1].text
     assert "OVERDUE by 23 h" in chased[2].text and "/done D" in chased[2].text
-    assert all(s.text.startswith("[RHI-72H]") for s in chased)
+    assert all(footer_rules(s.text) == ["RHI-72H"] for s in chased)
     told = h.to("staff:tom", "RHI-72H")
     assert [(s.at, s.rule) for s in told if "overdue" in s.text] == [
         (local("2026-11-13 09:00"), "RHI-72H")

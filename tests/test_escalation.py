@@ -8,6 +8,7 @@ import pytest
 
 from storage import episode_store, escalation_store, outbox_store
 from tests.support.clock import local
+from tests.support.footers import footer_rules
 from tests.support.harness import Harness
 from tests.support.team import child, rota, weekend_rota
 
@@ -24,7 +25,8 @@ async def test_office_hours_report_goes_to_the_allocated_social_worker(tmp_path)
     h = await Harness.open(tmp_path / "w.db", local("2026-10-26 10:00"))  # a Monday
     await h.say("sam", "/absent Jay 09:50 did not come back from the shop")
     [msg] = h.to("staff:priya")
-    assert msg.rule == "ABS-SW" and msg.text.startswith("[ABS-SW] C-0042 Jay is absent")
+    assert msg.rule == "ABS-SW" and msg.text.startswith("C-0042 Jay is absent")
+    assert msg.text.endswith("\nABS-SW · West Yorkshire §3, §8")
     assert h.to("staff:ooh1") == []
     await h.close()
 
@@ -120,7 +122,7 @@ async def test_ack_stops_the_climb_and_tells_the_reporter(friday_night):
     reply = await h.say("ooh1", "/ack C-0042")
     assert "You have C-0042 Jay [ABS-OOH]" in reply
     [told] = [s for s in h.to("staff:sam") if "has C-0042 Jay" in s.text]
-    assert told.text.startswith("[ABS-OOH] Olu has C-0042 Jay")
+    assert told.text.startswith("Olu has C-0042 Jay")
     await h.wait(40)
     assert h.local_times("staff:ooh1", "ABS-OOH") == ["Fri 21:10"]
     assert h.to("staff:oohm") == []
@@ -380,8 +382,9 @@ async def test_every_message_carries_its_rule_id(friday_night):
     await h.wait(6 * 60)
     await h.say("sam", "/found Jay now self back")
     rows = await outbox_store.outbox_messages(h.db)
-    assert rows and all(m.rule_id and m.text.startswith("[") for m in rows)
-    assert all(m.rule_id in m.text.split("]")[0] for m in rows)
+    # what happened first; the rule ids (and the area's sections) in the footer at the end
+    assert rows and all(m.rule_id and m.rule_id in footer_rules(m.text) for m in rows)
+    assert not any(m.text.startswith("[") for m in rows)
 
 
 async def test_sweep_with_nothing_due_changes_nothing(friday_night):

@@ -30,7 +30,7 @@ async def test_telegram_forged_callback_data_is_refused_and_not_echoed(tmp_path)
     rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
     try:
         rig.says("sam", "/absent Jay 21:05 left after a row")
-        alert = await rig.reply_to("ooh1", "[ABS-OOH]")
+        alert = await rig.reply_to("ooh1", "ABS-OOH · ")
         rig.fake.user_presses(IDS["ooh1"], alert, FORGED)
         rig.fake.user_presses(IDS["ooh1"], alert, "g:child:C-0042")  # not on this message
         answers = await rig.fake.wait_for(
@@ -52,7 +52,7 @@ async def test_slack_forged_button_value_or_label_is_refused_and_not_echoed(tmp_
     rig = await SlackRig.start(tmp_path / "w.db", FRIDAY_NIGHT)
     try:
         await rig.command("sam", "/absent Jay 21:05 left after a row")
-        alert = await rig.reply_to("ooh1", "[ABS-OOH]")
+        alert = await rig.reply_to("ooh1", "ABS-OOH · ")
         genuine = rig.press_payload("ooh1", alert, "I've got it")
         forged_value = copy.deepcopy(genuine)
         forged_value["actions"][0]["value"] = FORGED

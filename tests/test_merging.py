@@ -154,7 +154,7 @@ async def test_repeats_of_an_unacknowledged_alert_are_one_line(tmp_path):
         to_olu = h.to("staff:ooh1", "ABS-OOH")
         assert len(to_olu) == 2
         assert "left after a row" in to_olu[0].text
-        assert to_olu[1].text.startswith("[ABS-OOH] Still waiting: C-0042 Jay (first alert")
+        assert to_olu[1].text.startswith("Still waiting: C-0042 Jay (first alert")
         assert "21:10" in to_olu[1].text
         assert "left after a row" not in to_olu[1].text
         await h.wait(30)  # the manager's first message is the full text
@@ -165,9 +165,12 @@ async def test_repeats_of_an_unacknowledged_alert_are_one_line(tmp_path):
 
 def test_an_action_line_every_part_ends_with_is_said_once():
     group = [
-        _message(1, text="[ABS-OOH] Jay is absent\nTake it: /ack C-0042"),
-        _message(2, text="[ABS-OVERNIGHT] past 23:00\nTake it: /ack C-0042"),
+        _message(1, text="Jay is absent\nTake it: /ack C-0042\nABS-OOH · West Yorkshire §8"),
+        _message(
+            2, text="past 23:00\nTake it: /ack C-0042\nABS-OVERNIGHT · West Yorkshire (adopted)"
+        ),
     ]
     assert merging.combined(group).text == (
-        "[ABS-OOH] Jay is absent\n\n[ABS-OVERNIGHT] past 23:00\nTake it: /ack C-0042"
+        "Jay is absent\n\npast 23:00\nTake it: /ack C-0042\n"
+        "ABS-OOH · West Yorkshire §8; ABS-OVERNIGHT · West Yorkshire (adopted)"
     )

@@ -79,7 +79,7 @@ async def test_handover_by_a_colleagues_first_name_or_whole_name(two_jays):
     said = await say(two_jays, "ooh1", "/handover C-0042 Morgan")
     assert said.refused  # Morgan (oohm) and Morgan Lee (morgan2): which?
     assert "More than one colleague is called Morgan" in said.text
-    assert "oohm: Morgan, out of hours manager" in said.text
+    assert "oohm: Morgan, out-of-hours manager" in said.text
     assert "morgan2: Morgan Lee, social worker" in said.text
     # the whole name picks one; the handover's own checks still apply to them
     lee = await say(two_jays, "ooh1", "/handover C-0042 Morgan Lee")
@@ -94,12 +94,12 @@ async def test_handover_by_a_colleagues_first_name_or_whole_name(two_jays):
 async def test_staff_lists_whom_an_alert_may_go_to(two_jays):
     said = await say(two_jays, "ooh1", "/staff")
     assert not said.refused
-    assert "oohm: Morgan, out of hours manager" in said.text
+    assert "oohm: Morgan, out-of-hours manager" in said.text
     assert "priya: Priya, social worker" in said.text
     assert "sam:" not in said.text  # a carer does not take alerts
     assert "ooh1:" not in said.text  # not yourself
     by_role = await say(two_jays, "ooh1", "/staff out of hours")
-    assert "ooh2: Ola, out of hours" in by_role.text and "priya" not in by_role.text
+    assert "ooh2: Ola, out-of-hours duty worker" in by_role.text and "priya" not in by_role.text
     assert (await say(two_jays, "sam", "/staff")).refused  # carers hand nothing over
     none = await say(two_jays, "ooh1", "/staff nowhere")
     assert "Nobody for 'nowhere'" in none.text

@@ -133,7 +133,8 @@ async def test_summary_counts_a_child_missing_across_midnight_and_the_clock_chan
     await h.say("sam", "/record Jay context seen with older males linked to county lines")
     await h.until(local("2026-10-25 08:30"))
     text = await h.say("tom", "/summary")
-    assert text.startswith("[SUM-DAILY-TM, SUM-DAILY-HOS]")
+    assert text.startswith("Missing summary for Tom, Sun 25 Oct 08:30")
+    assert text.endswith("\nSUM-DAILY-TM; SUM-DAILY-HOS")  # its rules last
     assert "Not where they should be now: 1 (1 reported missing to police)" in text
     # 23:00 BST to 08:30 GMT is 10 h 30 min, not the 9 h 30 min the wall clock suggests
     assert "C-0042 Jay: missing 10 h 30 min" in text
@@ -195,7 +196,7 @@ async def test_the_weekly_pack_goes_the_evening_before_with_file_and_chart(tmp_p
     await h.until(local("2026-11-11 01:00"))
     await h.say("sam", "/found Jay 00:40 police brought back")
     await h.until(local("2026-11-12 18:00"))
-    packs = [s for s in h.to("staff:hos", "SUM-WEEKLY") if s.text.startswith("[SUM-WEEKLY]")]
+    packs = [s for s in h.to("staff:hos", "SUM-WEEKLY") if "The full pack" in s.text]
     assert [s.at for s in packs] == [local("2026-11-12 17:00")]  # Thursday, the default
     assert "1 episodes (1 missing, 0 away, 0 absent) for 1 children" in packs[0].text
     markdown = (await attachment_of(h, "staff:hos", "weekly-pack")).decode()

@@ -15,6 +15,7 @@ import pytest
 from storage import child_store, duty_store, episode_store
 from storage.models import Duty
 from tests.support.clock import local
+from tests.support.footers import footer_rules
 from tests.support.harness import Harness, Sent
 from tests.support.team import STAFF, child, rota
 
@@ -93,8 +94,8 @@ async def missing_then_found(
 
 
 def tags(message: Sent) -> list[str]:
-    """The rule ids a message leads with: '[RET-TELL, RET-ALERT] …' -> both."""
-    return message.text[1 : message.text.index("]")].split(", ")
+    """The rule ids a message's footer names: 'RET-TELL · …; RET-ALERT · …' -> both."""
+    return footer_rules(message.text)
 
 
 def found_alerts(h: Harness) -> dict[str, Sent]:

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from config.presets import AREAS
+from config.citations import split_footer
+from config.presets import AREAS, load_all_presets
+from tests.support.footers import footer_rules
 
 SCENARIOS = Path(str(resources.files("bot").joinpath("scenarios")))
 
@@ -53,9 +55,11 @@ def test_area_scenario_runs_with_its_rules(area, capsys):
     messages = [r for r in records if r["type"] == "message"]
     outgoing = [m for m in messages if m["rule"]]
     assert EXPECTED_RULES[area] <= {m["rule"] for m in outgoing}
-    for m in outgoing:  # "[RULE] …" or "[RULE, OTHER] …": the tag leads the message
-        tags = m["text"][1 : m["text"].index("]")].split(", ")
-        assert m["text"].startswith("[") and m["rule"] in tags, m["text"]
+    others = [p.cite_as.name for a, p in load_all_presets().items() if a != area and p.cite_as]
+    for m in outgoing:  # what happened first; "RULE · Area §n" in the footer at the end
+        _, end = split_footer(m["text"])
+        assert end is not None and m["rule"] in footer_rules(m["text"]), m["text"]
+        assert not any(name in end for name in others), f"cites another area: {end}"
     duties = [r for r in records if r["type"] == "duty"]
     assert duties and all(d["due"] and d["rule"] for d in duties)
     times = [r["at"] for r in records]

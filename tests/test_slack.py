@@ -86,7 +86,7 @@ async def test_full_episode_across_three_users(rig):
     root = await rig.reply_to(OAK_CHANNEL, "Recorded: C-0042 Jay absent")
     assert root.thread_ts is None and "Sam used /absent" in root.shown
 
-    alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    alert = await rig.reply_to("ooh1", "C-0042 Jay is absent")
     assert list(alert.buttons) == [
         "I've got it", "Still absent", "Reported to police", "Found", "Call me",
     ]  # fmt: skip
@@ -98,14 +98,14 @@ async def test_full_episode_across_three_users(rig):
     await rig.reply_to("sam", "Olu has C-0042 Jay")
 
     await rig.command("sam", "/police Jay ref WY-1 grade medium", OAK_CHANNEL)
-    await rig.reply_to("pc1", "[MIS-NOTIFY]")
+    await rig.reply_to("pc1", "MIS-NOTIFY · ")
     await rig.command("pc1", "/update Jay officers checking the bus station")
     await rig.reply_to("pc1", "Added")
 
     rig.clock.advance(timedelta(hours=2))
     await rig.command("sam", "/found Jay now self walked back in", OAK_CHANNEL)
     await rig.reply_to(OAK_CHANNEL, "found")
-    await rig.reply_to("ooh1", "[RET-TELL]")
+    await rig.reply_to("ooh1", "RET-TELL · ")
 
     await rig.command("sam", "/timeline Jay", OAK_CHANNEL)
     await rig.told("sam", "Sent to you in a direct message")
@@ -129,9 +129,9 @@ async def test_the_channel_shows_reference_and_first_name_only(tmp_path):
         await rig.command("sam", "/absent Jay 21:05 out", OAK_CHANNEL)
         await rig.reply_to(OAK_CHANNEL, "Recorded")
         await _run_until(rig, local("2026-10-23 22:41"))  # the review reaches the home's channel
-        await rig.reply_to(OAK_CHANNEL, "[ABS-REVIEW]")
+        await rig.reply_to(OAK_CHANNEL, "ABS-REVIEW · ")
         await rig.command("sam", "/police Jay ref WY-9 grade high", OAK_CHANNEL)
-        profile = await rig.reply_to("pc1", "[MIS-NOTIFY]")
+        profile = await rig.reply_to("pc1", "MIS-NOTIFY · ")
         assert "Phone: 07700 900123" in profile.shown, "the profile goes by direct message"
         assert rig.fake.sent("conversations.open"), "opened with conversations.open"
         await rig.command("sam", "/profile Jay", OAK_CHANNEL)
@@ -150,7 +150,7 @@ async def test_team_alert_buttons_update_the_message_and_found_offers_the_reason
     await rig.command("sam", "/absent Jay 21:05 out", OAK_CHANNEL)
     root = await rig.reply_to(OAK_CHANNEL, "Recorded")
     await _run_until(rig, local("2026-10-23 22:41"))  # nobody answered the carer's review
-    team = await rig.reply_to(OAK_CHANNEL, "[ABS-REVIEW]")
+    team = await rig.reply_to(OAK_CHANNEL, "ABS-REVIEW · ")
     assert team.thread_ts == root.ts and team.broadcast, "in the thread, shown in the channel"
     assert list(team.buttons) == ["Still absent", "Reported to police", "Found"]
 
@@ -160,7 +160,7 @@ async def test_team_alert_buttons_update_the_message_and_found_offers_the_reason
     events = await episode_store.events_for_episode(rig.db, 1)
     assert any(e.kind == "update" and e.actor_id == "alex" for e in events)
 
-    alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042")
+    alert = await rig.reply_to("ooh1", "C-0042")
     await rig.press("ooh1", alert, "Found")
     choices = await rig.told("ooh1", "How did C-0042 Jay come back?")
     assert alert.edits == 0, "nothing happened yet: the alert is unchanged"
@@ -213,7 +213,7 @@ async def test_the_report_form_shows_errors_against_fields_then_saves_on_submit(
         assert episode.last_seen_place == (
             "left the house after a row; done so far: searched the garden"
         )
-        await rig.reply_to("ooh1", "[ABS-OOH]")
+        await rig.reply_to("ooh1", "ABS-OOH · ")
     finally:
         await rig.stop()
 
@@ -245,8 +245,8 @@ async def test_two_duty_workers_press_at_once_one_wins_the_other_is_told(tmp_pat
     rig = await SlackRig.start(tmp_path / "w.db", FRIDAY_NIGHT, rota_rows=rota)
     try:
         await rig.command("sam", "/absent Jay 21:05 out")
-        first = await rig.reply_to("ooh1", "[ABS-OOH]")
-        second = await rig.reply_to("ooh2", "[ABS-OOH]")
+        first = await rig.reply_to("ooh1", "ABS-OOH · ")
+        second = await rig.reply_to("ooh2", "ABS-OOH · ")
         results = await asyncio.gather(
             rig.press("ooh1", first, "I've got it"), rig.press("ooh2", second, "I've got it")
         )
@@ -295,7 +295,7 @@ async def test_forged_and_stale_requests_are_refused(rig):
 
 async def test_a_stranger_learns_nothing_about_any_child(rig):
     await rig.command("sam", "/absent Jay 21:05 left after a row", OAK_CHANNEL)
-    alert = await rig.reply_to("ooh1", "[ABS-OOH]")
+    alert = await rig.reply_to("ooh1", "ABS-OOH · ")
     stranger = "UNOBODY"
     for text in ("/status", "/timeline C-0042", "/missing status", "/absent", "/profile Jay",
                  "/duties"):  # fmt: skip
@@ -398,10 +398,10 @@ async def test_429_and_5xx_are_retried_until_each_message_is_delivered_once(rig)
         await rig.delivery.deliver_due()
     rows = await outbox_store.outbox_messages(rig.db)
     assert rows and all(m.state == "sent" for m in rows)
-    alerts = [m for m in rig.fake.in_channel(duty) if "[ABS-OOH]" in m.shown]
+    alerts = [m for m in rig.fake.in_channel(duty) if "ABS-OOH · " in m.shown]
     assert len(alerts) == 1, "delivered once the faults cleared, and only once"
     assert [c.status for c in rig.fake.sent(channel=duty)] == [429, 429, 503, 503, 200]
-    iro = [m for m in rig.fake.in_channel(dm_of(SLACK_IDS["iro1"])) if "[ABS-IRO]" in m.shown]
+    iro = [m for m in rig.fake.in_channel(dm_of(SLACK_IDS["iro1"])) if "ABS-IRO · " in m.shown]
     assert len(iro) == 1
 
 
@@ -485,7 +485,7 @@ async def test_finalising_deletes_profiles_and_closes_channel_messages(tmp_path)
         await rig.fake.wait_for(lambda: rig.fake.deleted)
         assert rig.fake.deleted == [(profile.channel, profile.ts)], "the profile is gone"
         await rig.fake.wait_for(lambda: all("episode closed" in m.shown for m in channel))
-        assert channel[0].shown.startswith("[RET-FINAL] C-0042 Jay: episode closed")
+        assert channel[0].shown.startswith("C-0042 Jay: episode closed")
         assert await rig.db.fetchall("SELECT id FROM episodes WHERE state = 'finalised'")
     finally:
         await rig.stop()
@@ -656,11 +656,11 @@ async def test_nothing_personal_reaches_the_logs(rig, caplog):
     caplog.set_level(logging.DEBUG)
     secret_detail = "xyzzy-behind-the-chip-shop"
     await rig.command("sam", f"/absent Jay 21:05 {secret_detail}", OAK_CHANNEL)
-    await rig.reply_to("ooh1", "[ABS-OOH]")
+    await rig.reply_to("ooh1", "ABS-OOH · ")
     body = rig.command_body("sam", f"/update Jay {secret_detail}")
     assert (await rig.post(body, signature="v0=forged"))[0] == 401
     rig.fake.fail("chat.update", 500)
-    alert = await rig.reply_to("ooh1", "[ABS-OOH]")
+    alert = await rig.reply_to("ooh1", "ABS-OOH · ")
     await rig.press("ooh1", alert, "I've got it")
     await rig.told("ooh1", "You have")
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -737,16 +737,16 @@ async def _chat_timeline(path: Path) -> list[tuple]:
             else:
                 chat_id = TELEGRAM_IDS[who]
                 alert = next(
-                    c for c in fake_tg.sent(chat_id=chat_id) if "[ABS-OOH]" in c.params["text"]
+                    c for c in fake_tg.sent(chat_id=chat_id) if "ABS-OOH · " in c.params["text"]
                 )
                 fake_tg.user_presses(chat_id, alert, text)
                 await fake_tg.wait_for(lambda: fake_tg.sent("editMessageText"))
             await sweeper.sweep()
             await delivery.deliver_due()
         ooh1 = fake_tg.sent(chat_id=TELEGRAM_IDS["ooh1"])
-        assert any("[ABS-OOH]" in c.params["text"] for c in ooh1), "alerted on Telegram"
+        assert any("ABS-OOH · " in c.params["text"] for c in ooh1), "alerted on Telegram"
         pc1 = fake_slack.in_channel(dm_of(SLACK_IDS["pc1"]))
-        assert any("[MIS-NOTIFY]" in m.shown for m in pc1), "alerted on Slack"
+        assert any("MIS-NOTIFY · " in m.shown for m in pc1), "alerted on Slack"
         return await _timeline(svc)
     finally:
         await client.close()

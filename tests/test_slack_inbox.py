@@ -117,7 +117,7 @@ async def test_the_same_command_twice_is_carried_out_once(rig):
 
 async def test_a_button_press_carried_out_before_a_crash_is_not_carried_out_again(rig, monkeypatch):
     await rig.command("sam", REPORT, OAK_CHANNEL)
-    alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    alert = await rig.reply_to("ooh1", "C-0042 Jay is absent")
     await all_handled(rig)  # the report's own mark is not the one that "crashes"
     crashed = asyncio.Event()
 
@@ -138,7 +138,7 @@ async def test_a_button_press_carried_out_before_a_crash_is_not_carried_out_agai
 
 async def test_a_button_press_not_handled_before_a_crash_is_handled_after(rig):
     await rig.command("sam", REPORT, OAK_CHANNEL)
-    alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    alert = await rig.reply_to("ooh1", "C-0042 Jay is absent")
     await rig.platform.stop()  # the press is stored and acknowledged, then the crash
     payload = rig.press_payload("ooh1", alert, "I've got it")
     action = payload["actions"][0]

@@ -10,6 +10,7 @@ import pytest
 
 from handlers import enrolment
 from handlers.messages import NOT_ENROLLED
+from reminders.formatting import PROFILE_HEADING
 from storage import chat_store, child_store, episode_store, outbox_store, staff_store
 from tests.support.clock import local
 from tests.support.team import child
@@ -28,7 +29,7 @@ async def rig(tmp_path):
 async def test_a_typed_report_is_recorded_and_the_duty_worker_alerted(rig):
     rig.says("sam", "/absent Jay 21:05 left after a row")
     await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
-    alert = await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    alert = await rig.reply_to("ooh1", "C-0042 Jay is absent")
     markup = json.loads(alert.params["reply_markup"])
     labels = [b["text"] for row in markup["inline_keyboard"] for b in row]
     assert labels[0] == "I've got it"
@@ -100,7 +101,7 @@ async def test_guided_report_end_to_end(rig):
     episode = await episode_store.open_episode_for_child(rig.db, child.id)
     assert episode.last_seen_at == local("2026-10-23 21:00")
     assert "left the house after a row; done so far: searched the garden" in episode.last_seen_place
-    await rig.reply_to("ooh1", "[ABS-OOH]")
+    await rig.reply_to("ooh1", "ABS-OOH · ")
 
 
 async def test_guided_report_cancel_saves_nothing(rig):
@@ -140,8 +141,8 @@ async def test_two_duty_workers_press_at_once_one_wins_the_other_is_told(tmp_pat
     rig = await TelegramRig.start(tmp_path / "w.db", FRIDAY_NIGHT, rota_rows=rota)
     try:
         rig.says("sam", "/absent Jay 21:05 out")
-        first = await rig.reply_to("ooh1", "[ABS-OOH]")
-        second = await rig.reply_to("ooh2", "[ABS-OOH]")
+        first = await rig.reply_to("ooh1", "ABS-OOH · ")
+        second = await rig.reply_to("ooh2", "ABS-OOH · ")
         rig.fake.user_presses(IDS["ooh1"], first, "/ack C-0042")
         rig.fake.user_presses(IDS["ooh2"], second, "/ack C-0042")
         answers = await rig.fake.wait_for(
@@ -168,18 +169,18 @@ async def test_two_duty_workers_press_at_once_one_wins_the_other_is_told(tmp_pat
 async def test_full_episode_across_three_users(rig):
     rig.says("sam", "/absent Jay 21:05 left after a row", chat_id=OAK_GROUP)
     await rig.reply_to("sam", "Recorded", chat_id=OAK_GROUP)
-    alert = await rig.reply_to("ooh1", "[ABS-OOH]")
+    alert = await rig.reply_to("ooh1", "ABS-OOH · ")
     rig.fake.user_presses(IDS["ooh1"], alert, "/ack C-0042")
     await rig.reply_to("sam", "Olu has C-0042 Jay")
     rig.says("sam", "/police Jay ref WY-1 grade medium", chat_id=OAK_GROUP)
-    profile = await rig.reply_to("pc1", "[MIS-NOTIFY]")
-    assert "Profile" in profile.params["text"] or "No profile" in profile.params["text"]
+    profile = await rig.reply_to("pc1", "MIS-NOTIFY · ")
+    assert PROFILE_HEADING in profile.params["text"] or "No profile" in profile.params["text"]
     rig.says("pc1", "/update Jay officers checking the bus station")
     await rig.reply_to("pc1", "Added")
     rig.clock.advance(timedelta(hours=2))
     rig.says("sam", "/found Jay now self walked back in", chat_id=OAK_GROUP)
-    await rig.reply_to("ooh1", "[RET-TELL]")
-    await rig.reply_to("pc1", "[RET-TELL]")
+    await rig.reply_to("ooh1", "RET-TELL · ")
+    await rig.reply_to("pc1", "RET-TELL · ")
     text = await episode_store.events_for_episode(rig.db, 1)
     assert [e.actor_id for e in text if e.kind in ("reported", "ack", "police_report", "update", "found")] == [
         "sam", "ooh1", "sam", "pc1", "sam",
@@ -220,9 +221,9 @@ async def test_429_and_5xx_are_retried_until_every_message_is_delivered(tmp_path
             await rig.delivery.deliver_due()
         rows = await outbox_store.outbox_messages(rig.db)
         assert rows and all(m.state == "sent" for m in rows)
-        alerts = [m for m in rig.fake.delivered(IDS["ooh1"]) if "[ABS-OOH]" in m["text"]]
+        alerts = [m for m in rig.fake.delivered(IDS["ooh1"]) if "ABS-OOH · " in m["text"]]
         assert len(alerts) == 1, "delivered once the faults cleared, and only once"
-        iro = [m for m in rig.fake.delivered(IDS["iro1"]) if "[ABS-IRO]" in m["text"]]
+        iro = [m for m in rig.fake.delivered(IDS["iro1"]) if "ABS-IRO · " in m["text"]]
         assert len(iro) == 1
     finally:
         await rig.stop()
@@ -281,7 +282,7 @@ async def _finalise_flow(rig: TelegramRig) -> None:
     rig.says("sam", "/absent Jay 21:05 out", chat_id=OAK_GROUP)
     await rig.reply_to("sam", "Recorded", chat_id=OAK_GROUP)
     rig.says("sam", "/police Jay ref WY-9 grade medium")
-    profile = await rig.reply_to("pc1", "[MIS-NOTIFY]")
+    profile = await rig.reply_to("pc1", "MIS-NOTIFY · ")
     assert "Phone: 07700 900123" in profile.params["text"]
     assert all("07700" not in c.params.get("text", "") for c in rig.fake.sent(chat_id=OAK_GROUP))
     rig.says("sam", "/found Jay now self back home", chat_id=OAK_GROUP)
@@ -300,7 +301,7 @@ async def _finalise_flow(rig: TelegramRig) -> None:
         lambda: any("episode closed" in c.params["text"] for c in rig.fake.sent("editMessageText"))
     )
     first = rig.fake.message(OAK_GROUP, group[0].message_id)
-    assert first["text"].startswith("[RET-FINAL] C-0042 Jay: episode closed")
+    assert first["text"].startswith("C-0042 Jay: episode closed")
     assert await rig.db.fetchall("SELECT id FROM episodes WHERE state = 'finalised'"), "record kept"
 
 

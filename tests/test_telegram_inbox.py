@@ -72,7 +72,7 @@ async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_after_re
 
     await rig.restart()
     await rig.reply_to("sam", "Recorded: C-0042 Jay absent")
-    await rig.reply_to("ooh1", "[ABS-OOH] C-0042 Jay is absent")
+    await rig.reply_to("ooh1", "C-0042 Jay is absent")
     assert len(await events_saying(rig.db, "C-0042", "left after a row")) == 1
     row = await handled_row(rig, said["update_id"])
     assert row["applied_at"] is not None

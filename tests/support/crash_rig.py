@@ -638,7 +638,8 @@ class Driver:
     ) -> Command | None:
         """The owner closes the duty named in the reminder they were sent."""
         uid = self.people[who].uid
-        pattern = re.compile(rf"^\[{rule}\] (D\d+): .*{re.escape(needle)}", re.S)
+        # The reminder: "D25: <what to do> …", its rule in the footer line at the end.
+        pattern = re.compile(rf"^(D\d+): .*{re.escape(needle)}.*\n{rule}\b[^\n]*$", re.S)
 
         def reminder() -> str | None:
             labels = [
@@ -1208,9 +1209,7 @@ def _check_redaction(conn: sqlite3.Connection, stand_in: StandIn, problems: list
     for episode, kind, chat, message_id, redacted in copies:
         now = stand_in.message(int(chat), int(message_id))
         cleared = (
-            now is None
-            if kind == "profile"
-            else bool(now and now["text"].startswith("[RET-FINAL]"))
+            now is None if kind == "profile" else bool(now and "episode closed" in now["text"])
         )
         if not cleared or redacted is None:
             problems.append(
