@@ -245,8 +245,12 @@ def _first_at_report_by(
 def _first_at_cutoff(
     at: Moment, episode: Episode, plan: TriggerPlan, interval: timedelta
 ) -> tuple[datetime, datetime | None]:
-    cutoff = overnight_at(at.preset, episode.last_seen_at, at.now)
-    return cutoff, cutoff
+    send = overnight_at(at.preset, episode.last_seen_at, at.now)
+    # The message names the area's cut-off ("It is past 23:00"), not when it is sent: a child
+    # reported at 03:19 is past 23:00, not "past 03:19".
+    zone = at.preset.zone
+    cutoff = datetime.combine(send.astimezone(zone).date(), at.preset.absence.overnight_cutoff)
+    return send, cutoff.replace(tzinfo=zone)
 
 
 FIRST_SEND: dict[Start, FirstSend] = {

@@ -215,6 +215,18 @@ async def test_overnight_prompt(friday_night):
 
 
 @pytest.mark.rule("ABS-OVERNIGHT")
+async def test_a_report_after_the_cut_off_names_the_cut_off_not_the_time_now(friday_night):
+    # Reported at 03:19, last seen 21:00: the prompt goes at once and says "past 23:00"
+    # (the area's cut-off), not "past 03:19".
+    h = friday_night
+    h.clock.set(local("2026-10-24 03:19"))
+    await h.say("sam", "/absent Jay 23/10 21:00 not back from town")
+    [prompt] = [s for s in h.to("staff:sam") if s.rule == "ABS-OVERNIGHT"]
+    assert prompt.at == local("2026-10-24 03:19")
+    assert prompt.text.startswith("It is past 23:00 and C-0042 Jay's whereabouts are still")
+
+
+@pytest.mark.rule("ABS-OVERNIGHT")
 async def test_police_report_stops_the_overnight_prompt(friday_night):
     h = friday_night
     h.clock.set(local("2026-10-23 20:00"))
