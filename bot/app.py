@@ -50,11 +50,14 @@ async def start(settings: Settings) -> LiveBot:
             bot.platforms.append(await _start_telegram(settings, svc))
         if settings.slack_bot_token is not None:
             bot.platforms.append(await _start_slack(settings, svc))
+        if settings.teams_app_id:
+            bot.platforms.append(await _start_teams(settings, svc))
         if not bot.platforms:
             raise StartupError(
                 "No chat platform is configured. Set TELEGRAM_BOT_TOKEN (or "
                 "WHEREABOUTS_TELEGRAM_TOKEN) for Telegram, and/or SLACK_BOT_TOKEN with "
-                "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) for Slack. "
+                "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) for Slack, and/or "
+                "TEAMS_APP_ID with TEAMS_APP_PASSWORD and TEAMS_TENANT_ID for Microsoft Teams. "
                 "To try the bot without one: whereabouts console"
             )
     except BaseException:
@@ -144,6 +147,46 @@ async def _start_slack(settings: Settings, svc: Services) -> Platform:
         else:
             await platform.start(http=http)
     except SlackStartupError as exc:
+        raise StartupError(str(exc)) from exc
+    return platform
+
+
+async def _start_teams(settings: Settings, svc: Services) -> Platform:
+    from bot.teams.app import HttpListen, TeamsPlatform, TeamsStartupError
+    from bot.teams.credentials import ClientCredentials, CredentialsError
+
+    assert settings.teams_app_id
+    if not settings.teams_tenant_id:
+        raise StartupError("Teams needs TEAMS_TENANT_ID (the Entra ID tenant of the app).")
+    password = settings.teams_app_password
+    try:
+        token = ClientCredentials(
+            settings.teams_app_id,
+            settings.teams_tenant_id,
+            password=password.get_secret_value() if password else None,
+            certificate=settings.teams_certificate,
+            thumbprint=settings.teams_cert_thumbprint,
+        )
+        await token()  # a refused secret or certificate is said now, not at the first alert
+    except (CredentialsError, OSError) as exc:
+        raise StartupError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - MSAL's own errors: can't reach Entra ID
+        raise StartupError(
+            f"Can't reach Entra ID for the Teams app's token ({type(exc).__name__})."
+        ) from exc
+    platform = TeamsPlatform(
+        svc,
+        settings.teams_app_id,
+        token,
+        tenants=frozenset([settings.teams_tenant_id, *settings.teams_other_tenants]),
+        seal_key=token.seal_key,
+        metadata_url=settings.teams_openid_metadata,
+    )
+    try:
+        await platform.start(
+            HttpListen(settings.teams_listen, settings.teams_port, settings.teams_path)
+        )
+    except TeamsStartupError as exc:
         raise StartupError(str(exc)) from exc
     return platform
 

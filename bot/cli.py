@@ -305,7 +305,7 @@ async def cmd_invite(args: argparse.Namespace) -> int:
     when = expires.astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%a %d %b %H:%M")
     print(f"Invite code for {args.staff}: {code}")
     print(f"They send '/start {code}' to the bot in a direct message (Telegram), or DM the code")
-    print(f"to the app (Slack). It works once and expires {when}.")
+    print(f"to the app (Slack, Teams). It works once and expires {when}.")
     if args.add_device:
         print("It adds a device: their other chat accounts stay enrolled.")
     else:
@@ -486,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rota_cli.add_parser(sub, with_db)
     sub.choices["rota"].set_defaults(func=cmd_rota)
-    p = with_db(sub.add_parser("run", help="run the live bot (Telegram and/or Slack)"))
+    p = with_db(sub.add_parser("run", help="run the live bot (Telegram, Slack and/or Teams)"))
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("simulate", help="play a scenario file with a fake clock")
     p.add_argument("scenario", type=Path)

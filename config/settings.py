@@ -70,6 +70,42 @@ class Settings(BaseSettings):
     slack_http_port: int = 3000
     slack_http_path: str = "/slack/events"
     slack_channel_period: float = 1.0  # seconds between messages into one channel
+    # Microsoft Teams (bot/teams/): the Entra ID app registration of the Azure Bot. The app
+    # password or a certificate (PEM with its thumbprint) gets the bot's token; every inbound
+    # token is checked for this app id and tenant (a single-tenant bot: only its own).
+    teams_app_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("WHEREABOUTS_TEAMS_APP_ID", "TEAMS_APP_ID", "teams_app_id"),
+    )
+    teams_app_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_TEAMS_APP_PASSWORD", "TEAMS_APP_PASSWORD", "teams_app_password"
+        ),
+    )
+    teams_certificate: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_TEAMS_CERTIFICATE", "TEAMS_CERTIFICATE", "teams_certificate"
+        ),
+    )
+    teams_cert_thumbprint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_TEAMS_CERT_THUMBPRINT", "TEAMS_CERT_THUMBPRINT", "teams_cert_thumbprint"
+        ),
+    )
+    teams_tenant_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_TEAMS_TENANT_ID", "TEAMS_TENANT_ID", "teams_tenant_id"
+        ),
+    )
+    teams_other_tenants: list[str] = []  # a multi-tenant bot: the other tenants it serves
+    teams_listen: str = "127.0.0.1"  # behind the HTTPS proxy Azure Bot's endpoint reaches
+    teams_port: int = 3978
+    teams_path: str = "/api/messages"
+    teams_openid_metadata: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
     # `whereabouts run` and `console` (-v: DEBUG). Loggers that would print what people typed
     # or the bot's token stay quiet whatever this says (bot/logs.py).
     # Per area, the numbers a person is told to phone when nobody could be alerted
