@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import Heartbeat
@@ -14,10 +16,14 @@ from config.settings import Settings
 from handlers.context import Services
 from handlers.report_jobs import ReportJobs
 from handlers.rota_gaps import GapJobs
-from reminders import escalation
+from reminders import escalation, follow_ups
+from reminders.follow_ups import FollowUpJobs
 from reminders.sweeper import Sweeper
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.notify.platform import NotifyPlatform
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +39,24 @@ class LiveBot:
     svc: Services
     platforms: list[Platform] = field(default_factory=list)
     heartbeat: Heartbeat | None = None
+    notify: NotifyPlatform | None = None  # SMS and e-mail, where Notify is configured
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
         """A person can't be reached: their alert climbs to the next person now."""
-        await escalation.recipient_unreachable(
-            tx, self.svc.presets, self.svc.clock.now(), message.idem_key, reason
+        await undeliverable(self.svc, tx, message, reason)
+
+
+async def undeliverable(svc: Services, tx: Tx, message: OutboxMessage, reason: str) -> None:
+    """A message that can never be delivered: a climb's alert (or the text or e-mail that
+    followed it up) moves the climb on from that person, and the supervisors are told."""
+    alert_key = await follow_ups.alert_key_of(tx, message.idem_key)
+    if alert_key is not None:
+        reason = (
+            f"the {'text' if message.recipient.startswith('sms:') else 'e-mail'} failed: {reason}"
         )
+    await escalation.recipient_unreachable(
+        tx, svc.presets, svc.clock.now(), alert_key or message.idem_key, reason
+    )
 
 
 async def start(settings: Settings) -> LiveBot:
@@ -52,6 +70,7 @@ async def start(settings: Settings) -> LiveBot:
             bot.platforms.append(await _start_slack(settings, svc))
         if settings.teams_app_id:
             bot.platforms.append(await _start_teams(settings, svc))
+        bot.notify = _notify(settings, svc)
         if not bot.platforms:
             raise StartupError(
                 "No chat platform is configured. Set TELEGRAM_BOT_TOKEN (or "
@@ -64,14 +83,18 @@ async def start(settings: Settings) -> LiveBot:
         await _stop_platforms(bot.platforms)
         await db.close()
         raise
-    router = Router(db, bot.platforms)
+    router = Router(db, bot.platforms, bot.notify)
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
     bot.heartbeat = Heartbeat(
         Sweeper(
             db,
             svc.clock,
             svc.presets,
-            jobs=[ReportJobs(db, svc.clock, svc.presets), GapJobs(db, svc.clock, svc.presets)],
+            jobs=[
+                ReportJobs(db, svc.clock, svc.presets),
+                GapJobs(db, svc.clock, svc.presets),
+                FollowUpJobs(db, svc.clock, svc.presets),
+            ],
         ),
         delivery,
         svc.clock,
@@ -80,7 +103,36 @@ async def start(settings: Settings) -> LiveBot:
     for platform in bot.platforms:
         platform.after_command = bot.heartbeat.kick  # type: ignore[attr-defined]
     await bot.heartbeat.start()
+    if bot.notify is not None:
+        bot.notify.after_text = bot.heartbeat.kick  # an ACK reply's messages go at once
+        await bot.notify.start()
     return bot
+
+
+def _notify(settings: Settings, svc: Services) -> NotifyPlatform | None:
+    from bot.notify.platform import NotifyPlatform, Templates
+    from handlers import sms_replies
+
+    if settings.notify_api_key is None:
+        return None
+    if not (settings.notify_sms_template or settings.notify_email_template):
+        raise StartupError(
+            "NOTIFY_API_KEY is set but no template is: set WHEREABOUTS_NOTIFY_SMS_TEMPLATE "
+            "and/or WHEREABOUTS_NOTIFY_EMAIL_TEMPLATE to the template ids in Notify."
+        )
+    return NotifyPlatform(
+        svc.db,
+        svc.clock,
+        settings.notify_api_key.get_secret_value(),
+        Templates(
+            sms=settings.notify_sms_template,
+            email=settings.notify_email_template,
+            email_with_file=settings.notify_email_file_template,
+        ),
+        base_url=settings.notify_base_url,
+        on_text=partial(sms_replies.handle, svc),
+        poll_seconds=settings.notify_poll_seconds,
+    )
 
 
 async def _start_telegram(settings: Settings, svc: Services) -> Platform:
@@ -202,6 +254,8 @@ async def _stop_platforms(platforms: list[Platform]) -> None:
 async def stop(bot: LiveBot) -> None:
     if bot.heartbeat is not None:
         bot.heartbeat.shutdown()
+    if bot.notify is not None:
+        await bot.notify.stop()
     await _stop_platforms(bot.platforms)
     await bot.db.close()
 
@@ -209,6 +263,8 @@ async def stop(bot: LiveBot) -> None:
 async def run_forever(settings: Settings) -> None:
     bot = await start(settings)
     names = ", ".join(p.name for p in bot.platforms)
+    if bot.notify is not None:
+        names += " (SMS and e-mail through GOV.UK Notify)"
     print(f"Whereabouts is running on {names} (database {settings.db}). Ctrl-C to stop.")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -150,6 +150,12 @@ class ConsoleTransport:
             return staff.name if staff else to.ident
         if to.kind is RecipientKind.REDACT:
             return "every chat copy of the episode"
+        if to.kind in (RecipientKind.SMS, RecipientKind.EMAIL):
+            staff = await staff_store.get_staff(self.svc.db, to.ident)
+            how = "SMS" if to.kind is RecipientKind.SMS else "e-mail"
+            return f"{staff.name if staff else to.ident} by {how}"
+        if to.kind is RecipientKind.MAILTO:
+            return f"{to.ident} by e-mail"
         return f"#{to.ident} team chat"
 
     async def repl(

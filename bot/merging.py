@@ -18,8 +18,8 @@ What stays true:
   on their first attempt merge); the merged rows are not resent;
 - a message that cannot be delivered at all: every row it carried is reported undeliverable
   (each climb it carried moves on), not only the first.
-Files, the finalised episode's clearing ('redact') and messages about no episode are never
-merged.
+Files, the finalised episode's clearing ('redact'), texts and e-mails, and messages about no
+episode are never merged.
 """
 
 from __future__ import annotations
@@ -42,9 +42,14 @@ MAX_TEXT = 3500  # under Telegram's 4096, with room for "(late by …)"
 SEPARATOR = "\n\n"
 
 
+# A text or an e-mail (GOV.UK Notify) is written whole for its medium: never run together.
+_OWN_WORDS = ("sms:", "email:", "mailto:")
+
+
 def _mergeable(head: OutboxMessage, message: OutboxMessage, text_so_far: int) -> bool:
     return (
         message.recipient == head.recipient
+        and not head.recipient.startswith(_OWN_WORDS)
         # first attempts only: a row retried (or resent after a crash) keeps the text it had
         and head.attempts == 1
         and message.attempts == 1

@@ -3,7 +3,8 @@
 'staff:<id>' goes by direct message on every running platform where that person is
 enrolled; 'team:<name>' to the team's registered chats; 'chat:<transport>:<id>' to that one
 chat (a team's old chat, told it no longer is one); 'redact' tells every platform to
-clear its chat copies of a finalised episode.
+clear its chat copies of a finalised episode. 'sms:<staff id>', 'email:<staff id>' and
+'mailto:<address>' go through GOV.UK Notify (bot/notify/) where it is configured.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Protocol
 from bot.delivery import PermanentDeliveryError
 from storage import chat_store, staff_store
 from storage.db import Database
-from storage.models import OutboxMessage, RecipientKind
+from storage.models import OutboxMessage, Recipient, RecipientKind
 
 
 class Unreachable(PermanentDeliveryError):
@@ -30,10 +31,19 @@ class Platform(Protocol):
     async def redact(self, message: OutboxMessage) -> None: ...
 
 
+class Messenger(Protocol):
+    """Texts and e-mails (bot/notify/): to a person's verified number or address, or outside."""
+
+    async def deliver(self, message: OutboxMessage, to: Recipient) -> None: ...
+
+
 class Router:
-    def __init__(self, db: Database, platforms: list[Platform]) -> None:
+    def __init__(
+        self, db: Database, platforms: list[Platform], messenger: Messenger | None = None
+    ) -> None:
         self.db = db
         self.platforms = platforms
+        self.messenger = messenger
 
     async def send(self, message: OutboxMessage) -> None:
         try:
@@ -75,4 +85,6 @@ class Router:
             for platform in self.platforms:
                 await platform.redact(message)
         else:  # SMS, e-mail: delivered through GOV.UK Notify where it is configured
-            raise Unreachable(f"no {to.kind.value} service is running")
+            if self.messenger is None:
+                raise Unreachable(f"no {to.kind.value} service is running")
+            await self.messenger.deliver(message, to)

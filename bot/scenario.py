@@ -25,6 +25,7 @@ from config.yamlfile import at, load_model
 from handlers.context import Services
 from handlers.report_jobs import ReportJobs
 from reminders.clock import FakeClock
+from reminders.follow_ups import FollowUpJobs
 from reminders.sweeper import Sweeper, run_until
 from storage import child_store, duty_store, escalation_store
 from storage.db import Database
@@ -105,6 +106,11 @@ def load_scenario(path: Path | str) -> Scenario:
     return load_model(Scenario, path)
 
 
+# Who a message is to, by channel: a person (a staff id) in chat, by SMS or by e-mail.
+_PERSON = (RecipientKind.STAFF, RecipientKind.SMS, RecipientKind.EMAIL, RecipientKind.MAILTO)
+VIA = {RecipientKind.SMS: "sms", RecipientKind.EMAIL: "email", RecipientKind.MAILTO: "email"}
+
+
 @dataclass
 class Record:
     at: str
@@ -115,10 +121,12 @@ class Record:
     text: str | None = None
     owner: str | None = None
     due: str | None = None
+    via: str | None = None  # a message's channel: chat, sms or email
 
     def as_json(self) -> str:
+        keys: tuple[str, ...]
         if self.type == "message":
-            keys = ("at", "type", "to", "rule", "child", "text")
+            keys = ("at", "type", "to", "via", "rule", "child", "text")
         else:
             keys = ("at", "type", "rule", "child", "owner", "due")
         return json.dumps({k: getattr(self, k) for k in keys}, ensure_ascii=False)
@@ -147,7 +155,10 @@ class ScenarioRun:
                 await import_team(db, self.scenario, default_area=self.scenario.area)
                 self._console = ConsoleTransport(svc, out=self.out, tz_name=str(self.tz))
                 self._sweeper = Sweeper(
-                    db, clock, svc.presets, jobs=[ReportJobs(db, clock, svc.presets)]
+                    db,
+                    clock,
+                    svc.presets,
+                    jobs=[ReportJobs(db, clock, svc.presets), FollowUpJobs(db, clock, svc.presets)],
                 )
                 self._clock = clock
                 self._db = db
@@ -203,7 +214,8 @@ class ScenarioRun:
                 Record(
                     at=self._local_iso(datetime.fromisoformat(item.at_utc)),
                     type="message",
-                    to=to.ident if to.kind is RecipientKind.STAFF else item.to,
+                    to=to.ident if to.kind in _PERSON else item.to,
+                    via=VIA.get(to.kind, "chat"),
                     rule=item.rule,
                     child=refs.get(item.child_id) if item.child_id else None,
                     text=item.text,

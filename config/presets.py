@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -223,6 +224,55 @@ class Ladder(Strict):
                 f"known: {', '.join(sorted(MESSAGE_FIELDS))}"
             )
         return self
+
+
+Method = Literal["chat", "sms", "email"]
+
+
+class NotifyStep(Strict):
+    """One way an alert reaches a person, and how long after the alert (unacknowledged)."""
+
+    method: Method
+    after: Duration = timedelta(0)
+
+
+def _chain_checked(chain: tuple[NotifyStep, ...]) -> tuple[NotifyStep, ...]:
+    """An ordered chain: each method once, the delays in order, chat (if named) at once."""
+    methods = [step.method for step in chain]
+    if len(set(methods)) != len(methods):
+        raise ValueError("name each method once (chat, sms, email)")
+    delays = [step.after for step in chain]
+    if delays != sorted(delays):
+        raise ValueError("list the methods in the order they go: the delays must not go down")
+    if any(step.method == "chat" and step.after for step in chain):
+        raise ValueError("chat always goes at once (chat 0): it carries the alert's buttons")
+    if any(step.after > timedelta(hours=24) or step.after < timedelta(0) for step in chain):
+        raise ValueError("a delay is between 0 and 24 hours")
+    return chain
+
+
+NotifyChain = Annotated[tuple[NotifyStep, ...], AfterValidator(_chain_checked)]
+# The episode's facts an alert's e-mail may carry (never a name, a place or the profile).
+EmailSummaryField = Literal[
+    "category", "missing_for", "last_seen_time", "police_grade", "concern", "status"
+]
+
+
+class NotificationRules(Strict):
+    """How alerts that wait for an acknowledgement reach a person beyond chat (issue 21): the
+    service's defaults, which a manager may override for a role and a person for themselves
+    (/notify). Urgent: the ladder is urgent (the same flag out-of-hours routing reads)."""
+
+    urgent: NotifyChain = (
+        NotifyStep(method="chat"),
+        NotifyStep(method="sms", after=timedelta(minutes=5)),
+    )
+    routine: NotifyChain = (NotifyStep(method="chat"),)
+    # What an alert's e-mail may add to the text's words: a link-free summary, by rule
+    # (reminders/notify_text.py). None of these is a name, a place or a profile detail.
+    email_summary: tuple[EmailSummaryField, ...] = ("category", "missing_for", "police_grade")
+    email_summary_by_rule: dict[str, tuple[EmailSummaryField, ...]] = {}
+    source: str = "ours: the protocols say how fast, not by which means"
 
 
 class Deadline(Strict):
@@ -452,6 +502,8 @@ class Preset(Strict):
     admins_register_chats: bool = False
     # Who to phone when the bot could reach nobody (config/contacts.py; a deployment may set them).
     contacts: AreaContacts = AreaContacts()
+    # Beyond chat: SMS and e-mail after a delay, unless the alert is taken first.
+    notifications: NotificationRules = NotificationRules()
     rules: tuple[str, ...]
     ladders: dict[str, Ladder] = {}
     duties: dict[str, DutySpec] = {}
@@ -473,6 +525,11 @@ class Preset(Strict):
             for rid in ladder.rule_ids:
                 if rid not in self.rules:
                     raise ValueError(f"ladder {name!r} uses {rid}, which the preset does not list")
+        for rid in self.notifications.email_summary_by_rule:
+            if rid not in self.rules:
+                raise ValueError(
+                    f"notifications.email_summary_by_rule: {rid} is not a rule the preset lists"
+                )
         if (self.director_letter is not None) != self.implements(rule_ids.DIRECTOR_LETTER):
             raise ValueError(
                 f"a preset gives director_letter exactly when it implements "

@@ -106,6 +106,19 @@ class Settings(BaseSettings):
     teams_port: int = 3978
     teams_path: str = "/api/messages"
     teams_openid_metadata: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    # GOV.UK Notify (SMS and e-mail): the API key from the environment, never logged; the
+    # template ids from the service's Templates page (bot/notify/platform.py says their shape).
+    notify_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "WHEREABOUTS_NOTIFY_API_KEY", "NOTIFY_API_KEY", "notify_api_key"
+        ),
+    )
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_sms_template: str | None = None  # body ((body))
+    notify_email_template: str | None = None  # subject ((subject)), body ((body))
+    notify_email_file_template: str | None = None  # as the e-mail one, plus ((link_to_file))
+    notify_poll_seconds: float = 30.0  # how often received texts (ACK replies) are fetched
     # `whereabouts run` and `console` (-v: DEBUG). Loggers that would print what people typed
     # or the bot's token stay quiet whatever this says (bot/logs.py).
     # Per area, the numbers a person is told to phone when nobody could be alerted

@@ -14,7 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import arguments as run
-from handlers import chat_registration, names, rota_commands, staff_commands
+from handlers import (
+    chat_registration,
+    contact_commands,
+    names,
+    notify_commands,
+    rota_commands,
+    staff_commands,
+)
 from handlers.arguments import Typed
 from handlers.context import Step
 from handlers.messages import Outcome
@@ -225,6 +232,21 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("whoami", "", "Who you are enrolled as, and where", ENROLLED, staff_commands.whoami),
     Command(
+        "contact", "[sms|email <mobile or address>]",
+        "Your mobile and e-mail for alerts, by direct message", ENROLLED,
+        contact_commands.contact, also=("sms|email remove",),
+    ),
+    Command(
+        "verify", "<code>", "The code sent to your new mobile or address", ENROLLED,
+        contact_commands.verify,
+    ),
+    Command(
+        "notify", "[urgent|routine <method> <minutes>, …]",
+        "How alerts reach you beyond chat (SMS, e-mail, after how long)", ENROLLED,
+        notify_commands.notify,
+        also=("urgent|routine default", "role <role> urgent|routine <method> <minutes>, …"),
+    ),
+    Command(
         "help", "", "Your Whereabouts commands", ENROLLED, _help, also=("all",),
         hint="[all]",
     ),
@@ -273,7 +295,8 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {finalise}   (team manager)
 {chats}   {unregister}   team chats (managers)
 {leaver}   {invite}   (admins, and the person's manager or above)
-{whoami}
+{whoami}   {contact}   {contact remove}   {verify}   (by direct message)
+{notify}   {notify default}   {notify role}  (managers: a role's)
 {ack}   I've got it: stops the escalation and tells the reporter
 {handover}   {staff}   {escalate}   {disagree}
 {rota}   {cover}   {myshifts}  (a calendar file, by direct message)

@@ -7,6 +7,7 @@ rolls all of it back and is shown to the person with what they can do instead.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from config import rule_ids
@@ -597,8 +598,18 @@ async def finalise(step: Step, child: Child, note: str) -> Outcome:
 # ---- escalation commands ---------------------------------------------------------------
 
 
-async def acknowledge(step: Step, child: Child) -> Outcome:
-    """/ack: "I've got it". Stops the climb and tells the reporter who has it."""
+async def acknowledge(
+    step: Step,
+    child: Child,
+    *,
+    via: str = "",
+    same_write: Callable[[Tx, bool], Awaitable[None]] | None = None,
+) -> Outcome:
+    """/ack: "I've got it". Stops the climb and tells the reporter who has it.
+
+    `via`: how it came other than a chat command ("SMS"), said on the timeline; `same_write`
+    runs in the acknowledgement's transaction when it is not refused, told whether it took
+    anything (a received text recorded as processed, once, with what it did)."""
     _check(step, "ack", child)
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
@@ -621,12 +632,15 @@ async def acknowledge(step: Step, child: Child) -> Outcome:
                     f"{names} already has {child.label}. To take it over: "
                     f"/handover {child.ref} {step.staff.id}"
                 )
+            if same_write is not None:
+                await same_write(tx, False)
             return Outcome.say(
                 f"Nothing about {child.label} is waiting for an acknowledgement."
             ).about(episode.id)
-        await _event(
-            tx, step, episode.id, child, "ack", f"{step.staff.name} has it", ",".join(rules)
-        )
+        said = f"{step.staff.name} has it" + (f" (acknowledged by {via})" if via else "")
+        await _event(tx, step, episode.id, child, "ack", said, ",".join(rules))
+        if same_write is not None:
+            await same_write(tx, True)
     check = short_time(min(rules.values()), preset.zone)
     return Outcome.say(
         f"You have {child.label} [{', '.join(rules)}]. If there is no update by "

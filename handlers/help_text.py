@@ -36,6 +36,7 @@ AUDIENCES: dict[str, frozenset[Role]] = {
     "invite": _MANAGERS | {Role.ADMIN},
     "unregister": CHAT_LISTERS,
     "record": _NOT_CARERS,  # what the daily summary reports: for those who write it up
+    "notify": _NOT_CARERS,  # those the ladders alert (a carer's own /help stays short)
 }
 
 ALL_HEAD = "Whereabouts commands"  # HELP_LAYOUT's first line starts so

@@ -41,8 +41,11 @@ async def alert_lines(
             what = f"alerted {who}, asked to take it" if _asks_to_take(message) else f"told {who}"
         elif to.kind is RecipientKind.TEAM:
             what = f"told the {to.ident} team chat"
+        elif to.kind in (RecipientKind.SMS, RecipientKind.EMAIL):
+            how = "by SMS" if to.kind is RecipientKind.SMS else "by e-mail"
+            what = f"alerted {names.get(to.ident, to.ident)} {how}"
         elif to.kind is RecipientKind.MAILTO:  # a formal notice (handlers/notices.py)
-            what = f"e-mailed {to.ident}"
+            what = f"sent a notice by e-mail to {to.ident}"
         else:
             what = "told a group chat"
         rule = f" [{message.rule_id}]" if message.rule_id else ""

@@ -18,7 +18,7 @@ from config import rule_ids
 from config.presets import Ladder, Preset
 from config.rule_effects import rule_effects
 from config.vocabulary import STARTS, Start, Trigger, require_all
-from reminders import reach, routing
+from reminders import follow_ups, reach, routing
 from reminders.access import ACTIONS
 from reminders.conditions import Situation, holds
 from reminders.formatting import duration, local_time, profile_text, short_time
@@ -531,9 +531,10 @@ async def _queue(
         text, buttons = await _answers(at, recipient, child, text)
     if esc.context.ladder.include_profile and recipient.kind is RecipientKind.STAFF:
         text += "\n" + profile_text(child)  # direct messages only, never a group chat
+    key = message_keys.climb_send(ClimbSend(esc.id, step, repeat, recipient), esc.cycle)
     await outbox_store.enqueue(
         at.tx,
-        idem_key=message_keys.climb_send(ClimbSend(esc.id, step, repeat, recipient), esc.cycle),
+        idem_key=key,
         recipient=recipient,
         text=text,
         rules=(rule,),
@@ -544,6 +545,8 @@ async def _queue(
         due_at=min(esc.next_at or at.now, at.now),
         urgency=_urgency(at, esc),
     )
+    if recipient.kind is RecipientKind.STAFF:  # their rules may add a text or an e-mail later
+        await follow_ups.alert_queued(at.tx, at.preset, at.now, esc, recipient.ident, key.text)
 
 
 async def _why_to_you(at: Moment, esc: Escalation, episode: Episode, end: bool = False) -> str:

@@ -57,6 +57,12 @@ def climb_confirm_prefix(escalation_id: int) -> str:
     return f"esc{escalation_id}:confirm:"
 
 
+def alert_follow_up(escalation_id: int, cycle: int, staff_id: str, method: str) -> MessageKey:
+    """An alert's later method (a text, an e-mail) to one person, once per climb cycle; not a
+    climb send (no step): nobody is "told" by it, it is the chat alert's echo."""
+    return MessageKey(f"esc{escalation_id}:c{cycle}:via:{method}:{staff_id}", escalation_id)
+
+
 def held_update(episode_id: int, event: str, at: datetime, to: Recipient) -> MessageKey:
     """The holder of an episode told of a change (a concern raised, a police report)."""
     return MessageKey(f"ep{episode_id}:held:{event}:{int(at.timestamp())}:{to}")
@@ -202,6 +208,17 @@ def chat_notice(
 ) -> MessageKey:
     """A chat registered, moved, replaced or removed: told to its old chat and the admins."""
     return MessageKey(f"chat:{action}:{transport}:{chat_id}:{to_db_time(at)}:{to}")
+
+
+# ---- contact methods ------------------------------------------------------------------------
+
+CONTACT_CODE = "contact-code:"
+
+
+def contact_code(staff_id: str, method: str, at: datetime, nonce: str) -> MessageKey:
+    """A verification code sent to a number or address a person added (not yet verified:
+    it goes to the number waiting for its code, not the verified one); one per request."""
+    return MessageKey(f"{CONTACT_CODE}{method}:{staff_id}:{to_db_time(at)}:{nonce}")
 
 
 # ---- the rota -----------------------------------------------------------------------------

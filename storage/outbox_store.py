@@ -258,9 +258,11 @@ async def next_outbox_due(r: Reader) -> datetime | None:
 
 
 async def recipients_told(r: Reader, episode_id: int) -> list[Recipient]:
-    """Everyone the bot has queued a message to about this episode (RET-TELL)."""
+    """Everyone the bot has queued a message to about this episode (RET-TELL), in chat: a
+    text or e-mail was an alert's echo to someone also told in chat (never told names)."""
     rows = await r.fetchall(
-        "SELECT DISTINCT recipient FROM outbox WHERE episode_id = ? ORDER BY recipient",
+        "SELECT DISTINCT recipient FROM outbox WHERE episode_id = ? AND recipient NOT GLOB 'sms:*'"
+        " AND recipient NOT GLOB 'email:*' AND recipient NOT GLOB 'mailto:*' ORDER BY recipient",
         (episode_id,),
     )
     return [Recipient.parse(row["recipient"]) for row in rows]

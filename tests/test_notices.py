@@ -235,7 +235,7 @@ async def test_a_notice_queued_is_on_the_timeline_with_its_delivery(tmp_path):
         await reported_missing(h)
         await h.say("mc", "/notice Jay home send")
         timeline = await h.say("mc", "/timeline Jay")
-        assert f"e-mailed {BRISTOL}" in timeline and "delivered" in timeline
+        assert f"sent a notice by e-mail to {BRISTOL}" in timeline and "delivered" in timeline
         kinds = [e.kind for e in await episode_store.events_for_episode(h.db, 1)]
         assert kinds.index("notice_queued") < kinds.index("notice_sent")
     finally:
@@ -257,3 +257,37 @@ def test_a_notice_to_the_home_authority_may_not_carry_the_profile_or_a_surname()
     assert profile.carries_profile
     with pytest.raises(ValueError, match="on the child's record"):
         Notice.model_validate({**base, "address": "x@example.org", "lines": []})
+
+
+@pytest.mark.rule("HOST-TELL")
+@pytest.mark.rule("DIR-LETTER")
+async def test_notices_go_through_govuk_notify_end_to_end(tmp_path):
+    """Through the real Notify client to the Notify stand-in: the home authority's notice by
+    the e-mail template (subject and body), the Director's letter by the file template."""
+    from tests.support.notify_rig import NotifyRig
+    from tests.support.notify_standin import EMAIL_FILE_TEMPLATE, EMAIL_TEMPLATE
+
+    rig = await NotifyRig.open(
+        tmp_path / "w.db", local("2026-11-02 08:00"), staff=STAFF + SENIORS,
+        children=[child(area="north-somerset", **elsewhere())],
+    )  # fmt: skip
+    h = rig.harness
+    try:
+        await h.until(local("2026-11-02 10:00"))
+        await h.say("sam", "/absent Jay 09:30 seen getting into a car")
+        await h.say("sam", "/police Jay ref N-1 grade high")
+        await h.say("priya", "/harm Jay seen with adults known for exploitation")
+        assert "Queued" in await h.say("mc", "/notice Jay home send")
+        assert "Signed. Queued" in await h.say("dcs", "/letter Jay sign")
+        mail = [s for s in rig.notify.sent if s["to"] == BRISTOL]
+        assert [m["template_id"] for m in mail] == [EMAIL_TEMPLATE, EMAIL_FILE_TEMPLATE]
+        notice, letter = (m["personalisation"] for m in mail)
+        assert notice["subject"].startswith("Missing notification: a child looked after by")
+        assert "N-1" in notice["body"] and "left" not in notice["body"]
+        assert "link_to_file" in letter and "Director of Children's Services" in letter["subject"]
+        assert {r.state for r in await mailto(h)} == {"sent"}
+        assert len(await events(h, "notice_sent")) == 2
+        for rule in ("HOST-TELL", "DIR-LETTER"):
+            assert not [d for d in await duty_store.open_duties(h.db) if d.rule_id == rule]
+    finally:
+        await rig.close()
