@@ -38,7 +38,9 @@ class Heartbeat:
     ) -> None:
         self.sweeper = sweeper
         self.delivery = delivery
-        sweeper.after_batch = delivery.deliver_due
+        # Delivery runs beside the sweeps, not inside them (OutboxDelivery.kick): a pass
+        # draining a backlog never holds up the next sweep, and what a sweep fires joins it.
+        sweeper.after_batch = self._deliver
         self.clock = clock
         self.interval = interval_seconds
         self._kicked: asyncio.Task[None] | None = None
@@ -62,7 +64,11 @@ class Heartbeat:
         self.scheduler.start()
         await self.tick()  # anything that fell due while we were down goes out now
 
+    async def _deliver(self) -> None:
+        self.delivery.kick()
+
     def shutdown(self) -> None:
+        self.delivery.stop()
         if self._kicked is not None:
             self._kicked.cancel()
         if self.scheduler.running:
@@ -93,10 +99,7 @@ class Heartbeat:
             log.exception("sweep failed")
         if self.on_sweep is not None:
             self.on_sweep(time.perf_counter() - began)
-        try:
-            await self.delivery.deliver_due()
-        except Exception:  # noqa: BLE001
-            log.exception("outbox delivery failed")
+        self.delivery.kick()
         await self.wake()
 
     async def wake(self) -> datetime | None:
