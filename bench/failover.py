@@ -4,8 +4,8 @@
 
 Each round starts two instances on one database, each with its own heartbeat, leases,
 sweeper and outbox delivery (bot/instances.py, bot/heartbeat.py, bot/delivery.py) on the
-real clock. The holder is given a message it is sending when it dies (in flight) and a
-message due 0-3 s after its death (the next step of a climb, which only the database knows
+real clock. The holder is given a message it is sending when it dies (in flight; the
+standby starts while it is, and leaves it alone) and a message due 0-3 s after its death (the next step of a climb, which only the database knows
 of once the holder is gone). At a random moment it is killed: its tasks are cancelled where
 they stand, nothing is let go, its heartbeat stops. Measured from the kill:
 
@@ -133,20 +133,22 @@ def kill(n: Node) -> None:
 
 async def one_round(db: Database, k: int, rng: random.Random, presets: dict) -> Round:
     recorder = Recorder()
-    holder = await node(db, "holder", recorder, presets)
-    await asyncio.sleep(rng.uniform(0.0, RENEW_EVERY.total_seconds()))  # stagger the beats
-    survivor = await node(db, "survivor", recorder, presets)
-    assert holder.instance.holds(REPORTS) and not survivor.instance.holds(REPORTS)
-
     recorder.stuck.add("holder")
+    holder = await node(db, "holder", recorder, presets)
     clock = SystemClock()
     async with db.write() as tx:  # what the holder is sending as it dies
         await outbox_store.enqueue(
             tx, idem_key=f"inflight-{k}", recipient="staff:x", text="x", now=clock.now()
         )
-    await holder.heartbeat.kick()  # the holder's pass takes it (the survivor's claims none)
+    await holder.heartbeat.kick()  # the holder's pass takes it
     while (await _state(db, f"inflight-{k}")) != "sending":
         await asyncio.sleep(0.01)
+    await asyncio.sleep(rng.uniform(0.0, RENEW_EVERY.total_seconds()))  # stagger the beats
+    # the standby starts with the holder's message in flight: its recovery leaves it alone
+    survivor = await node(db, "survivor", recorder, presets)
+    assert holder.instance.holds(REPORTS) and not survivor.instance.holds(REPORTS)
+    assert await _state(db, f"inflight-{k}") == "sending"
+
     await asyncio.sleep(rng.uniform(0.0, 2.0))  # a random moment in the holder's beat
     killed = time.monotonic()
     due_in = rng.uniform(0.0, 3.0)
