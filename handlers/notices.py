@@ -31,6 +31,7 @@ from datetime import datetime
 
 from config.presets import DutySpec, Notice, NoticeKind, Preset, load_preset
 from config.role_words import said
+from handlers import episodes
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
 from reminders import duties
@@ -44,7 +45,6 @@ from storage.models import (
     Duty,
     DutyState,
     Episode,
-    EpisodeState,
     MessageUrgency,
     OutboxMessage,
     OutboxState,
@@ -95,17 +95,6 @@ async def _admins(tx: Reader) -> str:
     return f"an admin ({', '.join(names)})" if names else "whoever keeps the team file"
 
 
-async def _episode(tx: Reader, child: Child) -> Episode:
-    episode = await episode_store.open_episode_for_child(tx, child.id)
-    if episode is None:
-        latest = await episode_store.latest_episode_for_child(tx, child.id)
-        if latest is not None and latest.state is not EpisodeState.FINALISED:
-            episode = latest
-    if episode is None:
-        raise Refusal(f"{child.label} has no episode in progress, so there is nothing to send.")
-    return episode
-
-
 async def _open_duty(tx: Reader, episode: Episode, rule: str) -> Duty | None:
     for duty in await duty_store.duties_for_episode(tx, episode.id):
         if duty.rule_id == rule and duty.state is DutyState.OPEN:
@@ -150,7 +139,7 @@ async def _draft(step: Step, tx: Reader, child: Child, kind: NoticeKind) -> Draf
         what = {"home": "the home authority", "letter": "the Director letter",
                 "profile": "the Missing Profile"}[kind]  # fmt: skip
         raise Refusal(f"The {preset.name} protocol sends no e-mail for {what}.")
-    episode = await _episode(tx, child)
+    episode = await episodes.current_episode(tx, child, "send a notice about it")
     duty = await _open_duty(tx, episode, notice.rule)
     values = _values(step, preset, child, episode)
     to_words = _TO_WORDS[kind].format(**values)
