@@ -171,6 +171,7 @@ def bot_env(db: Path, fake: FakeTelegram) -> dict[str, str]:
         "TELEGRAM_BOT_TOKEN": fake.token,
         "WHEREABOUTS_TELEGRAM_BASE_URL": fake.base_url,
         "WHEREABOUTS_SYNCHRONOUS": SYNCHRONOUS,
+        "WHEREABOUTS_HTTP_PORT": "0",  # /healthz on a free port
         "NO_PROXY": "127.0.0.1,localhost",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     }

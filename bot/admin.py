@@ -104,6 +104,7 @@ async def import_team(
                     placement_type=c.placement_type,
                     no_parent_contact=c.no_parent_contact,
                     family=c.family,
+                    home_authority_email=c.home_authority_email,
                 ),
             )
         await _import_rota(tx, team, default_area, source_file, now)

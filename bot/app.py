@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import Heartbeat
+from bot.instances import REPORTS, ROTA_GAPS, TELEGRAM_POLLING, Instance, LeasedJobs, Singleton
+from bot.metrics import Metrics
+from bot.ops_http import OpsRoutes, OpsServer, Probe
 from bot.router import Platform, Router
 from config.settings import Settings
 from handlers.context import Services
@@ -18,7 +23,8 @@ from handlers.report_jobs import ReportJobs
 from handlers.rota_gaps import GapJobs
 from reminders import escalation, follow_ups
 from reminders.follow_ups import FollowUpJobs
-from reminders.sweeper import Sweeper
+from reminders.sweeper import ScheduledJobs, Sweeper
+from storage import process_lock
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
 
@@ -40,6 +46,9 @@ class LiveBot:
     platforms: list[Platform] = field(default_factory=list)
     heartbeat: Heartbeat | None = None
     notify: NotifyPlatform | None = None  # SMS and e-mail, where Notify is configured
+    lock: process_lock.ProcessLock | None = None  # SQLite: this process's, for its life
+    instance: Instance | None = None
+    ops_server: OpsServer | None = None  # when no platform's server carries the routes
 
     async def undeliverable(self, tx: Tx, message: OutboxMessage, reason: str) -> None:
         """A person can't be reached: their alert climbs to the next person now."""
@@ -60,16 +69,31 @@ async def undeliverable(svc: Services, tx: Tx, message: OutboxMessage, reason: s
 
 
 async def start(settings: Settings) -> LiveBot:
-    db = await Database(settings.db, settings.synchronous).open()
+    # A second bot on the same SQLite file is refused, naming the one running (DatabaseInUse).
+    lock = (
+        process_lock.acquire(settings.db, "run")
+        if process_lock.is_sqlite_target(settings.db)
+        else None
+    )
+    try:
+        db = await Database(settings.db, settings.synchronous).open()
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     svc = Services(db=db)
-    bot = LiveBot(settings, db, svc)
+    bot = LiveBot(settings, db, svc, lock=lock)
+    probe = Probe(db, svc.clock, sweep_stale=timedelta(seconds=3 * settings.sweep_interval_seconds))
+    metrics = Metrics(db, svc.clock)
+    routes = OpsRoutes(probe, metrics.handler)
     try:
         if settings.telegram_token is not None:
-            bot.platforms.append(await _start_telegram(settings, svc))
+            # Long polling is a singleton among instances: it starts once this one holds it.
+            bot.platforms.append(await _start_telegram(settings, svc, routes, poll=False))
         if settings.slack_bot_token is not None:
-            bot.platforms.append(await _start_slack(settings, svc))
+            bot.platforms.append(await _start_slack(settings, svc, routes))
         if settings.teams_app_id:
-            bot.platforms.append(await _start_teams(settings, svc))
+            bot.platforms.append(await _start_teams(settings, svc, routes))
         bot.notify = _notify(settings, svc)
         if not bot.platforms:
             raise StartupError(
@@ -79,33 +103,55 @@ async def start(settings: Settings) -> LiveBot:
                 "TEAMS_APP_ID with TEAMS_APP_PASSWORD and TEAMS_TENANT_ID for Microsoft Teams. "
                 "To try the bot without one: whereabouts console"
             )
+        if not routes.mounted:  # no platform serves HTTP here (long polling, Socket Mode)
+            bot.ops_server = await _start_ops_server(settings, routes)
     except BaseException:
+        if bot.ops_server is not None:
+            await bot.ops_server.stop()
         await _stop_platforms(bot.platforms)
         await db.close()
+        if lock is not None:
+            lock.release()
         raise
-    router = Router(db, bot.platforms, bot.notify)
+    router = Router(db, [metrics.counted(p) for p in bot.platforms], bot.notify)  # sends counted
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
-    bot.heartbeat = Heartbeat(
-        Sweeper(
-            db,
-            svc.clock,
-            svc.presets,
-            jobs=[
-                ReportJobs(db, svc.clock, svc.presets),
-                GapJobs(db, svc.clock, svc.presets),
-                FollowUpJobs(db, svc.clock, svc.presets),
-            ],
-        ),
+    # Each instance beats; the singletons go to one of them (bot/instances.py).
+    instance = bot.instance = Instance(db, svc.clock, delivery=delivery)
+    jobs: list[ScheduledJobs] = [
+        LeasedJobs(ReportJobs(db, svc.clock, svc.presets), instance, REPORTS),
+        LeasedJobs(GapJobs(db, svc.clock, svc.presets), instance, ROTA_GAPS),
+        FollowUpJobs(db, svc.clock, svc.presets),  # timers, like the climbs: every instance
+    ]
+    heartbeat = bot.heartbeat = Heartbeat(
+        Sweeper(db, svc.clock, svc.presets, jobs=jobs),
         delivery,
         svc.clock,
         settings.sweep_interval_seconds,
     )
+    heartbeat.on_sweep = metrics.observe_sweep
     for platform in bot.platforms:
-        platform.after_command = bot.heartbeat.kick  # type: ignore[attr-defined]
-    await bot.heartbeat.start()
-    if bot.notify is not None:
-        bot.notify.after_text = bot.heartbeat.kick  # an ACK reply's messages go at once
-        await bot.notify.start()
+        platform.after_command = heartbeat.kick  # type: ignore[attr-defined]
+    instance.add(Singleton(REPORTS, on_gain=heartbeat.kick))
+    instance.add(Singleton(ROTA_GAPS, on_gain=heartbeat.kick))
+    telegram = next((p for p in bot.platforms if p.name == "telegram"), None)
+    if telegram is not None and not settings.telegram_webhook_url:
+        polling = Singleton(TELEGRAM_POLLING, telegram.start_polling, telegram.stop_polling)  # type: ignore[attr-defined]
+        instance.add(polling)
+    instance.on_beat = heartbeat.wake  # timers other instances made, fired on time here too
+    try:
+        # Registered before recovery: on SQLite (the lock is ours) earlier lives are
+        # forgotten, so what they left mid-send goes again now; on a shared database only
+        # what dead instances left does.
+        await instance.start(sole_process=lock is not None)
+        await heartbeat.start()
+        if bot.notify is not None:
+            bot.notify.after_text = heartbeat.kick  # an ACK reply's messages go at once
+            await bot.notify.start()
+    except BaseException:
+        await stop(bot)
+        raise
+    probe.platforms, probe.heartbeat, probe.instance = bot.platforms, heartbeat, instance
+    probe.started = True
     return bot
 
 
@@ -135,7 +181,9 @@ def _notify(settings: Settings, svc: Services) -> NotifyPlatform | None:
     )
 
 
-async def _start_telegram(settings: Settings, svc: Services) -> Platform:
+async def _start_telegram(
+    settings: Settings, svc: Services, routes: OpsRoutes, poll: bool = True
+) -> Platform:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.telegram.app import TelegramPlatform
@@ -144,6 +192,7 @@ async def _start_telegram(settings: Settings, svc: Services) -> Platform:
     platform = TelegramPlatform(
         svc, settings.telegram_token.get_secret_value(), base_url=settings.telegram_base_url
     )
+    platform.http_routes = routes.add_to  # onto the webhook's server, when there is one
     webhook = None
     if settings.telegram_webhook_url:
         if settings.telegram_webhook_secret is None:
@@ -156,7 +205,7 @@ async def _start_telegram(settings: Settings, svc: Services) -> Platform:
             "secret_token": settings.telegram_webhook_secret.get_secret_value(),
         }
     try:
-        await platform.start(webhook)
+        await platform.start(webhook, poll=poll)
     except InvalidToken as exc:
         raise StartupError(
             "Telegram rejected the bot token. Check TELEGRAM_BOT_TOKEN (from @BotFather)."
@@ -166,7 +215,7 @@ async def _start_telegram(settings: Settings, svc: Services) -> Platform:
     return platform
 
 
-async def _start_slack(settings: Settings, svc: Services) -> Platform:
+async def _start_slack(settings: Settings, svc: Services, routes: OpsRoutes) -> Platform:
     from bot.slack.app import HttpListen, SlackPlatform, SlackStartupError
 
     assert settings.slack_bot_token is not None
@@ -190,6 +239,7 @@ async def _start_slack(settings: Settings, svc: Services) -> Platform:
         base_url=settings.slack_base_url,
         channel_period=settings.slack_channel_period,
     )
+    platform.http_routes = routes.add_to  # onto the HTTP mode's server, when there is one
     http = HttpListen(
         settings.slack_http_listen, settings.slack_http_port, settings.slack_http_path
     )
@@ -203,7 +253,7 @@ async def _start_slack(settings: Settings, svc: Services) -> Platform:
     return platform
 
 
-async def _start_teams(settings: Settings, svc: Services) -> Platform:
+async def _start_teams(settings: Settings, svc: Services, routes: OpsRoutes) -> Platform:
     from bot.teams.app import HttpListen, TeamsPlatform, TeamsStartupError
     from bot.teams.credentials import ClientCredentials, CredentialsError
 
@@ -234,6 +284,7 @@ async def _start_teams(settings: Settings, svc: Services) -> Platform:
         seal_key=token.seal_key,
         metadata_url=settings.teams_openid_metadata,
     )
+    platform.http_routes = routes.add_to  # onto the messaging endpoint's server
     try:
         await platform.start(
             HttpListen(settings.teams_listen, settings.teams_port, settings.teams_path)
@@ -241,6 +292,28 @@ async def _start_teams(settings: Settings, svc: Services) -> Platform:
     except TeamsStartupError as exc:
         raise StartupError(str(exc)) from exc
     return platform
+
+
+async def _start_ops_server(settings: Settings, routes: OpsRoutes) -> OpsServer | None:
+    """Long polling, Socket Mode: no server runs for the health routes, so one of their own.
+    A port already taken is said loudly but does not keep the bot from alerting people."""
+    server = OpsServer(routes)
+    try:
+        await server.start(settings.http_listen, settings.http_port)
+    except OSError as exc:
+        log.error(
+            "no /healthz: can't listen on %s:%s (%s); set WHEREABOUTS_HTTP_PORT",
+            settings.http_listen,
+            settings.http_port,
+            exc.strerror or type(exc).__name__,
+        )
+        print(
+            f"warning: /healthz and /metrics are not served: {settings.http_listen}:"
+            f"{settings.http_port} can't be listened on. Set WHEREABOUTS_HTTP_PORT.",
+            file=sys.stderr,
+        )
+        return None
+    return server
 
 
 async def _stop_platforms(platforms: list[Platform]) -> None:
@@ -254,10 +327,19 @@ async def _stop_platforms(platforms: list[Platform]) -> None:
 async def stop(bot: LiveBot) -> None:
     if bot.heartbeat is not None:
         bot.heartbeat.shutdown()
+    if bot.instance is not None:
+        try:  # singletons let go at once: a standby takes them at its next beat
+            await bot.instance.stop()
+        except Exception:  # noqa: BLE001 - they expire by themselves
+            log.exception("letting go of the singletons failed")
     if bot.notify is not None:
         await bot.notify.stop()
+    if bot.ops_server is not None:
+        await bot.ops_server.stop()
     await _stop_platforms(bot.platforms)
     await bot.db.close()
+    if bot.lock is not None:
+        bot.lock.release()
 
 
 async def run_forever(settings: Settings) -> None:

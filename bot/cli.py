@@ -67,13 +67,17 @@ def _must_exist(settings: Settings) -> None:
         )
 
 
-async def _open(settings: Settings, create: bool = False) -> Database:
+async def _open(settings: Settings, create: bool = False, locked: bool = False) -> Database:
     """The database; only the commands that set one up (init-db, import, console) create it:
     any other refuses a missing file, naming the one it looked for."""
+    from storage import process_lock
     from storage.db import Database
 
     if not create:
         _must_exist(settings)
+    if not locked and process_lock.is_sqlite_target(settings.db):
+        # Beside a running bot (it holds the lock): fine, unless this would upgrade its schema.
+        process_lock.refuse_upgrade_under(settings.db)
     return await Database(settings.db, settings.synchronous).open()
 
 
@@ -259,6 +263,24 @@ async def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def cmd_console(args: argparse.Namespace) -> int:
+    from storage import process_lock
+
+    settings = _settings(args)
+    _log_level(settings, args)
+    # The console runs the sweeper and the outbox like `run`: one such process per file.
+    lock = (
+        process_lock.acquire(settings.db, "console")
+        if process_lock.is_sqlite_target(settings.db)
+        else None
+    )
+    try:
+        return await _console(args, settings)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.admin import DEMO_ROTA_DAYS, import_team, seed_demo_rota
     from bot.console import ConsoleTransport
     from bot.heartbeat import Heartbeat
@@ -271,9 +293,7 @@ async def cmd_console(args: argparse.Namespace) -> int:
     from reminders.sweeper import Sweeper
     from storage import staff_store
 
-    settings = _settings(args)
-    _log_level(settings, args)
-    db = await _open(settings, create=True)
+    db = await _open(settings, create=True, locked=True)
     try:
         if not await staff_store.list_staff(db):
             team = load_team_file(demo_team_path())
@@ -565,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from storage.db import DatabaseUnusable
+    from storage.process_lock import DatabaseInUse
 
     try:
         load_all_presets()  # a bad preset stops the start, naming the file and line
@@ -581,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     except NoDatabase as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except DatabaseInUse as exc:  # another bot holds the file, or an upgrade would go under it
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -1,20 +1,34 @@
 """Delivers the outbox: claim, send, mark, in separate transactions, with retries.
 
-A crash between send and mark leaves the row 'sending'; on restart it goes back to
-pending and is sent again under the same idempotency key. When in doubt we send
-again: a repeated alert costs less than a missed one about a missing child.
+A crash between send and mark leaves the row 'sending'; recovery puts it back to pending
+and it is sent again under the same idempotency key. When in doubt we send again: a
+repeated alert costs less than a missed one about a missing child. But only a dead claim is
+recovered: each claim names its instance (`claimed_by`) and has a lease, renewed by that
+instance's beats, so with several instances on one database (or a second one starting)
+nobody takes back the messages another live instance is sending (bot/instances.py).
+
+Urgent first: messages go most urgent first, oldest first within an urgency, and several
+recipients' messages are sent at once ("lanes", `batch` of them), each recipient's one at a
+time and in order (storage/outbox_store.py claim_outbox). The platforms pace the sends
+(Telegram's limiter, Slack's channel pacer). A pass claims only as many messages as it has
+free lanes, and claims again as each send finishes or as soon as something new is queued
+(`deliver_due` during a pass), so an urgent alert waits for one lane to free, not for a whole
+claimed batch of routine messages at the platform's pace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot import merging
 from config.citations import split_footer
+from handlers import notices
 from reminders.clock import Clock
 from reminders.formatting import duration
 from storage import claims, outbox_store
@@ -27,8 +41,15 @@ Sender = Callable[[OutboxMessage], Awaitable[None]]
 Undeliverable = Callable[[Tx, OutboxMessage, str], Awaitable[None]]
 
 LATE_AFTER = timedelta(minutes=1)
+LANES = 8  # messages in flight at once: an urgent alert waits behind at most this many
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
+# A claim not renewed for this long is given back. Its instance's beats renew it (every
+# 2 s, bot/instances.py), so this bounds only a claim whose renewals stopped.
+CLAIM_LEASE = timedelta(minutes=2)
+# An instance whose heartbeat is older than this is dead: its claims are given back at once.
+# Three missed beats (bot/instances.py beats every 2 s), as long as a singleton's lease.
+HOLDER_DEAD_AFTER = timedelta(seconds=6)
 
 
 class PermanentDeliveryError(Exception):
@@ -54,60 +75,126 @@ class OutboxDelivery:
         db: Database,
         clock: Clock,
         send: Sender,
-        batch: int = 50,
+        batch: int = LANES,
         on_undeliverable: Undeliverable | None = None,
+        holder: str | None = None,
+        claim_lease: timedelta = CLAIM_LEASE,
+        holder_dead_after: timedelta = HOLDER_DEAD_AFTER,
     ) -> None:
         self.db = db
+        # The instance whose heartbeat vouches for this delivery's claims; unregistered (a
+        # console, a test) its claims count as dead to any recovery but its own pass's.
+        self.holder = holder or f"unregistered:{secrets.token_hex(4)}"
+        self.claim_lease = claim_lease
+        self.holder_dead_after = holder_dead_after
         self.clock = clock
         self.send = send
-        self.batch = batch
+        self.batch = batch  # lanes: messages in flight at once, one per recipient
         # e.g. a climb moves on to the next person when this one can't be reached
         self.on_undeliverable = (
             merging.for_each_carried(on_undeliverable) if on_undeliverable else None
         )
         self._one_pass = asyncio.Lock()
+        self._look_again = asyncio.Event()  # set by deliver_due while a pass is under way
+        self._background: asyncio.Task[None] | None = None  # a pass `kick` started
 
     async def recover(self) -> int:
-        """At start-up: rows a crash left mid-send are pending again."""
+        """At start-up, and now and then: rows a dead instance left mid-send, or whose claim
+        has run out, are pending again; a live instance's messages in flight stay its own.
+        Reads first, so a check that finds nothing commits nothing."""
+        now = self.clock.now()
+        lease, dead = self.claim_lease, self.holder_dead_after
+        if not await outbox_store.has_stale_claims(self.db, now, lease, dead):
+            return 0
         async with self.db.write() as tx:
-            return await outbox_store.release_stale_claims(tx)
+            return await outbox_store.release_stale_claims(tx, now, lease, dead)
 
     async def _give_up(self, message: OutboxMessage, reason: str) -> None:
         """Record the failure and let the climb move on, in one transaction: both or neither."""
         async with self.db.write() as tx:
             await outbox_store.mark_failed(tx, message.id, reason)
+            if notices.is_notice(message):  # the sender hears what to do instead
+                await notices.on_failed(tx, message, reason, self.clock.now())
             if self.on_undeliverable is not None:
                 await self.on_undeliverable(tx, message, reason)
 
     async def deliver_due(self) -> int:
-        """Send everything due now, one message at a time; returns how many were sent.
-        One pass at a time (the heartbeat's jobs and a command's kick may overlap): two passes
-        could each take one of a recipient's messages and send them out of order."""
+        """Send everything due now; returns how many this call sent. One pass at a time (the
+        heartbeat's jobs and a command's kick may overlap; two passes could each take one of
+        a recipient's messages and send them out of order): a call during a pass first tells
+        that pass to claim again at once (an urgent alert just queued goes into the next free
+        lane), then waits its turn and sends whatever is left."""
+        self._look_again.set()
         async with self._one_pass:
             return await self._deliver_pass()
 
+    def kick(self) -> None:
+        """Deliver soon, without waiting (the heartbeat: a sweep that fired an alert is not
+        held up behind a backlog a pass is draining at the platforms' pace). A pass under
+        way claims again at once; otherwise one starts in the background."""
+        self._look_again.set()
+        if self._one_pass.locked() or (self._background and not self._background.done()):
+            return
+        self._background = asyncio.create_task(self._deliver_in_background())
+
+    async def _deliver_in_background(self) -> None:
+        try:
+            await self.deliver_due()
+        except Exception:  # noqa: BLE001 - the next kick or the safety net tries again
+            log.exception("outbox delivery failed")
+
+    def stop(self) -> None:
+        """At shutdown: a background pass stops (what it had in flight is sent again)."""
+        if self._background is not None:
+            self._background.cancel()
+
+    async def _claim(self, lanes: int) -> list[OutboxMessage]:
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            claimed = await claims.claim_outbox(tx, now, lanes)  # instances in turn
+            claimed = await merging.merge_claimed(tx, claimed, now)  # one person, one episode
+            await outbox_store.stamp_claims(tx, [m.id for m in claimed], self.holder, now)
+            return claimed
+
     async def _deliver_pass(self) -> int:
         sent = 0
-        while True:
-            now = self.clock.now()
-            async with self.db.write() as tx:
-                claimed = await claims.claim_outbox(tx, now, self.batch)  # instances in turn
-                claimed = await merging.merge_claimed(tx, claimed)  # one person, one episode
-            if not claimed:
-                return sent
-            held: dict[str, datetime] = {}  # recipient -> when its failed message retries
-            for message in claimed:
-                if message.recipient in held:  # keep the chat's order: wait behind it
-                    async with self.db.write() as tx:
-                        await outbox_store.release_claim(tx, message.id, held[message.recipient])
-                    continue
-                delivered = await self._deliver_one(message)
-                sent += delivered
-                if not delivered and message.attempts < outbox_store.HOLDS_ORDER_FOR:
-                    retry = await outbox_store.retry_time(self.db, message.id)
-                    if retry is not None:
-                        held[message.recipient] = retry
-            # loop again: delivering may have queued more (an unreachable person's alert moving on)
+        lanes: set[asyncio.Task[int | BaseException]] = set()
+        look_again = asyncio.ensure_future(self._look_again.wait())
+        try:
+            while True:
+                self._look_again.clear()
+                if len(lanes) < self.batch:
+                    for message in await self._claim(self.batch - len(lanes)):
+                        lanes.add(asyncio.create_task(self._lane(message)))
+                if not lanes:
+                    return sent  # nothing in flight and nothing more due
+                if look_again.done():
+                    look_again = asyncio.ensure_future(self._look_again.wait())
+                done, _ = await asyncio.wait({*lanes, look_again}, return_when=FIRST_COMPLETED)
+                for lane in done - {look_again}:
+                    lanes.discard(lane)
+                    result = lane.result()
+                    if isinstance(result, BaseException):
+                        raise result
+                    sent += result
+                # claim again: a lane is free, something new was queued, or delivering queued
+                # more (an unreachable person's alert moving on)
+        finally:
+            look_again.cancel()
+            for lane in lanes:
+                lane.cancel()
+            if lanes:
+                await asyncio.gather(*lanes, return_exceptions=True)
+
+    async def _lane(self, message: OutboxMessage) -> int | BaseException:
+        """One message on its own: what it raised comes back as a value, so the pass raises it
+        (a crash between send and mark stops the pass as it did one message at a time)."""
+        try:
+            return await self._deliver_one(message)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the pass
+            return exc
 
     async def _deliver_one(self, message: OutboxMessage) -> int:
         now = self.clock.now()
@@ -141,5 +228,10 @@ class OutboxDelivery:
                 async with self.db.write() as tx:
                     await outbox_store.mark_retry(tx, message.id, now + wait, repr(exc))
             return 0
+        if notices.is_notice(message):  # a formal notice: sent, on the timeline, at once
+            async with self.db.write() as tx:
+                await outbox_store.mark_sent(tx, message.id, self.clock.now())
+                await notices.on_sent(tx, message, self.clock.now())
+            return 1
         await outbox_store.mark_sent(self.db, message.id, self.clock.now())
         return 1

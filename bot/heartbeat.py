@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,11 +38,15 @@ class Heartbeat:
     ) -> None:
         self.sweeper = sweeper
         self.delivery = delivery
-        sweeper.after_batch = delivery.deliver_due
+        # Delivery runs beside the sweeps, not inside them (OutboxDelivery.kick): a pass
+        # draining a backlog never holds up the next sweep, and what a sweep fires joins it.
+        sweeper.after_batch = self._deliver
         self.clock = clock
         self.interval = interval_seconds
         self._kicked: asyncio.Task[None] | None = None
         self._again = False
+        self.last_sweep_at: datetime | None = None  # the last sweep that finished (/readyz)
+        self.on_sweep: Callable[[float], None] | None = None  # its seconds (the metrics)
         # misfire_grace_time=None: a run delayed by a stall still runs (3.x drops it after 1 s).
         self.scheduler = AsyncIOScheduler(
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -58,7 +64,11 @@ class Heartbeat:
         self.scheduler.start()
         await self.tick()  # anything that fell due while we were down goes out now
 
+    async def _deliver(self) -> None:
+        self.delivery.kick()
+
     def shutdown(self) -> None:
+        self.delivery.stop()
         if self._kicked is not None:
             self._kicked.cancel()
         if self.scheduler.running:
@@ -81,14 +91,15 @@ class Heartbeat:
 
     async def tick(self) -> None:
         # Separately: a sweep that fails must not stop delivery, nor the other way round.
+        began = time.perf_counter()
         try:
             await self.sweeper.sweep()
+            self.last_sweep_at = self.clock.now()
         except Exception:  # noqa: BLE001 - the safety net runs again; never let the job die
             log.exception("sweep failed")
-        try:
-            await self.delivery.deliver_due()
-        except Exception:  # noqa: BLE001
-            log.exception("outbox delivery failed")
+        if self.on_sweep is not None:
+            self.on_sweep(time.perf_counter() - began)
+        self.delivery.kick()
         await self.wake()
 
     async def wake(self) -> datetime | None:

@@ -2,10 +2,12 @@
 as one message.
 
 Done when a delivery pass claims its rows (bot/delivery.py), in the claim's transaction:
-consecutive claimed rows to the same recipient about the same episode, each queued within
-`WINDOW` of the first, become one message sent under the first row. Nothing is held back
-to wait for a merge: only what is already due together is merged (a report's alert and its
-gap notices, a burst of climbs at one sweep, a backlog after an outage).
+the claim takes the first message of each recipient's queue, and the rows that follow it in
+that queue, about the same episode, due now and each queued within `WINDOW` of the first,
+become one message sent under the first row. Nothing is held back to wait for a merge: only
+what is already due together is merged (a report's alert and its gap notices, a burst of
+climbs at one sweep, a backlog after an outage). A merged message is as urgent as the most
+urgent of its parts (the first, in delivery order: urgent messages come first).
 
 What stays true:
 - idempotency: every row keeps its own key; a merged row is 'merged', never queued again;
@@ -24,12 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from config.citations import joined_footers, split_footer
 from storage import merge_store
 from storage.db import Tx
-from storage.models import Button, OutboxMessage
+from storage.models import Button, OutboxMessage, OutboxState
 
 # As bot/delivery.py's Undeliverable (which imports this module).
 Undeliverable = Callable[[Tx, OutboxMessage, str], Awaitable[None]]
@@ -54,7 +56,7 @@ def _mergeable(head: OutboxMessage, message: OutboxMessage, text_so_far: int) ->
         and message.episode_id is not None
         and message.episode_id == head.episode_id
         and message.attachment_id is None
-        and message.created_at - head.created_at <= WINDOW
+        and abs(message.created_at - head.created_at) <= WINDOW
         and text_so_far + len(SEPARATOR) + len(message.text) <= MAX_TEXT
     )
 
@@ -99,6 +101,7 @@ def combined(group: Sequence[OutboxMessage]) -> OutboxMessage:
         text=_joined([m.text for m in group]),
         buttons=_buttons(group),
         parts=tuple(group),
+        urgency=max(m.urgency for m in group),
     )
 
 
@@ -124,14 +127,41 @@ def _joined_bodies(texts: list[str]) -> str:
 ACTION_LINES = ("Take it: ", "Tell us what is happening: ")
 
 
-async def merge_claimed(tx: Tx, claimed: list[OutboxMessage]) -> list[OutboxMessage]:
-    """Merge what the pass just claimed; returns the messages to send, oldest first."""
+MAX_PARTS = 20  # rows looked at after a head; more than fit in MAX_TEXT anyway
+
+
+def _may_head(message: OutboxMessage) -> bool:
+    return (
+        message.attempts == 1
+        and message.episode_id is not None
+        and message.attachment_id is None
+        and message.recipient != "redact"
+    )
+
+
+async def merge_claimed(tx: Tx, claimed: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """Merge into each claimed head the rows that follow it in its recipient's queue and are
+    due now (in the claim's transaction); returns the messages to send, in claim order."""
     out = []
-    for group in plan(claimed):
+    for head in claimed:
+        group = [head]
+        if _may_head(head):
+            following = []
+            for row, due in await merge_store.following(tx, head, now, MAX_PARTS):
+                if not due:
+                    break  # a row waiting to retry: nothing after it goes before it
+                # as the claim would have left it: tried once, being sent
+                following.append(replace(row, attempts=row.attempts + 1, state=OutboxState.SENDING))
+            group = plan([head, *following])[0]
         message = combined(group)
         if len(group) > 1:
             await merge_store.absorb(
-                tx, message.id, message.text, message.buttons, [m.id for m in group[1:]]
+                tx,
+                message.id,
+                message.text,
+                message.buttons,
+                [m.id for m in group[1:]],
+                message.urgency,
             )
         out.append(message)
     return out

@@ -429,6 +429,50 @@ class DirectorLetter(Strict):
         return self
 
 
+# Formal notices by e-mail to someone outside the chat (handlers/notices.py). What a notice's
+# e-mail may carry: the child's reference and first name, date of birth, the police reference
+# and grade, when they were last seen and reported, who sends it; never the profile, a place
+# or a surname. The Missing Profile to the police is the exception by design (B App 2: the
+# completed profile is e-mailed to them): only a notice to the police missing team may carry
+# {profile} and {full_name}.
+NOTICE_FIELDS = frozenset(
+    {"child", "ref", "first_name", "dob", "authority", "police_ref", "grade", "last_seen",
+     "reported", "sender", "sender_role", "signed_by", "signed_at"}
+)  # fmt: skip
+PROFILE_NOTICE_FIELDS = NOTICE_FIELDS | {"profile", "full_name"}
+NoticeKind = Literal["home", "letter", "profile"]  # what /notice and /letter … sign send
+
+
+class Notice(Strict):
+    """A formal notice by e-mail: the named person sees the draft with the command that sends
+    it, and nothing is queued before they type it."""
+
+    rule: str  # the rule it is sent for; an open duty of that rule is closed by sending it
+    to: Literal["home_authority", "police_missing_team"]
+    # police_missing_team: the address, per deployment (the home authority's is on the child)
+    address: str | None = None
+    source: str = Field(min_length=1)  # the protocol's words asking for it
+    subject: str
+    lines: tuple[str, ...]
+
+    @property
+    def carries_profile(self) -> bool:
+        return self.to == "police_missing_team"
+
+    @model_validator(mode="after")
+    def _checked(self) -> Notice:
+        known = PROFILE_NOTICE_FIELDS if self.carries_profile else NOTICE_FIELDS
+        for line in (self.subject, *self.lines):
+            _placeholders_in(line, known, "a notice")
+        if self.to == "home_authority" and self.address is not None:
+            raise ValueError("the home authority's address is on the child's record, not here")
+        if self.address is not None and not re.fullmatch(
+            r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", self.address
+        ):
+            raise ValueError(f"{self.address!r} is not an e-mail address")
+        return self
+
+
 class CiteAs(Strict):
     """How a message's footer names this area's protocol: its code in the rule catalogue's
     sources (config/rules.yaml: 'WY §8') and a name a reader knows it by."""
@@ -452,6 +496,7 @@ class Preset(Strict):
     rota: RotaSettings = RotaSettings()
     out_of_hours_return: OutOfHoursReturn | None = None  # RHI-EDT, where the area sets it
     director_letter: DirectorLetter | None = None  # DIR-LETTER, where the area sets it
+    notices: dict[NoticeKind, Notice] = {}  # formal notices by e-mail, where the area sends them
     # Admins set up chats, but a team chat shows children (alerts, /status): an admin may
     # register one (/register) only where every area whose children it shows says so here.
     admins_register_chats: bool = False
@@ -490,6 +535,13 @@ class Preset(Strict):
                 f"a preset gives director_letter exactly when it implements "
                 f"{rule_ids.DIRECTOR_LETTER}"
             )
+        for kind, notice in self.notices.items():
+            if notice.rule not in self.rules:
+                raise ValueError(
+                    f"notice {kind!r} uses {notice.rule}, which the preset does not list"
+                )
+        if "letter" in self.notices and self.director_letter is None:
+            raise ValueError("the 'letter' notice sends the director_letter: give one")
         if self.implements(rule_ids.OUT_OF_HOURS_RETURN) and self.out_of_hours_return is None:
             raise ValueError(
                 f"{rule_ids.OUT_OF_HOURS_RETURN} needs out_of_hours_return: what the "

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     slack_http_port: int = 3000
     slack_http_path: str = "/slack/events"
     slack_channel_period: float = 1.0  # seconds between messages into one channel
+    # /healthz, /readyz and /metrics go on the server a platform runs (Telegram webhook, Slack
+    # HTTP mode, Teams); with none (long polling, Socket Mode), on a server of their own here.
+    http_listen: str = "127.0.0.1"
+    http_port: int = 8080
     # Microsoft Teams (bot/teams/): the Entra ID app registration of the Azure Bot. The app
     # password or a certificate (PEM with its thumbprint) gets the bot's token; every inbound
     # token is checked for this app id and tenant (a single-tenant bot: only its own).

@@ -94,6 +94,8 @@ class ChildSpec(Strict):
     area: str | None = None
     legal_status: LegalStatus = LegalStatus.LOOKED_AFTER
     home_authority: str | None = None
+    # where formal notices to the home authority go (HOST-TELL, the Director's letter)
+    home_authority_email: str | None = None
     social_worker: str | None = None
     team_manager: str | None = None
     iro: str | None = None
@@ -112,6 +114,11 @@ class ChildSpec(Strict):
                 " and up to six digits (C-0042)"
             )
         return value
+
+    @field_validator("home_authority_email")
+    @classmethod
+    def _authority_email(cls, value: str | None) -> str | None:
+        return StaffSpec._email(value)
 
     @field_validator("dob", mode="before")
     @classmethod

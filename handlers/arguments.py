@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from config import rule_ids
 from config.rule_effects import recorded_under
 from config.vocabulary import Trigger
-from handlers import duty_commands, episodes, names, report_commands, views
+from handlers import duty_commands, episodes, names, notices, report_commands, views
 from handlers.context import Step
 from handlers.messages import Outcome, Refusal, Reply
 from handlers.timeparse import AmbiguousTime, TimeParseError, split_leading_time, typed_form
@@ -378,8 +378,29 @@ async def take(step: Step, typed: Typed) -> Outcome:
 
 
 async def letter(step: Step, typed: Typed) -> Outcome:
-    child, _ = await _child_and_rest(step, typed)
-    return _privately(step, await duty_commands.letter(step, child))
+    child, rest = await _child_and_rest(step, typed)
+    if rest and rest[0].lower() == "sign":  # DIR-LETTER: signed, and sent by e-mail
+        return await notices.sign_letter(step, child)
+    if rest:
+        raise Refusal(f"Usage: {typed.usage}, or /letter {child.ref} sign (the Director)")
+    draft = await duty_commands.letter(step, child)
+    return _privately(step, draft + notices.letter_footer(step, child))
+
+
+async def notice(step: Step, typed: Typed) -> Outcome:
+    """/notice <child> home|profile [send]: a formal notice by e-mail (handlers/notices.py)."""
+    child, rest = await _child_and_rest(step, typed)
+    kind = rest[0].lower() if rest else ""
+    if (
+        kind not in ("home", "profile")
+        or len(rest) > 2
+        or (len(rest) == 2 and rest[1].lower() != "send")
+    ):
+        raise Refusal(
+            f"Usage: /notice {child.ref} home (the home authority is told) or /notice "
+            f"{child.ref} profile (the Missing Profile to the police); add send to send it."
+        )
+    return await notices.notice(step, child, kind, send=len(rest) == 2)  # type: ignore[arg-type]
 
 
 async def record(step: Step, typed: Typed) -> Outcome:

@@ -180,7 +180,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("take", "D<n>", "Take a duty (one nobody owns: it is yours now)", DUTY_HOLDERS, run.take),
     Command(
         "letter", "<child>", "Draft of the Director letter, by direct message", "letter",
-        run.letter,
+        run.letter, also=("<child> sign",),
+    ),
+    Command(
+        "notice", "<child> home|profile [send]", "A formal notice by e-mail: its draft, to send",
+        "letter", run.notice,
     ),
     Command("abduction", "<child> <details>", "Record a suspected abduction", "update", run.flag),
     Command("harm", "<child> <details>", "Record harm", "update", run.flag),
@@ -284,7 +288,8 @@ Whereabouts commands (a child is named by reference, e.g. C-0042, or first name)
 {rhi independent}  (the child wants an independent interviewer)
 {abduction}   {harm}   {media}
 {duties}   your open duties, overdue first
-{done}   {na}   {take}   {letter}  (Director letter draft)
+{done}   {na}   {take}   {letter}  (Director letter draft)   {letter sign}  (the Director)
+{notice}  (e-mail to the home authority or the police missing team)
 {record}  (for the daily summary)
 {summary}   {chart}   {subscribe}   {unsubscribe}  (managers)
 {finalise}   (team manager)

@@ -22,7 +22,7 @@ from reminders.access import action_refusal, may
 from reminders.formatting import local_time, short_time
 from reminders.returning import bringing_back_advice
 from storage import duty_store, episode_store, message_keys, outbox_store
-from storage.db import Tx
+from storage.db import Reader, Tx
 from storage.models import (
     Category,
     Child,
@@ -80,7 +80,7 @@ async def _open_episode(tx: Tx, child: Child, doing: str, staff: Staff | None = 
     return episode
 
 
-async def _current_episode(tx: Tx, child: Child, doing: str) -> Episode:
+async def current_episode(tx: Reader, child: Child, doing: str) -> Episode:
     """The open episode, else the latest one not yet finalised."""
     episode = await episode_store.open_episode_for_child(tx, child.id)
     if episode is None:
@@ -287,7 +287,7 @@ async def add_update(step: Step, child: Child, at: datetime, text: str) -> Outco
     if not text.strip():
         raise Refusal(f"Say what happened, e.g. /update {child.ref} rang Jay's friend, no answer")
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, "add an update")
+        episode = await current_episode(tx, child, "add an update")
         if at < episode.last_seen_at:
             tz = _tz(step, child).zone
             raise Refusal(
@@ -613,7 +613,7 @@ async def acknowledge(
     _check(step, "ack", child)
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, "acknowledge an alert")
+        episode = await current_episode(tx, child, "acknowledge an alert")
         if episode.reported_by == step.staff.id:
             raise Refusal(
                 f"You reported {child.label}: the alert is for the people who support you, so "
@@ -658,7 +658,7 @@ async def handover(step: Step, child: Child, target: Staff) -> Outcome:
         )
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, "hand it over")
+        episode = await current_episode(tx, child, "hand it over")
         rules = await escalation.acknowledge(
             tx, preset, step.now, episode, child, target, step.staff
         )
@@ -683,7 +683,7 @@ async def escalate(step: Step, child: Child) -> Outcome:
     _check(step, "update", child)
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, "escalate")
+        episode = await current_episode(tx, child, "escalate")
         moved = await escalation.escalate_now(tx, preset, step.now, episode, child, step.staff)
         if not moved:
             raise Refusal(
@@ -740,7 +740,7 @@ async def call_me(step: Step, child: Child) -> Outcome:
     """ "Call me" on an alert: the reporter is asked to phone the person who pressed it."""
     _check(step, "ack", child)
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, "ask for a call")
+        episode = await current_episode(tx, child, "ask for a call")
         event_id = await _event(
             tx, step, episode.id, child, "call_me", f"{step.staff.name} asked for a call"
         )
@@ -786,7 +786,7 @@ async def flag(
         raise Refusal(f"Say what is known: /{said} {child.ref} <details>")
     preset = _tz(step, child)
     async with step.svc.db.write() as tx:
-        episode = await _current_episode(tx, child, f"record {said}")
+        episode = await current_episode(tx, child, f"record {said}")
         await _event(tx, step, episode.id, child, trigger, text, rule)
         made = await hub.on_event(tx, preset, step.now, trigger, episode, child, step.staff, text)
         # each duty named with its own rule: /harm makes a strategy meeting (NS §1.7) too

@@ -44,8 +44,8 @@ async def alert_lines(
         elif to.kind in (RecipientKind.SMS, RecipientKind.EMAIL):
             how = "by SMS" if to.kind is RecipientKind.SMS else "by e-mail"
             what = f"alerted {names.get(to.ident, to.ident)} {how}"
-        elif to.kind is RecipientKind.MAILTO:
-            what = "sent a notice by e-mail to an outside address"
+        elif to.kind is RecipientKind.MAILTO:  # a formal notice (handlers/notices.py)
+            what = f"sent a notice by e-mail to {to.ident}"
         else:
             what = "told a group chat"
         rule = f" [{message.rule_id}]" if message.rule_id else ""

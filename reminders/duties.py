@@ -30,6 +30,7 @@ from storage.models import (
     DutyState,
     Episode,
     EpisodeState,
+    MessageUrgency,
     Recipient,
     RecipientKind,
     Role,
@@ -357,6 +358,7 @@ async def remind(tx: Tx, preset: Preset, now: datetime, duty: Duty) -> None:
             now=now,
             episode_id=episode.id,
             child_id=child.id,
+            urgency=MessageUrgency.of(spec.urgent),  # an urgent duty's reminders go first
             buttons=(Button("Done", f"/done {duty.label}"),),
             due_at=min(duty.next_remind_at or now, now),
         )
@@ -523,6 +525,7 @@ async def report_unowned(
             now=at.now,
             episode_id=episode.id,
             child_id=child.id,
+            urgency=MessageUrgency.of(DutySpec.model_validate(duty.spec).urgent),
         )
     if not recipients:
         log.error("duty %s has no owner and nobody could be told", duty.id)
@@ -564,6 +567,7 @@ async def _tell_manager(
             now=at.now,
             episode_id=episode.id,
             child_id=child.id,
+            urgency=MessageUrgency.of(spec.urgent),
         )
     return True
 

@@ -42,6 +42,7 @@ from storage.models import (
     EpisodeState,
     Escalation,
     EscalationState,
+    MessageUrgency,
     Recipient,
     RecipientKind,
     Role,
@@ -177,6 +178,7 @@ async def _update_holder(
         now=at.now,
         episode_id=episode.id,
         child_id=child.id,
+        urgency=MessageUrgency.of(ladder.urgent),
     )
 
 
@@ -220,6 +222,7 @@ def climb_snapshot(
             reset_on=ladder.reset_on,
             interval=interval.total_seconds(),
             review=(ladder.review or interval).total_seconds(),
+            urgent=ladder.urgent,
         ),
     )
     return steps, context
@@ -452,6 +455,17 @@ async def _send_current(
         return
 
 
+def _urgency(at: Moment, esc: Escalation) -> MessageUrgency:
+    """A climb's messages are as urgent as its ladder (as copied when the climb began; one
+    begun before the copy carried it reads the area's ladder of that name). A ladder no
+    longer in the preset: urgent, as a late alert costs more than an early summary."""
+    urgent = esc.context.ladder.urgent
+    if urgent is None:
+        ladder = at.preset.ladders.get(esc.ladder)
+        urgent = ladder.urgent if ladder is not None else True
+    return MessageUrgency.of(urgent)
+
+
 def _rule(at: Moment, esc: Escalation) -> str:
     return _rule_of(at, esc.rule_id, esc.context.ladder.rule_out_of_hours)
 
@@ -529,6 +543,7 @@ async def _queue(
         child_id=child.id,
         buttons=buttons,
         due_at=min(esc.next_at or at.now, at.now),
+        urgency=_urgency(at, esc),
     )
     if recipient.kind is RecipientKind.STAFF:  # their rules may add a text or an e-mail later
         await follow_ups.alert_queued(at.tx, at.preset, at.now, esc, recipient.ident, key.text)
@@ -640,6 +655,7 @@ async def _tell_supervisors(
             now=at.now,
             episode_id=episode.id,
             child_id=child.id,
+            urgency=_urgency(at, esc),
         )
 
 
@@ -678,6 +694,7 @@ async def _check_acknowledger(at: Moment, esc: Escalation, episode: Episode, chi
         episode_id=episode.id,
         child_id=child.id,
         buttons=(Button("Still on it", f"/ack {child.ref}"),),
+        urgency=_urgency(at, esc),
     )
     await escalation_store.update_escalation(
         at.tx, esc, state=EscalationState.CONFIRMING, next_at=climb_at
@@ -802,6 +819,7 @@ async def escalate_now(
                 now=now,
                 episode_id=episode.id,
                 child_id=child.id,
+                urgency=_urgency(at, esc),
             )
         step, repeat = _next_step_position(esc)
         if esc.state is EscalationState.ACTIVE and esc.repeat == 0 and esc.step > 0:

@@ -13,7 +13,7 @@ from storage.models import Child, LegalStatus
 CHILD_COLUMNS = (
     "id", "ref", "first_name", "full_name", "dob", "home", "area", "legal_status",
     "home_authority", "social_worker_id", "team_manager_id", "iro_id", "profile_json",
-    "cp_chair_id", "placement_type", "no_parent_contact", "family",
+    "cp_chair_id", "placement_type", "no_parent_contact", "family", "home_authority_email",
 )  # fmt: skip
 CHILD_AS_C = ", ".join(f"c.{name} AS c_{name}" for name in CHILD_COLUMNS)
 
@@ -40,6 +40,7 @@ def child_from_row(row: Row, prefix: str = "") -> Child:
         placement_type=col("placement_type"),
         no_parent_contact=bool(col("no_parent_contact")),
         family=col("family"),
+        home_authority_email=col("home_authority_email"),
     )
 
 
@@ -48,8 +49,8 @@ async def upsert_child(tx: Tx, child: Child) -> int:
     await tx.execute(
         "INSERT INTO children (ref, first_name, full_name, dob, home, area, legal_status,"
         " home_authority, social_worker_id, team_manager_id, iro_id, profile_json,"
-        " cp_chair_id, placement_type, no_parent_contact, family)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " cp_chair_id, placement_type, no_parent_contact, family, home_authority_email)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(ref) DO UPDATE SET first_name=excluded.first_name,"
         " full_name=excluded.full_name, dob=excluded.dob, home=excluded.home,"
         " area=excluded.area, legal_status=excluded.legal_status,"
@@ -57,7 +58,8 @@ async def upsert_child(tx: Tx, child: Child) -> int:
         " team_manager_id=excluded.team_manager_id, iro_id=excluded.iro_id,"
         " profile_json=excluded.profile_json, cp_chair_id=excluded.cp_chair_id,"
         " placement_type=excluded.placement_type,"
-        " no_parent_contact=excluded.no_parent_contact, family=excluded.family",
+        " no_parent_contact=excluded.no_parent_contact, family=excluded.family,"
+        " home_authority_email=excluded.home_authority_email",
         (
             child.ref,
             child.first_name,
@@ -75,6 +77,7 @@ async def upsert_child(tx: Tx, child: Child) -> int:
             child.placement_type,
             int(child.no_parent_contact),
             child.family,
+            child.home_authority_email,
         ),
     )
     row = await tx.fetchone("SELECT id FROM children WHERE ref = ?", (child.ref,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from storage.snapshot import ClimbContext, ClimbStep
@@ -69,6 +69,19 @@ class OutboxState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # given up: undeliverable, or out of attempts
     MERGED = "merged"  # sent as part of an earlier message to the same person (merged_into)
+
+
+class MessageUrgency(IntEnum):
+    """How soon an outbox message must go, from the rule catalogue's own flag (an urgent
+    ladder's climb, an urgent duty): the outbox sends urgent messages ahead of routine ones
+    (daily summaries, digests, reminders that can wait). Stored as a number, higher first."""
+
+    ROUTINE = 0
+    URGENT = 1
+
+    @classmethod
+    def of(cls, urgent: bool) -> MessageUrgency:
+        return cls.URGENT if urgent else cls.ROUTINE
 
 
 class RecipientKind(StrEnum):
@@ -219,6 +232,7 @@ class Child:
     placement_type: str | None = None  # e.g. with_parents (WY §8 "Placement with Parents")
     no_parent_contact: bool = False  # the care plan says the parents are not told (H §6.4.6)
     family: str | None = None  # children of one family share it (H §10.10)
+    home_authority_email: str | None = None  # formal notices by e-mail (HOST-TELL, DIR-LETTER)
 
     @property
     def label(self) -> str:
@@ -330,6 +344,7 @@ class OutboxMessage:
     )
     # A message merged from several rows (bot/merging.py): each row as it was queued.
     parts: tuple[OutboxMessage, ...] = ()
+    urgency: MessageUrgency = MessageUrgency.ROUTINE  # urgent ones are sent first
 
     @property
     def to(self) -> Recipient:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from config.citations import footer
 from storage.db import (
@@ -19,6 +19,7 @@ from storage.db import (
 from storage.message_keys import ClimbSend, MessageKey
 from storage.models import (
     Button,
+    MessageUrgency,
     OutboxMessage,
     OutboxState,
     Recipient,
@@ -42,6 +43,7 @@ def _outbox(row: Row) -> OutboxMessage:
         attempts=row["attempts"],
         state=OutboxState(row["state"]),
         attachment_id=row["attachment_id"],
+        urgency=MessageUrgency(row["urgency"]),
     )
 
 
@@ -76,6 +78,7 @@ async def enqueue(
     buttons: Sequence[Button] = (),
     due_at: datetime | None = None,
     attachment_id: int | None = None,
+    urgency: MessageUrgency = MessageUrgency.ROUTINE,
 ) -> bool:
     """Queue a message once per idempotency key; False if that key was already queued.
 
@@ -84,6 +87,8 @@ async def enqueue(
     that names its rules itself, a file), or none.
     `due_at` is when the rule wanted it sent (a timer's due time); delivery marks it late
     by the difference when a restart or an outage held it back.
+    `urgency`: from the rule catalogue (an urgent ladder's climb, an urgent duty); urgent
+    messages are claimed ahead of routine ones (`claim_outbox`).
     """
     if rules:
         if rule_id is not None:
@@ -94,8 +99,8 @@ async def enqueue(
     cursor = await tx.execute(
         "INSERT INTO outbox (idem_key, episode_id, child_id, recipient, rule_id, text,"
         " buttons_json, created_at, due_at, next_attempt_at, attachment_id,"
-        " escalation_id, escalation_step, escalation_repeat)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
+        " escalation_id, escalation_step, escalation_repeat, urgency)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
         (
             key.text,
             episode_id,
@@ -111,6 +116,7 @@ async def enqueue(
             key.escalation_id,
             key.step,
             key.repeat,
+            int(urgency),
         ),
     )
     return cursor.rowcount == 1
@@ -121,25 +127,73 @@ async def enqueue(
 HOLDS_ORDER_FOR = 7  # attempts: about four minutes of backoff (2 + 4 + … + 128 s)
 
 
+# The claim, in words (one statement; the PostgreSQL engine may add FOR UPDATE SKIP LOCKED to
+# the inner SELECT without changing what it chooses):
+#
+# Delivery order is most urgent first, then oldest first (by id). "p comes before o" below
+# means p.urgency > o.urgency, or the same urgency and p.id < o.id. So an urgent message may
+# overtake a routine one to the same person; two urgent ones (or two routine ones) keep the
+# order they were queued in.
+#
+# A pending message `o`, due now, is claimed only when it is the first of its recipient's
+# queue:
+#   (a) nothing to its recipient is being sent ('sending'): one message in flight per
+#       recipient, so concurrent sends (delivery lanes, a second instance) keep its order;
+#   (b) no pending message to its recipient comes before it and is either due now (that one
+#       goes first) or waiting to retry with fewer than HOLDS_ORDER_FOR attempts (hold
+#       behind a failed message; after that many it no longer holds the queue);
+#   (c) the clearing of a finalised episode ('redact', RET-FINAL) waits until everything
+#       queued before it for that episode has gone: a profile sent after it would never be
+#       deleted.
+# Parameters, in order: now (claimed_at), now (due), now and HOLDS_ORDER_FOR for each half of
+# (b), limit.
+# At most one message per recipient is claimed; bot/merging.py adds the rows that follow it
+# in that recipient's queue when they merge into it.
+_CLAIM = """
+UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1
+WHERE id IN (
+    SELECT o.id FROM outbox o
+    WHERE o.state = 'pending'
+      -- due now; written as a CASE so that the scan walks the outbox_claim index in delivery
+      -- order and stops at LIMIT, rather than sorting every due row first
+      AND CASE WHEN o.next_attempt_at <= ? THEN 1 ELSE 0 END = 1
+      -- (a) one in flight per recipient
+      AND NOT EXISTS (SELECT 1 FROM outbox s
+                      WHERE s.recipient = o.recipient AND s.state = 'sending')
+      -- (b) the first of its recipient's queue, or held behind a failed message: first
+      --     a more urgent one, then an older one of the same urgency
+      AND NOT EXISTS (SELECT 1 FROM outbox p
+                      WHERE p.recipient = o.recipient AND p.state = 'pending'
+                        AND p.urgency > o.urgency
+                        AND (p.next_attempt_at <= ? OR p.attempts < ?))
+      AND NOT EXISTS (SELECT 1 FROM outbox p
+                      WHERE p.recipient = o.recipient AND p.state = 'pending'
+                        AND p.urgency = o.urgency AND p.id < o.id
+                        AND (p.next_attempt_at <= ? OR p.attempts < ?))
+      -- (c) a finalised episode's clearing goes after everything queued before it
+      AND NOT (o.recipient = 'redact' AND EXISTS (SELECT 1 FROM outbox q
+                      WHERE q.episode_id = o.episode_id AND q.id < o.id
+                        AND q.state IN ('pending', 'sending')))
+    ORDER BY o.urgency DESC, o.id
+    LIMIT ?
+)
+RETURNING *
+"""
+
+
+def delivery_order(message: OutboxMessage) -> tuple[int, int]:
+    """The order messages go in: most urgent first, then oldest first."""
+    return (-message.urgency, message.id)
+
+
 async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
-    """Mark up to `limit` due messages as being sent and return them, oldest first."""
-    # In order per recipient: nothing overtakes an earlier message that is waiting to retry,
-    # until that one has failed HOLDS_ORDER_FOR times (then it no longer holds the queue).
-    # A finalised episode's clearing (RET-FINAL) waits until everything queued before it for
-    # that episode has gone: a profile sent after it would never be deleted.
+    """Mark up to `limit` due messages as being sent, at most one per recipient (the first of
+    its queue), and return them in delivery order (`_CLAIM` says which)."""
+    when = to_db_time(now)
     rows = await tx.fetchall(
-        "UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1"
-        " WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending'"
-        " AND o.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p"
-        " WHERE p.recipient = o.recipient AND p.state = 'pending' AND p.id < o.id"
-        " AND p.next_attempt_at > ? AND p.attempts < ?)"
-        " AND NOT (o.recipient = 'redact' AND EXISTS (SELECT 1 FROM outbox q"
-        " WHERE q.episode_id = o.episode_id AND q.id < o.id"
-        " AND q.state IN ('pending', 'sending')))"
-        " ORDER BY o.id LIMIT ?) RETURNING *",
-        (to_db_time(now), to_db_time(now), to_db_time(now), HOLDS_ORDER_FOR, limit),
+        _CLAIM, (when, when, when, HOLDS_ORDER_FOR, when, HOLDS_ORDER_FOR, limit)
     )
-    return sorted((_outbox(row) for row in rows), key=lambda m: m.id)
+    return sorted((_outbox(row) for row in rows), key=delivery_order)
 
 
 async def release_claim(tx: Tx, message_id: int, retry_at: datetime) -> None:
@@ -181,9 +235,54 @@ async def mark_failed(tx: Tx, message_id: int, error: str) -> None:
     )
 
 
-async def release_stale_claims(tx: Tx) -> int:
-    """At start-up: anything left 'sending' by a crash goes back to pending (sent again)."""
-    cursor = await tx.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+# A claim is live while its instance's heartbeat is fresh and its lease (claimed_at, renewed
+# as the delivery pass goes) has not run out; only then is it left alone by recovery.
+_DEAD_CLAIM = (
+    "state = 'sending' AND (claimed_at IS NULL OR claimed_at < ? OR claimed_by IS NULL"
+    " OR claimed_by NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ?))"
+)
+
+
+async def release_stale_claims(tx: Tx, now: datetime, lease: timedelta, stale: timedelta) -> int:
+    """Rows left 'sending' by an instance that died (its heartbeat older than `stale`, or
+    none), or whose claim was not renewed within `lease`, go back to pending (sent again
+    under the same key). Another live instance's messages in flight are left alone."""
+    cursor = await tx.execute(
+        "UPDATE outbox SET state = 'pending', claimed_at = NULL, claimed_by = NULL"
+        f" WHERE {_DEAD_CLAIM}",
+        (to_db_time(now - lease), to_db_time(now - stale)),
+    )
+    return cursor.rowcount
+
+
+async def has_stale_claims(r: Reader, now: datetime, lease: timedelta, stale: timedelta) -> bool:
+    """Whether `release_stale_claims` would release anything (a read: no commit when not)."""
+    row = await r.fetchone(
+        f"SELECT 1 FROM outbox WHERE {_DEAD_CLAIM} LIMIT 1",
+        (to_db_time(now - lease), to_db_time(now - stale)),
+    )
+    return row is not None
+
+
+async def stamp_claims(tx: Tx, message_ids: Sequence[int], holder: str, now: datetime) -> None:
+    """In the claim's transaction: whose the claimed rows are, and since when."""
+    for first in range(0, len(message_ids), 500):
+        ids = list(message_ids[first : first + 500])
+        marks = ", ".join("?" for _ in ids)
+        await tx.execute(
+            f"UPDATE outbox SET claimed_by = ?, claimed_at = ? WHERE id IN ({marks})"
+            " AND state = 'sending'",
+            (holder, to_db_time(now), *ids),
+        )
+
+
+async def renew_claims(tx: Tx, holder: str, now: datetime) -> int:
+    """On each of its instance's beats: the rows it is still sending stay its own, however
+    long its pass takes (a claim no beat renews runs out, `release_stale_claims`)."""
+    cursor = await tx.execute(
+        "UPDATE outbox SET claimed_at = ? WHERE state = 'sending' AND claimed_by = ?",
+        (to_db_time(now), holder),
+    )
     return cursor.rowcount
 
 
@@ -240,6 +339,16 @@ async def climb_send(r: Reader, idem_key: str) -> ClimbSend | None:
         row["escalation_repeat"],
         Recipient.parse(row["recipient"]),
     )
+
+
+async def by_key_prefix(r: Reader, prefix: str) -> list[tuple[OutboxMessage, datetime | None]]:
+    """Messages whose idempotency key starts with `prefix`, oldest first, with when each was
+    sent (a formal notice already queued or sent is not queued again)."""
+    rows = await r.fetchall(
+        "SELECT * FROM outbox WHERE substr(idem_key, 1, ?) = ? ORDER BY id",
+        (len(prefix), prefix),
+    )
+    return [(_outbox(row), from_db_time(row["sent_at"])) for row in rows]
 
 
 async def told_about_episode(

@@ -42,6 +42,9 @@ class LadderSnapshot(_Frozen):
     reset_on: tuple[str, ...] = ()
     interval: float  # seconds: the review interval the climb started with
     review: float  # seconds: after an acknowledgement, when "still on it?" is asked
+    # The ladder's urgency (its `urgency.urgent`): the climb's messages go ahead of routine
+    # ones. None in rows written before it was copied (written only when set).
+    urgent: bool | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def interval_time(self) -> timedelta:

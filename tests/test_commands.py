@@ -105,7 +105,7 @@ REACHING_THE_CHECK = {
     "concern": "Jay police", "police": "Jay ref P1 grade high", "found": "Jay 21:08 self home",
     "rhi": "Jay offered by Priya", "finalise": "Jay", "ack": "Jay", "callme": "Jay",
     "handover": "Jay priya", "escalate": "Jay", "disagree": "Jay they said wait",
-    "letter": "Jay", "abduction": "Jay x", "harm": "Jay x", "media": "Jay x",
+    "letter": "Jay", "notice": "Jay home", "abduction": "Jay x", "harm": "Jay x", "media": "Jay x",
     "record": "Jay next x", "staff": "",
 }  # fmt: skip
 

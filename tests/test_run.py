@@ -35,7 +35,10 @@ async def test_starts_polls_and_stops_cleanly(tmp_path):
     fake = await FakeTelegram().start()
     try:
         settings = Settings(
-            db=tmp_path / "w.db", telegram_token=fake.token, telegram_base_url=fake.base_url
+            db=tmp_path / "w.db",
+            telegram_token=fake.token,
+            telegram_base_url=fake.base_url,
+            http_port=0,
         )
         bot = await app.start(settings)
         try:

@@ -90,6 +90,8 @@ class SlackPlatform:
         self.http_port: int | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        # More routes for the HTTP mode's server (/healthz, /readyz, /metrics: bot/ops_http.py)
+        self.http_routes: Callable[[web.Application], None] | None = None
         self._listen()
 
     def _listen(self) -> None:
@@ -150,7 +152,10 @@ class SlackPlatform:
             raise SlackStartupError(
                 "Slack's HTTP mode needs the signing secret: set SLACK_SIGNING_SECRET."
             )
-        runner = web.AppRunner(self.app.web_app(path=http.path, port=http.port), access_log=None)
+        web_app = self.app.web_app(path=http.path, port=http.port)
+        if self.http_routes is not None:
+            self.http_routes(web_app)
+        runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, http.host, http.port)
         await site.start()
@@ -158,6 +163,12 @@ class SlackPlatform:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else http.port
+
+    async def connected(self) -> bool:
+        """Socket Mode: its connection is up; HTTP mode: its server is listening."""
+        if self._socket is not None:
+            return bool(await self._socket.client.is_connected())
+        return self._runner is not None
 
     async def stop(self) -> None:
         if self._socket is not None:

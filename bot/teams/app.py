@@ -83,6 +83,8 @@ class TeamsPlatform:
         self.dispatcher = self.listeners.dispatcher
         self.http_port: int | None = None
         self._runner: web.AppRunner | None = None
+        # More routes for the endpoint's server (/healthz, /readyz, /metrics: bot/ops_http.py)
+        self.http_routes: Callable[[web.Application], None] | None = None
 
     async def _after(self) -> None:
         if self.after_command is not None:
@@ -128,6 +130,8 @@ class TeamsPlatform:
         listen = http or HttpListen()
         app = web.Application(client_max_size=BODY_LIMIT)
         self.routes(app, listen.path)
+        if self.http_routes is not None:
+            self.http_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, listen.host, listen.port)

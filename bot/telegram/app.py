@@ -15,6 +15,7 @@ from typing import Any
 
 # Opt in to PTB's future behaviour: RetryAfter.retry_after as a timedelta (no deprecation noise).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+from aiohttp import web
 from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
@@ -88,11 +89,15 @@ class TelegramPlatform:
         self.dispatcher = self.listeners.dispatcher
         self._add_handlers(guided_timeout)
         self.webhook: WebhookServer | None = None
+        # More routes for the webhook's server (/healthz, /readyz, /metrics: bot/ops_http.py)
+        self.http_routes: Callable[[web.Application], None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
-    async def start(self, webhook: dict[str, Any] | None = None) -> None:
-        """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen."""
+    async def start(self, webhook: dict[str, Any] | None = None, poll: bool = True) -> None:
+        """Initialise (getMe: a rejected token raises InvalidToken here), then poll or listen.
+        `poll=False`: long polling is a singleton among instances (bot/instances.py) and
+        starts when this one holds it (`start_polling`); it can send meanwhile."""
         try:
             await self.app.initialize()
         except BaseException:
@@ -103,22 +108,45 @@ class TelegramPlatform:
             raise
         await inbox_store.prune(self.svc.db, self.svc.clock.now())
         await self.app.start()
-        # Left unhandled by a crash: handled first, before anything new is fetched.
-        await self.queue.replay(self.app.bot, self._applied_before)
         # A webhook's 200 goes back when `put` returns, so `put` waits for the disk; when
         # polling, the next getUpdates waits instead (bot/telegram/inbox.py).
         self.queue.wait_for_disk = bool(webhook)
         if webhook:
+            # Left unhandled by a crash: handled first, before anything new is fetched.
+            await self.queue.replay(self.app.bot, self._applied_before)
             await self._start_webhook(**webhook)
-        else:
-            await self.app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
+        elif poll:
+            await self.start_polling()
+
+    async def start_polling(self) -> None:
+        """Replay what the last poller left unhandled (this process's previous life, or an
+        instance that died holding the polling), then poll. Updates this process has queued
+        itself and not yet handled are not queued again."""
+        updater = self.app.updater
+        if updater is None or updater.running:
+            return
+        await self.queue.replay(self.app.bot, self._applied_before)
+        await updater.start_polling(poll_interval=0, timeout=10)
+
+    async def connected(self) -> bool:
+        """Running: sending, and receiving by its webhook or (where it holds it) by polling."""
+        return bool(self.app.running)
+
+    @property
+    def polling(self) -> bool:
+        return bool(self.app.updater is not None and self.app.updater.running)
+
+    async def stop_polling(self) -> None:
+        """Another instance polls now: stop fetching (what was fetched is still handled)."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
 
     async def _start_webhook(
         self, listen: str, port: int, url_path: str, webhook_url: str, secret_token: str
     ) -> None:
         """Our own server (bot/telegram/webhook.py): the secret before the body, the body
         capped; then Telegram is told where to send updates."""
-        server = WebhookServer(self.app.bot, self.queue, secret_token, url_path)
+        server = WebhookServer(self.app.bot, self.queue, secret_token, url_path, self.http_routes)
         await server.start(listen, port)
         self.webhook = server
         await self.app.bot.set_webhook(url=webhook_url, secret_token=secret_token)
@@ -152,6 +180,7 @@ class TelegramPlatform:
 
     async def _handled(self, update: Update) -> None:
         self._applied_before.pop(update.update_id, None)
+        self.queue.queued.discard(update.update_id)
         self.marks.add(update.update_id)
 
     async def _after(self) -> None:

@@ -44,6 +44,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         self.transport = transport
         self.wait_for_disk = True  # a webhook's 200 goes back when `put` returns
         self._on_the_way: list[tuple[int, str, OnDisk]] = []
+        self.queued: set[int] = set()  # passed on to be handled, not yet handled
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
@@ -60,6 +61,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
                 return  # already kept: being replayed, or handled before a restart
             if not self.wait_for_disk:
                 self._on_the_way.append((item.update_id, payload, on_disk))
+            self.queued.add(item.update_id)
         await super().put(item)
 
     async def on_disk(self) -> None:
@@ -85,6 +87,8 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         updates: list[Update] = []
         skipped: list[int] = []
         for pending in await inbox_store.unhandled(self.db, self.transport):
+            if pending.update_id in self.queued:
+                continue  # this process has it in hand already (polling taken back)
             if pending.payload is None:  # its command was carried out; only that was kept
                 skipped.append(pending.update_id)
                 continue
@@ -99,6 +103,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         if skipped:
             await inbox_store.mark_handled(self.db, self.transport, skipped, self.clock.now())
         for update in updates:
+            self.queued.add(update.update_id)
             super().put_nowait(update)
         if updates:
             log.info("replaying %d telegram updates left unhandled at the last stop", len(updates))

@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +26,14 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class WebhookServer:
-    def __init__(self, bot: Bot, queue: asyncio.Queue[Any], secret: str, path: str) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        queue: asyncio.Queue[Any],
+        secret: str,
+        path: str,
+        more_routes: Callable[[web.Application], None] | None = None,
+    ) -> None:
         if not secret:
             raise ValueError("a Telegram webhook needs a secret token")
         self.bot = bot
@@ -33,12 +41,15 @@ class WebhookServer:
         self.secret = secret.encode()
         self.path = "/" + path.strip("/")
         self.port: int | None = None
+        self.more_routes = more_routes  # the health and metrics routes (bot/ops_http.py)
         self._runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post(self.path, self.handle)
         app.router.add_post(self.path + "/", self.handle)
+        if self.more_routes is not None:
+            self.more_routes(app)
         return app
 
     async def start(self, listen: str, port: int) -> None:

@@ -10,8 +10,10 @@ At the end the bot is left to drain and stopped, and the database is checked aga
 the stand-in received:
 
 - every command that was answered has its effect on the timeline (events);
-- every outbox message reached the stand-in, and none twice except one in flight at a kill
-  (counted and listed); every message the stand-in got was queued;
+- every outbox message reached the stand-in, and none twice except those in flight at a
+  kill: the outbox sends several recipients' messages at once (bot/delivery.py LANES), each
+  recipient's one at a time, so at most one per chat and LANES in all per kill (counted and
+  listed); every message the stand-in got was queued;
 - no duty reminder step and no climb fired twice as two different messages;
 - no episode is half-written; `PRAGMA integrity_check` is ok; the bot never crashed.
 
@@ -43,6 +45,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot.delivery import LANES
 from config.citations import split_footer
 from config.team import TeamFile
 from storage import chat_store, staff_store
@@ -156,6 +159,7 @@ class BotProcess:
             WHEREABOUTS_SYNCHRONOUS=self.config.synchronous,
             WHEREABOUTS_SWEEP_INTERVAL_SECONDS=str(self.config.sweep_interval),
             WHEREABOUTS_TELEGRAM_BASE_URL=self.stand_in.base_url,
+            WHEREABOUTS_HTTP_PORT="0",  # /healthz on a free port: rigs may run side by side
             TELEGRAM_BOT_TOKEN=TOKEN,
             PYTHONUNBUFFERED="1",
         )
@@ -1063,9 +1067,17 @@ def _check_messages(
                 f"life {dup.life}, {dup.ended})"
             )
     for life_index, count in per_life.items():
+        if count > LANES:
+            problems.append(
+                f"{count} duplicates at the kill of life {life_index} (at most {LANES} may be "
+                "in flight)"
+            )
+    per_chat = Counter((d.life, d.chat) for d in dups if d.ended == "kill")
+    for (life_index, chat), count in per_chat.items():
         if count > 1:
             problems.append(
-                f"{count} duplicates at the kill of life {life_index} (one may be in flight)"
+                f"{count} duplicates in chat {chat} at the kill of life {life_index} (one per "
+                "chat may be in flight)"
             )
     # Cross-check by text alone: per chat, copies received = messages queued + duplicates.
     received: Counter[tuple[int, str]] = Counter(
