@@ -36,6 +36,7 @@ _FUNCTIONS = [
 ]
 
 
+_COMMENT_OR_QUOTED = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*""")
 _GLOB = re.compile(r"\s+(NOT\s+)?GLOB\s*$", re.IGNORECASE)
 
 
@@ -62,6 +63,8 @@ def _glob_regex(pattern: str) -> str:
 @lru_cache(maxsize=4096)
 def query(sql: str) -> str:
     """A storage module's statement as psycopg takes it (parameters always passed)."""
+    # Line comments go first (an apostrophe in one would read as a quote); quotes stay.
+    sql = _COMMENT_OR_QUOTED.sub(lambda m: "" if m.group(0).startswith("--") else m.group(0), sql)
     parts = _QUOTED.split(sql.replace("%", "%%"))  # psycopg reads % inside quotes too
     for i in range(0, len(parts), 2):  # the even parts are outside quotes
         parts[i] = parts[i].replace("?", "%s")

@@ -138,6 +138,9 @@ def test_the_dialect_leaves_quoted_text_alone():
     assert db_dialect.query("SELECT 1 WHERE r NOT GLOB 'sms:*' AND r GLOB 'c[0-9]?.x'") == (
         "SELECT 1 WHERE r !~ '^sms:.*$' AND r ~ '^c[0-9].\\.x$'"
     )
+    assert db_dialect.query("SELECT ? -- the recipient's own\n, '--?' FROM t") == (
+        "SELECT %s \n, '--?' FROM t"
+    )
     assert db_dialect.query("INSERT OR IGNORE INTO t (a) VALUES (?)") == (
         "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING"
     )
