@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests` is not an installed package; bench/ runs from a checkout
     sys.path.insert(0, str(ROOT))
 
+from config.citations import split_footer  # noqa: E402
 from tests.support.fake_telegram import FakeTelegram  # noqa: E402
 
 SYNCHRONOUS = "FULL"  # the product default; the benchmarks never lower it
@@ -80,7 +81,9 @@ class MeasuringTelegram(FakeTelegram):
         result = super()._m_sendMessage(params)
         chat_id = int(params["chat_id"])
         text = str(params.get("text", ""))
-        if text.startswith("[") or chat_id < 0:
+        # the outbox's messages (alerts, reminders) end with their rules' footer; a reply to
+        # a command has none
+        if split_footer(text)[1] is not None or chat_id < 0:
             self.outbox_sends.append((now, chat_id, text))
         else:
             self._pair(chat_id, len(text), now)
