@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.private_files import write_private
 from config.presets import load_all_presets, load_preset
+from config.role_words import on_rota
 from config.settings import Settings
 from handlers import rota, rota_files, rota_gaps
 from storage import rota_store, staff_store
@@ -71,7 +72,7 @@ async def _line(db: Database, shift: rota_store.Shift, zone: ZoneInfo) -> str:
     name = staff.name if staff else shift.staff_id
     cover = " (cover)" if shift.is_cover else ""
     return (
-        f"{rota.role_text(shift.role)}: {name}{cover}, "
+        f"{on_rota(shift.role)}: {name}{cover}, "
         f"{rota.span_text(shift.starts_at, shift.ends_at, zone)}"
     )
 

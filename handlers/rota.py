@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import get_args
 from zoneinfo import ZoneInfo
 
-from config import role_words
+from config.role_words import on_rota, typed
 from config.vocabulary import Audience
 from reminders.formatting import local_time
 from storage import message_keys, outbox_store, rota_store, staff_store
@@ -28,7 +28,7 @@ ROTA_ROLES: tuple[str, ...] = tuple(dict.fromkeys([*get_args(Audience), *(r.valu
 def read_role(text: str) -> str | None:
     """'Out of hours', 'OOH', 'out_of_hours' -> 'out_of_hours'; None if it names no role."""
     word = " ".join(text.strip().lower().split())
-    known = role_words.typed(word)
+    known = typed(word)
     if known is not None:
         return known
     name = word.replace(" ", "_").replace("-", "_")
@@ -93,10 +93,6 @@ def span_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     return f"{local_time(start, zone)} to {local_time(end, zone)}"
 
 
-def role_text(role: str) -> str:
-    return role_words.on_rota(role)
-
-
 async def _name(r: Reader, staff_id: str | None) -> str:
     if staff_id is None:
         return "nobody"
@@ -122,7 +118,7 @@ async def tell_displaced(
         idem_key=message_keys.rota_notice(audit_id, displaced),
         recipient=Recipient.staff(displaced),
         text=(
-            f"Rota change: you are no longer on {role_text(shift.role)}, "
+            f"Rota change: you are no longer on {on_rota(shift.role)}, "
             f"{span_text(shift.starts_at, shift.ends_at, zone)} ({why}; {now_with}). "
             "If that is wrong, tell the out-of-hours manager; /rota shows the rota."
         ),

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import icalendar
 
-from handlers import rota, rota_gaps
+from config.role_words import on_rota
+from handlers import rota_gaps
 from handlers.context import Step
 from handlers.messages import Outcome, Reply
 from storage import child_store, duty_store, message_keys, outbox_store, report_store, rota_store
@@ -44,7 +45,7 @@ async def person_calendar(r: Reader, staff: Staff, now: datetime) -> tuple[bytes
             event.add("dtstamp", now)
             event.add("dtstart", seg.start)
             event.add("dtend", seg.end)
-            event.add("summary", f"On rota: {rota.role_text(role)}")
+            event.add("summary", f"On rota: {on_rota(role)}")
             cal.add_component(event)
             shifts += 1
     duties = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from config.role_words import on_rota
 from handlers import rota, rota_gaps
 from handlers.arguments import Typed
 from handlers.context import Step
@@ -87,8 +88,8 @@ async def show(step: Step, typed: Typed) -> Outcome:
     db = step.svc.db
     presets = await rota_gaps.areas_presets(db, step.svc.presets)
     if roles is None:
-        on_rota = await rota_store.rota_roles(db)
-        roles = list(dict.fromkeys([*rota_gaps.needed_roles(presets), *on_rota]))
+        rostered = await rota_store.rota_roles(db)
+        roles = list(dict.fromkeys([*rota_gaps.needed_roles(presets), *rostered]))
     names = await _names(step)
     gaps = await rota_gaps.gaps(db, step.svc.presets, start, end, roles)
     lines = [heading + " (GAP: a role the alerts need has nobody):"]
@@ -96,7 +97,7 @@ async def show(step: Step, typed: Typed) -> Outcome:
         shifts = await rota_store.active_shifts_between(db, start, end, role)
         held = [names.get(s, s) for s in await rota_store.on_rota(db, role, step.now)]
         now_text = f" now {', '.join(held)}" if start <= step.now < end and held else ""
-        lines.append(f"{rota.role_text(role)}:{now_text}")
+        lines.append(f"{on_rota(role)}:{now_text}")
         for seg in rota_gaps.segments(shifts, start, end):
             span = rota.span_text(seg.start, seg.end, zone)
             if seg.empty:
@@ -150,7 +151,7 @@ async def cover(step: Step, typed: Typed) -> Outcome:
         )
     if who.role.value != role and step.staff.role not in ROTA_MANAGERS:
         raise Refusal(
-            f"{who.name} is {who.role.value.replace('_', ' ')}, not {rota.role_text(role)}: "
+            f"{who.name} is {who.role.value.replace('_', ' ')}, not {on_rota(role)}: "
             "ask a manager to arrange the cover."
         )
     zone = _zone(step)
@@ -165,7 +166,7 @@ async def cover(step: Step, typed: Typed) -> Outcome:
                 idem_key=message_keys.rota_put_on(change.shift.id, who.id),
                 recipient=Recipient.staff(who.id),
                 text=(
-                    f"{step.staff.name} has put you on {rota.role_text(role)}, "
+                    f"{step.staff.name} has put you on {on_rota(role)}, "
                     f"{rota.span_text(start, end, zone)}. /rota shows the rota."
                 ),
                 now=step.now,
@@ -181,7 +182,7 @@ async def cover(step: Step, typed: Typed) -> Outcome:
     subject = "You are" if who.id == step.staff.id else f"{who.name} is"
     instead = f" instead of {replaced}" if replaced else ""
     return Outcome.say(
-        f"{subject} on {rota.role_text(role)}, {rota.span_text(start, end, zone)}{instead}.{told}"
+        f"{subject} on {on_rota(role)}, {rota.span_text(start, end, zone)}{instead}.{told}"
     )
 
 
@@ -223,11 +224,11 @@ async def swap(step: Step, typed: Typed) -> Outcome:
     mine = await _day_shifts(step, role, step.staff.id, day)
     if not mine or all(e <= step.now for _, e in mine):
         raise Refusal(
-            f"You have no {rota.role_text(role)} shift still to come on {day:%a %d %b}. "
+            f"You have no {on_rota(role)} shift still to come on {day:%a %d %b}. "
             "/rota shows the rota."
         )
     if their_day is not None and not await _day_shifts(step, role, other.id, their_day):
-        raise Refusal(f"{other.name} has no {rota.role_text(role)} shift on {their_day:%a %d %b}.")
+        raise Refusal(f"{other.name} has no {on_rota(role)} shift on {their_day:%a %d %b}.")
     async with step.svc.db.write() as tx:
         swap_id = await rota_store.ask_swap(
             tx, role, step.staff.id, other.id, day.isoformat(),
@@ -240,7 +241,7 @@ async def swap(step: Step, typed: Typed) -> Outcome:
             idem_key=message_keys.rota_swap(swap_id, "ask"),
             recipient=Recipient.staff(other.id),
             text=(
-                f"{step.staff.name} asks you to take their {rota.role_text(role)} shift "
+                f"{step.staff.name} asks you to take their {on_rota(role)} shift "
                 f"{spans}{back}. Accept: /swap accept {swap_id}. Decline: /swap decline {swap_id}."
             ),
             now=step.now,
@@ -250,7 +251,7 @@ async def swap(step: Step, typed: Typed) -> Outcome:
             ),
         )
     return Outcome.say(
-        f"Asked {other.name} to take your {rota.role_text(role)} shift on {day:%a %d %b}. "
+        f"Asked {other.name} to take your {on_rota(role)} shift on {day:%a %d %b}. "
         "Nothing changes until they accept; you will hear their answer."
     )
 
@@ -306,14 +307,14 @@ async def _answer(step: Step, args: list[str]) -> Outcome:
             recipient=Recipient.staff(request.asked_by),
             text=(
                 f"{step.staff.name} {'accepted' if accept else 'declined'} your swap of "
-                f"{rota.role_text(request.role)} on {date.fromisoformat(request.day):%a %d %b}."
+                f"{on_rota(request.role)} on {date.fromisoformat(request.day):%a %d %b}."
                 + (" The rota is changed." if accept else " The rota is as it was.")
             ),
             now=step.now,
         )
     if accept:
         return Outcome.say(
-            f"Swap {swap_id} done: you are on {rota.role_text(request.role)} "
+            f"Swap {swap_id} done: you are on {on_rota(request.role)} "
             f"{date.fromisoformat(request.day):%a %d %b}. {asker_name} was told."
         )
     return Outcome.say(f"Swap {swap_id} declined; {asker_name} was told.")

@@ -26,11 +26,6 @@ from storage.db import Database, Reader, Tx
 from storage.models import Recipient, Role
 from storage.rota_store import Shift
 
-
-def role_text(role: str) -> str:
-    return on_rota(role)
-
-
 # Audiences that mean a rota role out of office hours (reminders/routing.py).
 OUT_OF_HOURS_MEANS = {"social_worker": "out_of_hours", "manager": "out_of_hours_manager"}
 OUT_OF_HOURS_ONLY = frozenset({"out_of_hours", "out_of_hours_manager"})
@@ -154,7 +149,7 @@ STALE = timedelta(hours=12)  # a forecast missed by more (the bot was down) is s
 
 def gap_lines(found: list[Gap], zone: ZoneInfo) -> list[str]:
     return [
-        f"• {role_text(g.role)}: {local_time(g.start, zone)} to {local_time(g.end, zone)}"
+        f"• {on_rota(g.role)}: {local_time(g.start, zone)} to {local_time(g.end, zone)}"
         for g in found
     ]
 

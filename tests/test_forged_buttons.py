@@ -1,6 +1,6 @@
 """Button presses run only the commands the bot put on that message; made-up data is refused
 and never echoed into the alert's status line (Telegram: looked up on the message's keyboard,
-bot/telegram/keyboards.py; Slack: sealed action ids, bot/slack/seal.py)."""
+bot/telegram/keyboards.py; Slack: sealed action ids, bot/button_seal.py)."""
 
 from __future__ import annotations
 

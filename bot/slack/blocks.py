@@ -57,7 +57,7 @@ Sealer = Callable[[str, str], str]  # (label, command) -> the seal in its action
 
 def actions(buttons: tuple[Button, ...], seal: Sealer | None = None) -> Block | None:
     """Each button's value is its typed command; a press runs it as the presser. Its
-    action_id is `cmd:<n>:<seal>`: a press is run only if the seal matches (bot/slack/seal.py)."""
+    action_id is `cmd:<n>:<seal>`: a press is run only if the seal matches (bot/button_seal.py)."""
     usable = [b for b in buttons if len(b.command) <= BUTTON_VALUE_LIMIT][:25]
     if not usable:
         return None

@@ -18,10 +18,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.button_seal import Seal
 from bot.delivery import PermanentDeliveryError, RetryLater, backoff
 from bot.router import Unreachable
 from bot.slack.blocks import Block, escape, message_parts, section
-from bot.slack.seal import Seal
 from handlers.context import Services
 from reminders.formatting import PROFILE_HEADING
 from storage import chat_store, report_store, staff_store

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.slack.seal import Seal
+from bot.button_seal import Seal
 from bot.teams.auth import BOT_FRAMEWORK_METADATA, BotFrameworkAuth, Refused
 from bot.teams.listeners import Listeners
 from bot.teams.sender import NAME, Pacer, TeamsSender, TokenSource

@@ -3,7 +3,7 @@
 Pure functions from Whereabouts' words to the card JSON Teams takes, and back for the form.
 Text goes in TextRuns (plain text: what people typed is never read as markdown or a link).
 Each button is an `Action.Execute` (Universal Actions) whose data is its typed command and a
-seal (bot/slack/seal.py's HMAC: a press of a button the bot did not send is refused); the
+seal (bot/button_seal.py's HMAC: a press of a button the bot did not send is refused); the
 report form submits one `Action.Execute` whose inputs become one /absent command.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.seal import Seal
+from bot.button_seal import Seal
 from handlers.guided_report import CONCERN_LABELS, QUESTIONS, ReportField
 from handlers.messages import split_text
 from storage.models import Button, Child

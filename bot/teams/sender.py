@@ -30,10 +30,10 @@ from microsoft_teams.api.activities import MessageActivityInput
 from microsoft_teams.api.models import Attachment
 from microsoft_teams.common.http import ClientOptions
 
+from bot.button_seal import Seal
 from bot.delivery import PermanentDeliveryError, RetryLater, backoff
 from bot.router import Unreachable
 from bot.slack.interactions import Remembered
-from bot.slack.seal import Seal
 from bot.teams.cards import CARD_TYPE, Card, message_card
 from handlers.context import Services
 from handlers.messages import split_text

@@ -1,6 +1,6 @@
-"""Slack buttons the bot issued, and only those: each button's action_id carries a seal
-(an HMAC of its label and command under a key from the bot token), so a press whose value or
-label was made up (an ephemeral message's button lives in the client) is refused, not run."""
+"""Buttons the bot issued, and only those (Slack's action ids, Teams' card actions): each
+carries a seal (an HMAC of its label and command under a key from the platform's secret), so
+a press whose value or label was made up (a button lives in the client) is refused, not run."""
 
 from __future__ import annotations
 
