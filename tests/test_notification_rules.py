@@ -4,7 +4,7 @@ own by /notify; a method without a verified contact is skipped and said."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -177,3 +177,21 @@ async def test_a_text_due_after_the_person_has_left_is_not_sent(rig):
     assert rig.texts_to("ooh1") == []
     rows = await h.db.fetchall("SELECT state FROM alert_followups WHERE staff_id = 'ooh1'")
     assert [r["state"] for r in rows] == ["dropped"]
+
+
+@pytest.mark.rule("ABS-OOH")
+async def test_the_text_goes_five_real_minutes_later_across_the_clocks_going_back(tmp_path):
+    # 01:58 BST on Sun 25 Oct 2026; the clocks go back at 02:00 BST to 01:00 GMT, so five
+    # minutes later is 01:03 GMT by the wall clock: the delay is elapsed time, not wall time.
+    at = local("2026-10-25 01:58").astimezone(UTC)  # UTC: aware sums in a zone are wall time
+    rig = await NotifyRig.open(tmp_path / "w.db", at)
+    try:
+        h = rig.harness
+        await h.say("sam", "/absent Jay now left after a row")
+        await h.until(at + 4 * M)
+        assert rig.texts_to("ooh1") == []
+        await h.until(at + 5 * M)
+        texts = rig.texts_to("ooh1")
+        assert texts and all("waiting for you since 01:58" in t for t in texts)
+    finally:
+        await rig.close()
