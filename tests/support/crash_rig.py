@@ -445,7 +445,9 @@ def crash_team(children: list[Kid], now: datetime) -> TeamFile:
     )
 
 
-async def prepare_db(path: Path | str, children: list[Kid], people: dict[str, Person], sync: str) -> None:
+async def prepare_db(
+    path: Path | str, children: list[Kid], people: dict[str, Person], sync: str
+) -> None:
     """The team imported, everyone enrolled on Telegram, the home's group chat registered."""
     now = datetime.now(UTC)
     async with Database(path, sync) as db:
