@@ -55,7 +55,7 @@ async def test_crash_loop_with_two_instances_and_20_kills_of_either(tmp_path):
     print(result.report())
     assert result.figures["kills"] == 20
     assert result.figures["episodes finished"] >= 3
-    kills_by_instance = result.figures["kills by instance"]
+    kills_by_instance = result.figures["kills by instance (polling)"]
     assert "i0" in kills_by_instance and "i1" in kills_by_instance
     assert not result.problems, result.report()
 

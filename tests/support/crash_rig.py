@@ -874,6 +874,7 @@ async def _run(workdir: Path, config: CrashConfig, db_url: str | None) -> Result
     kills_done = 0
     kinds: Counter[str] = Counter()
     killed: Counter[str] = Counter()
+    killed_polling: Counter[str] = Counter()  # of those, while it held the polling
 
     def pick() -> BotProcess:  # the seeded sequence of a one-instance run is as it was
         return rng.choice(processes) if len(processes) > 1 else processes[0]
@@ -922,7 +923,8 @@ async def _run(workdir: Path, config: CrashConfig, db_url: str | None) -> Result
                 target = pick()
                 kinds["at random while up"] += 1
                 await asyncio.sleep(rng.uniform(0, config.max_uptime))
-            killed[target.name + (" polling" if target.up_for() > 0 else "")] += 1
+            killed[target.name] += 1
+            killed_polling[target.name] += target.up_for() > 0
             await target.kill()
             kills_done += 1
             await asyncio.sleep(rng.uniform(0, config.max_downtime))
@@ -959,8 +961,8 @@ async def _run(workdir: Path, config: CrashConfig, db_url: str | None) -> Result
     }
     if len(processes) > 1:
         result.figures["instances"] = f"{len(processes)} on one PostgreSQL database"
-        result.figures["kills by instance"] = ", ".join(
-            f"{n} {name}" for name, n in sorted(killed.items())
+        result.figures["kills by instance (polling)"] = ", ".join(
+            f"{name} {n} ({killed_polling[name]})" for name, n in sorted(killed.items())
         )
     _check(result, db, stand_in, cluster, driver, people)
     result.figures["elapsed s"] = round(time.monotonic() - began, 1)
