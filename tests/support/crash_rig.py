@@ -790,6 +790,7 @@ class Duplicate:
     life: int  # its life that sent the first copy
     ended: str  # how that life ended: 'kill' | 'stop' | 'exit <code>'
     how: str  # 'unrecorded' (the send's answer never came back) | 'recorded' (not marked sent)
+    before_end: float | None = None  # from the first copy's arrival to that life's end, s
 
 
 @dataclass
@@ -1025,7 +1026,10 @@ def _check(
     for record in records:
         head = record.split("\n", 1)[0]
         if " ERROR " in head or " CRITICAL " in head or "\nTraceback" in record:
-            problems.append("the bot logged: " + record.strip()[:800])
+            text = record.strip()
+            # the head says where, the tail what was raised
+            shown = text if len(text) <= 1200 else f"{text[:600]}\n  ...\n{text[-600:]}"
+            problems.append("the bot logged: " + shown)
     result.figures["bot log warnings"] = sum(" WARNING " in r.split("\n", 1)[0] for r in records)
     with contextlib.closing(_connect(db)) as conn:
         if not is_server_url(engines.target(db)):
@@ -1036,7 +1040,7 @@ def _check(
         _check_episodes(conn, problems, result.figures)
         _check_redaction(conn, stand_in, problems)
         _check_inbox(conn, problems)
-    _check_replies(stand_in, driver, people, problems)
+    _check_replies(stand_in, driver, people, problems, result.figures)
     _check_polling(stand_in, bot, problems, result.figures)
     # Not a failure in itself (every queued message is checked above), but it is worth seeing.
     result.figures["/done not typed (no reminder in time)"] = len(driver.skipped_duties)
@@ -1192,13 +1196,21 @@ def _check_messages(
         process, life = found
         return (process.name, life.index, life.how)
 
+    def before_end(call: Call | None) -> float | None:
+        found = bot.life_of(call) if call is not None else None
+        if call is None or found is None or found[1].ended is None:
+            return None
+        return found[1].ended - call.at
+
     dups: list[Duplicate] = []
     # A copy recorded twice: sent and recorded, killed before it was marked sent.
     for outbox_id, recs in records.items():
         for earlier in recs[:-1]:
             call = call_of.get((int(earlier["chat_id"]), int(earlier["message_id"])))
             key, chat = rows[outbox_id]["idem_key"], int(earlier["chat_id"])
-            dups.append(Duplicate(outbox_id, key, chat, *life_of(call), "recorded"))
+            dups.append(
+                Duplicate(outbox_id, key, chat, *life_of(call), "recorded", before_end(call))
+            )
     # A copy never recorded: the bot died before the stand-in's answer came back to it.
     by_chat_text: dict[tuple[int, str], list[int]] = defaultdict(list)
     for row in rows.values():
@@ -1228,7 +1240,8 @@ def _check_messages(
                 f"the stand-in got a message nothing queued, in chat {chat}: {text_of(call)[:120]!r}"
             )
             continue
-        dups.append(Duplicate(ids[0], rows[ids[0]]["idem_key"], chat, *life_of(call), "unrecorded"))
+        key = rows[ids[0]]["idem_key"]
+        dups.append(Duplicate(ids[0], key, chat, *life_of(call), "unrecorded", before_end(call)))
     per_life = Counter((d.instance, d.life) for d in dups if d.ended == "kill")
     for dup in dups:
         if dup.ended != "kill":
@@ -1267,6 +1280,13 @@ def _check_messages(
             f"copies beyond the queued messages ({extra}) != duplicates found ({len(dups)})"
         )
     result.duplicates = dups
+    # In flight at the kill: the first copy came moments before it (a figure, not a check:
+    # a loaded machine stretches it; a copy long before its kill would be worth a look).
+    gaps = sorted(d.before_end for d in dups if d.before_end is not None and d.ended == "kill")
+    if gaps:
+        result.figures["duplicates: first copy to its kill s"] = (
+            f"median {gaps[len(gaps) // 2]:.2f}, max {gaps[-1]:.2f}"
+        )
     kills = sum(life.how == "kill" for life in bot.lives)
     result.figures["outbox messages (sent)"] = (
         f"{len(rows)} ({sum(r['state'] == 'sent' for r in rows.values())})"
@@ -1394,13 +1414,27 @@ def _check_redaction(conn: sqlite3.Connection, stand_in: StandIn, problems: list
             )
 
 
+# A typed /ack answered a second time: refused the first time ("Olu already has …"), it wrote
+# nothing, so nothing marked it carried out; killed before its handled mark was written, it
+# is replayed and answered afresh, and by then the child may be found (nothing to take).
+NOTHING_TO_ACK = re.compile(r"^Nothing about (C-\d+) .* is waiting for an acknowledgement\.$")
+
+
 def _check_replies(
-    stand_in: StandIn, driver: Driver, people: dict[str, Person], problems: list[str]
+    stand_in: StandIn,
+    driver: Driver,
+    people: dict[str, Person],
+    problems: list[str],
+    figures: dict[str, Any],
 ) -> None:
     """Every reply in a person's chat answers something they typed; none says it failed."""
     accepts: dict[int, list[re.Pattern[str]]] = defaultdict(list)
+    typed_acks: set[tuple[int, str]] = set()
     for cmd in driver.commands:
         accepts[people[cmd.who].uid].append(cmd.accept)
+        if cmd.kind == "ack":
+            typed_acks.add((people[cmd.who].uid, cmd.ref))
+    answered_again = 0
     for call in stand_in.calls:
         if call.method == "answerCallbackQuery":
             text = str(call.params.get("text", ""))
@@ -1416,8 +1450,14 @@ def _check_replies(
         # the outbox's messages end with their rules' footer; a reply to a command has none
         if split_footer(text)[1] is not None or chat not in accepts:
             continue
-        if not any(p.search(text) for p in accepts[chat]):
-            problems.append(f"unexpected reply in chat {chat}: {text[:160]!r}")
+        if any(p.search(text) for p in accepts[chat]):
+            continue
+        again = NOTHING_TO_ACK.search(text)
+        if again and (chat, again.group(1)) in typed_acks:
+            answered_again += 1
+            continue
+        problems.append(f"unexpected reply in chat {chat}: {text[:160]!r}")
+    figures["a refused /ack replayed, answered again"] = answered_again
 
 
 def _check_inbox(conn: sqlite3.Connection, problems: list[str]) -> None:
