@@ -172,8 +172,8 @@ async def _claimable(svc, limit: int = 8) -> list[str]:
 
 
 async def test_a_backlog_for_one_person_does_not_hide_anyone_elses_first_message(svc):
-    """The claim steps from one waiting recipient to the next: 300 messages behind one in
-    flight to the duty worker are passed over as one, and each other person's first goes."""
+    """300 messages behind one in flight to the duty worker fill the front of the queue
+    (more than outbox_store.NEAR): the claim steps past them to each other person's first."""
     async with svc.db.write() as tx:
         for n in range(300):
             await outbox_store.enqueue(
@@ -190,6 +190,21 @@ async def test_a_backlog_for_one_person_does_not_hide_anyone_elses_first_message
     assert await _claimable(svc) == []  # each has one in flight
     await outbox_store.mark_sent(svc.db, 1, svc.clock.now())
     assert await _claimable(svc) == ["ooh1"]
+
+
+async def test_the_claim_reads_on_past_a_first_page_held_by_one_person(svc):
+    """Past the first short page of the front (40 rows behind one in flight), another
+    person's first message is found in the rest of it."""
+    async with svc.db.write() as tx:
+        for n in range(40):
+            await outbox_store.enqueue(
+                tx, idem_key=f"ooh{n}", recipient="staff:ooh1", text="x", now=svc.clock.now()
+            )
+        await outbox_store.enqueue(
+            tx, idem_key="sam0", recipient="staff:sam", text="x", now=svc.clock.now()
+        )
+    assert await _claimable(svc, 1) == ["ooh0"]
+    assert await _claimable(svc) == ["sam0"]
 
 
 async def test_a_head_waiting_to_retry_holds_its_queue_until_it_stops_holding(svc):
@@ -209,16 +224,20 @@ async def test_a_head_waiting_to_retry_holds_its_queue_until_it_stops_holding(sv
                                  " WHERE id = 1")  # fmt: skip
 
 
-@pytest.mark.sqlite_only("SQLite's own query plan")
-async def test_the_claim_reads_queue_heads_through_its_index_not_every_pending_row(svc):
-    """Without statistics SQLite's planner would walk outbox_claim, every pending row; the
-    claim names the index that lists waiting recipients (migration 0023)."""
-    when = svc.clock.now().isoformat()
-    plan = await svc.db.fetchall(
-        "EXPLAIN QUERY PLAN " + outbox_store._CLAIM,
-        (when, when, outbox_store.HOLDS_ORDER_FOR, when, 8),
-    )
-    steps = [row["detail"] for row in plan]
-    assert any("outbox_waiting (recipient>?)" in s for s in steps), steps
-    assert any("outbox_waiting (recipient=?)" in s for s in steps), steps
-    assert not any("outbox_claim" in s for s in steps), steps
+@pytest.mark.sqlite_only("SQLite's own query plans")
+async def test_the_claim_reads_the_front_of_the_queue_then_each_waiting_recipients_head(svc):
+    """Step 1 walks outbox_claim in delivery order and stops; step 2 names the index that
+    lists waiting recipients (without statistics SQLite's planner would walk outbox_claim,
+    every pending row, instead)."""
+    when, holds = svc.clock.now().isoformat(), outbox_store.HOLDS_ORDER_FOR
+
+    async def plan(sql: str, params: tuple) -> list[str]:
+        return [row["detail"] for row in await svc.db.fetchall("EXPLAIN QUERY PLAN " + sql, params)]
+
+    front = await plan(outbox_store._FRONT, (when, 32, 0))
+    assert any("outbox_claim (state=?)" in s for s in front), front
+    assert not any("TEMP B-TREE" in s for s in front), front  # no sort of every due row
+    heads = await plan(outbox_store._CLAIM_HEADS, (when, when, holds, when, 8))
+    assert any("outbox_waiting (recipient>?)" in s for s in heads), heads
+    assert any("outbox_waiting (recipient=?)" in s for s in heads), heads
+    assert not any("outbox_claim" in s for s in heads), heads
