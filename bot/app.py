@@ -164,7 +164,7 @@ async def start(settings: Settings) -> LiveBot:
             instance.add(Singleton(NOTIFY_REPLIES, bot.notify.start, bot.notify.stop))
     instance.on_beat = heartbeat.wake  # timers other instances made, fired on time here too
     try:
-        await instance.tick()  # the singletons taken now (this one's, if nobody holds them)
+        await instance.beat_now()  # the singletons taken now (this one's, if nobody holds them)
         await heartbeat.start()
     except BaseException:
         await stop(bot)

@@ -143,7 +143,7 @@ class Instance:
         # After each beat too: each platform's inbox takes over what dead instances stored.
         self.adopters: list[Hook] = []
         self._loop: asyncio.Task[None] | None = None
-        self._one_beat = asyncio.Lock()  # a beat asked for (`tick`) and the loop's never overlap
+        self._one_beat = asyncio.Lock()  # the loop's beats and `beat_now`'s never overlap
         self.delivery: OutboxDelivery | None = None
         if delivery is not None:
             self.attach(delivery)
@@ -174,17 +174,19 @@ class Instance:
         while True:
             await asyncio.sleep(self.renew_every.total_seconds())
             try:
-                await self.tick()
+                await self.beat_now()
             except Exception:  # noqa: BLE001 - the next beat tries again; never let the loop die
                 log.exception("instance heartbeat failed")
+
+    async def beat_now(self) -> list[Takeover]:
+        """A beat now, never overlapping the loop's (two beats at once could both gain a
+        singleton and start it twice): e.g. to take the singletons just added."""
+        async with self._one_beat:
+            return await self.tick()
 
     async def tick(self) -> list[Takeover]:
         """One beat: the heartbeat, every lease renewed or tried, the takeovers told, in one
         transaction; then what was gained starts and what was lost stops."""
-        async with self._one_beat:
-            return await self._tick()
-
-    async def _tick(self) -> list[Takeover]:
         now = self.clock.now()
         gained: list[str] = []
         lost: list[str] = []
