@@ -127,8 +127,8 @@ async def enqueue(
 HOLDS_ORDER_FOR = 7  # attempts: about four minutes of backoff (2 + 4 + … + 128 s)
 
 
-# The claim, in words (one statement; the PostgreSQL engine may add FOR UPDATE SKIP LOCKED to
-# the inner SELECT without changing what it chooses):
+# The claim, in words (one statement; the PostgreSQL engine runs it in turn with the other
+# instances' claims, storage/claims.py):
 #
 # Delivery order is most urgent first, then oldest first (by id). "p comes before o" below
 # means p.urgency > o.urgency, or the same urgency and p.id < o.id. So an urgent message may
@@ -145,31 +145,40 @@ HOLDS_ORDER_FOR = 7  # attempts: about four minutes of backoff (2 + 4 + … + 12
 #   (c) the clearing of a finalised episode ('redact', RET-FINAL) waits until everything
 #       queued before it for that episode has gone: a profile sent after it would never be
 #       deleted.
-# Parameters, in order: now (claimed_at), now (due), now and HOLDS_ORDER_FOR for each half of
-# (b), limit.
+# How: `waiting` steps through the recipients with anything pending, one index probe each
+# (the outbox_waiting index, named because SQLite's planner, without statistics, would take
+# outbox_claim and read every pending row; PostgreSQL's chooses for itself: a backlog of a thousand alerts for one person is one step, not
+# a thousand rows); for each without a message in flight (a), its head is the first pending
+# message in delivery order that is due or still holds the queue (b); a head that is due is
+# claimed, unless (c). Parameters, in order: now (claimed_at), now and HOLDS_ORDER_FOR for
+# the head, now (due), limit.
 # At most one message per recipient is claimed; bot/merging.py adds the rows that follow it
 # in that recipient's queue when they merge into it.
 _CLAIM = """
 UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1
 WHERE id IN (
-    SELECT o.id FROM outbox o
-    WHERE o.state = 'pending'
-      -- due now; written as a CASE so that the scan walks the outbox_claim index in delivery
-      -- order and stops at LIMIT, rather than sorting every due row first
-      AND CASE WHEN o.next_attempt_at <= ? THEN 1 ELSE 0 END = 1
-      -- (a) one in flight per recipient
-      AND NOT EXISTS (SELECT 1 FROM outbox s
-                      WHERE s.recipient = o.recipient AND s.state = 'sending')
-      -- (b) the first of its recipient's queue, or held behind a failed message: first
-      --     a more urgent one, then an older one of the same urgency
-      AND NOT EXISTS (SELECT 1 FROM outbox p
-                      WHERE p.recipient = o.recipient AND p.state = 'pending'
-                        AND p.urgency > o.urgency
-                        AND (p.next_attempt_at <= ? OR p.attempts < ?))
-      AND NOT EXISTS (SELECT 1 FROM outbox p
-                      WHERE p.recipient = o.recipient AND p.state = 'pending'
-                        AND p.urgency = o.urgency AND p.id < o.id
-                        AND (p.next_attempt_at <= ? OR p.attempts < ?))
+    WITH RECURSIVE waiting(recipient) AS (
+        SELECT * FROM (SELECT recipient FROM outbox INDEXED BY outbox_waiting
+                       WHERE state = 'pending' ORDER BY recipient LIMIT 1) AS lowest
+        UNION ALL
+        SELECT (SELECT n.recipient FROM outbox n INDEXED BY outbox_waiting
+                WHERE n.state = 'pending' AND n.recipient > w.recipient
+                ORDER BY n.recipient LIMIT 1)
+        FROM waiting w WHERE w.recipient IS NOT NULL
+    ),
+    heads(id) AS (
+        SELECT (SELECT p.id FROM outbox p INDEXED BY outbox_waiting
+                WHERE p.recipient = w.recipient AND p.state = 'pending'
+                  AND (p.next_attempt_at <= ? OR p.attempts < ?)
+                ORDER BY p.urgency DESC, p.id LIMIT 1)
+        FROM waiting w
+        WHERE w.recipient IS NOT NULL
+          -- (a) one in flight per recipient
+          AND NOT EXISTS (SELECT 1 FROM outbox s
+                          WHERE s.recipient = w.recipient AND s.state = 'sending')
+    )
+    SELECT o.id FROM heads h JOIN outbox o ON o.id = h.id
+    WHERE o.next_attempt_at <= ?
       -- (c) a finalised episode's clearing goes after everything queued before it
       AND NOT (o.recipient = 'redact' AND EXISTS (SELECT 1 FROM outbox q
                       WHERE q.episode_id = o.episode_id AND q.id < o.id
@@ -190,9 +199,7 @@ async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]
     """Mark up to `limit` due messages as being sent, at most one per recipient (the first of
     its queue), and return them in delivery order (`_CLAIM` says which)."""
     when = to_db_time(now)
-    rows = await tx.fetchall(
-        _CLAIM, (when, when, when, HOLDS_ORDER_FOR, when, HOLDS_ORDER_FOR, limit)
-    )
+    rows = await tx.fetchall(_CLAIM, (when, when, HOLDS_ORDER_FOR, when, limit))
     return sorted((_outbox(row) for row in rows), key=delivery_order)
 
 
