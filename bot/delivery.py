@@ -148,7 +148,8 @@ class OutboxDelivery:
 
     async def _claim(self, lanes: int) -> list[OutboxMessage]:
         now = self.clock.now()
-        async with self.db.write() as tx:
+        # alone: on PostgreSQL the claims' shared lock is the transaction's first wait
+        async with self.db.write(alone=True) as tx:
             claimed = await claims.claim_outbox(tx, now, lanes)  # instances in turn
             claimed = await merging.merge_claimed(tx, claimed, now)  # one person, one episode
             await outbox_store.stamp_claims(tx, [m.id for m in claimed], self.holder, now)

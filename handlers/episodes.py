@@ -632,11 +632,13 @@ async def acknowledge(
                     f"{names} already has {child.label}. To take it over: "
                     f"/handover {child.ref} {step.staff.id}"
                 )
-            if same_write is not None:
-                await same_write(tx, False)
-            return Outcome.say(
-                f"Nothing about {child.label} is waiting for an acknowledgement."
-            ).about(episode.id)
+            nothing = f"Nothing about {child.label} is waiting for an acknowledgement."
+            if same_write is None:
+                # A refusal writes nothing: a replay after a crash asks again and gets this
+                # answer again, rather than "your /ack is saved" for an /ack that took nothing.
+                raise Refusal(nothing)
+            await same_write(tx, False)  # a received text, recorded as processed once
+            return Outcome.say(nothing).about(episode.id)
         said = f"{step.staff.name} has it" + (f" (acknowledged by {via})" if via else "")
         await _event(tx, step, episode.id, child, "ack", said, ",".join(rules))
         if same_write is not None:

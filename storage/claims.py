@@ -69,7 +69,9 @@ async def claim_due_duty(tx: Tx, duty_id: int, now: datetime) -> Duty | None:
 
 async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
     """outbox_store.claim_outbox, in turn with the other instances' claims, less the
-    messages whose recipient has an earlier one in flight at another instance."""
+    messages whose recipient has an earlier one in flight at another instance. Call it in
+    `db.write(alone=True)`: the shared lock must be the transaction's first wait (a batch's
+    row locks held while waiting for it can deadlock with the instance holding it)."""
     if not tx.several_instances:
         return await outbox_store.claim_outbox(tx, now, limit)
     await tx.execute("SELECT pg_advisory_xact_lock(?)", (OUTBOX_CLAIMS_LOCK,))

@@ -382,11 +382,13 @@ class Database:
         await self.close()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
+    async def write(self, alone: bool = False) -> AsyncIterator[Tx]:
         """A transaction: all of the body's statements are stored, or none. Returns once they
         are on disk. Concurrent writes share one COMMIT (group commit), so under load the
         fsync is paid once per batch rather than once per command, and the lock is held only
-        while statements run."""
+        while statements run. `alone`: on PostgreSQL, a transaction of its own, for a claim
+        that takes a lock shared with other instances (storage/db_postgres.py); here, with
+        one process and one writer, nothing can wait across instances, so it joins a batch."""
         writer = self._writer_conn()
         _not_inside_a_write()
         failed: BaseException | None = None

@@ -317,10 +317,21 @@ class PostgresDatabase(Database):
     # ---- writes ------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
+    async def write(self, alone: bool = False) -> AsyncIterator[Tx]:
+        """`alone`: a transaction of its own, begun after the batch now open has committed,
+        joined by nothing, committed before the lock passes on. For the claims that take an
+        advisory lock shared by every instance (storage/claims.py, the inbox's): inside a
+        batch the lock would be waited for while the batch holds row locks from the writes
+        before it, and another instance holding the lock could be waiting for one of those
+        rows: a deadlock, which PostgreSQL breaks by failing a whole batch (seen in the
+        two-instance crash loop). Alone, the lock is the transaction's first wait."""
         _not_inside()
         failed: BaseException | None = None
-        async with self._write_lock:
+        if alone:
+            await self._turn_with_no_batch_open()
+        else:
+            await self._write_lock.acquire()
+        try:
             batch = await self._pg_join()
             conn = self._conn()
             inside = _Inside(conn)
@@ -334,10 +345,17 @@ class PostgresDatabase(Database):
                 await self._pg_undo(conn, batch)
                 failed = exc
             else:
-                self._joined(batch)
+                if alone:
+                    self._batch = None
+                    batch.members += 1
+                    await self._commit(batch)
+                else:
+                    self._joined(batch)
             finally:
                 inside.active = False
                 _PG_WRITING.reset(token)
+        finally:
+            self._write_lock.release()
         if failed is None:
             await OnDisk(batch.done)
             return
@@ -347,6 +365,22 @@ class PostgresDatabase(Database):
             except Exception as lost:
                 raise lost from failed
         raise failed
+
+    async def _turn_with_no_batch_open(self) -> None:
+        """The write lock, with no batch open: one that is, is committed first, here (its
+        writers are waiting for that anyway; waiting for the committer instead could wait
+        for ever under load, each batch followed by the next)."""
+        await self._write_lock.acquire()
+        try:
+            if self._batch is not None:
+                batch, self._batch = self._batch, None
+                try:
+                    await self._commit(batch)
+                finally:
+                    _settle(batch, _lost())  # as the committer does: never leave one waiting
+        except BaseException:
+            self._write_lock.release()
+            raise
 
     async def write_one_soon(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, OnDisk]:
         _not_inside()

@@ -132,7 +132,7 @@ async def claim_unhandled(
     params = (transport, holder, to_db_time(now - dead_after))
     if await db.fetchone(f"SELECT 1 FROM inbox WHERE {where} LIMIT 1", params) is None:
         return []
-    async with db.write() as tx:
+    async with db.write(alone=True) as tx:  # the shared lock first (storage/db_postgres.py)
         if tx.several_instances:  # claims in turn: this statement sees the others' claims
             await tx.execute("SELECT pg_advisory_xact_lock(?)", (INBOX_CLAIMS_LOCK,))
         rows = await tx.fetchall(

@@ -229,6 +229,48 @@ async def test_a_due_step_locked_by_one_instance_is_passed_over_by_the_other(pg_
         await h.close()
 
 
+@pytest.mark.sqlite_only("two instances on one PostgreSQL database")
+async def test_a_claim_waits_for_the_instances_shared_lock_holding_no_row_locks(pg_url):
+    """The deadlock the two-instance crash loop found: a claim joined to a batch would wait
+    for the claims' shared lock holding that batch's row locks, while the instance holding
+    the lock waits for one of those rows. The claim commits the batch first (`alone`)."""
+    clock = FakeClock(local("2026-10-23 21:10"))
+    async with Database(pg_url) as one:
+        async with one.write() as tx:
+            for n in range(3):
+                await outbox_store.enqueue(
+                    tx, idem_key=f"k{n}", recipient=f"staff:p{n}", text="x", now=clock.now()
+                )
+        other = await psycopg.AsyncConnection.connect(pg_url)  # another instance, mid-claim
+        try:
+            await other.execute("SELECT pg_advisory_xact_lock(%s)", (claims.OUTBOX_CLAIMS_LOCK,))
+            sent: list[str] = []
+
+            async def send(message: OutboxMessage) -> None:
+                sent.append(message.idem_key)
+
+            async def write_then_deliver() -> int:
+                # A write changes a row and joins a batch; the pass claims before that batch's
+                # commit has had a turn (nothing between them gives the loop one).
+                await one.write_one_soon("UPDATE outbox SET text = 'ours' WHERE idem_key = 'k1'")
+                return await OutboxDelivery(one, clock, send).deliver_due()
+
+            passing = asyncio.create_task(write_then_deliver())
+            while not (await other.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )).rowcount:  # fmt: skip
+                await asyncio.sleep(0.01)  # until our claim waits for the lock
+            # The other instance now changes that row: it must not wait for us.
+            await asyncio.wait_for(
+                other.execute("UPDATE outbox SET text = 'theirs' WHERE idem_key = 'k1'"), 10
+            )
+            await other.commit()
+            assert await asyncio.wait_for(passing, 10) == 3
+            assert sorted(sent) == ["k0", "k1", "k2"]
+        finally:
+            await other.close()
+
+
 # ---- migrate-db ----------------------------------------------------------------------------
 
 
