@@ -9,8 +9,13 @@ except one in flight at a kill, no duty or climb step fired twice, no half-writt
 episode, PRAGMA integrity_check. The CI run of the same harness is
 tests/test_crash_loop.py (20 kills).
 
+`--db postgresql://…` runs on a PostgreSQL server instead (a scratch database of its own,
+dropped after: bench/_pg.py); `--instances 2` runs two processes on it at once, each kill
+picking either (PostgreSQL only: SQLite's file lock refuses a second process by design).
+
     python bench/crash_loop.py                 # 1,000 kills (about 45 minutes)
     python bench/crash_loop.py --kills 100 --seed 7 --children 4 --keep /tmp/crash
+    python bench/crash_loop.py --db postgresql://wb@127.0.0.1:55499/postgres --instances 2
 
 Exit status 1 if any check failed; the problems are printed with the seed.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -29,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests` is not an installed package; run from a checkout
     sys.path.insert(0, str(ROOT))
 
-from tests.support.crash_rig import CrashConfig, run_crash_loop  # noqa: E402
+from _pg import scratch_database, server_settings  # noqa: E402
+
+from tests.support.crash_rig import ONLY_POSTGRESQL, CrashConfig, run_crash_loop  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,24 +55,43 @@ def main(argv: list[str] | None = None) -> int:
         default=defaults["max_uptime"],
         help="a kill falls up to this many seconds after the bot polls (default %(default)s)",
     )
+    parser.add_argument(
+        "--db", metavar="POSTGRESQL_URL", help="a PostgreSQL server: a scratch database on it"
+    )
+    parser.add_argument(
+        "--instances", type=int, choices=[1, 2], default=defaults["instances"],
+        help="bot processes on one database, each kill picking one (2 needs --db)",
+    )  # fmt: skip
     parser.add_argument("--keep", type=Path, help="work here and keep the database and bot.log")
     args = parser.parse_args(argv)
+    if args.instances > 1 and args.db is None:
+        parser.error(ONLY_POSTGRESQL + ": give --db postgresql://…")
     config = CrashConfig(
         kills=args.kills,
         seed=args.seed,
         children=args.children,
         synchronous=args.synchronous,
         max_uptime=args.max_uptime,
+        instances=args.instances,
     )
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="whereabouts-crash-"))
     try:
-        result = asyncio.run(run_crash_loop(workdir, config))
+        with contextlib.ExitStack() as stack:
+            db = None
+            if args.db is not None:
+                # --keep keeps the files, not the database: it is dropped with the run
+                db = stack.enter_context(scratch_database(args.db, "crash"))
+                print(server_settings(db))
+            result = asyncio.run(run_crash_loop(workdir, config, db))
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print(result.report())
     if result.problems:
-        print(f"FAILED: reproduce with --kills {args.kills} --seed {args.seed}", file=sys.stderr)
+        again = f"--kills {args.kills} --seed {args.seed}"
+        if args.db is not None:
+            again += f" --db {args.db} --instances {args.instances}"
+        print(f"FAILED: reproduce with {again}", file=sys.stderr)
         return 1
     return 0
 

@@ -14,6 +14,11 @@ Afterwards two /status commands measure what 10,000 open episodes cost a person:
 
     python bench/recovery.py
     python bench/recovery.py --episodes 10000 --overdue 1000 --recipients 50
+    python bench/recovery.py --db postgresql://wb@127.0.0.1:55432/postgres   # and on PostgreSQL
+
+With `--db` (a server whose user may create databases) the same database is copied into a
+scratch PostgreSQL database with `whereabouts migrate-db` and measured there too, with the
+limiter off, beside `whereabouts-no-limits` in the same run, and given as ratios to it.
 """
 
 from __future__ import annotations
@@ -45,14 +50,30 @@ from _common import (
     wait_until_polling,
     whereabouts_command,
 )
+from _pg import scratch_database, server_settings
 
-VARIANTS = ("whereabouts", "whereabouts-no-limits")
+from config.citations import split_footer
+
+# With --db only: the same data copied in by migrate-db, and the limiter off as in
+# whereabouts-no-limits, so the two differ only in the engine (as shipped both wait on
+# Telegram's 30 messages a second).
+POSTGRES = "whereabouts-postgresql-no-limits"
+VARIANTS = ("whereabouts", "whereabouts-no-limits", POSTGRES)
 AREA = "west-yorkshire"
 LADDER = "carer_review"  # ABS-REVIEW: its first step tells the reporter
 TARGET_LAST = 5.0  # seconds from process start to the last of the overdue messages
 TARGET_RSS_MB = 150
 FIRST_NAMES = ("Jay", "Mia", "Leo", "Ava", "Kai", "Zoe", "Eli", "Ivy", "Max", "Amy")
 LATE = re.compile(r"\n\(late by [^)]*\)$")
+
+
+def review_alert(text: str) -> str | None:
+    """The body of an ABS-REVIEW alert (its footer names the rule first), without any
+    "(late by …)" note; None for anything else."""
+    body, footer = split_footer(text)
+    if footer is None or not footer.startswith("ABS-REVIEW"):
+        return None
+    return LATE.sub("", body)
 
 
 # ---- the database ------------------------------------------------------------------------
@@ -219,13 +240,26 @@ async def run_variant(
 ) -> dict:
     vdir = workdir / variant
     vdir.mkdir()
-    db = vdir / "whereabouts.db"
-    shutil.copy(template, db)
+    if variant != POSTGRES:
+        db = vdir / "whereabouts.db"
+        shutil.copy(template, db)
+        return await _run_variant(variant, args, vdir, db, expected)
+    from storage.db_copy import migrate_db
+
+    with scratch_database(args.db, "recovery") as url:
+        await migrate_db(template, url)
+        return await _run_variant(variant, args, vdir, url, expected)
+
+
+async def _run_variant(
+    variant: str, args: argparse.Namespace, vdir: Path, db: Path | str, expected: dict
+) -> dict:
     fake = await MeasuringTelegram().start()
-    rule = "[ABS-REVIEW]"
     total = sum(expected.values())
     bot = BotProcess(
-        whereabouts_command(rate_limits=variant == "whereabouts"), bot_env(db, fake), vdir / "log"
+        whereabouts_command(rate_limits=variant == "whereabouts"),
+        bot_env(db, fake),  # type: ignore[arg-type]  # a URL on PostgreSQL
+        vdir / "log",
     )
     machine0 = machine_cpu()
     bot.start()
@@ -235,15 +269,17 @@ async def run_variant(
     try:
         await wait_until_polling(fake, bot, timeout=60)
         result["polling"] = time.monotonic() - t0
-        done = await fake.until_sends(total, t0 + args.timeout, lambda t: t.startswith(rule))
+        done = await fake.until_sends(
+            total, t0 + args.timeout, lambda t: review_alert(t) is not None
+        )
         wall = time.monotonic() - t0
         cpu = bot.cpu_seconds()
         result["others_cpu"] = others_cpu(machine0, machine_cpu(), cpu, wall)
         result["bot_cpu"] = cpu
         result["complete"] = done
         await asyncio.sleep(1.0)  # anything sent twice arrives now
-        ours = [(at, chat, LATE.sub("", text)) for at, chat, text in fake.outbox_sends
-                if text.startswith(rule)]  # fmt: skip
+        ours = [(at, chat, body) for at, chat, text in fake.outbox_sends
+                if (body := review_alert(text)) is not None]  # fmt: skip
         result["received"] = len(ours)
         result["others"] = len(fake.outbox_sends) - len(ours)
         seen = Counter((chat, text) for _, chat, text in ours)
@@ -315,6 +351,8 @@ def report(results: list[dict], args: argparse.Namespace, workdir: Path, built: 
         f"built in {built:.1f} s"
     )
     print(f"Durability: {durability(workdir)}")
+    if any(r["variant"] == POSTGRES for r in results):
+        print(f"Durability ({POSTGRES}): {server_settings(args.db)}")
     print(f"Machine: {machine()}")
     print(f"Clock: {office_hours()}")
     headers = ["bot", "episodes", "overdue", "polling at", "first msg", "last msg",
@@ -358,6 +396,20 @@ def report(results: list[dict], args: argparse.Namespace, workdir: Path, built: 
             )
         print(f"  {r['variant']}: " + "; ".join(notes))
 
+    by_name = {r["variant"]: r for r in results}
+    if POSTGRES in by_name and "whereabouts-no-limits" in by_name:
+        pg, lite = by_name[POSTGRES], by_name["whereabouts-no-limits"]
+        status = [
+            f"/status as {a[0]} {a[1] / b[1]:.2f}x"
+            for a, b in zip(pg["status"], lite["status"], strict=True)
+        ]
+        print(
+            f"\nPostgreSQL / SQLite, both with the limiter off: first message "
+            f"{pg['first'] / lite['first']:.2f}x, last {pg['last'] / lite['last']:.2f}x, "
+            f"bot CPU {pg['bot_cpu'] / lite['bot_cpu']:.2f}x, peak RSS "
+            f"{(pg['peak_rss'] or 0) / (lite['peak_rss'] or 1):.2f}x; " + ", ".join(status)
+        )
+
     print("\nVerdict:")
     if (args.episodes, args.overdue) != (10_000, 1_000):
         print("  (the targets are set for 10000 open episodes and 1000 overdue; this run differs)")
@@ -392,14 +444,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--homes", type=int, default=200)
     p.add_argument("--timeout", type=float, default=120.0,
                    help="give up waiting for the messages after this many seconds")  # fmt: skip
-    p.add_argument("--variants", default=",".join(VARIANTS),
-                   help=f"comma-separated, from {', '.join(VARIANTS)} (default both)")  # fmt: skip
+    p.add_argument("--variants",
+                   help=f"comma-separated, from {', '.join(VARIANTS)} (default the first two, "
+                   "and the third with --db)")  # fmt: skip
+    p.add_argument("--db", help=f"a PostgreSQL server (postgresql://…) for {POSTGRES}")
     p.add_argument("--probe-timeout", type=float, default=60.0,
                    help="stop waiting for a /status reply after this many seconds")  # fmt: skip
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
-    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    default = VARIANTS if args.db else VARIANTS[:2]
+    args.variants = [
+        v.strip() for v in (args.variants or ",".join(default)).split(",") if v.strip()
+    ]
+    if POSTGRES in args.variants and not args.db:
+        p.error(f"{POSTGRES} needs --db postgresql://… (a server whose user may create databases)")
     if set(args.variants) - set(VARIANTS):
         p.error(f"variants are {', '.join(VARIANTS)}")
     if args.probe_timeout < 5:

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 
 from bot.delivery import OutboxDelivery
 from bot.heartbeat import Heartbeat
-from bot.instances import REPORTS, ROTA_GAPS, TELEGRAM_POLLING, Instance, LeasedJobs, Singleton
+from bot.instances import (
+    NOTIFY_REPLIES,
+    REPORTS,
+    ROTA_GAPS,
+    TELEGRAM_POLLING,
+    Instance,
+    LeasedJobs,
+    Singleton,
+)
 from bot.metrics import Metrics
 from bot.ops_http import OpsRoutes, OpsServer, Probe
 from bot.router import Platform, Router
@@ -86,14 +94,22 @@ async def start(settings: Settings) -> LiveBot:
     probe = Probe(db, svc.clock, sweep_stale=timedelta(seconds=3 * settings.sweep_interval_seconds))
     metrics = Metrics(db, svc.clock)
     routes = OpsRoutes(probe, metrics.handler)
+    # Each instance beats; the singletons go to one of them (bot/instances.py). It beats
+    # before any platform listens: the updates it stores name it, and an instance with no
+    # heartbeat counts as dead, so another would take them over. On SQLite (the lock is
+    # ours) earlier lives are forgotten here: what they left is this one's to replay.
+    instance = bot.instance = Instance(db, svc.clock)
     try:
+        await instance.start(sole_process=lock is not None)
         if settings.telegram_token is not None:
             # Long polling is a singleton among instances: it starts once this one holds it.
-            bot.platforms.append(await _start_telegram(settings, svc, routes, poll=False))
+            bot.platforms.append(
+                await _start_telegram(settings, svc, routes, poll=False, holder=instance.id)
+            )
         if settings.slack_bot_token is not None:
-            bot.platforms.append(await _start_slack(settings, svc, routes))
+            bot.platforms.append(await _start_slack(settings, svc, routes, instance.id))
         if settings.teams_app_id:
-            bot.platforms.append(await _start_teams(settings, svc, routes))
+            bot.platforms.append(await _start_teams(settings, svc, routes, instance.id))
         bot.notify = _notify(settings, svc)
         if not bot.platforms:
             raise StartupError(
@@ -109,14 +125,17 @@ async def start(settings: Settings) -> LiveBot:
         if bot.ops_server is not None:
             await bot.ops_server.stop()
         await _stop_platforms(bot.platforms)
+        try:
+            await instance.stop()
+        except Exception:  # noqa: BLE001 - its row is forgotten or goes stale by itself
+            log.exception("letting go of the instance failed")
         await db.close()
         if lock is not None:
             lock.release()
         raise
     router = Router(db, [metrics.counted(p) for p in bot.platforms], bot.notify)  # sends counted
     delivery = OutboxDelivery(db, svc.clock, router.send, on_undeliverable=bot.undeliverable)
-    # Each instance beats; the singletons go to one of them (bot/instances.py).
-    instance = bot.instance = Instance(db, svc.clock, delivery=delivery)
+    instance.attach(delivery)  # what a dead instance left mid-send goes again from here
     jobs: list[ScheduledJobs] = [
         LeasedJobs(ReportJobs(db, svc.clock, svc.presets), instance, REPORTS),
         LeasedJobs(GapJobs(db, svc.clock, svc.presets), instance, ROTA_GAPS),
@@ -131,22 +150,22 @@ async def start(settings: Settings) -> LiveBot:
     heartbeat.on_sweep = metrics.observe_sweep
     for platform in bot.platforms:
         platform.after_command = heartbeat.kick  # type: ignore[attr-defined]
+        # on every beat: what a dead instance stored and never handled is handled here
+        instance.adopters.append(platform.adopt)  # type: ignore[attr-defined]
     instance.add(Singleton(REPORTS, on_gain=heartbeat.kick))
     instance.add(Singleton(ROTA_GAPS, on_gain=heartbeat.kick))
     telegram = next((p for p in bot.platforms if p.name == "telegram"), None)
     if telegram is not None and not settings.telegram_webhook_url:
         polling = Singleton(TELEGRAM_POLLING, telegram.start_polling, telegram.stop_polling)  # type: ignore[attr-defined]
         instance.add(polling)
+    if bot.notify is not None:
+        bot.notify.after_text = heartbeat.kick  # an ACK reply's messages go at once
+        if bot.notify.polls:  # received texts: one instance polls Notify for them
+            instance.add(Singleton(NOTIFY_REPLIES, bot.notify.start, bot.notify.stop))
     instance.on_beat = heartbeat.wake  # timers other instances made, fired on time here too
     try:
-        # Registered before recovery: on SQLite (the lock is ours) earlier lives are
-        # forgotten, so what they left mid-send goes again now; on a shared database only
-        # what dead instances left does.
-        await instance.start(sole_process=lock is not None)
+        await instance.beat_now()  # the singletons taken now (this one's, if nobody holds them)
         await heartbeat.start()
-        if bot.notify is not None:
-            bot.notify.after_text = heartbeat.kick  # an ACK reply's messages go at once
-            await bot.notify.start()
     except BaseException:
         await stop(bot)
         raise
@@ -182,7 +201,11 @@ def _notify(settings: Settings, svc: Services) -> NotifyPlatform | None:
 
 
 async def _start_telegram(
-    settings: Settings, svc: Services, routes: OpsRoutes, poll: bool = True
+    settings: Settings,
+    svc: Services,
+    routes: OpsRoutes,
+    poll: bool = True,
+    holder: str | None = None,
 ) -> Platform:
     from telegram.error import InvalidToken, NetworkError
 
@@ -190,7 +213,10 @@ async def _start_telegram(
 
     assert settings.telegram_token is not None
     platform = TelegramPlatform(
-        svc, settings.telegram_token.get_secret_value(), base_url=settings.telegram_base_url
+        svc,
+        settings.telegram_token.get_secret_value(),
+        base_url=settings.telegram_base_url,
+        holder=holder,
     )
     platform.http_routes = routes.add_to  # onto the webhook's server, when there is one
     webhook = None
@@ -215,7 +241,9 @@ async def _start_telegram(
     return platform
 
 
-async def _start_slack(settings: Settings, svc: Services, routes: OpsRoutes) -> Platform:
+async def _start_slack(
+    settings: Settings, svc: Services, routes: OpsRoutes, holder: str | None = None
+) -> Platform:
     from bot.slack.app import HttpListen, SlackPlatform, SlackStartupError
 
     assert settings.slack_bot_token is not None
@@ -238,6 +266,7 @@ async def _start_slack(settings: Settings, svc: Services, routes: OpsRoutes) -> 
         signing_secret=secret,
         base_url=settings.slack_base_url,
         channel_period=settings.slack_channel_period,
+        holder=holder,
     )
     platform.http_routes = routes.add_to  # onto the HTTP mode's server, when there is one
     http = HttpListen(
@@ -253,7 +282,9 @@ async def _start_slack(settings: Settings, svc: Services, routes: OpsRoutes) -> 
     return platform
 
 
-async def _start_teams(settings: Settings, svc: Services, routes: OpsRoutes) -> Platform:
+async def _start_teams(
+    settings: Settings, svc: Services, routes: OpsRoutes, holder: str | None = None
+) -> Platform:
     from bot.teams.app import HttpListen, TeamsPlatform, TeamsStartupError
     from bot.teams.credentials import ClientCredentials, CredentialsError
 
@@ -283,6 +314,7 @@ async def _start_teams(settings: Settings, svc: Services, routes: OpsRoutes) -> 
         tenants=frozenset([settings.teams_tenant_id, *settings.teams_other_tenants]),
         seal_key=token.seal_key,
         metadata_url=settings.teams_openid_metadata,
+        holder=holder,
     )
     platform.http_routes = routes.add_to  # onto the messaging endpoint's server
     try:

@@ -32,6 +32,7 @@ from handlers import notices
 from reminders.clock import Clock
 from reminders.formatting import duration
 from storage import claims, outbox_store
+from storage.claims import CLAIM_LEASE
 from storage.db import Database, Tx
 from storage.models import OutboxMessage
 
@@ -44,9 +45,6 @@ LATE_AFTER = timedelta(minutes=1)
 LANES = 8  # messages in flight at once: an urgent alert waits behind at most this many
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 50  # about four hours of retries at the capped backoff
-# A claim not renewed for this long is given back. Its instance's beats renew it (every
-# 2 s, bot/instances.py), so this bounds only a claim whose renewals stopped.
-CLAIM_LEASE = timedelta(minutes=2)
 # An instance whose heartbeat is older than this is dead: its claims are given back at once.
 # Three missed beats (bot/instances.py beats every 2 s), as long as a singleton's lease.
 HOLDER_DEAD_AFTER = timedelta(seconds=6)

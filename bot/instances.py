@@ -13,7 +13,8 @@ Webhook and HTTP modes (Telegram's webhook, Slack HTTP, Slack Socket Mode) are s
 instance: only polling is a singleton. The same beat returns to pending what a dead instance
 left mid-send (bot/delivery.py), so its messages in flight are sent by a survivor, and has
 the sweeper's scheduler look again at the next due time, so the timers another instance made
-(the climbs of a command it took) are fired on time here if that one dies.
+(the climbs of a command it took) are fired on time here if that one dies, and has each
+platform take over the updates a dead instance stored and never handled (`adopters`).
 
 The lease is a row, which works on SQLite and PostgreSQL alike; `Elector` is the seam where a
 PostgreSQL advisory lock could stand in for it.
@@ -50,11 +51,13 @@ FORGET_AFTER = timedelta(days=1)  # a dead instance's row is kept this long (met
 TELEGRAM_POLLING = "telegram-polling"
 REPORTS = "reports"
 ROTA_GAPS = "rota-gaps"
+NOTIFY_REPLIES = "notify-replies"
 # What each singleton is, in the words of the message the admins get.
 LABELS = {
     TELEGRAM_POLLING: "Telegram long polling",
     REPORTS: "the daily and weekly reports",
     ROTA_GAPS: "the rota gap forecast",
+    NOTIFY_REPLIES: "GOV.UK Notify reply polling",
 }
 
 Hook = Callable[[], Awaitable[object]]
@@ -127,7 +130,6 @@ class Instance:
         self.clock = clock
         self.id = instance_id or new_instance_id()
         self.singletons = {s.name: s for s in singletons}
-        self.delivery = delivery
         self.lease = lease
         self.renew_every = renew_every
         self.elector = elector or LeaseElector()
@@ -138,9 +140,18 @@ class Instance:
         # After each beat: the sweeper's scheduler looks again at the next due time, so timers
         # another instance made (a command it took) are fired here on time if it dies.
         self.on_beat: Hook | None = None
+        # After each beat too: each platform's inbox takes over what dead instances stored.
+        self.adopters: list[Hook] = []
         self._loop: asyncio.Task[None] | None = None
+        self._one_beat = asyncio.Lock()  # the loop's beats and `beat_now`'s never overlap
+        self.delivery: OutboxDelivery | None = None
         if delivery is not None:
-            delivery.holder = self.id  # its claims are vouched for by our heartbeat
+            self.attach(delivery)
+
+    def attach(self, delivery: OutboxDelivery) -> None:
+        """The outbox this instance delivers (it may start beating before there is one)."""
+        self.delivery = delivery
+        delivery.holder = self.id  # its claims are vouched for by our heartbeat
 
     def holds(self, name: str) -> bool:
         until = self.held.get(name)
@@ -163,9 +174,15 @@ class Instance:
         while True:
             await asyncio.sleep(self.renew_every.total_seconds())
             try:
-                await self.tick()
+                await self.beat_now()
             except Exception:  # noqa: BLE001 - the next beat tries again; never let the loop die
                 log.exception("instance heartbeat failed")
+
+    async def beat_now(self) -> list[Takeover]:
+        """A beat now, never overlapping the loop's (two beats at once could both gain a
+        singleton and start it twice): e.g. to take the singletons just added."""
+        async with self._one_beat:
+            return await self.tick()
 
     async def tick(self) -> list[Takeover]:
         """One beat: the heartbeat, every lease renewed or tried, the takeovers told, in one
@@ -207,6 +224,11 @@ class Instance:
         await self._run_hooks(gained, lost)
         if self.delivery is not None:
             await self.delivery.recover()  # what a dead instance left mid-send
+        for adopt in self.adopters:
+            try:
+                await adopt()
+            except Exception:  # noqa: BLE001 - the next beat tries again
+                log.exception("taking over a dead instance's updates failed")
         if self.on_beat is not None:
             await self.on_beat()
         return taken

@@ -19,9 +19,10 @@ what it always was. On PostgreSQL any number of instances may sweep at once:
   (a claim takes milliseconds; the sends happen after it commits, unlocked). The claim
   itself (its order, urgent first or oldest first) stays storage/outbox_store.py's.
 
-A claim older than CLAIM_LEASE belongs to an instance that died mid-send: it no longer
-holds its recipient's queue (its message is returned to pending by recovery and sent
-again: the one duplicate a crash may cause).
+A claim not renewed within CLAIM_LEASE is given back by recovery (bot/delivery.py), and from
+the same moment no longer holds its recipient's queue: one lease for both, so a claim never
+counts as in flight after it has been given back (its message is sent again: the one
+duplicate a crash may cause).
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ from storage.duty_store import _duty
 from storage.escalation_store import _escalation
 from storage.models import Duty, Escalation, OutboxMessage
 
-CLAIM_LEASE = timedelta(minutes=10)  # a pass of 50 sends at Telegram's pace fits well inside
+# How long a claim lasts unrenewed: given back after it (bot/delivery.py recovery), and until
+# then it holds its recipient's queue here. Its live instance renews it on every beat (2 s,
+# bot/instances.py), however long the send takes, so a live claim is seconds old; 2 min is
+# 60 missed beats: a stalled loop or a failing database, never a slow send.
+CLAIM_LEASE = timedelta(minutes=2)
 OUTBOX_CLAIMS_LOCK = 0x57484552_4F555442  # "WHEROUTB": pg_advisory_xact_lock's key
 
 

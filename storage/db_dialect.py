@@ -2,7 +2,7 @@
 
 Queries: `?` placeholders become psycopg's `%s` (and every literal `%` is doubled),
 `INSERT OR IGNORE` becomes `ON CONFLICT DO NOTHING`, `IFNULL` `COALESCE`, `instr` `strpos`,
-`LIKE` `ILIKE` (SQLite's LIKE ignores case), and `x [NOT] GLOB 'pattern'` (a literal) an
+`LIKE` `ILIKE` (SQLite's LIKE ignores case), `INDEXED BY` is dropped, and `x [NOT] GLOB 'pattern'` (a literal) an
 anchored regular expression; nothing else inside quotes is touched.
 Everything else the storage modules write is already common to both engines (upserts,
 `RETURNING`, partial indexes, `UPDATE … FROM`, window functions).
@@ -33,6 +33,8 @@ _FUNCTIONS = [
     (re.compile(r"\bIFNULL\s*\(", re.IGNORECASE), "COALESCE("),
     (re.compile(r"\binstr\s*\(", re.IGNORECASE), "strpos("),
     (re.compile(r"\bLIKE\b", re.IGNORECASE), "ILIKE"),
+    # SQLite's planner is told which index to walk; PostgreSQL's chooses for itself.
+    (re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE), ""),
 ]
 
 

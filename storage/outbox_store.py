@@ -127,8 +127,8 @@ async def enqueue(
 HOLDS_ORDER_FOR = 7  # attempts: about four minutes of backoff (2 + 4 + … + 128 s)
 
 
-# The claim, in words (one statement; the PostgreSQL engine may add FOR UPDATE SKIP LOCKED to
-# the inner SELECT without changing what it chooses):
+# The claim, in words (the PostgreSQL engine runs it in turn with the other instances'
+# claims, storage/claims.py):
 #
 # Delivery order is most urgent first, then oldest first (by id). "p comes before o" below
 # means p.urgency > o.urgency, or the same urgency and p.id < o.id. So an urgent message may
@@ -145,18 +145,29 @@ HOLDS_ORDER_FOR = 7  # attempts: about four minutes of backoff (2 + 4 + … + 12
 #   (c) the clearing of a finalised episode ('redact', RET-FINAL) waits until everything
 #       queued before it for that episode has gone: a profile sent after it would never be
 #       deleted.
-# Parameters, in order: now (claimed_at), now (due), now and HOLDS_ORDER_FOR for each half of
-# (b), limit.
 # At most one message per recipient is claimed; bot/merging.py adds the rows that follow it
 # in that recipient's queue when they merge into it.
-_CLAIM = """
-UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1
-WHERE id IN (
-    SELECT o.id FROM outbox o
-    WHERE o.state = 'pending'
-      -- due now; written as a CASE so that the scan walks the outbox_claim index in delivery
-      -- order and stops at LIMIT, rather than sorting every due row first
-      AND CASE WHEN o.next_attempt_at <= ? THEN 1 ELSE 0 END = 1
+#
+# How, in two steps, because the claim runs in the write transaction every command waits for
+# and its cost must not grow with the backlog:
+#   1. The front: the first NEAR due rows in delivery order (the outbox_claim index), read a
+#      short page first, then the rest, until enough are claimed. The
+#      first of each recipient's rows there whose recipient has nothing in flight is a
+#      candidate (a, and the due half of b); candidates are claimed in order, `limit` at a
+#      time, by a statement that checks them against (a)-(c) in full. When many people have
+#      something waiting (a summary to everyone) that is all it takes.
+#   2. Only if that found fewer than asked and there are due rows beyond the front, the front
+#      belongs to people with a message in flight (at 03:00 the out-of-hours worker gets every
+#      alert, hundreds deep). Reading on row by row would read that whole backlog;
+#      `_CLAIM_HEADS` instead steps from one waiting recipient to the next (the
+#      outbox_waiting index, migration 0023) and takes each one's head: one probe per
+#      person, however deep their queue. Step 1 has claimed everything it could claim in
+#      the front and step 2's heads lie beyond it, so together they are the first `limit`
+#      in delivery order.
+NEAR = 256
+FRONT_PAGE = 32
+
+_CONDITIONS = """
       -- (a) one in flight per recipient
       AND NOT EXISTS (SELECT 1 FROM outbox s
                       WHERE s.recipient = o.recipient AND s.state = 'sending')
@@ -170,10 +181,73 @@ WHERE id IN (
                       WHERE p.recipient = o.recipient AND p.state = 'pending'
                         AND p.urgency = o.urgency AND p.id < o.id
                         AND (p.next_attempt_at <= ? OR p.attempts < ?))
-      -- (c) a finalised episode's clearing goes after everything queued before it
+"""
+# (c) a finalised episode's clearing goes after everything queued before it
+_CLEARING_LAST = """
       AND NOT (o.recipient = 'redact' AND EXISTS (SELECT 1 FROM outbox q
                       WHERE q.episode_id = o.episode_id AND q.id < o.id
                         AND q.state IN ('pending', 'sending')))
+"""
+_CLAIMED = "UPDATE outbox SET state = 'sending', claimed_at = ?, attempts = attempts + 1"
+
+# The scan walks outbox_claim in delivery order and stops at the limit, rather than sorting
+# every due row first (named for SQLite's planner, which without statistics would take
+# outbox_pending's range on next_attempt_at instead). Parameters: now, limit, offset.
+_FRONT = """
+SELECT id, recipient FROM outbox INDEXED BY outbox_claim
+WHERE state = 'pending' AND next_attempt_at <= ?
+ORDER BY urgency DESC, id LIMIT ? OFFSET ?
+"""
+_IN_FLIGHT = "SELECT DISTINCT recipient FROM outbox WHERE state = 'sending'"
+
+
+def _claim_these(count: int) -> str:
+    """Claims those of `count` candidates (ids) that (a)-(c) allow, up to a limit, in order.
+    Parameters: now (claimed_at), the ids, now and HOLDS_ORDER_FOR for each half of (b),
+    limit."""
+    marks = ", ".join("?" * count)
+    return f"""
+{_CLAIMED}
+WHERE id IN (
+    SELECT o.id FROM outbox o
+    WHERE o.id IN ({marks}) AND o.state = 'pending' {_CONDITIONS} {_CLEARING_LAST}
+    ORDER BY o.urgency DESC, o.id
+    LIMIT ?
+)
+RETURNING *
+"""
+
+
+# `waiting` steps through the recipients with anything pending, one index probe each (the
+# index is named because SQLite's planner, without statistics, would take outbox_claim and
+# read every pending row; PostgreSQL's chooses for itself); for each without a message in
+# flight (a), its head is the first pending message in delivery order that is due or still
+# holds the queue (b); a head that is due is claimed, unless (c). Parameters: now
+# (claimed_at), now and HOLDS_ORDER_FOR for the head, now (due), limit.
+_CLAIM_HEADS = f"""
+{_CLAIMED}
+WHERE id IN (
+    WITH RECURSIVE waiting(recipient) AS (
+        SELECT * FROM (SELECT recipient FROM outbox INDEXED BY outbox_waiting
+                       WHERE state = 'pending' ORDER BY recipient LIMIT 1) AS lowest
+        UNION ALL
+        SELECT (SELECT n.recipient FROM outbox n INDEXED BY outbox_waiting
+                WHERE n.state = 'pending' AND n.recipient > w.recipient
+                ORDER BY n.recipient LIMIT 1)
+        FROM waiting w WHERE w.recipient IS NOT NULL
+    ),
+    heads(id) AS (
+        SELECT (SELECT p.id FROM outbox p INDEXED BY outbox_waiting
+                WHERE p.recipient = w.recipient AND p.state = 'pending'
+                  AND (p.next_attempt_at <= ? OR p.attempts < ?)
+                ORDER BY p.urgency DESC, p.id LIMIT 1)
+        FROM waiting w
+        WHERE w.recipient IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM outbox s
+                          WHERE s.recipient = w.recipient AND s.state = 'sending')
+    )
+    SELECT o.id FROM heads h JOIN outbox o ON o.id = h.id
+    WHERE o.next_attempt_at <= ? {_CLEARING_LAST}
     ORDER BY o.urgency DESC, o.id
     LIMIT ?
 )
@@ -188,11 +262,31 @@ def delivery_order(message: OutboxMessage) -> tuple[int, int]:
 
 async def claim_outbox(tx: Tx, now: datetime, limit: int) -> list[OutboxMessage]:
     """Mark up to `limit` due messages as being sent, at most one per recipient (the first of
-    its queue), and return them in delivery order (`_CLAIM` says which)."""
+    its queue), and return them in delivery order (see the claim, in words, above)."""
     when = to_db_time(now)
-    rows = await tx.fetchall(
-        _CLAIM, (when, when, when, HOLDS_ORDER_FOR, when, HOLDS_ORDER_FOR, limit)
-    )
+    holds = (when, HOLDS_ORDER_FOR)
+    taken = {row["recipient"] for row in await tx.fetchall(_IN_FLIGHT)}
+    rows: list[Row] = []
+    read, more = 0, True
+    while more and read < NEAR and len(rows) < limit:
+        # most claims find what they need in a first short page; then the rest of the front
+        wanted = FRONT_PAGE if read == 0 else NEAR - read
+        page = await tx.fetchall(_FRONT, (when, wanted, read))
+        read += len(page)
+        more = len(page) == wanted  # there may be due rows beyond what has been read
+        candidates = []
+        for row in page:
+            if row["recipient"] not in taken:
+                taken.add(row["recipient"])
+                candidates.append(row["id"])
+        while candidates and len(rows) < limit:
+            want = limit - len(rows)
+            batch, candidates = candidates[:want], candidates[want:]
+            rows += await tx.fetchall(
+                _claim_these(len(batch)), (when, *batch, *holds, *holds, want)
+            )
+    if len(rows) < limit and more:
+        rows += await tx.fetchall(_CLAIM_HEADS, (when, *holds, when, limit - len(rows)))
     return sorted((_outbox(row) for row in rows), key=delivery_order)
 
 

@@ -51,6 +51,7 @@ ENGINE_MODULES = frozenset(
         "test_delivery.py",
         "test_duties.py",
         "test_engines.py",
+        "test_inbox_claims.py",
     }
 )
 

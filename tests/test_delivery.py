@@ -164,3 +164,80 @@ async def test_two_delivery_passes_at_once_keep_a_recipients_order(svc):
     delivery = OutboxDelivery(svc.db, svc.clock, slow, batch=1)
     await asyncio.gather(delivery.deliver_due(), delivery.deliver_due())
     assert got == [f"m{i}" for i in range(6)]
+
+
+async def _claimable(svc, limit: int = 8) -> list[str]:
+    async with svc.db.write() as tx:
+        return [m.idem_key for m in await outbox_store.claim_outbox(tx, svc.clock.now(), limit)]
+
+
+async def test_a_backlog_for_one_person_does_not_hide_anyone_elses_first_message(svc):
+    """300 messages behind one in flight to the duty worker fill the front of the queue
+    (more than outbox_store.NEAR): the claim steps past them to each other person's first."""
+    async with svc.db.write() as tx:
+        for n in range(300):
+            await outbox_store.enqueue(
+                tx, idem_key=f"ooh{n}", recipient="staff:ooh1", text="x", now=svc.clock.now()
+            )
+        for who in ("sam", "alex"):
+            for n in range(2):
+                await outbox_store.enqueue(
+                    tx, idem_key=f"{who}{n}", recipient=f"staff:{who}", text="x",
+                    now=svc.clock.now(),
+                )  # fmt: skip
+    assert await _claimable(svc, 1) == ["ooh0"]  # the oldest first
+    assert sorted(await _claimable(svc)) == ["alex0", "sam0"]  # ooh1's next waits for ooh0
+    assert await _claimable(svc) == []  # each has one in flight
+    await outbox_store.mark_sent(svc.db, 1, svc.clock.now())
+    assert await _claimable(svc) == ["ooh1"]
+
+
+async def test_the_claim_reads_on_past_a_first_page_held_by_one_person(svc):
+    """Past the first short page of the front (40 rows behind one in flight), another
+    person's first message is found in the rest of it."""
+    async with svc.db.write() as tx:
+        for n in range(40):
+            await outbox_store.enqueue(
+                tx, idem_key=f"ooh{n}", recipient="staff:ooh1", text="x", now=svc.clock.now()
+            )
+        await outbox_store.enqueue(
+            tx, idem_key="sam0", recipient="staff:sam", text="x", now=svc.clock.now()
+        )
+    assert await _claimable(svc, 1) == ["ooh0"]
+    assert await _claimable(svc) == ["sam0"]
+
+
+async def test_a_head_waiting_to_retry_holds_its_queue_until_it_stops_holding(svc):
+    """A failed message holds its recipient's later ones (HOLDS_ORDER_FOR attempts), then
+    lets them by while it keeps retrying on its own."""
+    await queue(svc, "first")
+    await queue(svc, "second")
+    assert await _claimable(svc) == ["first"]  # its first attempt
+    for attempts in range(1, outbox_store.HOLDS_ORDER_FOR + 1):
+        async with svc.db.write() as tx:
+            await outbox_store.mark_retry(tx, 1, svc.clock.now() + timedelta(hours=1), "down")
+        held = attempts < outbox_store.HOLDS_ORDER_FOR
+        assert await _claimable(svc) == ([] if held else ["second"]), f"{attempts} attempts"
+        if held:  # tried again, an hour on, and failed again
+            async with svc.db.write() as tx:
+                await tx.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1"
+                                 " WHERE id = 1")  # fmt: skip
+
+
+@pytest.mark.sqlite_only("SQLite's own query plans")
+async def test_the_claim_reads_the_front_of_the_queue_then_each_waiting_recipients_head(svc):
+    """Step 1 walks outbox_claim in delivery order and stops; step 2 names the index that
+    lists waiting recipients (without statistics SQLite's planner would walk outbox_claim,
+    every pending row, instead)."""
+    when, holds = svc.clock.now().isoformat(), outbox_store.HOLDS_ORDER_FOR
+
+    async def plan(sql: str, params: tuple) -> list[str]:
+        return [row["detail"] for row in await svc.db.fetchall("EXPLAIN QUERY PLAN " + sql, params)]
+
+    front = await plan(outbox_store._FRONT, (when, 32, 0))
+    assert any("outbox_claim (state=?)" in s for s in front), front
+    assert not any("TEMP B-TREE" in s for s in front), front  # no sort of every due row
+    heads = await plan(outbox_store._CLAIM_HEADS, (when, when, holds, when, 8))
+    assert any("outbox_waiting (recipient>?)" in s for s in heads), heads
+    assert any("outbox_waiting (recipient=?)" in s for s in heads), heads
+    assert not any("outbox_claim" in s for s in heads), heads

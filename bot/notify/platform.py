@@ -12,6 +12,11 @@ between Notify's answer and that record leaves the row to be sent again: before 
 a retry asks Notify for a notification with the same reference, and records that one
 instead of sending a second text.
 
+Received texts (ACK replies) are polled by one instance at a time: the holder of the
+`notify-replies` singleton (bot/instances.py) starts the poller on gaining it and stops it on
+losing it. Processing is idempotent (each text once, by its id), so a takeover mid-poll at
+worst fetches a page twice.
+
 The API key comes from the environment (NOTIFY_API_KEY) and is never logged; no log line
 carries a number, an address or a message's text.
 """
@@ -162,9 +167,19 @@ class NotifyPlatform:
             except APIError as exc:
                 raise refusal(exc) from None
 
+    @property
+    def polls(self) -> bool:
+        """Whether it polls received texts (replies need an SMS service). With several
+        instances only one does: the `notify-replies` singleton's holder (bot/app.py)."""
+        return self.on_text is not None and bool(self.templates.sms)
+
+    @property
+    def polling(self) -> bool:
+        return self._poller is not None
+
     async def start(self) -> None:
-        """Poll Notify's received texts on a timer (replies need an SMS service)."""
-        if self.on_text is not None and self.templates.sms and self._poller is None:
+        """Poll Notify's received texts on a timer, from now until `stop`."""
+        if self.polls and self._poller is None:
             self._poller = asyncio.create_task(self._poll_forever())
 
     async def stop(self) -> None:

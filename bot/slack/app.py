@@ -67,6 +67,7 @@ class SlackPlatform:
         base_url: str | None = None,
         channel_period: float = 1.0,
         submit_wait: float = SUBMIT_WAIT,
+        holder: str | None = None,
     ) -> None:
         self.svc = svc
         self.after_command: Callable[[], Awaitable[object]] | None = None
@@ -86,6 +87,8 @@ class SlackPlatform:
         self.sender = SlackSender(svc, self.client, ChannelPacer(channel_period))
         self.listeners = Listeners(svc, self.client, self.sender, self._after, submit_wait)
         self.dispatcher = self.listeners.dispatcher
+        if holder is not None:  # this instance, by its id: no other live one replays its requests
+            self.listeners.requests.holder = holder
         self.signing_secret = signing_secret
         self.http_port: int | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -164,6 +167,11 @@ class SlackPlatform:
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else http.port
 
+    async def adopt(self) -> int:
+        """On the instance's beat: requests a dead instance stored and never handled are
+        carried out here. Returns how many were taken over."""
+        return await self.listeners.requests.adopt(self.sender.dm)
+
     async def connected(self) -> bool:
         """Socket Mode: its connection is up; HTTP mode: its server is listening."""
         if self._socket is not None:
@@ -180,7 +188,9 @@ class SlackPlatform:
         await self.settle(STOP_WAIT)
 
     async def settle(self, timeout: float = STOP_WAIT) -> None:
-        """Wait for work that listeners do after acknowledging (answers, deliveries) to end."""
+        """Wait for work that listeners do after acknowledging (answers, deliveries) to end,
+        and for what was taken over from a dead instance."""
+        await self.listeners.requests.settle(timeout)
         await self.listeners.jobs.settle(timeout)
 
     # ---- outgoing (the outbox calls these) ---------------------------------------------

@@ -2,7 +2,10 @@
 stored before Slack hears we have it (the ack), and one left unhandled is carried out at the
 next start, or, if its command had already been carried out, the person is told it was
 recorded. A direct message is kept by its event_id, so Slack's retry of it, or a replay of the
-same signed event after a restart, is not carried out twice.
+same signed event after a restart, is not carried out twice. Each stored request names the
+instance holding it: every instance serves Slack (HTTP behind a load balancer, or a socket
+each), so replay takes only what no live instance holds, at start and on every beat, when a
+survivor carries out what a dead one stored and never handled.
 (Telegram's updates are kept the same way: bot/telegram/inbox.py.)
 """
 
@@ -19,10 +22,12 @@ from typing import Any
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
+from bot.delivery import HOLDER_DEAD_AFTER
 from bot.slack.sender import NAME
 from handlers.context import Services
 from handlers.messages import recorded_before_restart
 from storage import inbox_store
+from storage.inbox_store import Pending
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +127,9 @@ class DurableRequests:
         self.svc = svc
         self.jobs = jobs
         self.run = run
+        self.holder = inbox_store.unregistered()  # this instance, by its id (bot/app.py)
+        self._in_turn = asyncio.Lock()  # what was taken over is carried out in order
+        self._adopting: set[asyncio.Task[None]] = set()
 
     async def keep(
         self, ack: Any, stored: dict[str, Any], body: dict[str, Any], respond: Any, say: Say
@@ -132,7 +140,7 @@ class DurableRequests:
         key = event_key(body)
         try:
             new = await inbox_store.store(
-                self.svc.db, NAME, key, json.dumps(stored), self.svc.clock.now()
+                self.svc.db, NAME, key, json.dumps(stored), self.svc.clock.now(), self.holder
             )
         except Exception as exc:  # noqa: BLE001 - the person is told to send it again
             log.error("could not store a slack request: %s", type(exc).__name__)
@@ -163,7 +171,12 @@ class DurableRequests:
         key = message_key(event_id)
         try:
             new = await inbox_store.store(
-                self.svc.db, NAME, key, json.dumps({"message": event}), self.svc.clock.now()
+                self.svc.db,
+                NAME,
+                key,
+                json.dumps({"message": event}),
+                self.svc.clock.now(),
+                self.holder,
             )
         except Exception as exc:  # noqa: BLE001 - the person is told to send it again
             log.error("could not store a slack message: %s", type(exc).__name__)
@@ -188,8 +201,43 @@ class DurableRequests:
         await inbox_store.mark_handled(self.svc.db, NAME, [key], self.svc.clock.now())
 
     async def replay(self, dm: DirectMessage) -> None:
-        """Requests stored but not handled when the bot last stopped, oldest first."""
-        for pending in await inbox_store.unhandled(self.svc.db, NAME):
+        """At start: requests stored but not handled that no live instance holds (this
+        instance's previous life's, a dead one's), taken over and carried out, oldest first."""
+        async with self._in_turn:
+            await self._carry_out_all(await self._claim(own=True), dm)
+
+    async def adopt(self, dm: DirectMessage) -> int:
+        """On the instance's beat: what a dead instance stored and never handled is taken
+        over now and carried out in the background (the beat is not held up). How many."""
+        claimed = await self._claim(own=False)
+        if claimed:
+            task = asyncio.create_task(self._adopted(claimed, dm))
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+        return len(claimed)
+
+    async def settle(self, timeout: float) -> None:
+        """Wait for what was taken over on a beat to be carried out."""
+        if self._adopting:
+            await asyncio.wait(set(self._adopting), timeout=timeout)
+
+    async def _adopted(self, claimed: list[Pending], dm: DirectMessage) -> None:
+        async with self._in_turn:
+            await self._carry_out_all(claimed, dm)
+
+    async def _claim(self, own: bool) -> list[Pending]:
+        return await inbox_store.claim_unhandled(
+            self.svc.db,
+            NAME,
+            self.holder,
+            self.svc.clock.now(),
+            HOLDER_DEAD_AFTER,
+            own=own,
+            by_arrival=True,
+        )
+
+    async def _carry_out_all(self, claimed: list[Pending], dm: DirectMessage) -> None:
+        for pending in claimed:
             async with self.jobs.job("replayed request"):
                 stored = read_stored(pending.payload)
                 body = stored and (

@@ -70,6 +70,7 @@ class TeamsPlatform:
         seal_key: str,
         metadata_url: str = BOT_FRAMEWORK_METADATA,
         pacer: Pacer | None = None,
+        holder: str | None = None,
     ) -> None:
         no_debug_bodies()
         self.svc = svc
@@ -81,6 +82,8 @@ class TeamsPlatform:
         )
         self.listeners = Listeners(svc, self.sender, self._after)
         self.dispatcher = self.listeners.dispatcher
+        if holder is not None:  # this instance, by its id: no other live one replays its activities
+            self.listeners.activities.holder = holder
         self.http_port: int | None = None
         self._runner: web.AppRunner | None = None
         # More routes for the endpoint's server (/healthz, /readyz, /metrics: bot/ops_http.py)
@@ -146,6 +149,11 @@ class TeamsPlatform:
         sockets = getattr(site._server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else listen.port
 
+    async def adopt(self) -> int:
+        """On the instance's beat: activities a dead instance stored and never handled are
+        carried out here. Returns how many were taken over."""
+        return await self.listeners.activities.adopt(self.sender.dm)
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
@@ -155,7 +163,9 @@ class TeamsPlatform:
         await self.sender.close()
 
     async def settle(self, timeout: float = STOP_WAIT) -> None:
-        """Wait for work done after the 200 (answers, deliveries) to end."""
+        """Wait for work done after the 200 (answers, deliveries) to end, and for what was
+        taken over from a dead instance."""
+        await self.listeners.activities.settle(timeout)
         await self.listeners.jobs.settle(timeout)
         await asyncio.sleep(0)
 

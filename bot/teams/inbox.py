@@ -2,7 +2,10 @@
 inbox before the Bot Connector hears our 200, and one left unhandled is carried out at the next
 start, or, if its command had already been carried out (its write marked it applied in the
 same transaction), the person is told it was recorded. The Bot Connector's retry of the same
-activity (same conversation and activity id) is acknowledged and not carried out again.
+activity (same conversation and activity id) is acknowledged and not carried out again. Each
+stored activity names the instance holding it: every instance serves the messaging endpoint,
+so replay takes only what no live instance holds, at start and on every beat, when a survivor
+carries out what a dead one stored and never handled.
 (Slack's requests are kept the same way: bot/slack/inbox.py.)
 """
 
@@ -17,9 +20,11 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from bot.delivery import HOLDER_DEAD_AFTER
 from handlers.context import Services
 from handlers.messages import recorded_before_restart
 from storage import inbox_store
+from storage.inbox_store import Pending
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +99,9 @@ class DurableActivities:
     def __init__(self, svc: Services, run: Run) -> None:
         self.svc = svc
         self.run = run
+        self.holder = inbox_store.unregistered()  # this instance, by its id (bot/app.py)
+        self._in_turn = asyncio.Lock()  # what was taken over is carried out in order
+        self._adopting: set[asyncio.Task[int]] = set()
 
     async def keep(self, activity: Activity) -> bool | None:
         """Store before the 200. True: new, to carry out; False: already kept (a retry);
@@ -101,7 +109,12 @@ class DurableActivities:
         key = activity_key(activity)
         try:
             return await inbox_store.store(
-                self.svc.db, NAME, key, json.dumps({"activity": activity}), self.svc.clock.now()
+                self.svc.db,
+                NAME,
+                key,
+                json.dumps({"activity": activity}),
+                self.svc.clock.now(),
+                self.holder,
             )
         except Exception as exc:  # noqa: BLE001 - refused with a 500: the connector retries
             log.error("could not store a teams activity: %s", type(exc).__name__)
@@ -122,9 +135,44 @@ class DurableActivities:
         return answer
 
     async def replay(self, tell: Tell) -> int:
-        """Activities stored but not handled when the bot last stopped, oldest first."""
+        """At start: activities stored but not handled that no live instance holds (this
+        instance's previous life's, a dead one's), taken over and carried out, oldest first."""
+        async with self._in_turn:
+            return await self._carry_out_all(await self._claim(own=True), tell)
+
+    async def adopt(self, tell: Tell) -> int:
+        """On the instance's beat: what a dead instance stored and never handled is taken
+        over now and carried out in the background (the beat is not held up). How many."""
+        claimed = await self._claim(own=False)
+        if claimed:
+            task = asyncio.create_task(self._adopted(claimed, tell))
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+        return len(claimed)
+
+    async def settle(self, timeout: float) -> None:
+        """Wait for what was taken over on a beat to be carried out."""
+        if self._adopting:
+            await asyncio.wait(set(self._adopting), timeout=timeout)
+
+    async def _adopted(self, claimed: list[Pending], tell: Tell) -> int:
+        async with self._in_turn:
+            return await self._carry_out_all(claimed, tell)
+
+    async def _claim(self, own: bool) -> list[Pending]:
+        return await inbox_store.claim_unhandled(
+            self.svc.db,
+            NAME,
+            self.holder,
+            self.svc.clock.now(),
+            HOLDER_DEAD_AFTER,
+            own=own,
+            by_arrival=True,
+        )
+
+    async def _carry_out_all(self, claimed: list[Pending], tell: Tell) -> int:
         replayed = 0
-        for pending in await inbox_store.unhandled(self.svc.db, NAME):
+        for pending in claimed:
             activity = _read(pending.payload)
             try:
                 if activity is not None and pending.applied_at is not None:

@@ -55,12 +55,15 @@ class TelegramPlatform:
         rate_limiter: AIORateLimiter | None = None,
         guided_timeout: float = GUIDED_TIMEOUT,
         read_timeout: float = 5.0,
+        holder: str | None = None,
     ) -> None:
         self.svc = svc
         self.after_command: Callable[[], Awaitable[object]] | None = None
         # Updates are stored before Telegram is told we have them and replayed after a crash;
         # people's updates run concurrently, each person's in order (see bot/telegram/inbox.py).
-        self.queue = DurableUpdateQueue(svc.db, svc.clock, NAME)
+        # Each is held by this instance (`holder`, its id), so no other live one replays it.
+        self.queue = DurableUpdateQueue(svc.db, svc.clock, NAME, holder)
+        self._replayed = False  # the first replay also takes this instance's previous life's
         self.marks = HandledMarks(svc.db, svc.clock, NAME)
         self._applied_before: dict[int, datetime] = {}
         # getUpdates confirms what it fetched before: only once that is on disk
@@ -113,20 +116,31 @@ class TelegramPlatform:
         self.queue.wait_for_disk = bool(webhook)
         if webhook:
             # Left unhandled by a crash: handled first, before anything new is fetched.
-            await self.queue.replay(self.app.bot, self._applied_before)
+            await self._replay()
             await self._start_webhook(**webhook)
         elif poll:
             await self.start_polling()
 
     async def start_polling(self) -> None:
         """Replay what the last poller left unhandled (this process's previous life, or an
-        instance that died holding the polling), then poll. Updates this process has queued
-        itself and not yet handled are not queued again."""
+        instance that died holding the polling), then poll. Updates this process holds
+        itself (it polled before) are in hand, not queued again."""
         updater = self.app.updater
         if updater is None or updater.running:
             return
-        await self.queue.replay(self.app.bot, self._applied_before)
+        await self._replay()
         await updater.start_polling(poll_interval=0, timeout=10)
+
+    async def _replay(self) -> int:
+        own, self._replayed = not self._replayed, True
+        return await self.queue.replay(self.app.bot, self._applied_before, own=own)
+
+    async def adopt(self) -> int:
+        """On the instance's beat: what a dead instance stored and never handled is handled
+        here (the queue takes any update, polling or not). Returns how many."""
+        if not self.app.running:
+            return 0
+        return await self.queue.replay(self.app.bot, self._applied_before, own=False)
 
     async def connected(self) -> bool:
         """Running: sending, and receiving by its webhook or (where it holds it) by polling."""

@@ -5,7 +5,10 @@ queued it, and a webhook's 200 goes back as soon as the update is queued: a cras
 the handler finishes would lose a carer's report. Here the queue's `put` writes the update
 to the inbox, and Telegram hears we have it only once that is on disk (the next getUpdates
 waits for it; a webhook's `put` does); the processor marks it handled only after its
-handlers have finished; start-up replays what was left.
+handlers have finished; start-up replays what was left. Each stored update names the
+instance holding it (`holder`): replay takes only what nobody live holds, so with several
+instances (the webhook is served by all) none replays what another is handling now, and a
+survivor takes over on its beat what a dead one stored but never handled.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
 
+from bot.delivery import HOLDER_DEAD_AFTER
 from reminders.clock import Clock
 from storage import inbox_store
 from storage.db import Database, OnDisk
@@ -37,11 +41,14 @@ class DurableUpdateQueue(asyncio.Queue[object]):
     have it: when polling, the next getUpdates waits for `on_disk` (the update is handled
     meanwhile, so its reply is not held up by an fsync); a webhook's `put` waits itself."""
 
-    def __init__(self, db: Database, clock: Clock, transport: str) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, transport: str, holder: str | None = None
+    ) -> None:
         super().__init__()
         self.db = db
         self.clock = clock
         self.transport = transport
+        self.holder = holder or inbox_store.unregistered()  # this instance, by its id
         self.wait_for_disk = True  # a webhook's 200 goes back when `put` returns
         self._on_the_way: list[tuple[int, str, OnDisk]] = []
         self.queued: set[int] = set()  # passed on to be handled, not yet handled
@@ -51,7 +58,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
             payload = json.dumps(item.to_dict(), ensure_ascii=False)
             try:
                 stored, on_disk = await inbox_store.store_soon(
-                    self.db, self.transport, item.update_id, payload, self.clock.now()
+                    self.db, self.transport, item.update_id, payload, self.clock.now(), self.holder
                 )
                 if self.wait_for_disk:
                     await on_disk
@@ -74,19 +81,24 @@ class DurableUpdateQueue(asyncio.Queue[object]):
             except Exception:  # noqa: BLE001 - the batch it joined was lost: store it alone
                 try:
                     await inbox_store.store(
-                        self.db, self.transport, update_id, payload, self.clock.now()
+                        self.db, self.transport, update_id, payload, self.clock.now(), self.holder
                     )
                 except Exception as exc:
                     raise _not_stored(exc) from exc
             self._on_the_way.pop(0)
 
-    async def replay(self, bot: Bot, applied: dict[int, datetime]) -> int:
-        """Queue what was stored but not handled before the last stop, oldest first. `applied`
-        is filled, before anything is queued, with {update_id: applied_at} for those whose
-        command had already been carried out. Returns how many were queued."""
+    async def replay(self, bot: Bot, applied: dict[int, datetime], own: bool = True) -> int:
+        """Take over and queue what was stored but not handled, oldest first: at start (and
+        on gaining the polling) what this instance's previous life, a dead instance or the
+        last poller left; `own=False` (on the instance's beat) only what dead ones left.
+        `applied` is filled, before anything is queued, with {update_id: applied_at} for
+        those whose command had already been carried out. Returns how many were queued."""
         updates: list[Update] = []
         skipped: list[int] = []
-        for pending in await inbox_store.unhandled(self.db, self.transport):
+        claimed = await inbox_store.claim_unhandled(
+            self.db, self.transport, self.holder, self.clock.now(), HOLDER_DEAD_AFTER, own=own
+        )
+        for pending in claimed:
             if pending.update_id in self.queued:
                 continue  # this process has it in hand already (polling taken back)
             if pending.payload is None:  # its command was carried out; only that was kept
@@ -106,7 +118,7 @@ class DurableUpdateQueue(asyncio.Queue[object]):
             self.queued.add(update.update_id)
             super().put_nowait(update)
         if updates:
-            log.info("replaying %d telegram updates left unhandled at the last stop", len(updates))
+            log.info("replaying %d telegram updates left unhandled", len(updates))
         return len(updates)
 
 

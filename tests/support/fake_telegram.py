@@ -4,7 +4,8 @@ It speaks enough of the real protocol for python-telegram-bot's Application: get
 deleteWebhook/setWebhook, long-polling getUpdates that honours offset and timeout, and the
 send/edit/answer/delete methods the bot uses, with Telegram's JSON shapes. Tests queue
 updates (messages from users, button presses) and read back every call. Faults (429 with
-retry_after, 5xx) can be injected on chosen methods.
+retry_after, 5xx) can be injected on chosen methods. Several bot processes can share one
+stand-in, each with a base URL of its own (`base_url_for`): each call notes which one made it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,8 @@ BOT_USER = {
     "first_name": "Whereabouts",
     "username": "WhereaboutsBot",
 }
+# Who is asking, in a method handler: the path prefix of the base URL it was given (or "").
+CALLER: ContextVar[str] = ContextVar("caller", default="")
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Call:
     params: dict[str, Any]
     at: float  # time.monotonic()
     message_id: int | None = None  # of the message a send created
+    via: str = ""  # the base URL's prefix the caller was given (`base_url_for`)
 
 
 @dataclass
@@ -78,6 +83,7 @@ class FakeTelegram:
         self._rng.seed(self.fault_seed)
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_post("/{via}/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -94,13 +100,20 @@ class FakeTelegram:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
 
+    def base_url_for(self, via: str) -> str:
+        """A base URL of its own for one of several processes (a path segment, no slash):
+        its calls are noted `via` it."""
+        return f"http://127.0.0.1:{self.port}/{via}/bot"
+
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
+        via = request.match_info.get("via", "")
+        CALLER.set(via)  # this request's own task: its method handler reads it
         params = await _params(request)
         if method != "getUpdates":
-            self.calls.append(Call(method, params, time.monotonic()))
+            self.calls.append(Call(method, params, time.monotonic(), via=via))
             self._new_call.set()
         fault = self._take_fault(method, params)
         if fault is not None and fault.status == 0:
