@@ -529,7 +529,8 @@ class Failover:
             mine = len(held) == len(SINGLETONS) and all(h == survivor for h in held.values())
             if math.isinf(took) and mine:
                 took = time.monotonic() - mono
-            polls = [t for t in self.stand_in.polls if t > mono]  # the dead one polls no more
+            # by caller; the dead one polls no more, so any poll after the kill is the survivor's
+            polls = sorted(t for ts in self.stand_in.polls.values() for t in ts if t > mono)
             if polls and math.isinf(first_poll):
                 first_poll = polls[0] - mono
             if time.monotonic() - mono > 60:
