@@ -95,6 +95,9 @@ class OutboxDelivery:
         self._one_pass = asyncio.Lock()
         self._look_again = asyncio.Event()  # set by deliver_due while a pass is under way
         self._background: asyncio.Task[None] | None = None  # a pass `kick` started
+        # After a pass `kick` started has ended (the heartbeat looks at the outbox's next due
+        # time again: while a pass runs, the pass itself claims as lanes free).
+        self.on_idle: Callable[[], Awaitable[object]] | None = None
 
     async def recover(self) -> int:
         """At start-up, and now and then: rows a dead instance left mid-send, or whose claim
@@ -135,11 +138,21 @@ class OutboxDelivery:
             return
         self._background = asyncio.create_task(self._deliver_in_background())
 
+    @property
+    def busy(self) -> bool:
+        """A pass is under way."""
+        return self._one_pass.locked()
+
     async def _deliver_in_background(self) -> None:
         try:
             await self.deliver_due()
         except Exception:  # noqa: BLE001 - the next kick or the safety net tries again
             log.exception("outbox delivery failed")
+        if self.on_idle is not None:
+            try:
+                await self.on_idle()
+            except Exception:  # noqa: BLE001 - the safety net wakes it in any case
+                log.exception("after delivery")
 
     def stop(self) -> None:
         """At shutdown: a background pass stops (what it had in flight is sent again)."""

@@ -41,6 +41,7 @@ class Heartbeat:
         # Delivery runs beside the sweeps, not inside them (OutboxDelivery.kick): a pass
         # draining a backlog never holds up the next sweep, and what a sweep fires joins it.
         sweeper.after_batch = self._deliver
+        delivery.on_idle = self.wake  # the outbox's next due time counts again
         self.clock = clock
         self.interval = interval_seconds
         self._kicked: asyncio.Task[None] | None = None
@@ -109,8 +110,12 @@ class Heartbeat:
         await self.wake()
 
     async def wake(self) -> datetime | None:
-        """(Re)schedule the next-due job at the earliest thing the database is waiting for."""
-        due = await self.sweeper.next_due()
+        """(Re)schedule the next-due job at the earliest thing the database is waiting for.
+        The outbox counts only while no delivery pass runs: a pass claims as its lanes free
+        and hears of what is queued meanwhile (`kick`), and messages held behind one in
+        flight are due already, so counting them re-ran the heartbeat every MIN_GAP for as
+        long as a backlog drained. The pass wakes this again when it ends (`on_idle`)."""
+        due = await self.sweeper.next_due(outbox=not self.delivery.busy)
         if due is None:
             return None
         run_at = max(due, self.clock.now() + MIN_GAP)

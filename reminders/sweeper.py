@@ -127,8 +127,9 @@ class Sweeper:
             await escalation.fire(tx, self.presets[child.area], now, esc, episode, child)
         return 1
 
-    async def next_due(self) -> datetime | None:
-        """The next moment anything needs doing: a climb, a duty reminder or an outbox retry."""
+    async def next_due(self, outbox: bool = True) -> datetime | None:
+        """The next moment anything needs doing: a climb, a duty reminder or an outbox retry
+        (`outbox=False`: a delivery pass under way looks after the outbox itself)."""
         times = [
             t
             for t in (
@@ -136,7 +137,7 @@ class Sweeper:
                 await duty_store.next_duty_reminder(self.db),
                 await digest_store.next_due(self.db),
                 *[await job.next_due() for job in self.jobs],
-                await outbox_store.next_outbox_due(self.db),
+                await outbox_store.next_outbox_due(self.db) if outbox else None,
             )
             if t is not None
         ]
